@@ -1,0 +1,1 @@
+"""Benchmarks: data generators and runners behind `custos bench` (see docs/benchmarks.md)."""

@@ -1,0 +1,255 @@
+"""/contacts and /companies: thin — parse, authorise, call, render."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
+from ninja import Router, Schema, Status
+from pydantic import ConfigDict, Field
+
+from custos.api.rendering import AddressIn, AddressOut, address_of, wants_special
+from custos.core.actor import Actor
+from custos.core.errors import ValidationFailed
+from custos.core.pagination import paginate
+from custos.crm.models import Company, Contact
+from custos.crm.selectors.people import access_company, access_contact, company_list, contact_list
+from custos.crm.services import people as services
+
+router = Router(tags=["crm"])
+
+BULK_LIMIT = 1000
+
+
+class ContactIn(AddressIn):
+    model_config = ConfigDict(extra="forbid")
+
+    first_name: str | None = None
+    last_name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    company: str | None = None
+    owner: str | None = None
+    tags: list[str] | None = None
+    custom_fields: dict[str, Any] | None = None
+    notes: str | None = None
+    health_notes: str | None = None
+
+
+class ContactOut(AddressOut):
+    id: str
+    subject: str
+    first_name: str | None
+    last_name: str | None
+    email: str | None
+    phone: str | None
+    company: str | None
+    owner: str | None
+    tags: list[str] | None
+    custom_fields: dict[str, Any] | None = Field(
+        description="Values of the organisation's custom fields by key; those of special-category fields "
+        "only with `include=special`."
+    )
+    notes: str | None
+    health_notes: str | None = Field(
+        None,
+        description=(
+            "Special-category data: null unless asked for with `include=special` on the "
+            "single-contact endpoint, by a role allowed to see it; each such read is audited."
+        ),
+    )
+    created_at: datetime
+    updated_at: datetime
+
+
+class ContactPage(Schema):
+    items: list[ContactOut]
+    next: str | None
+
+
+class BulkIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[Any]
+
+
+class BulkOut(Schema):
+    items: list[ContactOut]
+
+
+class CompanyIn(AddressIn):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = None
+    vat_id: str | None = None
+    website: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    owner: str | None = None
+    tags: list[str] | None = None
+    custom_fields: dict[str, Any] | None = None
+
+
+class CompanyOut(AddressOut):
+    id: str
+    name: str
+    vat_id: str | None
+    website: str | None
+    email: str | None
+    phone: str | None
+    owner: str | None
+    tags: list[str] | None
+    custom_fields: dict[str, Any] | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class CompanyPage(Schema):
+    items: list[CompanyOut]
+    next: str | None
+
+
+def _visible(actor: Actor, model_key: str, name: str, value: Any) -> Any:
+    return value if actor.may_see_field(model_key, name) else None
+
+
+def contact_out(actor: Actor, contact: Contact, *, special: dict[str, Any] | None = None) -> dict[str, Any]:
+    data = {
+        "id": str(contact.pk),
+        "subject": str(contact.subject_id),
+        "first_name": contact.first_name,
+        "last_name": contact.last_name,
+        "email": contact.email,
+        "phone": contact.phone,
+        "company": str(contact.company_id) if contact.company_id else None,
+        "owner": str(contact.owner_id) if contact.owner_id else None,
+        "tags": contact.tags,
+        "custom_fields": {**contact.custom_fields, **(special or {}).get("custom_fields", {})},
+        "notes": contact.notes,
+        "health_notes": (special or {}).get("health_notes"),
+        **address_of(contact),
+        "created_at": contact.created_at,
+        "updated_at": contact.updated_at,
+    }
+    return {
+        name: _visible(actor, "contact", name, value)
+        if name not in {"id", "subject", "created_at", "updated_at"}
+        else value
+        for name, value in data.items()
+    }
+
+
+def company_out(actor: Actor, company: Company) -> dict[str, Any]:
+    data = {
+        "id": str(company.pk),
+        "name": company.name,
+        "vat_id": company.vat_id,
+        "website": company.website,
+        "email": company.email,
+        "phone": company.phone,
+        "owner": str(company.owner_id) if company.owner_id else None,
+        "tags": company.tags,
+        "custom_fields": company.custom_fields,
+        **address_of(company),
+        "created_at": company.created_at,
+        "updated_at": company.updated_at,
+    }
+    return {
+        name: _visible(actor, "company", name, value)
+        if name not in {"id", "name", "created_at", "updated_at"}
+        else value
+        for name, value in data.items()
+    }
+
+
+@router.get("/contacts", response=ContactPage, summary="List contacts")
+def list_contacts(
+    request: HttpRequest, cursor: str | None = None, limit: int | None = None, q: str = ""
+) -> dict[str, Any]:
+    actor: Actor = request.auth  # type: ignore[attr-defined]
+    rows, next_cursor = paginate(contact_list(actor, q=q), cursor=cursor, limit=limit)
+    return {"items": [contact_out(actor, c) for c in rows], "next": next_cursor}
+
+
+@router.post("/contacts", response={201: ContactOut}, summary="Create a contact")
+def create_contact(request: HttpRequest, payload: ContactIn) -> Status[dict[str, Any]]:
+    actor: Actor = request.auth  # type: ignore[attr-defined]
+    contact = services.contact_create(actor=actor, data=payload.model_dump(exclude_unset=True))
+    return Status(201, contact_out(actor, contact))
+
+
+@router.post("/contacts/bulk", response={201: BulkOut}, summary="Create up to 1,000 contacts, all or none")
+def bulk_create_contacts(request: HttpRequest, payload: BulkIn) -> Status[dict[str, Any]]:
+    actor: Actor = request.auth  # type: ignore[attr-defined]
+    if not payload.items:
+        raise ValidationFailed.single("items", _("Send at least one item."))
+    if len(payload.items) > BULK_LIMIT:
+        raise ValidationFailed.single("items", _("Send at most %(max)d items per request.") % {"max": BULK_LIMIT})
+    contacts = services.contact_bulk_create(actor=actor, items=payload.items)
+    return Status(201, {"items": [contact_out(actor, c) for c in contacts]})
+
+
+@router.get("/contacts/{contact_id}", response=ContactOut, summary="Get a contact")
+def get_contact(request: HttpRequest, contact_id: str, include: str = "") -> dict[str, Any]:
+    """`include=special` adds the special-category fields; the read is written to the audit log."""
+    actor: Actor = request.auth  # type: ignore[attr-defined]
+    contact = access_contact(actor, contact_id)
+    special = services.contact_read_special(actor=actor, contact=contact) if wants_special(include) else None
+    return contact_out(actor, contact, special=special)
+
+
+@router.patch("/contacts/{contact_id}", response=ContactOut, summary="Change some fields of a contact")
+def update_contact(request: HttpRequest, contact_id: str, payload: ContactIn) -> dict[str, Any]:
+    actor: Actor = request.auth  # type: ignore[attr-defined]
+    contact = access_contact(actor, contact_id, write=True)
+    contact = services.contact_update(actor=actor, contact=contact, data=payload.model_dump(exclude_unset=True))
+    return contact_out(actor, contact)
+
+
+@router.delete("/contacts/{contact_id}", response={204: None}, summary="Delete a contact")
+def delete_contact(request: HttpRequest, contact_id: str) -> HttpResponse:
+    actor: Actor = request.auth  # type: ignore[attr-defined]
+    actor.require("contact.delete")
+    services.contact_delete(actor=actor, contact=access_contact(actor, contact_id))
+    return HttpResponse(status=204)
+
+
+@router.get("/companies", response=CompanyPage, summary="List companies")
+def list_companies(
+    request: HttpRequest, cursor: str | None = None, limit: int | None = None, q: str = ""
+) -> dict[str, Any]:
+    actor: Actor = request.auth  # type: ignore[attr-defined]
+    rows, next_cursor = paginate(company_list(actor, q=q), cursor=cursor, limit=limit)
+    return {"items": [company_out(actor, c) for c in rows], "next": next_cursor}
+
+
+@router.post("/companies", response={201: CompanyOut}, summary="Create a company")
+def create_company(request: HttpRequest, payload: CompanyIn) -> Status[dict[str, Any]]:
+    actor: Actor = request.auth  # type: ignore[attr-defined]
+    company = services.company_create(actor=actor, data=payload.model_dump(exclude_unset=True))
+    return Status(201, company_out(actor, company))
+
+
+@router.get("/companies/{company_id}", response=CompanyOut, summary="Get a company")
+def get_company(request: HttpRequest, company_id: str) -> dict[str, Any]:
+    actor: Actor = request.auth  # type: ignore[attr-defined]
+    return company_out(actor, access_company(actor, company_id))
+
+
+@router.patch("/companies/{company_id}", response=CompanyOut, summary="Change some fields of a company")
+def update_company(request: HttpRequest, company_id: str, payload: CompanyIn) -> dict[str, Any]:
+    actor: Actor = request.auth  # type: ignore[attr-defined]
+    company = access_company(actor, company_id, write=True)
+    return company_out(
+        actor, services.company_update(actor=actor, company=company, data=payload.model_dump(exclude_unset=True))
+    )
+
+
+@router.delete("/companies/{company_id}", response={204: None}, summary="Delete a company")
+def delete_company(request: HttpRequest, company_id: str) -> HttpResponse:
+    actor: Actor = request.auth  # type: ignore[attr-defined]
+    actor.require("company.delete")
+    services.company_delete(actor=actor, company=access_company(actor, company_id))
+    return HttpResponse(status=204)

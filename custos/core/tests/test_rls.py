@@ -1,0 +1,98 @@
+"""Row-level security: the second tenant wall on PostgreSQL."""
+
+import psycopg
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from custos.core.db.rls import POLICY
+from custos.core.tenancy import tenant_models, tenant_scope
+from custos.crm.models import Company
+
+pytestmark = pytest.mark.skipif(
+    "postgresql" not in settings.DATABASES["default"]["ENGINE"],
+    reason="row-level security exists on PostgreSQL only; CI runs this file against PostgreSQL",
+)
+
+
+def _raw_connection() -> psycopg.Connection:
+    db = connection.settings_dict
+    return psycopg.connect(
+        dbname=db["NAME"], user=db["USER"], host=db["HOST"] or None, port=db["PORT"] or None, autocommit=True
+    )
+
+
+def test_every_tenant_table_has_a_forced_policy(db):
+    tables = [m._meta.db_table for m in tenant_models()]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity, "
+            "EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid AND p.polname = %s) "
+            "FROM pg_class c WHERE c.relname = ANY(%s)",
+            [POLICY, tables],
+        )
+        rows = {name: (enabled, forced, policy) for name, enabled, forced, policy in cursor.fetchall()}
+    assert set(rows) == set(tables)
+    assert all(rows[t] == (True, True, True) for t in tables), rows
+
+
+def test_the_application_role_is_neither_superuser_nor_owner(db):
+    role = settings.CUSTOS_DB_APP_ROLE
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = %s", [role])
+        assert cursor.fetchone() == (False, False)
+        cursor.execute(
+            "SELECT DISTINCT tableowner FROM pg_tables WHERE tablename = ANY(%s)",
+            [[m._meta.db_table for m in tenant_models()]],
+        )
+        assert role not in {owner for (owner,) in cursor.fetchall()}
+
+
+def test_tenant_work_runs_as_the_application_role(cast):
+    with tenant_scope(cast.org_a), connection.cursor() as cursor:
+        cursor.execute("SELECT current_user, current_setting('custos.org_id')")
+        assert cursor.fetchone() == (settings.CUSTOS_DB_APP_ROLE, str(cast.org_a.pk))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_raw_sql_without_the_tenant_setting_sees_no_rows(cast):
+    with tenant_scope(cast.org_a):
+        Company.objects.create(name="Walled GmbH")
+    with tenant_scope(cast.org_b):
+        Company.objects.create(name="Other GmbH")
+    role = settings.CUSTOS_DB_APP_ROLE
+    with _raw_connection() as raw:
+        raw.execute(f'SET ROLE "{role}"')
+        assert raw.execute("SELECT count(*) FROM crm_company").fetchone() == (0,)
+        raw.execute("SELECT set_config('custos.org_id', %s, false)", [str(cast.org_a.pk)])
+        assert raw.execute("SELECT name FROM crm_company").fetchall() == [("Walled GmbH",)]
+        raw.execute("SELECT set_config('custos.org_id', %s, false)", [str(cast.org_b.pk)])
+        assert raw.execute("SELECT name FROM crm_company").fetchall() == [("Other GmbH",)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_application_role_cannot_write_into_another_tenant_or_lift_the_wall(cast):
+    role = settings.CUSTOS_DB_APP_ROLE
+    with _raw_connection() as raw:
+        raw.execute(f'SET ROLE "{role}"')
+        raw.execute("SELECT set_config('custos.org_id', %s, false)", [str(cast.org_a.pk)])
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            raw.execute(
+                "INSERT INTO crm_company "
+                "(id, org_id, name, vat_id, website, email, phone, tags, created_at, updated_at) "
+                "VALUES (gen_random_uuid(), %s, 'forged', '', '', '', '', '[]', now(), now())",
+                [str(cast.org_b.pk)],
+            )
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            raw.execute("ALTER TABLE crm_company DISABLE ROW LEVEL SECURITY")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_application_role_cannot_truncate_which_would_ignore_the_wall(cast):
+    with tenant_scope(cast.org_b):
+        Company.objects.create(name="Other GmbH")
+    with _raw_connection() as raw:
+        raw.execute(f'SET ROLE "{settings.CUSTOS_DB_APP_ROLE}"')
+        raw.execute("SELECT set_config('custos.org_id', %s, false)", [str(cast.org_a.pk)])
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            raw.execute("TRUNCATE crm_company")

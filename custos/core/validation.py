@@ -1,0 +1,232 @@
+"""Checks shared by every face and import: each returns a cleaned value or a FieldError."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import phonenumbers
+import stdnum
+import stdnum.exceptions
+from babel.numbers import list_currencies
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from custos.core.errors import FieldError
+
+# PostgreSQL cannot store NUL, and control characters in names are never intended.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+TAG_PATTERN = re.compile(r"^[^\x00-\x1f\x7f]{1,50}$")
+FIELD_KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
+CURRENCIES = frozenset(list_currencies())
+COUNTRIES = frozenset(phonenumbers.SUPPORTED_REGIONS)
+
+
+class Cleaner:
+    """Collects field errors while cleaning one input, so all are reported at once."""
+
+    def __init__(self, index: int | None = None) -> None:
+        self.errors: list[FieldError] = []
+        self.index = index
+
+    def fail(self, field: str | None, message: str) -> None:
+        self.errors.append(FieldError(field=field, message=message, index=self.index))
+
+    def text(self, field: str, value: Any, *, max_length: int, required: bool = False, multiline: bool = False) -> str:
+        if value is None:
+            value = ""
+        if not isinstance(value, str):
+            self.fail(field, _("Enter text."))
+            return ""
+        value = value.strip()
+        if required and not value:
+            self.fail(field, _("This field is required."))
+        elif len(value) > max_length:
+            self.fail(
+                field,
+                ngettext(
+                    "Use at most %(max)d character (this text has %(len)d).",
+                    "Use at most %(max)d characters (this text has %(len)d).",
+                    max_length,
+                )
+                % {"max": max_length, "len": len(value)},
+            )
+        elif _CONTROL.search(value) or (not multiline and ("\n" in value or "\r" in value)):
+            self.fail(field, _("Remove the control characters from this text."))
+        return value
+
+    def choice(self, field: str, value: Any, choices: Iterable[str], *, default: str | None = None) -> str:
+        allowed = list(choices)
+        if value in (None, "") and default is not None:
+            return default
+        if not isinstance(value, str) or value not in allowed:
+            self.fail(field, _("Choose one of: %(choices)s.") % {"choices": ", ".join(allowed)})
+            return default or ""
+        return value
+
+    def integer(self, field: str, value: Any, *, minimum: int, maximum: int) -> int | None:
+        if value is None or value == "":
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            self.fail(field, _("Enter a whole number."))
+            return None
+        try:
+            number = int(value)
+        except ValueError:
+            self.fail(field, _("Enter a whole number."))
+            return None
+        if not minimum <= number <= maximum:
+            self.fail(field, _("Enter a number from %(min)d to %(max)d.") % {"min": minimum, "max": maximum})
+            return None
+        return number
+
+    def money(self, field: str, value: Any, *, maximum: Decimal = Decimal("999999999999.99")) -> Decimal | None:
+        """An amount with at most two decimals, given as a number or as text ("1250.50")."""
+        if value is None or value == "":
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+            self.fail(field, _("Enter an amount such as 1250.50."))
+            return None
+        try:
+            amount = Decimal(str(value).strip())
+        except InvalidOperation:
+            self.fail(field, _("Enter an amount such as 1250.50."))
+            return None
+        if not amount.is_finite() or amount.as_tuple().exponent < -2:  # type: ignore[operator]
+            self.fail(field, _("Enter an amount with at most two decimals."))
+            return None
+        if not Decimal(0) <= amount <= maximum:
+            self.fail(field, _("Enter an amount from 0 to %(max)s.") % {"max": f"{maximum:,.2f}"})
+            return None
+        return amount.quantize(Decimal("0.01"))
+
+    def currency(self, field: str, value: Any, *, default: str = "EUR") -> str:
+        if value in (None, ""):
+            return default
+        code = value.strip().upper() if isinstance(value, str) else ""
+        if code not in CURRENCIES:
+            self.fail(field, _("Use a three-letter currency code such as EUR."))
+            return default
+        return code
+
+    def date(self, field: str, value: Any) -> dt.date | None:
+        """A date in ISO form (2026-11-22) or the European one (22.11.2026)."""
+        if value is None or value == "":
+            return None
+        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+            return value
+        text = value.strip() if isinstance(value, str) else ""
+        for pattern in ("%Y-%m-%d", "%d.%m.%Y"):
+            try:
+                return dt.datetime.strptime(text, pattern).date()  # noqa: DTZ007  (a date, no time)
+            except ValueError:
+                continue
+        self.fail(field, _("Enter a date such as 2026-11-22 or 22.11.2026."))
+        return None
+
+    def moment(self, field: str, value: Any) -> dt.datetime | None:
+        """A date and time (ISO 8601); without an offset it is read in the current time zone."""
+        if value is None or value == "":
+            return None
+        if isinstance(value, dt.datetime):
+            moment = value
+        elif isinstance(value, str):
+            try:
+                moment = dt.datetime.fromisoformat(value.strip())
+            except ValueError:
+                self.fail(field, _("Enter a date and time such as 2026-11-22T14:30:00+01:00."))
+                return None
+        else:
+            self.fail(field, _("Enter a date and time such as 2026-11-22T14:30:00+01:00."))
+            return None
+        if timezone.is_naive(moment):
+            moment = timezone.make_aware(moment)
+        if not 1900 <= moment.year <= 2999:
+            self.fail(field, _("Enter a date between the years 1900 and 2999."))
+            return None
+        return moment
+
+    def country(self, field: str, value: Any) -> str:
+        """An ISO 3166 country code (DE, PL, …), upper case; empty if not given."""
+        failures = len(self.errors)
+        text = self.text(field, value, max_length=2)
+        if not text or len(self.errors) > failures:
+            return ""
+        code = text.upper()
+        if code not in COUNTRIES:
+            self.fail(field, _("Use a two-letter country code such as DE."))
+            return ""
+        return code
+
+    def vat_id(self, field: str, value: Any) -> str:
+        """A VAT identification number with its country prefix (DE129273398), checked by its
+        country's rules (check digits included), stored compact."""
+        text = self.text(field, value, max_length=30)
+        if not text:
+            return ""
+        compact = "".join(ch for ch in text.upper() if ch.isalnum())
+        prefix = compact[:2]
+        module = None
+        if prefix.isalpha():
+            country = "gr" if prefix == "EL" else prefix.lower()
+            try:
+                module = stdnum.get_cc_module(country, "vat")
+            except ImportError:
+                module = None
+        if module is None:
+            self.fail(field, _("Start the VAT ID with its country code, e.g. DE129273398."))
+            return text
+        try:
+            number = module.compact(text)
+            module.validate(number)
+        except stdnum.exceptions.ValidationError:
+            self.fail(field, _("This VAT ID is not valid for its country; check the digits."))
+            return text
+        return str(number if number.upper().startswith(prefix) else prefix + number).upper()
+
+    def email(self, field: str, value: Any, *, required: bool = False) -> str:
+        value = self.text(field, value, max_length=254, required=required)
+        if value:
+            try:
+                validate_email(value)
+            except ValidationError:
+                self.fail(field, _("Enter a valid email address."))
+                return value
+            local, _at, domain = value.rpartition("@")
+            value = f"{local}@{domain.lower()}"
+        return value
+
+    def phone(self, field: str, value: Any, *, country: str) -> str:
+        """A phone number in E.164; national formats are read with the organisation's country."""
+        value = self.text(field, value, max_length=40)
+        if not value:
+            return ""
+        try:
+            number = phonenumbers.parse(value, country.upper())
+        except phonenumbers.NumberParseException:
+            number = None
+        if number is None or not phonenumbers.is_valid_number(number):
+            self.fail(field, _("Enter a valid phone number, e.g. +49 30 1234567."))
+            return value
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+    def tags(self, field: str, value: Any) -> list[str]:
+        if value is None:
+            return []
+        if not isinstance(value, list) or not all(isinstance(tag, str) for tag in value):
+            self.fail(field, _("Enter a list of tags."))
+            return []
+        cleaned = list(dict.fromkeys(tag.strip() for tag in value if tag.strip()))
+        if len(cleaned) > 50:
+            self.fail(field, _("Use at most 50 tags."))
+        for tag in cleaned:
+            if not TAG_PATTERN.match(tag):
+                self.fail(field, _("Each tag has 1 to 50 characters and no control characters."))
+                break
+        return cleaned

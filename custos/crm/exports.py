@@ -1,0 +1,237 @@
+"""Exporting a list as CSV or XLSX: what the actor may see, audited, safe to open in a spreadsheet.
+
+A cell beginning with = + - @ (or a tab or carriage return) would run as a formula in a
+spreadsheet: `=HYPERLINK(...)` in a name must arrive as text. CSV cells get a leading
+apostrophe; XLSX cells are written as text, never as formulas.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db import models, transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import TYPE_STRING
+
+from custos.audit.services import audit_record
+from custos.core.actor import Actor
+from custos.core.errors import ValidationFailed
+from custos.core.tenancy import tenant_scope
+from custos.crm.services.custom_fields import fields_of
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+FORMATS = ("csv", "xlsx")
+EXPORT_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class Column:
+    field: str  # the record field, for visibility checks
+    label: Any
+    value: Callable[[Any], Any]
+
+
+def _name(record: Any) -> str:
+    return f"{record.first_name} {record.last_name}".strip()
+
+
+def _ref(attribute: str, label_of: str = "name") -> Callable[[Any], Any]:
+    def value(record: Any) -> Any:
+        related = getattr(record, attribute)
+        return getattr(related, label_of) if related is not None else ""
+
+    return value
+
+
+def _attr(attribute: str) -> Callable[[Any], Any]:
+    return lambda record: getattr(record, attribute)
+
+
+ADDRESS_COLUMNS = (
+    Column("street", _("Street and number"), _attr("street")),
+    Column("postcode", _("Postcode"), _attr("postcode")),
+    Column("city", _("City"), _attr("city")),
+    Column("country", _("Country"), _attr("country")),
+)
+
+COLUMNS: dict[str, tuple[Column, ...]] = {
+    "contact": (
+        Column("first_name", _("First name"), _attr("first_name")),
+        Column("last_name", _("Last name"), _attr("last_name")),
+        Column("email", _("Email"), _attr("email")),
+        Column("phone", _("Phone"), _attr("phone")),
+        Column("company", _("Company"), _ref("company")),
+        *ADDRESS_COLUMNS,
+        Column("owner", _("Owner"), _ref("owner", "email")),
+        Column("tags", _("Tags"), lambda r: ", ".join(r.tags)),
+        Column("created_at", _("Created"), _attr("created_at")),
+    ),
+    "company": (
+        Column("name", _("Name"), _attr("name")),
+        Column("vat_id", _("VAT ID"), _attr("vat_id")),
+        Column("website", _("Website"), _attr("website")),
+        Column("email", _("Email"), _attr("email")),
+        Column("phone", _("Phone"), _attr("phone")),
+        *ADDRESS_COLUMNS,
+        Column("tags", _("Tags"), lambda r: ", ".join(r.tags)),
+        Column("created_at", _("Created"), _attr("created_at")),
+    ),
+    "lead": (
+        Column("first_name", _("First name"), _attr("first_name")),
+        Column("last_name", _("Last name"), _attr("last_name")),
+        Column("email", _("Email"), _attr("email")),
+        Column("phone", _("Phone"), _attr("phone")),
+        Column("company_name", _("Company"), _attr("company_name")),
+        *ADDRESS_COLUMNS,
+        Column("status", _("Status"), lambda r: r.get_status_display()),
+        Column("source", _("Source"), lambda r: r.get_source_display()),
+        Column("score", _("Score"), _attr("score")),
+        Column("owner", _("Owner"), _ref("owner", "email")),
+        Column("created_at", _("Created"), _attr("created_at")),
+    ),
+    "deal": (
+        Column("name", _("Name"), _attr("name")),
+        Column("stage", _("Stage"), _ref("stage")),
+        Column("status", _("Status"), lambda r: r.get_status_display()),
+        Column("amount", _("Amount"), _attr("amount")),
+        Column("currency", _("Currency"), _attr("currency")),
+        Column("expected_close", _("Expected close"), _attr("expected_close")),
+        Column("company", _("Company"), _ref("company")),
+        Column("contact", _("Contact"), lambda r: _name(r.contact) if r.contact else ""),
+        Column("owner", _("Owner"), _ref("owner", "email")),
+    ),
+}
+
+
+def neutralise(text: str) -> str:
+    """Text that a spreadsheet would take for a formula, made plain text."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime.datetime):
+        return (timezone.localtime(value) if timezone.is_aware(value) else value).isoformat(timespec="seconds")
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return f"{value:.2f}"
+    return neutralise(str(value))
+
+
+def _custom(key: str) -> Callable[[Any], Any]:
+    def value(record: Any) -> Any:
+        stored = record.custom_fields.get(key)
+        if isinstance(stored, bool):
+            return "yes" if stored else "no"
+        return ", ".join(stored) if isinstance(stored, list) else stored
+
+    return value
+
+
+def visible_columns(actor: Actor, object_type: str) -> list[Column]:
+    """The built-in columns the actor may see, then the custom fields; special-category data
+    never leaves in a list export."""
+    custom = [
+        Column("custom_fields", definition.label, _custom(definition.key))
+        for definition in fields_of(object_type)
+        if not definition.is_special
+    ]
+    return [c for c in (*COLUMNS[object_type], *custom) if actor.may_see_field(object_type, c.field)]
+
+
+@dataclass(frozen=True)
+class Export:
+    filename: str
+    content_type: str
+    chunks: Iterable[bytes]
+
+
+def export_records(actor: Actor, object_type: str, queryset: models.QuerySet[Any], *, file_format: str) -> Export:
+    """The records of a (filtered) list, in the columns the actor may see; the export is audited."""
+    actor.require(f"{object_type}.export")
+    if file_format not in FORMATS:
+        raise ValidationFailed.single("format", str(_("Choose csv or xlsx.")))
+    columns = visible_columns(actor, object_type)
+    count = queryset.count()
+    with transaction.atomic():
+        audit_record(
+            actor=actor,
+            action=f"{object_type}.export",
+            object_type=object_type,
+            fields=[c.field for c in columns],
+            extra={"format": file_format, "count": count},
+        )
+    rows = _rows(actor, columns, queryset)
+    stamp = timezone.localtime().strftime("%Y-%m-%d")
+    if file_format == "csv":
+        return Export(f"{object_type}s-{stamp}.csv", "text/csv; charset=utf-8", _csv(columns, rows))
+    return Export(
+        f"{object_type}s-{stamp}.xlsx",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        [_xlsx(columns, rows)],
+    )
+
+
+def _rows(actor: Actor, columns: list[Column], queryset: models.QuerySet[Any]) -> Iterator[list[Any]]:
+    """Rows in batches, each read inside the organisation's scope: a streamed response is
+    consumed after the view has returned, when the request's scope is gone."""
+    last = None
+    while True:
+        with tenant_scope(actor.org_id):
+            batch = queryset.order_by("pk")
+            if last is not None:
+                batch = batch.filter(pk__gt=last)
+            records = list(batch[:EXPORT_BATCH])
+            rows = [[column.value(record) for column in columns] for record in records]
+        if not records:
+            return
+        yield from rows
+        last = records[-1].pk
+
+
+def _csv(columns: list[Column], rows: Iterator[list[Any]]) -> Iterator[bytes]:
+    """Streamed, UTF-8 with a byte-order mark so that spreadsheet programs read the accents."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([str(c.label) for c in columns])
+    yield ("\ufeff" + buffer.getvalue()).encode()
+    for row in rows:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow([_cell(value) for value in row])
+        yield buffer.getvalue().encode()
+
+
+def _xlsx(columns: list[Column], rows: Iterator[list[Any]]) -> bytes:
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet()
+    sheet.append([str(c.label) for c in columns])
+    for row in rows:
+        sheet.append([_xlsx_cell(sheet, value) for value in row])
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+def _xlsx_cell(sheet: Any, value: Any) -> Any:
+    """Numbers and dates as themselves; everything else as text, never as a formula."""
+    if isinstance(value, Decimal | int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, datetime.datetime):
+        return timezone.localtime(value).replace(tzinfo=None) if timezone.is_aware(value) else value
+    if isinstance(value, datetime.date):
+        return value
+    cell = WriteOnlyCell(sheet, value="" if value is None else str(value))
+    cell.data_type = TYPE_STRING
+    return cell

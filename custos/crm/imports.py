@@ -1,0 +1,690 @@
+"""Importing contacts from CSV and XLSX: read as a stream, checked row by row, written in batches.
+
+- The file is read as it is stored: UTF-8 (with or without BOM), UTF-16 or Latin-1; `,`,
+  `;` or tab; XLSX through openpyxl's read-only mode. Memory stays flat whatever the size.
+- Columns map to fields (the mapping is remembered for the next file with the same headers);
+  a contact's company is found by VAT ID or name (and created if missing), its owner by
+  email; never by an internal id.
+- Each row is checked with the same rules as the API; a rejected row is reported with its
+  number, the field and the reason, and the good rows are kept.
+- Rows are written in batches, each in one transaction, with a checkpoint: an interrupted
+  import resumes after the last finished batch and never writes a row twice.
+- Undo removes what the import created and restores what it changed.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+import json
+import os
+import uuid
+import zipfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from custos.accounts.models import Membership
+from custos.audit.services import audit_record
+from custos.core.actor import Actor
+from custos.core.errors import Conflict, FieldError, ValidationFailed
+from custos.core.tenancy import tenant_scope
+from custos.core.validation import Cleaner
+from custos.crm.models import Company, Contact, CustomField, ImportJob, ImportMapping, Lead
+from custos.crm.search import reindex_many
+from custos.crm.services.custom_fields import fields_of
+from custos.crm.services.people import clean_contact
+from custos.crm.services.records import org_country
+from custos.privacy.models import Subject
+
+BATCH_SIZE = 500
+MAX_FILE_BYTES = 200 * 1024 * 1024
+PREVIEW_ROWS = 20
+# What a column can become; `company` and `owner` are found by natural key.
+IMPORT_FIELDS = {
+    "contact": (
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        "street",
+        "postcode",
+        "city",
+        "country",
+        "company",
+        "owner",
+        "tags",
+        "notes",
+        "health_notes",
+    ),
+}
+# A column may also become a custom field: "custom:<key>".
+CUSTOM_TARGET = "custom:"
+YES = frozenset({"yes", "y", "true", "1", "x", "ja", "j", "tak", "t", "نعم"})
+NO = frozenset({"no", "n", "false", "0", "nein", "nie", "لا"})
+FIELD_LABELS = {
+    "first_name": gettext_lazy("First name"),
+    "last_name": gettext_lazy("Last name"),
+    "email": gettext_lazy("Email"),
+    "phone": gettext_lazy("Phone"),
+    "street": gettext_lazy("Street and number"),
+    "postcode": gettext_lazy("Postcode"),
+    "city": gettext_lazy("City"),
+    "country": gettext_lazy("Country (code such as DE)"),
+    "company": gettext_lazy("Company (name or VAT ID)"),
+    "owner": gettext_lazy("Owner (email of a member)"),
+    "tags": gettext_lazy("Tags (comma-separated)"),
+    "notes": gettext_lazy("Notes"),
+    "health_notes": gettext_lazy("Health notes"),
+}
+# Header names (lower-case, any language the UI speaks) recognised without asking.
+HEADER_GUESSES = {
+    "first_name": {"first name", "firstname", "first_name", "vorname", "imię", "imie", "given name", "الاسم الأول"},
+    "last_name": {"last name", "lastname", "last_name", "surname", "nachname", "name", "nazwisko", "اسم العائلة"},
+    "email": {"email", "e-mail", "mail", "email address", "e-mail-adresse", "adres e-mail", "البريد الإلكتروني"},
+    "phone": {"phone", "telephone", "telefon", "tel", "tel.", "mobile", "handy", "numer telefonu", "الهاتف"},
+    "street": {"street", "address", "straße", "strasse", "adresse", "ulica", "adres", "الشارع", "العنوان"},
+    "postcode": {"postcode", "zip", "postal code", "plz", "postleitzahl", "kod pocztowy", "الرمز البريدي"},
+    "city": {"city", "town", "ort", "stadt", "miasto", "miejscowość", "المدينة"},
+    "country": {"country", "land", "kraj", "country code", "البلد"},
+    "company": {"company", "firma", "organisation", "organization", "unternehmen", "الشركة"},
+    "owner": {"owner", "zuständig", "besitzer", "właściciel", "المسؤول"},
+    "tags": {"tags", "schlagwörter", "tagi", "الوسوم"},
+    "notes": {"notes", "notizen", "bemerkungen", "notatki", "ملاحظات"},
+}
+
+
+class ImportFileError(ValidationFailed):
+    """A file that cannot be read at all: named, and nothing was imported."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__([FieldError("file", message)])
+
+
+# Reading ---------------------------------------------------------------------------------
+
+
+def _detect_encoding(head: bytes) -> str:
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as error:
+        if error.start < len(head) - 4:  # not just a character cut off at the end of the sample
+            return "cp1252"
+    return "utf-8"
+
+
+def _detect_delimiter(sample: str) -> str:
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t").delimiter
+    except csv.Error:
+        return ","
+
+
+def _open_text(path: Path, encoding: str) -> IO[str]:
+    return open(path, encoding=encoding, newline="", errors="strict")
+
+
+def iter_rows(job: ImportJob) -> Iterator[list[str]]:
+    """The file's data rows (without the header), as text cells."""
+    path = Path(job.file_path)
+    if job.file_format == "xlsx":
+        from openpyxl import load_workbook
+
+        with open(path, "rb") as handle:
+            workbook = load_workbook(handle, read_only=True, data_only=True)
+            rows = workbook.active.iter_rows(values_only=True)
+            next(rows, None)
+            for row in rows:
+                yield ["" if cell is None else _cell_text(cell) for cell in row]
+            workbook.close()
+        return
+    with _open_text(path, job.encoding) as handle:
+        reader = csv.reader(handle, delimiter=job.delimiter)
+        next(reader, None)
+        yield from reader
+
+
+def _cell_text(value: Any) -> str:
+    if hasattr(value, "date") and hasattr(value, "hour"):
+        return value.date().isoformat() if (value.hour, value.minute, value.second) == (0, 0, 0) else value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _inspect(path: Path, file_name: str) -> dict[str, Any]:
+    """Format, encoding, delimiter, headers and row count of an uploaded file."""
+    with open(path, "rb") as handle:
+        head = handle.read(65536)
+    if head.startswith(b"PK\x03\x04") or file_name.lower().endswith(".xlsx"):
+        from openpyxl import load_workbook
+        from openpyxl.utils.exceptions import InvalidFileException
+
+        try:
+            with open(path, "rb") as handle:
+                workbook = load_workbook(handle, read_only=True, data_only=True)
+                rows = workbook.active.iter_rows(values_only=True)
+                headers = [str(cell).strip() if cell is not None else "" for cell in next(rows, ())]
+                total = sum(1 for row in rows if any(cell not in (None, "") for cell in row))
+                workbook.close()
+        except (InvalidFileException, KeyError, OSError, ValueError, zipfile.BadZipFile) as error:
+            raise ImportFileError(_("This is not a readable XLSX file.")) from error
+        return {"file_format": "xlsx", "encoding": "", "delimiter": "", "headers": headers, "total_rows": total}
+    if b"\x00" in head and not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise ImportFileError(_("This does not look like a CSV or XLSX file."))
+    encoding = _detect_encoding(head)
+    try:
+        sample = head.decode(encoding, errors="ignore")
+        delimiter = _detect_delimiter(sample)
+        with _open_text(path, encoding) as handle:
+            reader = csv.reader(handle, delimiter=delimiter)
+            headers = [cell.strip().lstrip("\ufeff") for cell in next(reader, [])]
+            total = sum(1 for row in reader if any(cell.strip() for cell in row))
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise ImportFileError(
+            _("The file's text encoding could not be read; save it as UTF-8 and try again.")
+        ) from error
+    if not any(headers):
+        raise ImportFileError(_("The file has no header row naming its columns."))
+    return {"file_format": "csv", "encoding": encoding, "delimiter": delimiter, "headers": headers, "total_rows": total}
+
+
+def _headers_key(headers: list[str]) -> str:
+    return hashlib.sha256(json.dumps([h.strip().lower() for h in headers]).encode()).hexdigest()
+
+
+def import_targets(actor: Actor, object_type: str) -> dict[str, str]:
+    """What a column may become for this actor, with its label: the built-in fields, then the
+    organisation's custom fields; special-category ones only for a role that may write them."""
+    special = actor.can("special_category.change")
+    targets = {
+        name: str(FIELD_LABELS[name]) for name in IMPORT_FIELDS[object_type] if name != "health_notes" or special
+    }
+    for definition in fields_of(object_type):
+        if special or not definition.is_special:
+            targets[CUSTOM_TARGET + definition.key] = definition.label
+    return targets
+
+
+def target_label(target: str) -> str:
+    """A mapped field's (or an error's field's) label, for previews and reports."""
+    if target.startswith(("custom_fields.", CUSTOM_TARGET)):
+        key = target.split(".", 1)[1] if target.startswith("custom_fields.") else target.removeprefix(CUSTOM_TARGET)
+        return next((d.label for d in CustomField.objects.filter(key=key)), key)
+    return str(FIELD_LABELS.get(target, target))
+
+
+def suggest_mapping(object_type: str, headers: list[str]) -> dict[str, str]:
+    """The mapping remembered for these headers, else one guessed from the header names."""
+    remembered = ImportMapping.objects.filter(object_type=object_type, headers_key=_headers_key(headers)).first()
+    if remembered is not None:
+        return dict(remembered.mapping)
+    mapping: dict[str, str] = {}
+    guesses = HEADER_GUESSES | {
+        CUSTOM_TARGET + d.key: {d.key, d.label.lower()} for d in fields_of(object_type) if not d.is_special
+    }
+    for header in headers:
+        for field_name, names in guesses.items():
+            if header.strip().lower() in names and field_name not in mapping.values():
+                mapping[header] = field_name
+                break
+    return mapping
+
+
+# The job ---------------------------------------------------------------------------------
+
+
+def _storage(org_id: uuid.UUID) -> Path:
+    folder = Path(settings.MEDIA_ROOT) / "imports" / str(org_id)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return folder
+
+
+def import_upload(*, actor: Actor, object_type: str, file_name: str, stream: IO[bytes]) -> ImportJob:
+    """Store the file (owner-only, outside the web root) and read its shape; nothing imported yet."""
+    actor.require(f"{object_type}.add")
+    if object_type not in IMPORT_FIELDS:
+        raise ValidationFailed.single("object_type", _("Only contacts can be imported so far."))
+    job_id = uuid.uuid4()
+    path = _storage(actor.org_id) / f"{job_id}.upload"
+    digest = hashlib.sha256()
+    size = 0
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as out:
+        while chunk := stream.read(1024 * 1024):
+            size += len(chunk)
+            if size > MAX_FILE_BYTES:
+                out.close()
+                path.unlink()
+                raise ImportFileError(_("The file is larger than 200 MB; split it into smaller files."))
+            digest.update(chunk)
+            out.write(chunk)
+    if size == 0:
+        path.unlink()
+        raise ImportFileError(_("The file is empty."))
+    try:
+        shape = _inspect(path, file_name)
+    except ImportFileError:
+        path.unlink()
+        raise
+    with transaction.atomic():
+        job = ImportJob.objects.create(
+            object_type=object_type,
+            file_name=file_name[:255],
+            file_path=str(path),
+            file_sha256=digest.hexdigest(),
+            created_by_id=actor.user_id,
+            mapping=suggest_mapping(object_type, shape["headers"]),
+            **shape,
+        )
+        audit_record(
+            actor=actor,
+            action="import.upload",
+            object_type="import",
+            object_id=job.pk,
+            extra={"rows": job.total_rows, "format": job.file_format},
+        )
+    return job
+
+
+def _clean_mapping(job: ImportJob, mapping: Mapping[str, str], actor: Actor) -> dict[str, str]:
+    allowed = import_targets(actor, job.object_type)
+    cleaner = Cleaner()
+    chosen: dict[str, str] = {}
+    for header, target in mapping.items():
+        if not target:
+            continue
+        if header not in job.headers:
+            cleaner.fail("mapping", _("The file has no column “%(column)s”.") % {"column": header[:50]})
+        elif target not in allowed:
+            cleaner.fail("mapping", _("Unknown field: %(name)s") % {"name": str(target)[:50]})
+        elif target in chosen.values():
+            cleaner.fail("mapping", _("Two columns are mapped to %(name)s.") % {"name": allowed[target]})
+        else:
+            chosen[header] = target
+    if not cleaner.errors and not {"first_name", "last_name", "email"} & set(chosen.values()):
+        cleaner.fail("mapping", _("Map at least a name or an email column."))
+    if cleaner.errors:
+        raise ValidationFailed(cleaner.errors)
+    return chosen
+
+
+@dataclass
+class RowOutcome:
+    row: int
+    data: dict[str, Any] = field(default_factory=dict)
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    duplicate_of: uuid.UUID | None = None
+
+
+class _Resolver:
+    """Natural keys to ids: companies by VAT ID or name, owners by member email."""
+
+    def __init__(self, actor: Actor) -> None:
+        self.actor = actor
+        self.members = {
+            email.lower(): user_id
+            for user_id, email in Membership.objects.filter(org_id=actor.org_id, is_active=True).values_list(
+                "user_id", "user__email"
+            )
+        }
+        self.companies: dict[str, Company] = {}
+        self.custom_fields = {definition.key: definition for definition in fields_of("contact")}
+
+    def owner(self, value: str) -> tuple[str | None, str | None]:
+        if not value.strip():
+            return str(self.actor.user_id), None
+        user_id = self.members.get(value.strip().lower())
+        return (str(user_id), None) if user_id else (None, _("No member of this organisation has this email."))
+
+    def company(self, value: str, *, create: bool) -> Company | None:
+        key = value.strip()
+        if not key:
+            return None
+        if key.lower() in self.companies:
+            return self.companies[key.lower()]
+        compact = "".join(ch for ch in key.upper() if ch.isalnum())
+        found = (
+            Company.objects.filter(vat_id=compact).first()
+            or Company.objects.annotate(name_lower=Lower("name")).filter(name_lower=key.lower()).first()
+        )
+        if found is None and create:
+            found = Company(name=key[:200], owner_id=self.actor.user_id)
+            found.save(force_insert=True)
+        if found is not None:
+            self.companies[key.lower()] = found
+        return found
+
+
+def _custom_cells(cells: dict[str, str], definitions: Mapping[str, CustomField]) -> dict[str, Any]:
+    """Custom values as a spreadsheet holds them (yes/ja/tak, "a; b"), as the domain takes them."""
+    values: dict[str, Any] = {}
+    for key, text in cells.items():
+        kind = definitions[key].kind if key in definitions else None
+        if kind == CustomField.Kind.YES_NO and text.lower() in YES | NO:
+            values[key] = text.lower() in YES
+        elif kind == CustomField.Kind.MULTI_CHOICE:
+            values[key] = [part.strip() for part in text.replace(";", ",").split(",") if part.strip()]
+        else:
+            values[key] = text
+    return values
+
+
+def _row_data(job: ImportJob, headers: list[str], row: list[str]) -> dict[str, str]:
+    cells = dict(zip(headers, row, strict=False))
+    return {target: (cells.get(header) or "").strip() for header, target in job.mapping.items()}
+
+
+def _check_row(
+    job: ImportJob, actor: Actor, resolver: _Resolver, number: int, raw: dict[str, str], country: str, write: bool
+) -> RowOutcome:
+    outcome = RowOutcome(row=number)
+    data: dict[str, Any] = {
+        name: raw[name]
+        for name in raw
+        if name not in ("company", "owner", "tags") and not name.startswith(CUSTOM_TARGET)
+    }
+    custom = {
+        name.removeprefix(CUSTOM_TARGET): value
+        for name, value in raw.items()
+        if name.startswith(CUSTOM_TARGET) and value
+    }
+    if custom:
+        data["custom_fields"] = _custom_cells(custom, resolver.custom_fields)
+    if "tags" in raw:
+        data["tags"] = [tag.strip() for tag in raw["tags"].replace(";", ",").split(",") if tag.strip()]
+    if "owner" in raw:
+        data["owner"], problem = resolver.owner(raw["owner"])
+        if problem:
+            outcome.errors.append(("owner", problem))
+    if raw.get("health_notes") and not actor.can("special_category.change"):
+        outcome.errors.append(("health_notes", _("Your role may not write special-category data.")))
+    cleaned, cleaner = clean_contact(
+        actor, data, partial=False, country=country, index=number, custom=list(resolver.custom_fields.values())
+    )
+    outcome.errors.extend((e.field or "", e.message) for e in cleaner.errors)
+    if raw.get("company") and not outcome.errors:
+        company = resolver.company(raw["company"], create=write)
+        cleaned["company_id"] = company.pk if company else None
+    outcome.data = cleaned
+    return outcome
+
+
+def import_preview(*, actor: Actor, job: ImportJob, mapping: Mapping[str, str]) -> list[RowOutcome]:
+    """The first rows as they would be imported, with their errors; nothing is written."""
+    actor.require(f"{job.object_type}.add")
+    job.mapping = _clean_mapping(job, mapping, actor)
+    resolver = _Resolver(actor)
+    country = org_country(actor)
+    outcomes: list[RowOutcome] = []
+    for index, row in enumerate(iter_rows(job)):
+        if len(outcomes) >= PREVIEW_ROWS:
+            break
+        if not any(cell.strip() for cell in row):  # skipped by the import too, never rejected
+            continue
+        raw = _row_data(job, job.headers, row)
+        outcomes.append(_check_row(job, actor, resolver, index + 2, raw, country, write=False))
+    return outcomes
+
+
+def import_start(
+    *, actor: Actor, job: ImportJob, mapping: Mapping[str, str], duplicates: str, dry_run: bool = False
+) -> ImportJob:
+    """Fix the mapping (and remember it), then hand the job to the background worker."""
+    from custos.crm.tasks import run_import
+
+    actor.require(f"{job.object_type}.add")
+    if job.status != ImportJob.Status.UPLOADED:
+        raise Conflict(_("This import has started already."))
+    if duplicates not in ImportJob.Duplicates.values:
+        raise ValidationFailed.single("duplicates", _("Choose skip, update or create."))
+    job.mapping = _clean_mapping(job, mapping, actor)
+    with transaction.atomic():
+        job.duplicates, job.dry_run, job.status = duplicates, dry_run, ImportJob.Status.RUNNING
+        job.save(update_fields=["mapping", "duplicates", "dry_run", "status"])
+        ImportMapping.objects.update_or_create(
+            object_type=job.object_type,
+            headers_key=_headers_key(job.headers),
+            defaults={"mapping": job.mapping, "updated_at": timezone.now()},
+        )
+        audit_record(
+            actor=actor,
+            action="import.start",
+            object_type="import",
+            object_id=job.pk,
+            extra={"duplicates": duplicates, "dry_run": dry_run, "rows": job.total_rows},
+        )
+        transaction.on_commit(lambda: run_import.enqueue(str(job.org_id), str(job.pk)))
+    return job
+
+
+def _journal(job: ImportJob) -> dict[str, Any]:
+    return json.loads(job.journal) if job.journal else {"created": [], "updated": {}}
+
+
+def import_process(job: ImportJob, actor: Actor) -> ImportJob:
+    """Process the job from its checkpoint to the end (the worker's part). Batch by batch,
+    each in one transaction with its checkpoint: stopping anywhere loses at most the batch
+    in progress, which is done again on resume."""
+    if job.status != ImportJob.Status.RUNNING:
+        return job
+    resolver = _Resolver(actor)
+    country = org_country(actor)
+    batch: list[tuple[int, dict[str, str]]] = []
+    for index, row in enumerate(iter_rows(job)):
+        if index < job.checkpoint:
+            continue
+        if not any(cell.strip() for cell in row):
+            continue
+        batch.append((index + 2, _row_data(job, job.headers, row)))
+        if len(batch) >= BATCH_SIZE:
+            _write_batch(job, actor, resolver, country, batch, next_checkpoint=index + 1)
+            batch = []
+    _write_batch(job, actor, resolver, country, batch, next_checkpoint=None, last=True)
+    return job
+
+
+def _write_batch(
+    job: ImportJob,
+    actor: Actor,
+    resolver: _Resolver,
+    country: str,
+    batch: list[tuple[int, dict[str, str]]],
+    *,
+    next_checkpoint: int | None,
+    last: bool = False,
+) -> None:
+    write = not job.dry_run
+    with transaction.atomic():
+        locked = ImportJob.objects.select_for_update().get(pk=job.pk)
+        if locked.status != ImportJob.Status.RUNNING:
+            return
+        journal = _journal(locked)
+        outcomes = [_check_row(locked, actor, resolver, number, raw, country, write) for number, raw in batch]
+        good = [o for o in outcomes if not o.errors]
+        for outcome in outcomes:
+            if outcome.errors:
+                locked.rejected_count += 1
+                locked.rejected.extend({"row": outcome.row, "field": f, "message": m} for f, m in outcome.errors)
+        emails = {o.data["email"].lower() for o in good if o.data.get("email")}
+        same_email = Contact.objects.annotate(email_lower=Lower("email")).filter(email_lower__in=emails)
+        existing = {c.email.lower(): c for c in same_email}
+        # One person, one subject: a new row joins the subject of a contact or lead with its email.
+        subjects = {email: c.subject_id for email, c in existing.items()}
+        subjects.update(
+            (lead.email.lower(), lead.subject_id)
+            for lead in Lead.objects.annotate(email_lower=Lower("email")).filter(email_lower__in=emails - set(subjects))
+        )
+        created: list[Contact] = []
+        touched: list[Contact] = []
+        seen_in_batch: set[str] = set()
+        for outcome in good:
+            email = (outcome.data.get("email") or "").lower()
+            duplicate = existing.get(email) if email else None
+            repeated = bool(email) and email in seen_in_batch
+            if (duplicate or repeated) and locked.duplicates == ImportJob.Duplicates.SKIP:
+                locked.skipped_count += 1
+                continue
+            if duplicate and locked.duplicates == ImportJob.Duplicates.UPDATE:
+                changes = {
+                    k: v for k, v in outcome.data.items() if v not in ("", None, []) and getattr(duplicate, k) != v
+                }
+                if changes and write:
+                    journal["updated"].setdefault(
+                        str(duplicate.pk), {k: _jsonable(getattr(duplicate, k)) for k in changes}
+                    )
+                    for name, value in changes.items():
+                        setattr(duplicate, name, value)
+                    duplicate.updated_at = timezone.now()
+                    duplicate.save(update_fields=[*changes, "updated_at"])
+                    touched.append(duplicate)
+                locked.updated_count += 1 if changes else 0
+                locked.skipped_count += 0 if changes else 1
+                continue
+            seen_in_batch.add(email)
+            if write:
+                subject_id = subjects.get(email) if email else None
+                if subject_id is None:
+                    subject_id = Subject.objects.create().pk
+                    if email:
+                        subjects[email] = subject_id
+                contact = Contact(subject_id=subject_id, **outcome.data)
+                created.append(contact)
+            locked.created_count += 1
+        if write:
+            Contact.objects.bulk_create(created, batch_size=BATCH_SIZE)
+            journal["created"].extend(str(c.pk) for c in created)
+            reindex_many([*created, *touched])
+            locked.journal = json.dumps(journal)
+        if next_checkpoint is not None:
+            locked.checkpoint = next_checkpoint
+        if last:
+            locked.status = ImportJob.Status.COMPLETED
+            locked.finished_at = timezone.now()
+            locked.checkpoint = locked.total_rows
+            audit_record(
+                actor=actor,
+                action="import.finish",
+                object_type="import",
+                object_id=locked.pk,
+                extra={
+                    "created": locked.created_count,
+                    "updated": locked.updated_count,
+                    "skipped": locked.skipped_count,
+                    "rejected": locked.rejected_count,
+                    "dry_run": locked.dry_run,
+                },
+            )
+        locked.save()
+        for name in ("rejected", "journal", "checkpoint", "status", "finished_at"):
+            setattr(job, name, getattr(locked, name))
+        for name in ("created_count", "updated_count", "skipped_count", "rejected_count"):
+            setattr(job, name, getattr(locked, name))
+    if last:
+        Path(job.file_path).unlink(missing_ok=True)  # the file held everyone's rows: gone once read
+
+
+def _jsonable(value: Any) -> Any:
+    return str(value) if isinstance(value, uuid.UUID) else value
+
+
+def import_undo(*, actor: Actor, job: ImportJob) -> ImportJob:
+    """Remove the contacts the import created and restore the values it replaced."""
+    actor.require(f"{job.object_type}.delete")
+    if job.status != ImportJob.Status.COMPLETED or job.dry_run:
+        raise Conflict(_("Only a finished import can be undone."))
+    if not job.journal:
+        raise Conflict(_("The undo window of this import has closed."))
+    journal = _journal(job)
+    from custos.crm.search import reindex, unindex
+
+    with transaction.atomic():
+        for contact in Contact.objects.filter(pk__in=journal["created"]):
+            unindex(contact)
+            contact.delete()
+        for contact in Contact.objects.filter(pk__in=list(journal["updated"])):
+            previous = journal["updated"][str(contact.pk)]
+            for name, value in previous.items():
+                setattr(contact, name, value)
+            contact.save(update_fields=list(previous))
+            reindex(contact)
+        job.status, job.undone_at, job.journal = ImportJob.Status.UNDONE, timezone.now(), ""
+        job.save(update_fields=["status", "undone_at", "journal"])
+        audit_record(
+            actor=actor,
+            action="import.undo",
+            object_type="import",
+            object_id=job.pk,
+            extra={"removed": len(journal["created"]), "restored": len(journal["updated"])},
+        )
+    return job
+
+
+def rejected_report(job: ImportJob) -> bytes:
+    """The rejected rows as CSV: row number, field and reason (the file holds the values)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([_("Row"), _("Field"), _("Reason")])
+    for item in job.rejected:
+        writer.writerow([item["row"], target_label(item["field"]), item["message"]])
+    return ("\ufeff" + buffer.getvalue()).encode()
+
+
+def run_job(org_id: str, job_id: str) -> None:
+    """The worker's entry: resume the job in its organisation, as the member who started it."""
+    from custos.accounts.access import actor_for
+    from custos.core.actor import Via
+
+    with tenant_scope(uuid.UUID(org_id)):
+        job = ImportJob.objects.filter(pk=job_id).first()
+        if job is None or job.status != ImportJob.Status.RUNNING:
+            return
+        membership = (
+            Membership.objects.select_related("org").filter(user_id=job.created_by_id, org_id=job.org_id).first()
+        )
+        if membership is None:
+            job.status, job.error = ImportJob.Status.FAILED, "the member who started it left"
+            job.save(update_fields=["status", "error"])
+            return
+        try:
+            import_process(job, actor_for(membership, via=Via.AUTOMATION))
+        except (OSError, UnicodeDecodeError, csv.Error) as error:
+            job.status, job.error = ImportJob.Status.FAILED, f"{type(error).__name__}"[:300]
+            job.save(update_fields=["status", "error"])
+
+
+UNDO_DAYS = 7
+
+
+def imports_expire(*, now: Any = None) -> int:
+    """Close undo windows (the journal holds replaced values) and drop uploads never started."""
+    from datetime import timedelta
+
+    now = now or timezone.now()
+    expired = ImportJob.objects.filter(finished_at__lt=now - timedelta(days=UNDO_DAYS), undone_at__isnull=True)
+    count = 0
+    for job in expired.only("id", "journal"):
+        if job.journal:
+            job.journal = ""
+            job.save(update_fields=["journal"])
+            count += 1
+    for job in ImportJob.objects.filter(status=ImportJob.Status.UPLOADED, created_at__lt=now - timedelta(days=1)):
+        Path(job.file_path).unlink(missing_ok=True)
+        job.status, job.error = ImportJob.Status.FAILED, "never started"
+        job.save(update_fields=["status", "error"])
+        count += 1
+    return count

@@ -1,0 +1,26 @@
+"""The CRM's records. One module per aggregate; Django finds them all here."""
+
+from custos.crm.models.activities import Activity
+from custos.crm.models.custom_fields import CustomField
+from custos.crm.models.deals import Deal, DealStageChange, Pipeline, Stage
+from custos.crm.models.imports import ImportJob, ImportMapping
+from custos.crm.models.leads import Lead
+from custos.crm.models.people import Company, Contact
+from custos.crm.models.rules import AssignmentRule, RepCapacity, ScoringRule
+
+__all__ = [
+    "Activity",
+    "AssignmentRule",
+    "Company",
+    "Contact",
+    "CustomField",
+    "Deal",
+    "DealStageChange",
+    "ImportJob",
+    "ImportMapping",
+    "Lead",
+    "Pipeline",
+    "RepCapacity",
+    "ScoringRule",
+    "Stage",
+]

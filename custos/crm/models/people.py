@@ -1,0 +1,120 @@
+"""Companies and contacts: the people and organisations a tenant works with."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from custos.core.fields import EncryptedTextField
+from custos.core.personal_data import ANONYMISE, CONTACT, FREE_TEXT, IDENTITY, SPECIAL
+from custos.core.tenancy import TenantModel
+from custos.privacy.models import Subject
+
+
+class PostalAddress(models.Model):
+    """Street, postcode, city and country: a place where someone can be written to."""
+
+    street = models.CharField(_("street and number"), max_length=200, blank=True)
+    postcode = models.CharField(_("postcode"), max_length=20, blank=True)
+    city = models.CharField(_("city"), max_length=100, blank=True)
+    country = models.CharField(_("country"), max_length=2, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+# An address names where a person lives or works: contact details, for every model using it.
+ADDRESS = {"street": CONTACT, "postcode": CONTACT, "city": CONTACT, "country": CONTACT}
+
+
+class Company(PostalAddress, TenantModel):
+    name = models.CharField(_("name"), max_length=200)
+    vat_id = models.CharField(_("VAT ID"), max_length=20, blank=True)
+    website = models.CharField(_("website"), max_length=200, blank=True)
+    email = models.EmailField(_("email"), blank=True)
+    phone = models.CharField(_("phone"), max_length=32, blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    tags = models.JSONField(default=list, blank=True)
+    custom_fields = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["org", "name"], name="company_org_name"),
+            models.Index(fields=["org", "owner"], name="company_org_owner"),
+        ]
+
+    class Privacy:
+        # A company is not a natural person, but a sole trader's name, VAT ID, website, email
+        # and phone name one: they are declared personal, and erasure redacts mentions.
+        subject = None
+        fields = {
+            "name": IDENTITY,
+            "vat_id": IDENTITY,
+            "website": CONTACT,
+            "email": CONTACT,
+            "phone": CONTACT,
+            "custom_fields": FREE_TEXT,
+            **ADDRESS,
+        }
+        not_personal = ("id", "org", "owner", "tags", "created_at", "updated_at")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Contact(PostalAddress, TenantModel):
+    subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="+")
+    first_name = models.CharField(_("first name"), max_length=100, blank=True)
+    last_name = models.CharField(_("last name"), max_length=100, blank=True)
+    email = models.EmailField(_("email"), blank=True)
+    phone = models.CharField(_("phone"), max_length=32, blank=True)
+    company = models.ForeignKey(Company, null=True, blank=True, on_delete=models.SET_NULL, related_name="contacts")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    tags = models.JSONField(default=list, blank=True)
+    custom_fields = models.JSONField(default=dict, blank=True)
+    # Values of custom fields declared special category, as encrypted JSON.
+    custom_special = EncryptedTextField(blank=True)
+    notes = models.TextField(_("notes"), blank=True)
+    health_notes = EncryptedTextField(_("health notes"), blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["org", "last_name", "first_name"], name="contact_org_name"),
+            # A person is found by email case-insensitively (subject matching, duplicates).
+            models.Index(F("org"), Lower("email"), name="contact_org_email_lower"),
+            models.Index(fields=["org", "owner"], name="contact_org_owner"),
+            models.Index(fields=["org", "subject"], name="contact_org_subject"),
+        ]
+
+    class Privacy:
+        subject = "subject"
+        fields = {
+            "first_name": IDENTITY,
+            "last_name": IDENTITY,
+            "email": CONTACT,
+            "phone": CONTACT,
+            "tags": FREE_TEXT,
+            "custom_fields": FREE_TEXT,
+            "notes": FREE_TEXT,
+            "health_notes": SPECIAL,
+            "custom_special": SPECIAL,
+            **ADDRESS,
+        }
+        not_personal = ("id", "org", "subject", "company", "owner", "created_at", "updated_at")
+        on_erasure = ANONYMISE
+        retention = "contact.inactive"
+
+    def __str__(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip() or self.email

@@ -1,0 +1,144 @@
+"""What of each CRM record is searchable, kept in the index as records change.
+
+Special-category fields are never indexed. A role that may not see a field cannot find
+a record by it either: each search field names the record fields it is made from.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Iterator
+
+import phonenumbers
+from django.db import models
+
+from custos.core.actor import Actor
+from custos.crm.models import Company, Contact, Deal, Lead
+from custos.search.services import Document, index_document, index_documents, remove_document
+
+# search field -> the record fields it is made from, per object type
+SOURCES: dict[str, dict[str, tuple[str, ...]]] = {
+    "contact": {
+        "name": ("first_name", "last_name"),
+        "email": ("email",),
+        "phone": ("phone",),
+        "company": ("company",),
+        "tags": ("tags",),
+    },
+    "company": {
+        "name": ("name",),
+        "email": ("email",),
+        "phone": ("phone",),
+        "vat_id": ("vat_id",),
+        "tags": ("tags",),
+    },
+    "lead": {
+        "name": ("first_name", "last_name"),
+        "email": ("email",),
+        "phone": ("phone",),
+        "company": ("company_name",),
+        "tags": ("tags",),
+    },
+    "deal": {"name": ("name",), "company": ("company",), "tags": ("tags",)},
+}
+MODELS: dict[type[models.Model], str] = {Contact: "contact", Company: "company", Lead: "lead", Deal: "deal"}
+
+
+def visible_search_fields(actor: Actor, object_type: str, among: Iterable[str] | None = None) -> list[str]:
+    """Search fields made only of record fields the actor may see (and, if given, among these)."""
+    wanted = set(among) if among is not None else None
+    return [
+        name
+        for name, sources in SOURCES[object_type].items()
+        if all(actor.may_see_field(object_type, source) for source in sources)
+        and (wanted is None or wanted & set(sources))
+    ]
+
+
+def _phone_forms(phone: str) -> list[str]:
+    """An E.164 number as digits, also in its national form: "+49 30 1234", "030 1234" both find it."""
+    if not phone:
+        return []
+    forms = [phone]
+    try:
+        number = phonenumbers.parse(phone, None)
+        forms.append(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL))
+    except phonenumbers.NumberParseException:
+        pass
+    return ["".join(ch for ch in form if ch.isdigit()) for form in forms]
+
+
+def _document(record: models.Model) -> Document:
+    if isinstance(record, Contact | Lead):
+        company = record.company.name if isinstance(record, Contact) and record.company else ""
+        if isinstance(record, Lead):
+            company = record.company_name
+        values = {
+            "name": [f"{record.first_name} {record.last_name}"],
+            "email": [record.email],
+            "phone": _phone_forms(record.phone),
+            "company": [company],
+            "tags": list(record.tags),
+        }
+        subject_id = record.subject_id
+    elif isinstance(record, Company):
+        values = {
+            "name": [record.name],
+            "email": [record.email],
+            "phone": _phone_forms(record.phone),
+            "vat_id": [record.vat_id],
+            "tags": list(record.tags),
+        }
+        subject_id = None
+    elif isinstance(record, Deal):
+        values = {
+            "name": [record.name],
+            "company": [record.company.name if record.company else ""],
+            "tags": record.tags,
+        }
+        subject_id = record.contact.subject_id if record.contact else None
+    else:
+        raise TypeError(f"{type(record).__name__} is not searchable")
+    return Document(
+        object_type=MODELS[type(record)],
+        object_id=uuid.UUID(str(record.pk)),
+        owner_id=getattr(record, "owner_id", None),
+        subject_id=subject_id,
+        values=values,
+    )
+
+
+def _dependants(record: models.Model) -> Iterator[models.Model]:
+    """Records whose entries quote this one (a company's name in its contacts' and deals')."""
+    if isinstance(record, Company):
+        yield from Contact.objects.filter(company=record).select_related("company")
+        yield from Deal.objects.filter(company=record).select_related("company", "contact")
+
+
+def reindex(record: models.Model) -> None:
+    """Bring the record's entries (and those quoting it) in line with its current values."""
+    if type(record) not in MODELS:
+        return
+    index_document(_document(record))
+    for dependant in _dependants(record):
+        index_document(_document(dependant))
+
+
+def reindex_many(records: Iterable[models.Model]) -> None:
+    """Index records written in bulk (an import's batch)."""
+    index_documents(_document(record) for record in records if type(record) in MODELS)
+
+
+def unindex(record: models.Model) -> None:
+    if type(record) in MODELS:
+        remove_document(MODELS[type(record)], uuid.UUID(str(record.pk)))
+
+
+def reindex_all() -> int:
+    """Rebuild the current organisation's index (after an upgrade or a restore)."""
+    count = 0
+    for model in MODELS:
+        for record in model._default_manager.all().iterator(chunk_size=500):
+            index_document(_document(record))
+            count += 1
+    return count

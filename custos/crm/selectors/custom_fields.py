@@ -1,0 +1,28 @@
+"""Reading the organisation's custom field definitions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+
+from custos.core.actor import Actor
+from custos.core.errors import PermissionDenied
+from custos.core.lookup import get_or_not_found
+from custos.crm.models import CustomField
+
+
+def readable_types(actor: Actor) -> list[str]:
+    """The object types whose records (and so whose fields) the actor may see."""
+    return [t for t in CustomField.ObjectType.values if actor.can(f"{t}.view") or actor.can("organization.change")]
+
+
+def custom_field_list(actor: Actor, object_type: str = "") -> models.QuerySet[CustomField]:
+    types = readable_types(actor)
+    if object_type and object_type not in types:
+        raise PermissionDenied(f"{object_type}.view")
+    return CustomField.objects.filter(object_type__in=[object_type] if object_type else types)
+
+
+def access_custom_field(actor: Actor, field_id: Any) -> CustomField:
+    return get_or_not_found(custom_field_list(actor), pk=field_id)

@@ -1,0 +1,93 @@
+"""Reads of pipelines and deals, the board included."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db import models
+from django.db.models import Count, Sum
+
+from custos.core.actor import Actor
+from custos.core.lookup import get_or_not_found
+from custos.crm.models import Deal, DealStageChange, Pipeline, Stage
+from custos.crm.selectors.records import scoped, search
+
+BOARD_CARDS_PER_STAGE = 50
+
+
+def access_deal(actor: Actor, deal_id: Any, *, write: bool = False) -> Deal:
+    actor.require("deal.change" if write else "deal.view")
+    return get_or_not_found(
+        scoped(actor, Deal.objects.select_related("stage", "pipeline", "company", "contact")), pk=deal_id
+    )
+
+
+def _require_pipelines_visible(actor: Actor) -> None:
+    """Whoever may see deals may see the stages they sit in."""
+    if not actor.can("deal.view"):
+        actor.require("pipeline.view")
+
+
+def access_pipeline(actor: Actor, pipeline_id: Any) -> Pipeline:
+    _require_pipelines_visible(actor)
+    return get_or_not_found(Pipeline.objects.all(), pk=pipeline_id)
+
+
+def access_stage(actor: Actor, stage_id: Any) -> Stage:
+    _require_pipelines_visible(actor)
+    return get_or_not_found(Stage.objects.select_related("pipeline"), pk=stage_id)
+
+
+def pipeline_list(actor: Actor) -> models.QuerySet[Pipeline]:
+    _require_pipelines_visible(actor)
+    return Pipeline.objects.prefetch_related("stages").order_by("position", "name")
+
+
+def deal_list(
+    actor: Actor, *, q: str = "", pipeline_id: Any = None, stage_id: Any = None, status: str = ""
+) -> models.QuerySet[Deal]:
+    actor.require("deal.view")
+    queryset = scoped(actor, Deal.objects.select_related("stage", "company", "contact"))
+    if pipeline_id:
+        queryset = queryset.filter(pipeline_id=pipeline_id)
+    if stage_id:
+        queryset = queryset.filter(stage_id=stage_id)
+    if status:
+        queryset = queryset.filter(status=status)
+    return search(actor, "deal", queryset, q).order_by("id")
+
+
+def deal_history(deal: Deal) -> models.QuerySet[DealStageChange]:
+    return DealStageChange.objects.filter(deal=deal).select_related("from_stage", "to_stage").order_by("changed_at")
+
+
+@dataclass(frozen=True)
+class Column:
+    stage: Stage
+    deals: list[Deal]
+    count: int
+    total: Decimal
+
+
+def board(actor: Actor, pipeline: Pipeline) -> list[Column]:
+    """The pipeline's stages, each with its newest deals and the count and sum of all of them."""
+    actor.require("deal.view")
+    visible = scoped(actor, Deal.objects.filter(pipeline=pipeline))
+    totals = {
+        row["stage_id"]: row
+        for row in visible.values("stage_id").annotate(count=Count("id"), total=Sum("amount")).order_by()
+    }
+    columns = []
+    for stage in pipeline.stages.order_by("position"):
+        deals = list(
+            visible.filter(stage=stage)
+            .select_related("company", "contact")
+            .order_by("-updated_at")[:BOARD_CARDS_PER_STAGE]
+        )
+        row = totals.get(stage.pk, {})
+        columns.append(
+            Column(stage=stage, deals=deals, count=row.get("count", 0), total=row.get("total") or Decimal(0))
+        )
+    return columns

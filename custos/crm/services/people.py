@@ -1,0 +1,213 @@
+"""Actions on companies and contacts. Every face (web, API, CLI, import) calls these."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from custos.core.actor import Actor
+from custos.core.errors import ValidationFailed
+from custos.core.validation import Cleaner
+from custos.crm.models import Company, Contact, CustomField
+from custos.crm.selectors.records import scoped
+from custos.crm.services.custom_fields import clean_custom_values, read_special
+from custos.crm.services.records import (
+    ADDRESS_FIELDS,
+    check_field_rights,
+    clean_address,
+    clean_member,
+    clean_reference,
+    delete_record,
+    given_fields,
+    insert_record,
+    org_country,
+    reject_unknown,
+    subject_for_email,
+    update_record,
+)
+
+CONTACT_FIELDS = (
+    *ADDRESS_FIELDS,
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "company",
+    "owner",
+    "tags",
+    "custom_fields",
+    "notes",
+    "health_notes",
+)
+COMPANY_FIELDS = ("name", "vat_id", "website", "email", "phone", "owner", "tags", "custom_fields", *ADDRESS_FIELDS)
+SPECIAL_CONTACT_FIELDS = frozenset({"health_notes"})
+
+
+def clean_contact(
+    actor: Actor,
+    data: Mapping[str, Any],
+    *,
+    partial: bool,
+    country: str,
+    index: int | None = None,
+    record: Contact | None = None,
+    custom: list[CustomField] | None = None,
+) -> tuple[dict[str, Any], Cleaner]:
+    """Clean the given contact fields; unknown fields are errors, not silently dropped.
+    `custom`: the custom field definitions, when the caller (an import) has them already."""
+    cleaner = Cleaner(index)
+    cleaned: dict[str, Any] = {}
+    reject_unknown(cleaner, data, CONTACT_FIELDS)
+    clean_address(cleaner, data, cleaned, partial=partial)
+    for name in CONTACT_FIELDS:
+        if partial and name not in data:
+            continue
+        value = data.get(name)
+        match name:
+            case "first_name" | "last_name":
+                cleaned[name] = cleaner.text(name, value, max_length=100)
+            case "email":
+                cleaned[name] = cleaner.email(name, value)
+            case "phone":
+                cleaned[name] = cleaner.phone(name, value, country=country)
+            case "company":
+                cleaned["company_id"] = clean_reference(
+                    cleaner, "company", value, scoped(actor, Company.objects.all()), _("Choose an existing company.")
+                )
+            case "owner":
+                cleaned["owner_id"] = (
+                    clean_member(cleaner, actor, "owner", value) if value is not None or partial else actor.user_id
+                )
+            case "tags":
+                cleaned[name] = cleaner.tags(name, value)
+            case "custom_fields":
+                cleaned |= clean_custom_values(cleaner, actor, "contact", value, record, custom)
+            case "notes" | "health_notes":
+                cleaned[name] = cleaner.text(name, value, max_length=20000, multiline=True)
+    if not partial and not (cleaned.get("first_name") or cleaned.get("last_name") or cleaned.get("email")):
+        cleaner.fail("last_name", _("Enter a name or an email address."))
+    return cleaned, cleaner
+
+
+def _create_contact(actor: Actor, cleaned: dict[str, Any]) -> Contact:
+    contact = Contact(subject=subject_for_email(cleaned.get("email", "")), **cleaned)
+    insert_record(actor, contact, "contact", cleaned)
+    return contact
+
+
+def contact_create(*, actor: Actor, data: Mapping[str, Any]) -> Contact:
+    """Create one contact, linked to its data subject."""
+    actor.require("contact.add")
+    check_field_rights(actor, "contact", given_fields(data), SPECIAL_CONTACT_FIELDS)
+    cleaned, cleaner = clean_contact(actor, data, partial=False, country=org_country(actor))
+    if cleaner.errors:
+        raise ValidationFailed(cleaner.errors)
+    with transaction.atomic():
+        return _create_contact(actor, cleaned)
+
+
+def contact_bulk_create(*, actor: Actor, items: list[Mapping[str, Any]]) -> list[Contact]:
+    """All or nothing: every item is checked first, and any error creates none."""
+    actor.require("contact.add")
+    country = org_country(actor)
+    all_errors = []
+    cleaned_items = []
+    for index, data in enumerate(items):
+        if not isinstance(data, Mapping):
+            cleaner = Cleaner(index)
+            cleaner.fail(None, _("Each item must be an object."))
+            all_errors.extend(cleaner.errors)
+            continue
+        check_field_rights(actor, "contact", given_fields(data), SPECIAL_CONTACT_FIELDS)
+        cleaned, cleaner = clean_contact(actor, data, partial=False, country=country, index=index)
+        all_errors.extend(cleaner.errors)
+        cleaned_items.append(cleaned)
+    if all_errors:
+        raise ValidationFailed(all_errors)
+    with transaction.atomic():
+        return [_create_contact(actor, cleaned) for cleaned in cleaned_items]
+
+
+def contact_update(*, actor: Actor, contact: Contact, data: Mapping[str, Any]) -> Contact:
+    """Change the given fields only; the audit entry names them, never their values."""
+    actor.require("contact.change")
+    check_field_rights(actor, "contact", data.keys(), SPECIAL_CONTACT_FIELDS)
+    cleaned, cleaner = clean_contact(actor, data, partial=True, country=org_country(actor), record=contact)
+    if cleaner.errors:
+        raise ValidationFailed(cleaner.errors)
+    update_record(actor, contact, "contact", cleaned)
+    return contact
+
+
+def contact_delete(*, actor: Actor, contact: Contact) -> None:
+    delete_record(actor, contact, "contact")
+
+
+def contact_read_special(*, actor: Actor, contact: Contact) -> dict[str, Any]:
+    """Reveal the special-category fields to an actor allowed to see them, and log the read."""
+    return read_special(actor=actor, record=contact, object_type="contact", builtin=SPECIAL_CONTACT_FIELDS)
+
+
+# Companies ----------------------------------------------------------------------------
+
+
+def clean_company(
+    actor: Actor, data: Mapping[str, Any], *, partial: bool, country: str, record: Company | None = None
+) -> tuple[dict[str, Any], Cleaner]:
+    cleaner = Cleaner()
+    cleaned: dict[str, Any] = {}
+    reject_unknown(cleaner, data, COMPANY_FIELDS)
+    clean_address(cleaner, data, cleaned, partial=partial)
+    for name in COMPANY_FIELDS:
+        if partial and name not in data:
+            continue
+        value = data.get(name)
+        match name:
+            case "name":
+                cleaned[name] = cleaner.text(name, value, max_length=200, required=True)
+            case "vat_id":
+                cleaned[name] = cleaner.vat_id(name, value)
+            case "website":
+                cleaned[name] = cleaner.text(name, value, max_length=200)
+            case "email":
+                cleaned[name] = cleaner.email(name, value)
+            case "phone":
+                cleaned[name] = cleaner.phone(name, value, country=country)
+            case "owner":
+                cleaned["owner_id"] = (
+                    clean_member(cleaner, actor, "owner", value) if value is not None or partial else actor.user_id
+                )
+            case "tags":
+                cleaned[name] = cleaner.tags(name, value)
+            case "custom_fields":
+                cleaned |= clean_custom_values(cleaner, actor, "company", value, record)
+    return cleaned, cleaner
+
+
+def company_create(*, actor: Actor, data: Mapping[str, Any]) -> Company:
+    actor.require("company.add")
+    check_field_rights(actor, "company", given_fields(data), frozenset())
+    cleaned, cleaner = clean_company(actor, data, partial=False, country=org_country(actor))
+    if cleaner.errors:
+        raise ValidationFailed(cleaner.errors)
+    company = Company(**cleaned)
+    with transaction.atomic():
+        insert_record(actor, company, "company", cleaned)
+    return company
+
+
+def company_update(*, actor: Actor, company: Company, data: Mapping[str, Any]) -> Company:
+    actor.require("company.change")
+    check_field_rights(actor, "company", data.keys(), frozenset())
+    cleaned, cleaner = clean_company(actor, data, partial=True, country=org_country(actor), record=company)
+    if cleaner.errors:
+        raise ValidationFailed(cleaner.errors)
+    update_record(actor, company, "company", cleaned)
+    return company
+
+
+def company_delete(*, actor: Actor, company: Company) -> None:
+    delete_record(actor, company, "company")

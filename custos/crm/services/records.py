@@ -1,0 +1,150 @@
+"""What every CRM action shares: references, rights on fields, and the audited write."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.db import models, transaction
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from custos.accounts.models import Membership
+from custos.audit.services import audit_record
+from custos.core.actor import Actor
+from custos.core.errors import PermissionDenied
+from custos.core.models import Organization
+from custos.core.validation import Cleaner
+from custos.crm.search import reindex, unindex
+from custos.privacy.models import Subject
+
+
+def org_country(actor: Actor) -> str:
+    """The organisation's country, which national phone numbers are read with."""
+    return Organization.objects.filter(pk=actor.org_id).values_list("country", flat=True).first() or "DE"
+
+
+def reject_unknown(cleaner: Cleaner, data: Mapping[str, Any], allowed: Iterable[str]) -> None:
+    """Unknown fields are errors, never silently dropped."""
+    allowed = set(allowed)
+    for name in data:
+        if name not in allowed:
+            cleaner.fail(name, _("Unknown field."))
+
+
+def clean_member(cleaner: Cleaner, actor: Actor, field: str, value: Any) -> uuid.UUID | None:
+    """A user id that must belong to an active member of this organisation."""
+    if value is None or value == "":
+        return None
+    try:
+        user_id = uuid.UUID(str(value))
+    except ValueError:
+        user_id = None
+    if user_id is None or not Membership.objects.filter(org_id=actor.org_id, user_id=user_id, is_active=True).exists():
+        cleaner.fail(field, _("Choose a member of this organisation."))
+        return None
+    return user_id
+
+
+def clean_reference(
+    cleaner: Cleaner, field: str, value: Any, visible: models.QuerySet[Any], message: str
+) -> uuid.UUID | None:
+    """An id that must name a record in `visible` (the actor's scoped queryset)."""
+    if value is None or value == "":
+        return None
+    try:
+        record_id = uuid.UUID(str(value))
+    except ValueError:
+        record_id = None
+    if record_id is None or not visible.filter(pk=record_id).exists():
+        cleaner.fail(field, message)
+        return None
+    return record_id
+
+
+def check_field_rights(
+    actor: Actor, model_key: str, fields: Iterable[str], special: frozenset[str] = frozenset()
+) -> None:
+    """Writing a field needs the right to see it, and special-category data its own right."""
+    for name in fields:
+        if name in special:
+            actor.require("special_category.change")
+        if not actor.may_see_field(model_key, name):
+            raise PermissionDenied(f"{model_key}.{name}")
+
+
+def given_fields(data: Mapping[str, Any]) -> list[str]:
+    return [name for name, value in data.items() if value not in ("", None)]
+
+
+def insert_record(actor: Actor, record: models.Model, object_type: str, cleaned: dict[str, Any]) -> None:
+    """Save a new record with its audit entry, which names the fields given a value."""
+    record.save(force_insert=True)
+    reindex(record)
+    given = [name.removesuffix("_id") for name, value in cleaned.items() if value not in ("", None, [], {})]
+    audit_record(
+        actor=actor, action=f"{object_type}.create", object_type=object_type, object_id=record.pk, fields=given
+    )
+
+
+def update_record(actor: Actor, record: models.Model, object_type: str, cleaned: dict[str, Any]) -> list[str]:
+    """Write only the fields whose value changes; the audit entry names them, never values."""
+    changed = [name for name, value in cleaned.items() if getattr(record, name) != value]
+    if not changed:
+        return []
+    with transaction.atomic():
+        for name in changed:
+            setattr(record, name, cleaned[name])
+        record.updated_at = timezone.now()  # type: ignore[attr-defined]
+        record.save(update_fields=[*changed, "updated_at"])
+        reindex(record)
+        audit_record(
+            actor=actor,
+            action=f"{object_type}.update",
+            object_type=object_type,
+            object_id=record.pk,
+            fields=[name.removesuffix("_id") for name in changed],
+        )
+    return changed
+
+
+def delete_record(actor: Actor, record: models.Model, object_type: str) -> None:
+    actor.require(f"{object_type}.delete")
+    with transaction.atomic():
+        audit_record(actor=actor, action=f"{object_type}.delete", object_type=object_type, object_id=record.pk)
+        unindex(record)
+        record.delete()
+
+
+def subject_for_email(email: str) -> Subject:
+    """One person, one subject: a contact or lead with the same email is the same person."""
+    from custos.crm.models import Contact, Lead
+
+    if email:
+        for model in (Contact, Lead):
+            existing = (
+                model.objects.annotate(email_lower=Lower("email"))
+                .filter(email_lower=email.lower())
+                .values_list("subject_id", flat=True)
+                .first()
+            )
+            if existing:
+                return Subject.objects.get(pk=existing)
+    return Subject.objects.create()
+
+
+ADDRESS_FIELDS = ("street", "postcode", "city", "country")
+
+
+def clean_address(cleaner: Cleaner, data: Mapping[str, Any], cleaned: dict[str, Any], *, partial: bool) -> None:
+    """The postal address fields given (all of them when creating)."""
+    for name in ADDRESS_FIELDS:
+        if partial and name not in data:
+            continue
+        value = data.get(name)
+        if name == "country":
+            cleaned[name] = cleaner.country(name, value)
+        else:
+            cleaned[name] = cleaner.text(name, value, max_length={"street": 200, "postcode": 20, "city": 100}[name])

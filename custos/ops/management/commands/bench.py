@@ -1,0 +1,87 @@
+"""`custos bench crm`: search, list, import and API figures at a million contacts (see bench/)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from bench.crm import MEASUREMENTS
+
+
+class Command(BaseCommand):
+    help = (
+        "Generate a CRM (one big tenant, nine small ones) in a fresh benchmark database and measure "
+        "search, the contact list, the CSV import and the API. Prints JSON and a table."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("suite", choices=["crm"])
+        parser.add_argument(
+            "--scale",
+            type=int,
+            default=1_000_000,
+            help="Contacts in the big tenant (default 1,000,000); companies 20 %%, leads 30 %%, deals 10 %%, "
+            "activities 200 %% of it; nine small tenants of 1 %% each.",
+        )
+        parser.add_argument(
+            "--database",
+            choices=["sqlite", "postgres", "both"],
+            help="Default: the kind DATABASE_URL names. PostgreSQL uses database custos_bench on its server.",
+        )
+        parser.add_argument("--only", default=",".join(MEASUREMENTS), help="Comma-separated: search,list,import,api.")
+        parser.add_argument("--json", dest="json_path", help="Write the JSON here instead of printing it.")
+        parser.add_argument("--api-seconds", type=float, default=20, help="Load duration per endpoint (default 20).")
+        # One step of a run, in a child process against the benchmark database (bench.crm.step).
+        parser.add_argument("--phase", help=argparse.SUPPRESS)
+        parser.add_argument("--rows", type=int, default=0, help=argparse.SUPPRESS)
+        parser.add_argument("--name", default="import", help=argparse.SUPPRESS)
+        parser.add_argument("--seed", type=int, default=7, help=argparse.SUPPRESS)
+        parser.add_argument("--profile", type=int, default=0, help=argparse.SUPPRESS)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["phase"]:
+            self.stdout.write(json.dumps(self._phase(options)))
+            return
+        from bench.crm import run, table
+
+        only = {name.strip() for name in options["only"].split(",") if name.strip()}
+        if unknown := only - set(MEASUREMENTS):
+            raise CommandError(f"--only knows {', '.join(MEASUREMENTS)}, not {', '.join(sorted(unknown))}")
+        if options["scale"] < 100:
+            raise CommandError("--scale must be at least 100")
+        vendor = "postgres" if settings.DATABASES["default"]["ENGINE"].endswith("postgresql") else "sqlite"
+        chosen = options["database"] or vendor
+        databases = ["sqlite", "postgres"] if chosen == "both" else [chosen]
+        report = run(scale=options["scale"], databases=databases, only=only, api_seconds=options["api_seconds"])
+        text = json.dumps(report, indent=2, ensure_ascii=False)
+        if options["json_path"]:
+            Path(options["json_path"]).write_text(text + "\n")
+        else:
+            self.stdout.write(text)
+        self.stdout.write(table(report))
+
+    @staticmethod
+    def _phase(options: dict[str, Any]) -> Any:
+        from bench import api, generate, imports, measure
+
+        match options["phase"]:
+            case "generate":
+                return generate.generate(options["scale"])
+            case "version":
+                return measure.database_version()
+            case "search":
+                return measure.search()
+            case "list":
+                return measure.contact_list()
+            case "api-setup":
+                return api.setup()
+            case "import-file":
+                return imports.write_file(options["rows"], seed=options["seed"], name=options["name"])
+            case "import":
+                return imports.run(options["rows"], name=options["name"], profile=bool(options["profile"]))
+        raise CommandError(f"unknown phase {options['phase']}")

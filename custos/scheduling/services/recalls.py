@@ -1,0 +1,106 @@
+"""Recalls: a person's next appointment of a service, due every so many months.
+
+A done appointment moves its recall on (see `services.appointments`); a daily job marks
+recalls whose day has come as due, and the list of due recalls is where staff book them.
+Recalls belong to appointments: they need the `appointment.*` permissions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from custos.audit.services import audit_record
+from custos.core.actor import Actor
+from custos.core.errors import ValidationFailed
+from custos.core.validation import Cleaner
+from custos.crm.models import Contact
+from custos.crm.selectors.records import scoped
+from custos.crm.services.records import clean_reference, insert_record, reject_unknown, update_record
+from custos.scheduling.models import Recall, Service
+from custos.scheduling.services.common import delete_audited
+
+RECALL_FIELDS = ("contact", "service", "interval_months", "due_on", "status")
+# Booked is set by booking; the others can be chosen.
+CHOSEN_STATUSES = (Recall.Status.WAITING, Recall.Status.DUE, Recall.Status.STOPPED)
+
+
+def clean_recall(
+    actor: Actor, data: Mapping[str, Any], *, partial: bool, record: Recall | None = None
+) -> dict[str, Any]:
+    cleaner = Cleaner()
+    cleaned: dict[str, Any] = {}
+    reject_unknown(cleaner, data, RECALL_FIELDS if not partial else ("interval_months", "due_on", "status"))
+    for name in RECALL_FIELDS:
+        if partial and name not in data:
+            continue
+        value = data.get(name)
+        match name:
+            case "contact":
+                cleaned["contact_id"] = clean_reference(
+                    cleaner, name, value, scoped(actor, Contact.objects.all()), _("Choose an existing contact.")
+                )
+            case "service":
+                cleaned["service_id"] = clean_reference(
+                    cleaner, name, value, Service.objects.filter(is_active=True), _("Choose an active service.")
+                )
+            case "interval_months":
+                cleaned[name] = cleaner.integer(name, value, minimum=1, maximum=120)
+            case "due_on":
+                cleaned[name] = cleaner.date(name, value)
+            case "status":
+                cleaned[name] = cleaner.choice(name, value, CHOSEN_STATUSES, default=Recall.Status.WAITING)
+    for name in ("contact_id", "service_id", "interval_months", "due_on"):
+        field = name.removesuffix("_id")
+        if name in cleaned and cleaned[name] is None and not any(e.field == field for e in cleaner.errors):
+            cleaner.fail(field, _("This field is required."))
+    if not partial and not cleaner.errors:
+        taken = Recall.objects.filter(contact_id=cleaned["contact_id"], service_id=cleaned["service_id"])
+        if taken.exists():
+            cleaner.fail("service", _("This contact has a recall for this service already."))
+    if cleaner.errors:
+        raise ValidationFailed(cleaner.errors)
+    return cleaned
+
+
+def recall_create(*, actor: Actor, data: Mapping[str, Any]) -> Recall:
+    """Start recalling a person for a service."""
+    actor.require("appointment.add")
+    cleaned = clean_recall(actor, data, partial=False)
+    recall = Recall(**cleaned)
+    with transaction.atomic():
+        insert_record(actor, recall, "recall", cleaned)
+    return recall
+
+
+def recall_update(*, actor: Actor, recall: Recall, data: Mapping[str, Any]) -> Recall:
+    """Change the interval, the day or the status (stop or resume it)."""
+    actor.require("appointment.change")
+    update_record(actor, recall, "recall", clean_recall(actor, data, partial=True, record=recall))
+    return recall
+
+
+def recall_delete(*, actor: Actor, recall: Recall) -> None:
+    actor.require("appointment.delete")
+    delete_audited(actor, recall, "recall")
+
+
+def recalls_mark_due(*, actor: Actor, today: date | None = None) -> int:
+    """Mark the current organisation's waiting recalls whose day has come as due."""
+    today = today or timezone.localdate()
+    with transaction.atomic():
+        due = list(
+            Recall.objects.select_for_update()
+            .filter(status=Recall.Status.WAITING, due_on__lte=today)
+            .values_list("pk", flat=True)
+        )
+        if not due:
+            return 0
+        Recall.objects.filter(pk__in=due).update(status=Recall.Status.DUE, updated_at=timezone.now())
+        audit_record(actor=actor, action="recall.mark_due", object_type="recall", extra={"count": len(due)})
+    return len(due)

@@ -1,0 +1,38 @@
+"""The search index: one row per searchable value of a record, normalised.
+
+A row per (record, field) rather than per record, so that a search can leave out the
+fields a role may not see. Copies of personal values: declared, linked to the subject,
+and deleted with the person (special-category data is never indexed).
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+from custos.core.personal_data import DELETE, IDENTITY
+from custos.core.tenancy import TenantModel
+from custos.privacy.models import Subject
+
+
+class SearchEntry(TenantModel):
+    object_type = models.CharField(max_length=24)
+    object_id = models.UUIDField()
+    field = models.CharField(max_length=24)
+    value = models.CharField(max_length=300)
+    owner_id = models.UUIDField(null=True, blank=True)
+    subject = models.ForeignKey(Subject, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["org", "object_type", "object_id"], name="search_entry_object"),
+            models.Index(fields=["org", "subject"], name="search_entry_subject"),
+        ]
+
+    class Privacy:
+        subject = "subject"
+        fields = {"value": IDENTITY}
+        not_personal = ("id", "org", "object_type", "object_id", "field", "owner_id", "subject")
+        on_erasure = DELETE
+
+    def __str__(self) -> str:
+        return f"{self.object_type}:{self.object_id}:{self.field}"

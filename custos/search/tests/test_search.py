@@ -1,0 +1,160 @@
+"""One search over companies, contacts, leads and deals: what it finds, and what it must not."""
+
+import pytest
+
+from custos.accounts.models import Role
+from custos.core.tenancy import tenant_scope
+from custos.crm.search import reindex_all
+from custos.crm.selectors.leads import lead_list
+from custos.crm.selectors.people import contact_list
+from custos.crm.services.deals import deal_create
+from custos.crm.services.leads import lead_create
+from custos.crm.services.people import company_create, company_update, contact_create, contact_delete, contact_update
+from custos.search.models import SearchEntry
+from custos.search.services import find, similarity
+from custos.search.text import normalise
+
+
+def _names(queryset):
+    return sorted(f"{c.first_name} {c.last_name}".strip() for c in queryset)
+
+
+@pytest.fixture
+def people(cast):
+    actor = cast.actor(cast.alice)
+    with tenant_scope(cast.org_a):
+        kurz = company_create(actor=actor, data={"name": "Kurz Dentallabor GmbH", "vat_id": "DE129273398"})
+        ada = contact_create(
+            actor=actor,
+            data={
+                "first_name": "Ada",
+                "last_name": "Lovelace",
+                "email": "ada@analytical.example",
+                "phone": "030 12345678",
+                "company": str(kurz.pk),
+                "tags": ["vip"],
+                "health_notes": "Penicillin allergy",
+            },
+        )
+        jurgen = contact_create(
+            actor=actor, data={"first_name": "Jürgen", "last_name": "Müller", "phone": "+48 22 628 31 00"}
+        )
+        sams = contact_create(actor=cast.actor(cast.sam), data={"first_name": "Samuel", "last_name": "Own"})
+    return {"company": kurz, "ada": ada, "jurgen": jurgen, "sams": sams}
+
+
+@pytest.mark.parametrize(
+    ("q", "found"),
+    [
+        ("lovelace", ["Ada Lovelace"]),
+        ("LOVE", ["Ada Lovelace"]),
+        ("analytical.example", ["Ada Lovelace"]),
+        ("030 12345678", ["Ada Lovelace"]),
+        ("+49 30 1234-5678", ["Ada Lovelace"]),
+        ("(030) 123 456 78", ["Ada Lovelace"]),
+        ("dentallabor", ["Ada Lovelace"]),
+        ("vip", ["Ada Lovelace"]),
+        ("muller", ["Jürgen Müller"]),
+        ("Jürgen", ["Jürgen Müller"]),
+        ("22 628", ["Jürgen Müller"]),
+        ("nobody here", []),
+    ],
+)
+def test_a_list_search_finds_by_name_email_phone_in_any_format_company_and_tag(cast, people, q, found):
+    with tenant_scope(cast.org_a):
+        assert _names(contact_list(cast.actor(cast.alice), q=q)) == found
+
+
+def test_special_category_data_is_never_indexed(cast, people):
+    with tenant_scope(cast.org_a):
+        assert _names(contact_list(cast.actor(cast.alice), q="penicillin")) == []
+        assert not SearchEntry.objects.filter(value__contains="penicillin").exists()
+
+
+def test_a_field_hidden_from_the_role_cannot_be_searched(cast, people):
+    with tenant_scope(cast.org_a):
+        Role.objects.filter(key="admin").update(hidden_fields=["contact.phone", "contact.email"])
+        actor = cast.actor(cast.alice)
+        assert _names(contact_list(actor, q="030 12345678")) == []
+        assert _names(contact_list(actor, q="analytical")) == []
+        assert _names(contact_list(actor, q="lovelace")) == ["Ada Lovelace"]
+
+
+def test_the_record_scope_holds_in_search(cast, people):
+    with tenant_scope(cast.org_a):
+        assert _names(contact_list(cast.actor(cast.sam), q="o")) == ["Samuel Own"]
+        assert [h.object_id for h in find(cast.actor(cast.sam), "lovelace", fields={"contact": ["name"]})] == []
+
+
+def test_another_organisations_records_never_match(cast, people):
+    with tenant_scope(cast.org_b):
+        contact_create(actor=cast.actor(cast.mallory), data={"first_name": "Ada", "last_name": "Lovelace-Bravo"})
+    with tenant_scope(cast.org_a):
+        assert _names(contact_list(cast.actor(cast.alice), q="lovelace")) == ["Ada Lovelace"]
+    with tenant_scope(cast.org_b):
+        assert _names(contact_list(cast.actor(cast.mallory), q="lovelace")) == ["Ada Lovelace-Bravo"]
+
+
+def test_the_global_search_forgives_typos_and_ranks_the_closest_first(cast, people):
+    with tenant_scope(cast.org_a):
+        lead_create(actor=cast.actor(cast.alice), data={"first_name": "Adam", "last_name": "Lovell"})
+        hits = find(cast.actor(cast.alice), "Lovelase", fields={"contact": ["name"], "lead": ["name"]})
+        assert hits[0].object_id == people["ada"].pk and hits[0].object_type == "contact"
+        assert find(cast.actor(cast.alice), "Mueller", fields={"contact": ["name"]})[0].object_id == people["jurgen"].pk
+        assert find(cast.actor(cast.alice), "zzzzzz", fields={"contact": ["name"]}) == []
+
+
+def test_the_index_follows_changes_and_deletions(cast, people):
+    actor = cast.actor(cast.alice)
+    with tenant_scope(cast.org_a):
+        contact_update(actor=actor, contact=people["ada"], data={"last_name": "Byron"})
+        assert _names(contact_list(actor, q="lovelace")) == []
+        assert _names(contact_list(actor, q="byron")) == ["Ada Byron"]
+        company_update(actor=actor, company=people["company"], data={"name": "Analytical Engines AG"})
+        assert _names(contact_list(actor, q="engines")) == ["Ada Byron"]
+        contact_delete(actor=actor, contact=people["ada"])
+        assert not SearchEntry.objects.filter(object_id=people["ada"].pk).exists()
+
+
+def test_entries_belong_to_the_person_so_erasure_can_find_them(cast, people):
+    with tenant_scope(cast.org_a):
+        subjects = set(SearchEntry.objects.filter(object_id=people["ada"].pk).values_list("subject_id", flat=True))
+        assert subjects == {people["ada"].subject_id}
+
+
+def test_leads_and_deals_are_searchable_too(cast, people):
+    actor = cast.actor(cast.alice)
+    with tenant_scope(cast.org_a):
+        lead_create(actor=actor, data={"first_name": "Grace", "last_name": "Hopper", "company_name": "Navy"})
+        deal_create(actor=actor, data={"name": "Compiler licence", "company": str(people["company"].pk)})
+        assert [f"{x.first_name} {x.last_name}" for x in lead_list(actor, q="navy")] == ["Grace Hopper"]
+        hits = find(actor, "compiler", fields={"deal": ["name", "company"]})
+        assert [h.object_type for h in hits] == ["deal"]
+
+
+def test_rebuilding_the_index_gives_the_same_entries(cast, people):
+    with tenant_scope(cast.org_a):
+        before = sorted(SearchEntry.objects.values_list("object_id", "field", "value"))
+        SearchEntry.objects.all().delete()
+        reindex_all()
+        assert sorted(SearchEntry.objects.values_list("object_id", "field", "value")) == before
+
+
+def test_text_is_normalised_the_same_way_for_index_and_query():
+    assert normalise("  Müller  STRAßE ") == "muller strasse"
+    assert similarity("lovelase", "lovelace") > 0.4
+    assert similarity("abc", "xyz") == 0.0
+
+
+def test_the_reindex_command_rebuilds_every_organisation(cast, people):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    with tenant_scope(cast.org_a):
+        SearchEntry.objects.all().delete()
+    out = StringIO()
+    call_command("search", "reindex", stdout=out)
+    assert "acme-praxis: 4 records indexed" in out.getvalue()
+    with tenant_scope(cast.org_a):
+        assert _names(contact_list(cast.actor(cast.alice), q="lovelace")) == ["Ada Lovelace"]

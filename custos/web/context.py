@@ -1,0 +1,48 @@
+"""What every page of the staff UI shows around its content."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from custos.accounts.access import organizations_of
+
+# (url name, label, permission needed or None)
+NAVIGATION = (
+    ("web:home", _("Overview"), None),
+    ("web:my-day", _("My day"), "activity.view"),
+    ("web:lead-list", _("Leads"), "lead.view"),
+    ("web:deal-board", _("Deals"), "deal.view"),
+    ("web:contact-list", _("Contacts"), "contact.view"),
+    ("web:company-list", _("Companies"), "company.view"),
+    ("web:audit-log", _("Audit log"), "audit.view"),
+    ("web:members", _("Members"), "member.view"),
+    ("web:roles", _("Roles"), "role.view"),
+    ("web:teams", _("Teams"), "team.view"),
+    ("web:pipelines", _("Pipelines"), "pipeline.change"),
+    ("web:lead-rules", _("Lead rules"), "lead_rule.view"),
+    ("web:custom-fields", _("Custom fields"), "organization.change"),
+    ("web:organization", _("Organisation"), "organization.view"),
+)
+
+
+def shell(request: HttpRequest) -> dict[str, Any]:
+    actor = getattr(request, "actor", None)
+    user: Any = getattr(request, "user", None)
+    context: dict[str, Any] = {"languages": settings.LANGUAGES, "actor": actor}
+    if actor is not None and user is not None and user.is_authenticated:
+        context["navigation"] = [
+            (url, label, request.path == url or (url != "/" and request.path.startswith(url)))
+            for url, label in (
+                (reverse(name), label)
+                for name, label, permission in NAVIGATION
+                if permission is None or actor.can(permission)
+            )
+        ]
+        context["organizations"] = organizations_of(user)
+        context["current_organization"] = request.membership.org  # type: ignore[attr-defined]
+    return context

@@ -1,0 +1,46 @@
+"""Reads that only the staff UI needs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.text import capfirst
+
+from custos.accounts.models import Membership
+from custos.core.actor import Actor
+from custos.crm.models import Activity
+from custos.crm.selectors.activities import my_day
+from custos.crm.selectors.deals import deal_list
+from custos.crm.selectors.leads import lead_list
+from custos.crm.selectors.people import company_list, contact_list
+from custos.web.labels import ACTIVITY_KINDS
+
+
+def overview(actor: Actor) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    if actor.can("contact.view"):
+        data["contacts"] = contact_list(actor).count()
+        data["recent_contacts"] = list(contact_list(actor).order_by("-id")[:5])
+    if actor.can("company.view"):
+        data["companies"] = company_list(actor).count()
+    if actor.can("lead.view"):
+        data["open_leads"] = lead_list(actor).filter(status__in=["new", "contacted", "qualified"]).count()
+    if actor.can("deal.view"):
+        data["open_deals"] = deal_list(actor, status="open").count()
+    if actor.can("activity.view") and actor.user_id is not None:
+        data["tasks_due"] = my_day(actor).count()
+    return data
+
+
+def member_names(actor: Actor) -> dict[str, str]:
+    """The organisation's active members by user id (as text), named as the UI shows them."""
+    rows = (
+        Membership.objects.filter(org_id=actor.org_id, is_active=True)
+        .select_related("user")
+        .order_by("user__full_name", "user__email")
+    )
+    return {str(m.user_id): m.user.full_name or m.user.email for m in rows}
+
+
+def activity_kinds() -> list[tuple[str, str]]:
+    return [(value, str(ACTIVITY_KINDS.get(value, capfirst(str(label))))) for value, label in Activity.Kind.choices]

@@ -1,0 +1,242 @@
+"""Contacts and companies in the staff UI."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.cache import patch_vary_headers
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from custos.core.errors import ValidationFailed
+from custos.crm.models import Company, Contact, Deal
+from custos.crm.selectors.deals import deal_list
+from custos.crm.selectors.people import access_company, access_contact, company_list, contact_list
+from custos.crm.selectors.records import scoped
+from custos.crm.services import people as services
+from custos.crm.services.custom_fields import fields_of
+from custos.web.custom_values import form_setup, shown_values
+from custos.web.forms import CompanyForm, ContactForm, address_initial, attach_errors
+from custos.web.shortcuts import actor_of
+from custos.web.views.activities import timeline_context
+from custos.web.views.duplicates import duplicates_of, possible_duplicates
+from custos.web.views.listing import page, search_terms
+
+
+def _deals_of(actor: Any, *, contact: Contact | None = None, company: Company | None = None) -> list[Deal] | None:
+    """The deals of a contact or company the actor may see, newest first; None without the right."""
+    if not actor.can("deal.view"):
+        return None
+    link = {"contact": contact} if contact is not None else {"company": company}
+    return list(deal_list(actor).filter(**link).order_by("-created_at")[:50])
+
+
+def contact_list_view(request: HttpRequest) -> HttpResponse:
+    actor = actor_of(request)
+    q, cursor = search_terms(request)
+    rows, next_cursor = page(contact_list(actor, q=q).select_related("company"), cursor)
+    context = {"contacts": rows, "next_cursor": next_cursor, "q": q, "hidden": actor.hidden_fields_of("contact")}
+    partial = request.htmx and not request.htmx.history_restore_request  # type: ignore[attr-defined]
+    response = render(request, "web/crm/contact_list.html" + ("#results" if partial else ""), context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+def _company_choices(actor: Any, current: Company | None = None) -> list[tuple[str, str]]:
+    """Companies to pick from; the contact's current one always among them, so that saving
+    the form never unlinks it unasked."""
+    choices = [
+        (str(pk), name)
+        for pk, name in scoped(actor, Company.objects.all()).order_by("name").values_list("pk", "name")[:500]
+    ]
+    if current is not None and str(current.pk) not in {pk for pk, _ in choices}:
+        choices.insert(0, (str(current.pk), current.name))
+    return choices
+
+
+def contact_create_view(request: HttpRequest) -> HttpResponse:
+    actor = actor_of(request)
+    actor.require("contact.add")
+    form = ContactForm(
+        request.POST or None,
+        companies=_company_choices(actor),
+        show_special=actor.can("special_category.change"),
+        hidden=actor.hidden_fields_of("contact"),
+        custom=fields_of("contact"),
+    )
+    # The same person may be here already: say so before saving, unless told to save anyway.
+    duplicates = possible_duplicates(request, actor) if request.method == "POST" and form.is_valid() else []
+    if request.method == "POST" and form.is_valid() and not duplicates:
+        try:
+            contact = services.contact_create(actor=actor, data=form.domain_data())
+        except ValidationFailed as error:
+            attach_errors(form, error)
+        else:
+            messages.success(request, _("The contact is saved."))
+            return redirect("web:contact-detail", contact.pk)
+    return render(request, "web/crm/contact_form.html", {"form": form, "contact": None, "duplicates": duplicates})
+
+
+def contact_detail_view(request: HttpRequest, contact_id: str) -> HttpResponse:
+    actor = actor_of(request)
+    contact = access_contact(actor, contact_id)
+    special = None
+    if actor.can("special_category.view") and request.GET.get("reveal") == "special":
+        special = services.contact_read_special(actor=actor, contact=contact)
+    return render(
+        request,
+        "web/crm/contact_detail.html",
+        {
+            "contact": contact,
+            "special": special,
+            "has_special": bool(contact.health_notes or contact.custom_special),
+            "custom_values": shown_values(contact, "contact"),
+            "special_custom_values": shown_values(contact, "contact", revealed=special["custom_fields"])
+            if special
+            else [],
+            "hidden": actor.hidden_fields_of("contact"),
+            "deals": _deals_of(actor, contact=contact),
+            "deal_hidden": actor.hidden_fields_of("deal"),
+            **duplicates_of(actor, contact),
+            **timeline_context(actor, contact),
+        },
+    )
+
+
+def contact_edit_view(request: HttpRequest, contact_id: str) -> HttpResponse:
+    actor = actor_of(request)
+    contact = access_contact(actor, contact_id, write=True)
+    custom = form_setup(
+        actor, "contact", contact, shown=request.method == "GET", builtin=services.SPECIAL_CONTACT_FIELDS
+    )
+    initial = {
+        "first_name": contact.first_name,
+        "last_name": contact.last_name,
+        "email": contact.email,
+        "phone": contact.phone,
+        **address_initial(contact),
+        "company": str(contact.company_id or ""),
+        "tags": ", ".join(contact.tags),
+        "notes": contact.notes,
+        **custom.initial,
+    }
+    hidden = actor.hidden_fields_of("contact")
+    form = ContactForm(
+        request.POST or None,
+        initial={name: value for name, value in initial.items() if name not in hidden},
+        companies=_company_choices(actor, contact.company),
+        show_special=custom.special,
+        hidden=hidden,
+        custom=custom.definitions,
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.changes()
+        try:
+            services.contact_update(actor=actor, contact=contact, data=data)
+        except ValidationFailed as error:
+            attach_errors(form, error)
+        else:
+            messages.success(request, _("The contact is saved."))
+            return redirect("web:contact-detail", contact.pk)
+    return render(request, "web/crm/contact_form.html", {"form": form, "contact": contact})
+
+
+@require_POST
+def contact_delete_view(request: HttpRequest, contact_id: str) -> HttpResponse:
+    actor = actor_of(request)
+    actor.require("contact.delete")
+    contact = access_contact(actor, contact_id)
+    services.contact_delete(actor=actor, contact=contact)
+    messages.success(request, _("The contact is deleted."))
+    return redirect("web:contact-list")
+
+
+def company_list_view(request: HttpRequest) -> HttpResponse:
+    actor = actor_of(request)
+    q, cursor = search_terms(request)
+    rows, next_cursor = page(company_list(actor, q=q), cursor)
+    context = {"companies": rows, "next_cursor": next_cursor, "q": q, "hidden": actor.hidden_fields_of("company")}
+    partial = request.htmx and not request.htmx.history_restore_request  # type: ignore[attr-defined]
+    response = render(request, "web/crm/company_list.html" + ("#results" if partial else ""), context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+def company_create_view(request: HttpRequest) -> HttpResponse:
+    actor = actor_of(request)
+    actor.require("company.add")
+    form = CompanyForm(request.POST or None, hidden=actor.hidden_fields_of("company"), custom=fields_of("company"))
+    if request.method == "POST" and form.is_valid():
+        try:
+            company = services.company_create(actor=actor, data=form.domain_data())
+        except ValidationFailed as error:
+            attach_errors(form, error)
+        else:
+            messages.success(request, _("The company is saved."))
+            return redirect("web:company-detail", company.pk)
+    return render(request, "web/crm/company_form.html", {"form": form, "company": None})
+
+
+def company_detail_view(request: HttpRequest, company_id: str) -> HttpResponse:
+    actor = actor_of(request)
+    company = access_company(actor, company_id)
+    contacts = scoped(actor, company.contacts.all()).order_by("last_name")[:100] if actor.can("contact.view") else []
+    return render(
+        request,
+        "web/crm/company_detail.html",
+        {
+            "company": company,
+            "contacts": contacts,
+            "custom_values": shown_values(company, "company"),
+            "hidden": actor.hidden_fields_of("company"),
+            "deals": _deals_of(actor, company=company),
+            "deal_hidden": actor.hidden_fields_of("deal"),
+            **timeline_context(actor, company),
+        },
+    )
+
+
+def company_edit_view(request: HttpRequest, company_id: str) -> HttpResponse:
+    actor = actor_of(request)
+    company = access_company(actor, company_id, write=True)
+    custom = form_setup(actor, "company", company, shown=request.method == "GET")
+    initial = {
+        "name": company.name,
+        "vat_id": company.vat_id,
+        "website": company.website,
+        "email": company.email,
+        "phone": company.phone,
+        **address_initial(company),
+        "tags": ", ".join(company.tags),
+        **custom.initial,
+    }
+    hidden = actor.hidden_fields_of("company")
+    form = CompanyForm(
+        request.POST or None,
+        initial={k: v for k, v in initial.items() if k not in hidden},
+        hidden=hidden,
+        custom=custom.definitions,
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.changes()
+        try:
+            services.company_update(actor=actor, company=company, data=data)
+        except ValidationFailed as error:
+            attach_errors(form, error)
+        else:
+            messages.success(request, _("The company is saved."))
+            return redirect("web:company-detail", company.pk)
+    return render(request, "web/crm/company_form.html", {"form": form, "company": company})
+
+
+@require_POST
+def company_delete_view(request: HttpRequest, company_id: str) -> HttpResponse:
+    actor = actor_of(request)
+    actor.require("company.delete")
+    company = access_company(actor, company_id)
+    services.company_delete(actor=actor, company=company)
+    messages.success(request, _("The company is deleted."))
+    return redirect("web:company-list")

@@ -1,0 +1,270 @@
+"""Deals in the staff UI: the board per pipeline, a list, detail with history, moves."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.cache import patch_vary_headers
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from custos.core.actor import Actor
+from custos.core.errors import ValidationFailed
+from custos.crm.models import Company, Contact, Deal, Pipeline, Stage
+from custos.crm.selectors.deals import access_deal, access_pipeline, board, deal_history, deal_list, pipeline_list
+from custos.crm.selectors.records import scoped
+from custos.crm.services import deals as services
+from custos.web.custom_values import CustomSetup, detail_context, form_setup
+from custos.web.forms import DealForm, DealMoveForm, attach_errors
+from custos.web.selectors import member_names
+from custos.web.shortcuts import actor_of
+from custos.web.templatetags.custos import shown_name
+from custos.web.views.activities import timeline_context
+from custos.web.views.listing import filter_value, next_url, page, posted, search_terms, submitted, wants_partial
+
+DEAL_STATUSES = [str(s) for s in Deal.Status.values]
+CHOICES_LIMIT = 500
+
+
+def _pipelines(actor: Actor) -> list[Pipeline]:
+    """Every pipeline with its stages; the first use of deals creates the default one."""
+    pipelines = list(pipeline_list(actor))
+    if not pipelines:
+        services.pipeline_default(actor)
+        pipelines = list(pipeline_list(actor))
+    return pipelines
+
+
+def _default_pipeline(pipelines: list[Pipeline]) -> Pipeline:
+    return next((p for p in pipelines if p.is_default), pipelines[0])
+
+
+def _board_context(actor: Actor, pipeline: Pipeline, pipelines: list[Pipeline] | None = None) -> dict[str, Any]:
+    columns = board(actor, pipeline)
+    currencies = set(deal_list(actor, pipeline_id=pipeline.pk).values_list("currency", flat=True).distinct()[:2])
+    return {
+        "pipeline": pipeline,
+        "pipelines": pipelines if pipelines is not None else _pipelines(actor),
+        "columns": columns,
+        "stages": [(str(column.stage.pk), column.stage.name, column.stage.outcome) for column in columns],
+        # Column sums are shown with a currency only when every deal of the pipeline has the same one.
+        "currency": currencies.pop() if len(currencies) == 1 else "",
+        "mixed_currencies": len(currencies) > 1,
+        "members": member_names(actor),
+        "hidden": actor.hidden_fields_of("deal"),
+        "may_move": actor.can("deal.change"),
+    }
+
+
+def deal_board_view(request: HttpRequest, pipeline_id: str | None = None) -> HttpResponse:
+    """The kanban board of one pipeline (the default one without an id)."""
+    actor = actor_of(request)
+    actor.require("deal.view")
+    pipelines = _pipelines(actor)
+    pipeline = access_pipeline(actor, pipeline_id) if pipeline_id else _default_pipeline(pipelines)
+    return render(request, "web/crm/deal_board.html", _board_context(actor, pipeline, pipelines))
+
+
+def deal_list_view(request: HttpRequest) -> HttpResponse:
+    actor = actor_of(request)
+    actor.require("deal.view")
+    q, cursor = search_terms(request)
+    pipelines = _pipelines(actor)
+    status = filter_value(request, "status", DEAL_STATUSES)
+    pipeline_id = filter_value(request, "pipeline", [str(p.pk) for p in pipelines])
+    stage_id = filter_value(request, "stage", [str(s.pk) for p in pipelines for s in p.stages.all()])
+    queryset = deal_list(actor, q=q, status=status, pipeline_id=pipeline_id or None, stage_id=stage_id or None)
+    rows, next_cursor = page(queryset, cursor)
+    filters = [
+        (name, value) for name, value in (("status", status), ("pipeline", pipeline_id), ("stage", stage_id)) if value
+    ]
+    context = {
+        "deals": rows,
+        "next_cursor": next_cursor,
+        "q": q,
+        "status": status,
+        "statuses": [(str(value), str(label)) for value, label in Deal.Status.choices],
+        "pipeline_id": pipeline_id,
+        "stage_id": stage_id,
+        "pipelines": pipelines,
+        "filters": filters,
+        "hidden": actor.hidden_fields_of("deal"),
+        "members": member_names(actor),
+    }
+    response = render(request, "web/crm/deal_list.html" + ("#results" if wants_partial(request) else ""), context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+def _choices_with(
+    choices: list[tuple[str, str]], current: Company | Contact | None, label: str = ""
+) -> list[tuple[str, str]]:
+    """Keep the deal's current company or contact selectable, so that saving never unlinks it unasked."""
+    if current is not None and str(current.pk) not in {pk for pk, _ in choices}:
+        choices.insert(0, (str(current.pk), label or str(current)))
+    return choices
+
+
+def _deal_form(
+    actor: Actor, data: Any, initial: dict[str, Any], deal: Deal | None = None, custom: CustomSetup | None = None
+) -> DealForm:
+    custom = custom or form_setup(actor, "deal", shown=False)
+    pipelines = _pipelines(actor)
+    stages = [(p.name, [(str(s.pk), s.name) for s in p.stages.all()]) for p in pipelines]
+    pipeline_of_stage = {str(s.pk): str(p.pk) for p in pipelines for s in p.stages.all()}
+    companies = [
+        (str(pk), name)
+        for pk, name in scoped(actor, Company.objects.all()).order_by("name").values_list("pk", "name")[:CHOICES_LIMIT]
+    ]
+    contacts = [
+        (str(contact.pk), shown_name(contact, actor))
+        for contact in scoped(actor, Contact.objects.only("pk", "first_name", "last_name", "email")).order_by(
+            "last_name", "first_name"
+        )[:CHOICES_LIMIT]
+    ]
+    if deal is not None:
+        _choices_with(companies, deal.company)
+        _choices_with(contacts, deal.contact, shown_name(deal.contact, actor) if deal.contact else "")
+    return DealForm(
+        data,
+        initial=initial,
+        stages=stages,
+        pipeline_of_stage=pipeline_of_stage,
+        members=list(member_names(actor).items()),
+        companies=companies,
+        contacts=contacts,
+        hidden=actor.hidden_fields_of("deal"),
+        custom=custom.definitions,
+        special=custom.special,
+    )
+
+
+def deal_create_view(request: HttpRequest) -> HttpResponse:
+    actor = actor_of(request)
+    actor.require("deal.add")
+    pipelines = _pipelines(actor)
+    first_open = next((s for s in _default_pipeline(pipelines).stages.all() if s.outcome == Stage.Outcome.OPEN), None)
+    initial = {
+        "owner": str(actor.user_id or ""),
+        "currency": "EUR",
+        "stage": request.GET.get("stage") or (str(first_open.pk) if first_open else ""),
+        "company": request.GET.get("company", ""),
+        "contact": request.GET.get("contact", ""),
+    }
+    form = _deal_form(actor, posted(request), initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            deal = services.deal_create(actor=actor, data=submitted(request, form))
+        except ValidationFailed as error:
+            attach_errors(form, error, rename={"pipeline": "stage"})
+        else:
+            messages.success(request, _("The deal is saved."))
+            return redirect("web:deal-detail", deal.pk)
+    return render(request, "web/crm/deal_form.html", {"form": form, "deal": None})
+
+
+def deal_detail_view(request: HttpRequest, deal_id: str) -> HttpResponse:
+    actor = actor_of(request)
+    deal = access_deal(actor, deal_id)
+    return render(
+        request,
+        "web/crm/deal_detail.html",
+        {
+            "deal": deal,
+            "history": list(deal_history(deal)),
+            "hidden": actor.hidden_fields_of("deal"),
+            "members": member_names(actor),
+            **detail_context(actor, deal, "deal", reveal=request.GET.get("reveal") == "special"),
+            "contact_visible": deal.contact_id is not None
+            and actor.can("contact.view")
+            and scoped(actor, Contact.objects.filter(pk=deal.contact_id)).exists(),
+            "company_visible": deal.company_id is not None
+            and actor.can("company.view")
+            and scoped(actor, Company.objects.filter(pk=deal.company_id)).exists(),
+            **timeline_context(actor, deal),
+        },
+    )
+
+
+def deal_edit_view(request: HttpRequest, deal_id: str) -> HttpResponse:
+    actor = actor_of(request)
+    deal = access_deal(actor, deal_id, write=True)
+    custom = form_setup(actor, "deal", deal, shown=request.method == "GET")
+    initial = {
+        "name": deal.name,
+        "stage": str(deal.stage_id),
+        "amount": deal.amount,
+        "currency": deal.currency,
+        "expected_close": deal.expected_close,
+        "lost_reason": deal.lost_reason,
+        "owner": str(deal.owner_id or ""),
+        "company": str(deal.company_id or ""),
+        "contact": str(deal.contact_id or ""),
+        "tags": ", ".join(deal.tags),
+        "notes": deal.notes,
+        **custom.initial,
+    }
+    hidden = actor.hidden_fields_of("deal")
+    form = _deal_form(actor, posted(request), {k: v for k, v in initial.items() if k not in hidden}, deal, custom)
+    if request.method == "POST" and form.is_valid():
+        data = form.changes()
+        if "stage" in data:
+            data["pipeline"] = form.pipeline_of_stage[data["stage"]]
+        try:
+            services.deal_update(actor=actor, deal=deal, data=data)
+        except ValidationFailed as error:
+            attach_errors(form, error, rename={"pipeline": "stage"})
+        else:
+            messages.success(request, _("The deal is saved."))
+            return redirect("web:deal-detail", deal.pk)
+    return render(request, "web/crm/deal_form.html", {"form": form, "deal": deal})
+
+
+@require_POST
+def deal_delete_view(request: HttpRequest, deal_id: str) -> HttpResponse:
+    actor = actor_of(request)
+    deal = access_deal(actor, deal_id)
+    services.deal_delete(actor=actor, deal=deal)
+    messages.success(request, _("The deal is deleted."))
+    return redirect("web:deal-list")
+
+
+def deal_move_view(request: HttpRequest, deal_id: str) -> HttpResponse:
+    """Move a deal to another stage: the board's drag and drop (htmx, answered with the
+    board) and its keyboard form (a page), asking for a reason when the stage is lost."""
+    actor = actor_of(request)
+    deal = access_deal(actor, deal_id, write=True)
+    stages = list(deal.pipeline.stages.order_by("position"))
+    form = DealMoveForm(
+        request.POST if request.method == "POST" else None,
+        stages=[(str(s.pk), s.name) for s in stages],
+        initial={"stage": request.GET.get("stage") or str(deal.stage_id)},
+    )
+    board_url = reverse("web:deal-board-pipeline", args=[deal.pipeline_id])
+    message = ""
+    if request.method == "POST" and form.is_valid():
+        stage = next(s for s in stages if str(s.pk) == form.cleaned_data["stage"])
+        try:
+            services.deal_move(actor=actor, deal=deal, stage=stage, lost_reason=form.cleaned_data["lost_reason"])
+        except ValidationFailed as error:
+            attach_errors(form, error)
+        else:
+            message = _("“%(deal)s” is now in %(stage)s.") % {"deal": deal.name, "stage": stage.name}
+            if wants_partial(request):
+                context = {**_board_context(actor, deal.pipeline), "board_message": message, "moved": deal.pk}
+                return render(request, "web/crm/deal_board.html#board", context)
+            messages.success(request, message)
+            return redirect(next_url(request, board_url) + f"#deal-{deal.pk}")
+    if request.method == "POST" and wants_partial(request):
+        errors = [str(error) for errors in form.errors.values() for error in errors]
+        context = {**_board_context(actor, deal.pipeline), "board_message": " ".join(errors), "moved": deal.pk}
+        return render(request, "web/crm/deal_board.html#board", context, status=422)
+    return render(
+        request,
+        "web/crm/deal_move.html",
+        {"form": form, "deal": deal, "stages": stages, "next": next_url(request, board_url)},
+    )

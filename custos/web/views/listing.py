@@ -1,0 +1,63 @@
+"""What the list and detail pages share: posted searches, keyset pages, partial answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from django.utils.http import url_has_allowed_host_and_scheme
+
+from custos.core.errors import ValidationFailed
+from custos.core.pagination import paginate
+
+PAGE_SIZE = 50
+
+
+def search_terms(request: HttpRequest) -> tuple[str, str | None]:
+    """The words searched for come only in a POST body, never in the URL; the cursor either way."""
+    q = request.POST.get("q", "")[:200] if request.method == "POST" else ""
+    data = request.POST if request.method == "POST" else request.GET
+    return q, data.get("cursor") or None
+
+
+def filter_value(request: HttpRequest, name: str, allowed: Any = None) -> str:
+    """A list filter (never personal: a status, a pipeline id) from the query or the posted search."""
+    data = request.POST if request.method == "POST" else request.GET
+    value = data.get(name, "")[:64]
+    if allowed is not None and value not in allowed:
+        return ""
+    return value
+
+
+def posted(request: HttpRequest) -> Any:
+    """The posted data for a form, or None on GET: a POST with no fields is still a submission."""
+    return request.POST if request.method == "POST" else None
+
+
+def submitted(request: HttpRequest, form: Any) -> dict[str, Any]:
+    """A new record's data as the form sent it: a field left out (rather than emptied) gets
+    the domain's default, such as the actor as owner. Values the form derives stay."""
+    return {
+        name: value for name, value in form.domain_data().items() if name in request.POST or name not in form.fields
+    }
+
+
+def page(queryset: Any, cursor: str | None) -> tuple[list[Any], str | None]:
+    try:
+        return paginate(queryset, cursor=cursor, limit=PAGE_SIZE)
+    except ValidationFailed:
+        return paginate(queryset, cursor=None, limit=PAGE_SIZE)
+
+
+def wants_partial(request: HttpRequest) -> bool:
+    """An htmx request that swaps part of the page (a history restore needs the whole page)."""
+    htmx: Any = getattr(request, "htmx", None)
+    return bool(htmx) and not htmx.history_restore_request
+
+
+def next_url(request: HttpRequest, default: str) -> str:
+    """Where to go back to after a small action: a local path the form named, else `default`."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=False):
+        return target
+    return default
