@@ -23,7 +23,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from custos.accounts.access import actor_for
 from custos.accounts.models import Membership, Role, User
@@ -51,6 +51,15 @@ TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 def _own_var_dir(settings: Any, tmp_path_factory: Any) -> None:
     # Files a command keeps beside the database (audit anchors) stay out of the repository.
     settings.VAR_DIR = tmp_path_factory.mktemp("var")
+
+
+@pytest.fixture(autouse=True)
+def _english_unless_asked() -> Iterator[None]:
+    # A request activates its user's language on the worker's thread and nothing resets it;
+    # without this, a German page in one test makes the next test's defaults German.
+    translation.activate("en")
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)
