@@ -57,7 +57,7 @@ def _wait_until_up(port: int, server: subprocess.Popen[bytes], timeout: float = 
 
 
 def measure(
-    env: dict[str, str], credentials: dict[str, Any], *, seconds: float, concurrency: int = 16
+    env: dict[str, str], credentials: dict[str, Any], *, seconds: float, warm_up: float = 2.0, concurrency: int = 16
 ) -> dict[str, Any]:
     """Start `custos serve --workers 2` on a free loopback port, load it, stop it."""
     port = free_port()
@@ -69,21 +69,41 @@ def measure(
     )
     try:
         _wait_until_up(port, server)
-        ids = cycle(credentials["contact_ids"])
-        auth = {"Authorization": f"Bearer {credentials['token']}", "Accept": "application/json"}
-        bare = hammer(HOST, port, lambda: "/bench/bare", seconds=seconds, concurrency=concurrency)
-        api = hammer(
-            HOST, port, lambda: f"/api/v1/contacts/{next(ids)}", headers=auth, seconds=seconds, concurrency=concurrency
-        )
+        figures = load(HOST, port, credentials, seconds=seconds, warm_up=warm_up, concurrency=concurrency)
     finally:
         server.terminate()
         try:
             server.wait(timeout=20)
         except subprocess.TimeoutExpired:
             server.kill()
+    return {"server": "custos serve (granian WSGI), 2 workers", **figures}
+
+
+def load(
+    host: str,
+    port: int,
+    credentials: dict[str, Any],
+    *,
+    seconds: float,
+    warm_up: float = 2.0,
+    concurrency: int = 16,
+) -> dict[str, Any]:
+    """The bare view, then the contact endpoint, each for `seconds` after `warm_up` seconds."""
+    ids = cycle(credentials["contact_ids"])
+    auth = {"Authorization": f"Bearer {credentials['token']}", "Accept": "application/json"}
+    bare = hammer(host, port, lambda: "/bench/bare", seconds=seconds, concurrency=concurrency, warm_up=warm_up)
+    api = hammer(
+        host,
+        port,
+        lambda: f"/api/v1/contacts/{next(ids)}",
+        headers=auth,
+        seconds=seconds,
+        concurrency=concurrency,
+        warm_up=warm_up,
+    )
     return {
-        "server": "custos serve (granian WSGI), 2 workers",
-        "client": f"{concurrency} keep-alive connections, {seconds:g} s each after 2 s warm-up, on the same machine",
+        "client": f"{concurrency} keep-alive connections, {seconds:g} s each after {warm_up:g} s warm-up, "
+        "on the same machine",
         "bare_view": bare,
         "contact_get": api,
         "throughput_ratio": round(api["requests_per_second"] / max(bare["requests_per_second"], 1), 3),

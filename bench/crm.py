@@ -1,10 +1,11 @@
 """`custos bench crm`: generate a CRM of a given size in a fresh database, then measure it.
 
 Every step runs in its own process against the benchmark's own database (a file under
-var/bench/ on SQLite, database `custos_bench` on the PostgreSQL server of DATABASE_URL),
-with var/bench/ as the var directory, so a benchmark never touches the data or keys of
-the installation it runs from. Separate processes also keep the measurements apart: the
+var/bench/ on SQLite, database `custos_bench` on the local PostgreSQL server), with
+var/bench/ as the var directory, so a benchmark never touches the data or keys of the
+installation it runs from. Separate processes also keep the measurements apart: the
 import's peak memory is the import's alone, and the API is served by `custos serve`.
+The smoke test runs the same steps in its own process instead (`InProcess`).
 """
 
 from __future__ import annotations
@@ -18,17 +19,17 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 import django
 from django.conf import settings
 
-from bench import api
-
 MEASUREMENTS = ("search", "list", "import", "api")
 BASELINE_SCALE = 10_000
-DEFAULT_POSTGRES = "postgres://postgres@127.0.0.1:5432/postgres"
+DATABASE_NAME = "custos_bench"
+POSTGRES_SERVER = "postgres://postgres@127.0.0.1:5432"
+PROFILED_ROWS = 2_000
 # The issue's targets: what docs/benchmarks.md reports each figure against.
 TARGETS = {
     "search_p95_ms": 30,
@@ -37,6 +38,8 @@ TARGETS = {
     "import_peak_rss_mb": 300,
     "api_throughput_ratio": 0.5,
 }
+# Variables that would point a child at the developer's own database, files or cache.
+NOT_INHERITED = ("DATABASE_URL_FILE", "CUSTOS_VAR_DIR_FILE", "REDIS_URL", "REDIS_URL_FILE", "CUSTOS_DEBUG_FILE")
 
 
 def say(message: str) -> None:
@@ -49,14 +52,12 @@ def bench_dir() -> Path:
     return folder
 
 
-def database_url(vendor: str, name: str) -> str:
-    """The benchmark's own database: a file under var/bench/, or a database on the PostgreSQL
-    server that DATABASE_URL names (the local one, as superuser `postgres`, otherwise)."""
+def database_url(vendor: str) -> str:
+    """The benchmark's own database: a file under var/bench/, or `custos_bench` on the local
+    PostgreSQL server as superuser `postgres` (never the database DATABASE_URL names)."""
     if vendor == "sqlite":
-        return f"sqlite:///{bench_dir() / f'{name}.sqlite3'}"
-    server = settings.DATABASE_URL if settings.DATABASE_URL.startswith("postgres") else DEFAULT_POSTGRES
-    parts = urlsplit(server)
-    return urlunsplit(parts._replace(path=f"/{name}"))
+        return f"sqlite:///{bench_dir() / f'{DATABASE_NAME}.sqlite3'}"
+    return f"{POSTGRES_SERVER}/{DATABASE_NAME}"
 
 
 def fresh_database(url: str) -> None:
@@ -70,14 +71,18 @@ def fresh_database(url: str) -> None:
 
     parts = urlsplit(url)
     name = parts.path.lstrip("/")
-    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as maintenance:
-        maintenance.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        maintenance.execute(f'CREATE DATABASE "{name}"')
+    try:
+        with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as maintenance:
+            maintenance.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            maintenance.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.Error as error:
+        raise RuntimeError(f"PostgreSQL at {parts.hostname}:{parts.port}: {error}") from error
 
 
 def child_environment(url: str) -> dict[str, str]:
+    inherited = {name: value for name, value in os.environ.items() if name not in NOT_INHERITED}
     return {
-        **os.environ,
+        **inherited,
         "DATABASE_URL": url,
         "CUSTOS_VAR_DIR": str(bench_dir()),
         "CUSTOS_DEBUG": "0",  # DEBUG would keep every query in memory
@@ -85,53 +90,130 @@ def child_environment(url: str) -> dict[str, str]:
     }
 
 
-def step(env: dict[str, str], phase: str, **options: Any) -> Any:
-    """Run one phase in a child process; its answer is the JSON on its last line of output."""
-    command = [sys.executable, "-m", "custos", "bench", "crm", "--phase", phase]
-    for name, value in options.items():
-        command += [f"--{name.replace('_', '-')}", str(value)]
-    started = time.perf_counter()
-    done = subprocess.run(command, env=env, stdout=subprocess.PIPE, text=True, check=False)  # noqa: S603
-    if done.returncode != 0:
-        raise RuntimeError(f"bench phase {phase} failed (exit {done.returncode})")
-    say(f"[{phase}: {time.perf_counter() - started:.0f} s]")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+def run_phase(
+    phase: str, *, scale: int = 0, rows: int = 0, name: str = "import", seed: int = 7, quick: bool = False
+) -> Any:
+    """One step of a run, against the current database: what a child process does."""
+    from bench import api, generate, imports, measure
+
+    match phase:
+        case "prepare":  # a fresh database: the schema, the static files `custos serve` serves, the data
+            from django.core.management import call_command
+
+            call_command("migrate", interactive=False, verbosity=0)
+            call_command("collectstatic", interactive=False, verbosity=0)
+            return run_phase("generate", scale=scale)
+        case "generate":
+            return {"database": measure.database_version(), "generation": generate.generate(scale)}
+        case "search":
+            return measure.search(quick=quick)
+        case "list":
+            return measure.contact_list(repeats=5 if quick else 60)
+        case "api-setup":
+            return api.setup(count=50 if quick else 1000)
+        case "import-file":
+            return imports.write_file(_rows(rows, name), seed=seed, name=name)
+        case "import":
+            return imports.run(_rows(rows, name), name=name, profile=name == "profile")
+    raise ValueError(f"unknown phase {phase}")
 
 
-def prepare(vendor: str, name: str, scale: int) -> tuple[dict[str, str], dict[str, Any]]:
-    """A fresh, migrated benchmark database holding the generated CRM."""
-    url = database_url(vendor, name)
-    fresh_database(url)
-    env = child_environment(url)
-    for command in (["migrate"], ["collectstatic"]):  # static files: as `custos serve` collects them
-        subprocess.run([sys.executable, "-m", "custos", *command, "--no-input", "-v", "0"], env=env, check=True)  # noqa: S603
-    return env, step(env, "generate", scale=scale)
+def _rows(rows: int, name: str) -> int:
+    """The profiled import is a sample: the profiler slows it several times over."""
+    return min(rows, PROFILED_ROWS) if name == "profile" else rows
 
 
-def run_database(vendor: str, *, scale: int, only: set[str], api_seconds: float) -> dict[str, Any]:
-    say(f"== {vendor}: generating {scale:,} contacts and the rest")
-    env, generation = prepare(vendor, "custos_bench", scale)
-    result: dict[str, Any] = {"database": step(env, "version"), "scale": scale, "generation": generation}
+class Runner(Protocol):
+    quick: bool
+
+    def prepare(self, scale: int) -> dict[str, Any]: ...
+    def phase(self, phase: str, **options: Any) -> Any: ...
+    def api(self, credentials: dict[str, Any], *, seconds: float) -> dict[str, Any]: ...
+
+
+class Children:
+    """Each step in a child process against a fresh benchmark database; the API under `custos serve`."""
+
+    def __init__(self, vendor: str, *, quick: bool = False) -> None:
+        self.url = database_url(vendor)
+        self.env = child_environment(self.url)
+        self.quick = quick
+
+    def prepare(self, scale: int) -> dict[str, Any]:
+        fresh_database(self.url)
+        return self.phase("prepare", scale=scale)
+
+    def phase(self, phase: str, **options: Any) -> Any:
+        """The step's answer is the JSON on the last line of the child's output."""
+        command = [sys.executable, "-m", "custos", "bench", "crm", "--phase", phase]
+        for option, value in options.items():
+            command += [f"--{option.replace('_', '-')}", str(value)]
+        if self.quick:
+            command.append("--quick")
+        started = time.perf_counter()
+        done = subprocess.run(command, env=self.env, stdout=subprocess.PIPE, text=True, check=False)  # noqa: S603
+        if done.returncode != 0:
+            raise RuntimeError(f"bench phase {phase} failed (exit {done.returncode})")
+        say(f"[{phase}: {time.perf_counter() - started:.0f} s]")
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    def api(self, credentials: dict[str, Any], *, seconds: float) -> dict[str, Any]:
+        from bench import api
+
+        return api.measure(self.env, credentials, seconds=seconds, warm_up=0.5 if self.quick else 2.0)
+
+
+class InProcess:
+    """Each step in this process against its current database (a test's, already migrated and
+    empty, so filled once: no baseline); the API measured on a server already running there
+    (a test's live server)."""
+
+    def __init__(self, host: str, port: int, *, quick: bool = True) -> None:
+        self.host, self.port, self.quick = host, port, quick
+
+    def prepare(self, scale: int) -> dict[str, Any]:
+        return run_phase("generate", scale=scale)
+
+    def phase(self, phase: str, **options: Any) -> Any:
+        return run_phase(phase, quick=self.quick, **options)
+
+    def api(self, credentials: dict[str, Any], *, seconds: float) -> dict[str, Any]:
+        from bench import api
+
+        return api.load(self.host, self.port, credentials, seconds=seconds, warm_up=0.5 if self.quick else 2.0)
+
+
+def run_database(
+    runner: Runner, *, scale: int, only: set[str], api_seconds: float, baseline_scale: int = BASELINE_SCALE
+) -> dict[str, Any]:
+    """The figures for one database. With search or list asked for and `scale` above
+    `baseline_scale`, the database is first filled at the baseline scale and measured, then
+    emptied and filled at full scale: search and list times at both sizes, from one run."""
+    baseline: dict[str, Any] = {}
+    if 0 < baseline_scale < scale and only & {"search", "list"}:
+        say(f"== generating {baseline_scale:,} contacts and the rest, for the baseline")
+        baseline = {"scale": baseline_scale, **runner.prepare(baseline_scale)}
+        for measurement in ("search", "list"):
+            if measurement in only:
+                baseline[measurement] = runner.phase(measurement)
+    say(f"== generating {scale:,} contacts and the rest")
+    prepared = runner.prepare(scale)
+    result: dict[str, Any] = {"database": prepared["database"], "scale": scale, "generation": prepared["generation"]}
     if "search" in only:
-        result["search"] = step(env, "search")
+        result["search"] = runner.phase("search")
     if "list" in only:
-        result["list"] = step(env, "list")
+        result["list"] = runner.phase("list")
     if "api" in only:
-        result["api"] = api.measure(env, step(env, "api-setup"), seconds=api_seconds)
-    if "import" in only:  # last: it adds a million contacts to the big tenant
-        step(env, "import-file", rows=scale)
-        result["import"] = step(env, "import", rows=scale)
-        profiled = min(scale, 20_000)
-        step(env, "import-file", rows=profiled, name="profile", seed=11)
-        result["import"][f"profile_of_{profiled}_rows"] = step(env, "import", rows=profiled, name="profile", profile=1)
-    if scale > BASELINE_SCALE and only & {"search", "list"}:
-        say(f"== {vendor}: the same at {BASELINE_SCALE:,} contacts")
-        env, generation = prepare(vendor, "custos_bench_baseline", BASELINE_SCALE)
-        baseline: dict[str, Any] = {"scale": BASELINE_SCALE}
-        if "search" in only:
-            baseline["search"] = step(env, "search")
-        if "list" in only:
-            baseline["list"] = step(env, "list")
+        result["api"] = runner.api(runner.phase("api-setup"), seconds=api_seconds)
+    if "import" in only:  # last: it adds `scale` contacts to the big tenant
+        runner.phase("import-file", rows=scale)
+        result["import"] = runner.phase("import", rows=scale)
+        if not runner.quick:
+            # A second, smaller import under the profiler: where the time goes, and per-row statements.
+            profiled = min(scale, PROFILED_ROWS)
+            runner.phase("import-file", rows=profiled, name="profile", seed=11)
+            result["import"][f"profile_of_{profiled}_rows"] = runner.phase("import", rows=profiled, name="profile")
+    if baseline:
         result["baseline"] = baseline
     return result
 
@@ -171,20 +253,38 @@ def code_version() -> str:
     return f"{commit} with local changes" if ask("status", "--porcelain", "--untracked-files=no") else commit
 
 
-def run(*, scale: int, databases: list[str], only: set[str], api_seconds: float) -> dict[str, Any]:
+def run(
+    *,
+    scale: int,
+    databases: list[str],
+    only: set[str],
+    api_seconds: float,
+    baseline_scale: int = BASELINE_SCALE,
+    quick: bool = False,
+) -> dict[str, Any]:
+    """Every database in turn, each in its own fresh benchmark database."""
     runs = []
     for vendor in databases:
+        say(f"== {vendor}")
         try:
-            runs.append(run_database(vendor, scale=scale, only=only, api_seconds=api_seconds))
-        except (RuntimeError, OSError, subprocess.CalledProcessError) as error:
+            runner = Children(vendor, quick=quick)
+            runs.append(
+                run_database(runner, scale=scale, only=only, api_seconds=api_seconds, baseline_scale=baseline_scale)
+            )
+        except (RuntimeError, OSError, ImportError) as error:
             say(f"== {vendor}: failed: {error}")
             runs.append({"database": vendor, "scale": scale, "error": str(error)})
+    return report(runs, quick=quick)
+
+
+def report(runs: list[dict[str, Any]], *, quick: bool = False) -> dict[str, Any]:
     return {
         "benchmark": "crm",
         "date": datetime.now().astimezone().date().isoformat(),
         "code": code_version(),
         "machine": machine(),
         "targets": TARGETS,
+        "quick": quick,
         "runs": runs,
     }
 
@@ -206,10 +306,14 @@ def table(report: dict[str, Any]) -> str:
         label: str, run: dict[str, Any], value: float | None, unit: str, target: str = "", verdict: str = ""
     ) -> None:
         shown = "—" if value is None else f"{value:,.2f}".rstrip("0").rstrip(".") + unit
-        lines.append(f"{label:<46} {run['database']:<18} {shown:>14}  {target:>10}  {verdict}")
+        database = run["database"].split(" (")[0]  # "PostgreSQL 15.2 (Debian …)"
+        lines.append(f"{label:<46} {database:<18} {shown:>14}  {target:>10}  {verdict}")
 
     for run in report["runs"]:
         scale = f"{run['scale']:,}"
+        if "error" in run:
+            lines.append(f"{'(no figures: ' + run['error'] + ')':<46} {run['database']:<18}")
+            continue
         search, listing = run.get("search"), run.get("list")
         baseline = run.get("baseline", {})
         if search:
@@ -223,7 +327,7 @@ def table(report: dict[str, Any]) -> str:
                 _met(search["p95_ms"], 30, at_most=True),
             )
             if "search" in baseline:
-                add(f"search p50 / p95 ({BASELINE_SCALE:,} contacts)", run, baseline["search"]["p50_ms"], " ms")
+                add(f"search p50 / p95 ({baseline['scale']:,} contacts)", run, baseline["search"]["p50_ms"], " ms")
                 add("", run, baseline["search"]["p95_ms"], " ms")
         if listing:
             add(f"contact list p50 ({scale} contacts)", run, listing["p50_ms"], " ms")
@@ -236,7 +340,7 @@ def table(report: dict[str, Any]) -> str:
                 _met(listing["p95_ms"], 50, at_most=True),
             )
             if "list" in baseline:
-                add(f"contact list p50 / p95 ({BASELINE_SCALE:,} contacts)", run, baseline["list"]["p50_ms"], " ms")
+                add(f"contact list p50 / p95 ({baseline['scale']:,} contacts)", run, baseline["list"]["p50_ms"], " ms")
                 add("", run, baseline["list"]["p95_ms"], " ms")
         if "import" in run:
             imported = run["import"]

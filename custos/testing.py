@@ -37,7 +37,7 @@ from custos.crm.services.activities import activity_create
 from custos.crm.services.custom_fields import custom_field_create
 from custos.crm.services.deals import deal_create
 from custos.crm.services.leads import lead_create
-from custos.crm.services.people import company_create, contact_create
+from custos.crm.services.people import affiliation_add, company_create, contact_create
 from custos.crm.services.rules import assignment_rule_create, scoring_rule_create
 from custos.scheduling.services.appointments import appointment_create
 from custos.scheduling.services.catalogue import practitioner_add, resource_create, service_create
@@ -255,6 +255,7 @@ PUBLIC_WEB_ROUTES = {
     "password-reset/<uidb64>/<token>/": "password reset link from the mail",
     "password-reset/done/": "password reset",
     "i18n/setlang/": "language choice before signing in",
+    "calendar/<str:token>.ics": "calendar feed: calendar apps fetch it by its secret link, without a session",
 }
 NOT_TENANT_ROUTES = ("platform-admin/", "static/", "api/v1/")
 
@@ -315,7 +316,11 @@ def org_a_objects(cast: Cast) -> OrgAObjects:
             actor=actor,
             data={"contact": str(contact.pk), "service": str(service.pk), "interval_months": 6, "due_on": "2030-06-01"},
         )
+        affiliation = affiliation_add(
+            actor=actor, contact=contact, data={"company": str(company_create(actor=actor, data={"name": MARKER}).pk)}
+        )
         ids = {
+            "affiliation_id": str(affiliation.pk),
             "service_id": str(service.pk),
             "resource_id": str(resource.pk),
             "practitioner_id": str(practitioner.pk),

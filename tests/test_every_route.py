@@ -70,6 +70,7 @@ def test_every_parameter_is_known():
         "practitioner_id",
         "appointment_id",
         "recall_id",
+        "affiliation_id",
     }
     routes = web_routes() + [path for _, path in api_operations()]
     unknown = {(route, name) for route in routes for name in route_parameters(route) if name not in known}

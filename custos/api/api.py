@@ -112,6 +112,7 @@ def _register_routers() -> None:
         activities,
         crm,
         custom_fields,
+        dashboard,
         deals,
         duplicates,
         exports,
@@ -136,6 +137,7 @@ def _register_routers() -> None:
     api.add_router("/", rules.router)
     api.add_router("/", duplicates.router)
     api.add_router("/", scheduling.router)
+    api.add_router("/", dashboard.router)
     api.add_router("/privacy/", privacy.router)
 
 

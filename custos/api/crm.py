@@ -10,12 +10,20 @@ from django.utils.translation import gettext as _
 from ninja import Router, Schema, Status
 from pydantic import ConfigDict, Field
 
-from custos.api.rendering import AddressIn, AddressOut, address_of, wants_special
+from custos.api.rendering import FILTERS_DOC, AddressIn, AddressOut, address_of, list_filters, wants_special
 from custos.core.actor import Actor
 from custos.core.errors import ValidationFailed
 from custos.core.pagination import paginate
-from custos.crm.models import Company, Contact
-from custos.crm.selectors.people import access_company, access_contact, company_list, contact_list
+from custos.crm.models import Affiliation, Company, Contact
+from custos.crm.selectors.filters import list_order
+from custos.crm.selectors.people import (
+    access_affiliation,
+    access_company,
+    access_contact,
+    affiliations_of,
+    company_list,
+    contact_list,
+)
 from custos.crm.services import people as services
 
 router = Router(tags=["crm"])
@@ -164,12 +172,22 @@ def company_out(actor: Actor, company: Company) -> dict[str, Any]:
     }
 
 
-@router.get("/contacts", response=ContactPage, summary="List contacts")
+@router.get("/contacts", response=ContactPage, summary="List contacts", description=FILTERS_DOC)
 def list_contacts(
-    request: HttpRequest, cursor: str | None = None, limit: int | None = None, q: str = ""
+    request: HttpRequest,
+    cursor: str | None = None,
+    limit: int | None = None,
+    q: str = "",
+    tag: str = "",
+    owner: str = "",
+    company: str = "",
+    country: str = "",
+    order: str = "",
 ) -> dict[str, Any]:
     actor: Actor = request.auth  # type: ignore[attr-defined]
-    rows, next_cursor = paginate(contact_list(actor, q=q), cursor=cursor, limit=limit)
+    filters = list_filters(request, tag=tag, owner=owner, company=company, country=country)
+    contacts = contact_list(actor, q=q, filters=filters)
+    rows, next_cursor = paginate(contacts, cursor=cursor, limit=limit, order=list_order("contact", order))
     return {"items": [contact_out(actor, c) for c in rows], "next": next_cursor}
 
 
@@ -216,12 +234,89 @@ def delete_contact(request: HttpRequest, contact_id: str) -> HttpResponse:
     return HttpResponse(status=204)
 
 
-@router.get("/companies", response=CompanyPage, summary="List companies")
-def list_companies(
-    request: HttpRequest, cursor: str | None = None, limit: int | None = None, q: str = ""
+class AffiliationIn(Schema):
+    company: str | None = None
+    role: str | None = None
+
+
+class AffiliationOut(Schema):
+    id: str
+    company: str
+    company_name: str
+    role: str
+    created_at: datetime
+
+
+def affiliation_out(affiliation: Affiliation) -> dict[str, Any]:
+    return {
+        "id": str(affiliation.pk),
+        "company": str(affiliation.company_id),
+        "company_name": affiliation.company.name,
+        "role": affiliation.role,
+        "created_at": affiliation.created_at,
+    }
+
+
+@router.get(
+    "/contacts/{contact_id}/affiliations", response=list[AffiliationOut], summary="List a contact's further companies"
+)
+def list_affiliations(request: HttpRequest, contact_id: str) -> list[dict[str, Any]]:
+    """Companies the contact has a role at besides their main `company`, by name."""
+    actor: Actor = request.auth  # type: ignore[attr-defined]
+    contact = access_contact(actor, contact_id)
+    return [affiliation_out(a) for a in affiliations_of(actor, contact)]
+
+
+@router.post(
+    "/contacts/{contact_id}/affiliations", response={201: AffiliationOut}, summary="Link a contact to one more company"
+)
+def add_affiliation(request: HttpRequest, contact_id: str, payload: AffiliationIn) -> Status[dict[str, Any]]:
+    actor: Actor = request.auth  # type: ignore[attr-defined]
+    contact = access_contact(actor, contact_id, write=True)
+    affiliation = services.affiliation_add(actor=actor, contact=contact, data=payload.model_dump(exclude_unset=True))
+    return Status(201, affiliation_out(affiliation))
+
+
+@router.patch(
+    "/contacts/{contact_id}/affiliations/{affiliation_id}",
+    response=AffiliationOut,
+    summary="Change a contact's role at a company",
+)
+def update_affiliation(
+    request: HttpRequest, contact_id: str, affiliation_id: str, payload: AffiliationIn
 ) -> dict[str, Any]:
     actor: Actor = request.auth  # type: ignore[attr-defined]
-    rows, next_cursor = paginate(company_list(actor, q=q), cursor=cursor, limit=limit)
+    affiliation = access_affiliation(actor, access_contact(actor, contact_id, write=True), affiliation_id)
+    data = payload.model_dump(exclude_unset=True)
+    return affiliation_out(services.affiliation_update(actor=actor, affiliation=affiliation, data=data))
+
+
+@router.delete(
+    "/contacts/{contact_id}/affiliations/{affiliation_id}",
+    response={204: None},
+    summary="Unlink a contact from a company",
+)
+def remove_affiliation(request: HttpRequest, contact_id: str, affiliation_id: str) -> HttpResponse:
+    actor: Actor = request.auth  # type: ignore[attr-defined]
+    affiliation = access_affiliation(actor, access_contact(actor, contact_id, write=True), affiliation_id)
+    services.affiliation_remove(actor=actor, affiliation=affiliation)
+    return HttpResponse(status=204)
+
+
+@router.get("/companies", response=CompanyPage, summary="List companies")
+def list_companies(
+    request: HttpRequest,
+    cursor: str | None = None,
+    limit: int | None = None,
+    q: str = "",
+    tag: str = "",
+    owner: str = "",
+    country: str = "",
+    order: str = "",
+) -> dict[str, Any]:
+    actor: Actor = request.auth  # type: ignore[attr-defined]
+    companies = company_list(actor, q=q, filters=list_filters(request, tag=tag, owner=owner, country=country))
+    rows, next_cursor = paginate(companies, cursor=cursor, limit=limit, order=list_order("company", order))
     return {"items": [company_out(actor, c) for c in rows], "next": next_cursor}
 
 

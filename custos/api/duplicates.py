@@ -38,6 +38,12 @@ class MergeIn(Schema):
     other: str | None = Field(
         None, description="Required: the contact merged into this one, and removed after the merge."
     )
+    values_from: dict[str, str] | None = Field(
+        None,
+        description="Per field, whose value survives: `keep` (this contact's) or `other`. Fields: first_name, "
+        "last_name, email, phone, company, owner, street, postcode, city, country, notes. A field not named "
+        "keeps this contact's value, or takes the other's where this one is empty (the address as a whole).",
+    )
 
 
 @router.get(
@@ -61,9 +67,10 @@ def list_duplicates(request: HttpRequest, contact_id: str) -> dict[str, Any]:
     summary="Merge another contact into this one",
 )
 def merge_contact(request: HttpRequest, contact_id: str, payload: MergeIn) -> dict[str, Any]:
-    """Activities, deals and converted leads of `other` move here, empty fields are filled from it,
-    tags are joined, and both people's records become one data subject; `other` is removed.
-    Needs the rights to change and to delete contacts; 409 when both are the same contact."""
+    """Activities, deals, converted leads and appointments of `other` move here, the fields named in
+    `values_from` take its values, empty fields are filled from it, tags are joined, and both people's
+    records become one data subject; `other` is removed. Needs the rights to change and to delete
+    contacts; 409 when both are the same contact."""
     actor = actor_of(request)
     keep = access_contact(actor, contact_id, write=True)
     actor.require("contact.delete")
@@ -74,4 +81,5 @@ def merge_contact(request: HttpRequest, contact_id: str, payload: MergeIn) -> di
         other = access_contact(actor, payload.other, write=True)
     except NotFound:
         raise ValidationFailed.single("other", _("Choose an existing contact.")) from None
-    return contact_out(actor, contact_merge(actor=actor, keep=keep, other=other))
+    merged = contact_merge(actor=actor, keep=keep, other=other, values_from=payload.values_from)
+    return contact_out(actor, merged)

@@ -10,7 +10,7 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from ninja import Router
 
-from custos.api.rendering import actor_of, choice_filter, record_filter
+from custos.api.rendering import actor_of, choice_filter, list_filters, record_filter
 from custos.crm.exports import Export, export_records
 from custos.crm.models import Deal, Lead
 from custos.crm.selectors.deals import access_pipeline, access_stage, deal_list
@@ -36,18 +36,31 @@ def _download(export: Export) -> StreamingHttpResponse:
 
 
 @router.get("/contacts/export", summary="Export contacts as CSV or XLSX", openapi_extra=DOWNLOAD)
-def export_contacts(request: HttpRequest, q: str = "", format: str = "csv") -> StreamingHttpResponse:
-    """The contacts the list would show (with `q`), in the columns the member may see; `format`
-    is csv (UTF-8 with a byte-order mark) or xlsx. Formulas are neutralised; the export is audited."""
+def export_contacts(
+    request: HttpRequest,
+    q: str = "",
+    tag: str = "",
+    owner: str = "",
+    company: str = "",
+    country: str = "",
+    format: str = "csv",
+) -> StreamingHttpResponse:
+    """The contacts the list would show (with `q` and the list's filters), in the columns the
+    member may see; `format` is csv (UTF-8 with a byte-order mark) or xlsx. Formulas are
+    neutralised; the export is audited."""
     actor = actor_of(request)
-    contacts = contact_list(actor, q=q).select_related("company", "owner")
+    filters = list_filters(request, tag=tag, owner=owner, company=company, country=country)
+    contacts = contact_list(actor, q=q, filters=filters).select_related("company", "owner")
     return _download(export_records(actor, "contact", contacts, file_format=format))
 
 
 @router.get("/companies/export", summary="Export companies as CSV or XLSX", openapi_extra=DOWNLOAD)
-def export_companies(request: HttpRequest, q: str = "", format: str = "csv") -> StreamingHttpResponse:
+def export_companies(
+    request: HttpRequest, q: str = "", tag: str = "", owner: str = "", country: str = "", format: str = "csv"
+) -> StreamingHttpResponse:
     actor = actor_of(request)
-    return _download(export_records(actor, "company", company_list(actor, q=q), file_format=format))
+    companies = company_list(actor, q=q, filters=list_filters(request, tag=tag, owner=owner, country=country))
+    return _download(export_records(actor, "company", companies, file_format=format))
 
 
 @router.get("/leads/export", summary="Export leads as CSV or XLSX", openapi_extra=DOWNLOAD)

@@ -87,3 +87,17 @@ class AddressOut(Schema):
 
 def address_of(record: Any) -> dict[str, Any]:
     return {name: getattr(record, name) for name in ("street", "postcode", "city", "country")}
+
+
+FILTERS_DOC = (
+    "Filters combine: `tag` (exact), `owner` (a member's id, or `me`), `country` (ISO code), "
+    "and `custom_fields.<key>=value` for any custom field that is not special category (text "
+    "fields match a part, others the exact value; yes/no takes true or false). `order` is "
+    "`created` (the default), `-created`, `name` or `-name`."
+)
+
+
+def list_filters(request: HttpRequest, **named: str) -> dict[str, str]:
+    """The list filters of a request: the named ones, and every `custom_fields.<key>`."""
+    custom = {key: request.GET.get(key, "") for key in request.GET if key.startswith("custom_fields.")}
+    return {**{k: v for k, v in named.items() if v}, **custom}

@@ -17,18 +17,37 @@ MAX_LIMIT = 200
 _SALT = "custos.api.cursor"
 
 
-def encode_cursor(last_id: uuid.UUID) -> str:
-    return signing.dumps({"after": str(last_id)}, salt=_SALT, compress=False)
+def encode_cursor(last: models.Model, order: tuple[str, ...] = ("pk",)) -> str:
+    """The cursor after `last`: its values of the ordering's fields, and the ordering itself,
+    so that a cursor of one sort order is refused by another."""
+    values = [str(getattr(last, name.lstrip("-"))) for name in order]
+    return signing.dumps({"after": values, "order": ",".join(order)}, salt=_SALT, compress=False)
 
 
-def decode_cursor(cursor: str) -> uuid.UUID:
+def decode_cursor(cursor: str, order: tuple[str, ...] = ("pk",)) -> list[str]:
     try:
         data = signing.loads(cursor, salt=_SALT)
-        return uuid.UUID(data["after"])
-    except (signing.BadSignature, KeyError, ValueError, TypeError):
+        values = data["after"]
+        if data["order"] != ",".join(order) or len(values) != len(order):
+            raise ValueError
+        uuid.UUID(values[-1])
+        return [str(value) for value in values]
+    except (signing.BadSignature, KeyError, ValueError, TypeError, AttributeError):
         raise ValidationFailed.single(
             "cursor", _("This cursor is not valid; start again from the first page.")
         ) from None
+
+
+def _after(order: tuple[str, ...], values: list[str]) -> models.Q:
+    """Rows after the given values in this order: (a > x) or (a = x and b > y) or …"""
+    after = models.Q()
+    for position, name in enumerate(order):
+        field = name.lstrip("-")
+        step = models.Q(**{f"{field}__{'lt' if name.startswith('-') else 'gt'}": values[position]})
+        for earlier, value in zip(order[:position], values, strict=False):
+            step &= models.Q(**{earlier.lstrip("-"): value})
+        after |= step
+    return after
 
 
 def check_limit(limit: int | None) -> int:
@@ -40,13 +59,18 @@ def check_limit(limit: int | None) -> int:
 
 
 def paginate[M: models.Model](
-    queryset: models.QuerySet[M], *, cursor: str | None, limit: int | None
+    queryset: models.QuerySet[M], *, cursor: str | None, limit: int | None, order: tuple[str, ...] = ("pk",)
 ) -> tuple[list[M], str | None]:
-    """One page of a queryset ordered by id, and the cursor of the next page (or None)."""
+    """One page of a queryset, and the cursor of the next page (or None).
+
+    `order` lists non-null fields, "-" for descending, ending with "pk" or "-pk" so that
+    every row has its own place; the page after a cursor starts right after its last row,
+    however many rows were added or removed before it.
+    """
     size = check_limit(limit)
     if cursor:
-        queryset = queryset.filter(pk__gt=decode_cursor(cursor))
-    rows = list(queryset.order_by("pk")[: size + 1])
+        queryset = queryset.filter(_after(order, decode_cursor(cursor, order)))
+    rows = list(queryset.order_by(*order)[: size + 1])
     more = len(rows) > size
     rows = rows[:size]
-    return rows, encode_cursor(rows[-1].pk) if more and rows else None
+    return rows, encode_cursor(rows[-1], order) if more and rows else None

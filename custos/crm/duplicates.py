@@ -14,18 +14,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from rapidfuzz import fuzz
 
 from custos.audit.services import audit_record
 from custos.core.actor import Actor
-from custos.core.errors import Conflict
+from custos.core.errors import Conflict, FieldError, ValidationFailed
 from custos.core.validation import Cleaner
-from custos.crm.models import Activity, Contact, Deal, Lead
+from custos.crm.models import Contact
 from custos.crm.search import reindex, unindex
 from custos.crm.selectors.records import scoped
 from custos.crm.services.custom_fields import dump_special, special_values
@@ -57,8 +58,14 @@ PUBLIC_MAIL = frozenset(
     }
 )
 MAX_CANDIDATES = 10
-# What a merge fills in on the kept contact when it is empty there.
+# What a merge fills in on the kept contact when it is empty there, and what the person
+# merging may choose to take from the other contact instead. The address goes as a whole:
+# a street of one contact beside the city of the other is nobody's address.
 FILLABLE = ("first_name", "last_name", "email", "phone", "company_id", "owner_id", "notes")
+ADDRESS = ("street", "postcode", "city", "country")
+# Records one person holds at most once, in the words of the message when both contacts hold one.
+ONCE_PER_PERSON = {"scheduling.Recall": gettext_lazy("a recall of the same service")}
+CHOOSABLE = ("first_name", "last_name", "email", "phone", "company", "owner", *ADDRESS, "notes")
 
 
 @dataclass(frozen=True)
@@ -138,12 +145,59 @@ def contact_duplicates(actor: Actor, contact: Contact) -> list[Candidate]:
 
 
 def linked_counts(contact: Contact) -> dict[str, int]:
-    """What a merge carries over from this contact: its activities, deals and converted leads."""
+    """What a merge carries over from this contact, by kind of record: activities, deals,
+    converted leads, and whatever else names it (appointments, recalls)."""
     return {
-        "activities": Activity.objects.filter(contact=contact).count(),
-        "deals": Deal.objects.filter(contact=contact).count(),
-        "leads": Lead.objects.filter(converted_contact=contact).count(),
+        relation.related_model._meta.model_name: relation.related_model._default_manager.filter(
+            **{relation.field.name: contact}
+        ).count()
+        for relation in _links_to_contact()
     }
+
+
+def _links_to_contact() -> list[Any]:
+    """Every foreign key to a contact, whichever app declares it: a merge moves them all,
+    so no record is lost to a cascade or left pointing nowhere."""
+    return [
+        field
+        for field in Contact._meta.get_fields(include_hidden=True)
+        if field.auto_created and not field.concrete and (field.one_to_many or field.one_to_one)
+    ]
+
+
+def _move_linked(keep: Contact, other: Contact) -> dict[str, int]:
+    # A company both are linked to stays linked once, with the surviving contact's role.
+    linked = [keep.company_id, *keep.affiliations.values_list("company_id", flat=True)]
+    other.affiliations.filter(company_id__in=[pk for pk in linked if pk]).delete()
+    moved = {}
+    for relation in _links_to_contact():
+        model, name = relation.related_model, relation.field.name
+        try:
+            with transaction.atomic():
+                moved[model._meta.model_name] = model._default_manager.filter(**{name: other}).update(**{name: keep})
+        except IntegrityError:
+            # Such as a recall of the same service on both: one person may hold it only once.
+            held = ONCE_PER_PERSON.get(model._meta.label)
+            raise Conflict(
+                _("Both contacts have %(record)s, which a person can have only once; remove one, then merge.")
+                % {"record": held or _("a record of the same kind (%(kind)s)") % {"kind": model._meta.verbose_name}}
+            ) from None
+    return moved
+
+
+def _clean_choices(actor: Actor, values_from: Mapping[str, str]) -> dict[str, str]:
+    """Per field, whose value survives: "keep" or "other"; a field hidden from the actor is no choice."""
+    shown = [name for name in CHOOSABLE if actor.may_see_field("contact", name)]
+    errors = []
+    for name, side in values_from.items():
+        if name not in shown:
+            message = _("Choose among these fields: %(fields)s.") % {"fields": ", ".join(shown)}
+            errors.append(FieldError(f"values_from.{name}", message))
+        elif side not in ("keep", "other"):
+            errors.append(FieldError(f"values_from.{name}", _("Choose keep or other.")))
+    if errors:
+        raise ValidationFailed(errors)
+    return dict(values_from)
 
 
 def _join_subjects(keep: Subject, gone: Subject) -> int:
@@ -158,28 +212,43 @@ def _join_subjects(keep: Subject, gone: Subject) -> int:
     return moved
 
 
-def contact_merge(*, actor: Actor, keep: Contact, other: Contact) -> Contact:
-    """Merge `other` into `keep`: nothing linked to either is lost, and `other` is gone after."""
+def contact_merge(
+    *, actor: Actor, keep: Contact, other: Contact, values_from: Mapping[str, str] | None = None
+) -> Contact:
+    """Merge `other` into `keep`: nothing linked to either is lost, and `other` is gone after.
+
+    `values_from` says per field whose value survives ("keep" or "other"); a field it does
+    not name keeps its value, or is filled from the other contact where it is empty."""
     actor.require("contact.change")
     actor.require("contact.delete")
     if keep.pk == other.pk:
         raise Conflict(_("A contact cannot be merged with itself."))
+    chosen = _clean_choices(actor, values_from or {})
     with transaction.atomic():
-        filled = []
-        for name in FILLABLE:
-            if not getattr(keep, name) and getattr(other, name):
-                setattr(keep, name, getattr(other, name))
-                filled.append(name.removesuffix("_id"))
+        changed = []
+        for name, side in chosen.items():
+            attribute = name + "_id" if name in ("company", "owner") else name
+            if side == "other" and getattr(keep, attribute) != getattr(other, attribute):
+                setattr(keep, attribute, getattr(other, attribute))
+                changed.append(name)
+        for attribute in FILLABLE:
+            name = attribute.removesuffix("_id")
+            if name not in chosen and not getattr(keep, attribute) and getattr(other, attribute):
+                setattr(keep, attribute, getattr(other, attribute))
+                changed.append(name)
+        if not chosen.keys() & set(ADDRESS) and not any(getattr(keep, n) for n in ADDRESS):
+            for name in ADDRESS:
+                if getattr(other, name):
+                    setattr(keep, name, getattr(other, name))
+                    changed.append(name)
         keep.tags = list(dict.fromkeys([*keep.tags, *other.tags]))
         keep.custom_fields = {**other.custom_fields, **keep.custom_fields}
         special = {**special_values(other), **special_values(keep)}
         keep.custom_special = dump_special(special)
         if not keep.health_notes and other.health_notes:
             keep.health_notes = other.health_notes
-            filled.append("health_notes")
-        moved_activities = Activity.objects.filter(contact=other).update(contact=keep)
-        moved_deals = Deal.objects.filter(contact=other).update(contact=keep)
-        Lead.objects.filter(converted_contact=other).update(converted_contact=keep)
+            changed.append("health_notes")
+        moved = _move_linked(keep, other)
         joined = 0
         if other.subject_id != keep.subject_id:
             gone_subject = other.subject
@@ -195,11 +264,11 @@ def contact_merge(*, actor: Actor, keep: Contact, other: Contact) -> Contact:
             action="contact.merge",
             object_type="contact",
             object_id=keep.pk,
-            fields=filled,
+            fields=sorted(set(changed)),
             extra={
                 "merged": str(other.pk),
-                "activities": moved_activities,
-                "deals": moved_deals,
+                "activities": moved.get("activity", 0),
+                "deals": moved.get("deal", 0),
                 "subject_records": joined,
             },
         )

@@ -15,6 +15,7 @@ from custos.accounts.access import organizations_of
 NAVIGATION = (
     ("web:home", _("Overview"), None),
     ("web:my-day", _("My day"), "activity.view"),
+    ("web:appointment-calendar", _("Appointments"), "appointment.view"),
     ("web:lead-list", _("Leads"), "lead.view"),
     ("web:deal-board", _("Deals"), "deal.view"),
     ("web:contact-list", _("Contacts"), "contact.view"),

@@ -32,7 +32,7 @@ def attach_errors(form: forms.Form, error: ValidationFailed, rename: dict[str, s
 CUSTOM_PREFIX = "cf_"
 
 
-def _countries() -> list[tuple[str, str]]:
+def country_choices() -> list[tuple[str, str]]:
     """Every country by its name in the language of the request."""
     try:
         names = Locale.parse(to_locale(get_language() or "en")).territories
@@ -49,7 +49,7 @@ def address_fields() -> tuple[forms.Field, forms.Field, forms.Field, forms.Field
             label=_("Postcode"), max_length=20, required=False, widget=forms.TextInput(attrs={"dir": "ltr"})
         ),
         forms.CharField(label=_("City"), max_length=100, required=False),
-        forms.ChoiceField(label=_("Country"), choices=_countries, required=False),
+        forms.ChoiceField(label=_("Country"), choices=country_choices, required=False),
     )
 
 

@@ -136,3 +136,123 @@ def test_the_list_holds_only_the_organisation_of_the_token(cast):
 
     assert [c["last_name"] for c in in_a] == ["In A"]
     assert [c["last_name"] for c in in_b] == ["In B"]
+
+
+def _fields(cast):
+    from custos.crm.services.custom_fields import custom_field_create
+
+    with tenant_scope(cast.org_a):
+        actor = cast.actor(cast.olive)
+        for key, kind, options, category in [
+            ("branch", "choice", ["Dental", "Vet"], "none"),
+            ("topics", "multi_choice", ["Implants", "Hygiene", "Zähne"], "none"),
+            ("member", "yes_no", [], "none"),
+            ("chairs", "number", [], "none"),
+            ("note", "text", [], "none"),
+            ("diagnosis", "text", [], "special"),
+        ]:
+            data = {"object_type": "contact", "key": key, "label": key, "kind": kind, "category": category}
+            custom_field_create(actor=actor, data={**data, **({"options": options} if options else {})})
+
+
+def _names(client, **params):
+    response = client.get("/api/v1/contacts", params)
+    assert response.status_code == 200, response.json()
+    return [item["last_name"] for item in response.json()["items"]]
+
+
+def test_filters_by_tag_owner_country_company_and_custom_fields(cast):
+    from custos.crm.services.people import company_create
+
+    _fields(cast)
+    with tenant_scope(cast.org_a):
+        acme = company_create(actor=cast.actor(cast.alice), data={"name": "Acme Dental"})
+    _contacts(
+        cast,
+        [
+            {
+                "last_name": "Adler",
+                "tags": ["Zahnärzte", "vip"],
+                "country": "DE",
+                "company": str(acme.pk),
+                "custom_fields": {
+                    "branch": "Dental",
+                    "topics": ["Zähne", "Hygiene"],
+                    "member": True,
+                    "chairs": 4,
+                    "note": "Prefers mornings",
+                },
+            },
+            {
+                "last_name": "Brandt",
+                "tags": ["vipx"],
+                "country": "PL",
+                "custom_fields": {"branch": "Vet", "topics": ["Implants"], "member": False, "chairs": 2.5},
+            },
+        ],
+    )
+    _contacts(cast, [{"last_name": "Cohen", "tags": ["vip"], "country": "DE"}], user=cast.olive)
+    client = api_client(cast, cast.alice, "read")
+
+    assert _names(client, tag="vip") == ["Adler", "Cohen"]
+    assert _names(client, tag="Zahnärzte") == ["Adler"]
+    assert _names(client, owner="me") == ["Adler", "Brandt"]
+    assert _names(client, owner=str(cast.olive.pk)) == ["Cohen"]
+    assert _names(client, country="de") == ["Adler", "Cohen"]
+    assert _names(client, company=str(acme.pk)) == ["Adler"]
+    assert _names(client, **{"custom_fields.branch": "Vet"}) == ["Brandt"]
+    assert _names(client, **{"custom_fields.topics": "Zähne"}) == ["Adler"]
+    assert _names(client, **{"custom_fields.topics": "Implants"}) == ["Brandt"]
+    assert _names(client, **{"custom_fields.member": "false"}) == ["Brandt"]
+    assert _names(client, **{"custom_fields.chairs": "2,5"}) == ["Brandt"]
+    assert _names(client, **{"custom_fields.note": "MORNING"}) == ["Adler"]
+    assert _names(client, tag="vip", country="DE", owner="me") == ["Adler"]
+
+
+def test_a_bad_filter_names_its_field(cast):
+    _fields(cast)
+    client = api_client(cast, cast.alice, "read")
+
+    for params, field in [
+        ({"country": "Germany"}, "country"),
+        ({"owner": "nobody"}, "owner"),
+        ({"company": "0190d7a0-0000-7000-8000-000000000000"}, "company"),
+        ({"custom_fields.branch": "Bakery"}, "custom_fields.branch"),
+        ({"custom_fields.member": "perhaps"}, "custom_fields.member"),
+        ({"custom_fields.unknown": "x"}, "custom_fields.unknown"),
+        ({"custom_fields.diagnosis": "flu"}, "custom_fields.diagnosis"),
+        ({"order": "email"}, "order"),
+    ]:
+        response = client.get("/api/v1/contacts", params)
+        assert response.status_code == 422, params
+        assert [e["field"] for e in response.json()["errors"]] == [field], params
+
+
+def test_another_organisations_company_is_not_a_filter(cast):
+    from custos.crm.services.people import company_create
+
+    with tenant_scope(cast.org_b):
+        bravo = company_create(actor=cast.actor(cast.mallory, cast.org_b), data={"name": "Bravo"})
+    client = api_client(cast, cast.alice, "read")
+
+    response = client.get("/api/v1/contacts", {"company": str(bravo.pk)})
+
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "company"
+
+
+def test_sorted_by_name_pages_through_every_contact_once_in_order(cast):
+    names = [f"{letter}{n}" for n in range(3) for letter in "DBECA"]
+    _contacts(cast, [{"last_name": name, "first_name": "Same"} for name in names])
+    client = api_client(cast, cast.alice, "read")
+
+    ids_up, _ = _walk(client, limit=4, order="name")
+    ids_down, _ = _walk(client, limit=4, order="-name")
+    first = client.get("/api/v1/contacts", {"limit": 4, "order": "name"}).json()
+    mixed = client.get("/api/v1/contacts", {"limit": 4, "order": "-created", "cursor": first["next"]})
+
+    by_id = {item["id"]: item["last_name"] for item in client.get("/api/v1/contacts", {"limit": 200}).json()["items"]}
+    assert [by_id[pk] for pk in ids_up] == sorted(names)
+    assert ids_down == ids_up[::-1]
+    assert mixed.status_code == 422
+    assert mixed.json()["errors"][0]["field"] == "cursor"

@@ -5,11 +5,12 @@ from custos.crm.models.custom_fields import CustomField
 from custos.crm.models.deals import Deal, DealStageChange, Pipeline, Stage
 from custos.crm.models.imports import ImportJob, ImportMapping
 from custos.crm.models.leads import Lead
-from custos.crm.models.people import Company, Contact
+from custos.crm.models.people import Affiliation, Company, Contact
 from custos.crm.models.rules import AssignmentRule, RepCapacity, ScoringRule
 
 __all__ = [
     "Activity",
+    "Affiliation",
     "AssignmentRule",
     "Company",
     "Contact",

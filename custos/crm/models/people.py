@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from custos.core.fields import EncryptedTextField
-from custos.core.personal_data import ANONYMISE, CONTACT, FREE_TEXT, IDENTITY, SPECIAL
+from custos.core.personal_data import ANONYMISE, CONTACT, DELETE, FREE_TEXT, IDENTITY, SPECIAL
 from custos.core.tenancy import TenantModel
 from custos.privacy.models import Subject
 
@@ -118,3 +118,23 @@ class Contact(PostalAddress, TenantModel):
 
     def __str__(self) -> str:
         return f"{self.first_name} {self.last_name}".strip() or self.email
+
+
+class Affiliation(TenantModel):
+    """A contact's role at a company other than their main one (`Contact.company`): the second
+    practice a dentist works at, the board a buyer sits on."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="affiliations")
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="affiliations")
+    role = models.CharField(_("role"), max_length=100, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["contact", "company"], name="affiliation_once")]
+        indexes = [models.Index(fields=["org", "company"], name="affiliation_org_company")]
+
+    class Privacy:
+        subject = "contact__subject"
+        fields = {"role": IDENTITY}
+        not_personal = ("id", "org", "contact", "company", "created_at")
+        on_erasure = DELETE

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.db import models
 
 from custos.core.actor import Actor
 from custos.core.lookup import get_or_not_found
-from custos.crm.models import Company, Contact
+from custos.crm.models import Affiliation, Company, Contact
+from custos.crm.selectors.filters import filter_list
 from custos.crm.selectors.records import scoped, search
 
 
@@ -23,14 +25,40 @@ def access_company(actor: Actor, company_id: Any, *, write: bool = False) -> Com
     return get_or_not_found(scoped(actor, Company.objects.all()), pk=company_id)
 
 
-def contact_list(actor: Actor, *, q: str = "") -> models.QuerySet[Contact]:
-    """Contacts the actor may see, oldest first (ids are time-ordered), optionally searched."""
+def contact_list(actor: Actor, *, q: str = "", filters: Mapping[str, Any] | None = None) -> models.QuerySet[Contact]:
+    """Contacts the actor may see, oldest first (ids are time-ordered), optionally searched
+    and filtered (see `filter_list`)."""
     actor.require("contact.view")
-    queryset = scoped(actor, Contact.objects.all()).defer("health_notes")  # decrypted only when asked for
+    queryset = scoped(actor, Contact.objects.all()).defer("health_notes", "custom_special")  # decrypted when asked
+    queryset = filter_list(actor, "contact", queryset, filters or {})
     return search(actor, "contact", queryset, q).order_by("id")
 
 
-def company_list(actor: Actor, *, q: str = "") -> models.QuerySet[Company]:
+def company_list(actor: Actor, *, q: str = "", filters: Mapping[str, Any] | None = None) -> models.QuerySet[Company]:
     actor.require("company.view")
-    queryset = scoped(actor, Company.objects.all())
+    queryset = filter_list(actor, "company", scoped(actor, Company.objects.all()), filters or {})
     return search(actor, "company", queryset, q).order_by("id")
+
+
+def affiliations_of(actor: Actor, contact: Contact) -> models.QuerySet[Affiliation]:
+    """The contact's further companies, those the actor may see, by company name."""
+    companies = scoped(actor, Company.objects.all())
+    return contact.affiliations.filter(company__in=companies).select_related("company").order_by("company__name")
+
+
+def access_affiliation(actor: Actor, contact: Contact, affiliation_id: Any) -> Affiliation:
+    return get_or_not_found(affiliations_of(actor, contact), pk=affiliation_id)
+
+
+def people_of(actor: Actor, company: Company) -> list[tuple[Contact, str]]:
+    """The contacts the actor may see at a company, with their role: those whose main company
+    it is, then those affiliated with it."""
+    visible = scoped(actor, Contact.objects.all()).defer("health_notes", "custom_special")
+    main = [(contact, "") for contact in visible.filter(company=company).order_by("last_name", "first_name")[:200]]
+    further = [
+        (affiliation.contact, affiliation.role)
+        for affiliation in Affiliation.objects.filter(company=company, contact__in=visible)
+        .select_related("contact")
+        .order_by("contact__last_name", "contact__first_name")[:200]
+    ]
+    return main + further

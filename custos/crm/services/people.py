@@ -8,10 +8,11 @@ from typing import Any
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from custos.audit.services import audit_record
 from custos.core.actor import Actor
 from custos.core.errors import ValidationFailed
 from custos.core.validation import Cleaner
-from custos.crm.models import Company, Contact, CustomField
+from custos.crm.models import Affiliation, Company, Contact, CustomField
 from custos.crm.selectors.records import scoped
 from custos.crm.services.custom_fields import clean_custom_values, read_special
 from custos.crm.services.records import (
@@ -149,6 +150,78 @@ def contact_delete(*, actor: Actor, contact: Contact) -> None:
 def contact_read_special(*, actor: Actor, contact: Contact) -> dict[str, Any]:
     """Reveal the special-category fields to an actor allowed to see them, and log the read."""
     return read_special(actor=actor, record=contact, object_type="contact", builtin=SPECIAL_CONTACT_FIELDS)
+
+
+# Affiliations ------------------------------------------------------------------------
+
+
+def _clean_role(cleaner: Cleaner, data: Mapping[str, Any]) -> str:
+    return cleaner.text("role", data.get("role"), max_length=100)
+
+
+def affiliation_add(*, actor: Actor, contact: Contact, data: Mapping[str, Any]) -> Affiliation:
+    """Link the contact to one more company, with their role there."""
+    actor.require("contact.change")
+    cleaner = Cleaner()
+    reject_unknown(cleaner, data, ("company", "role"))
+    company_id = clean_reference(
+        cleaner, "company", data.get("company"), scoped(actor, Company.objects.all()), _("Choose an existing company.")
+    )
+    if company_id is None and not cleaner.errors:
+        cleaner.fail("company", _("Choose an existing company."))
+    role = _clean_role(cleaner, data)
+    if company_id is not None and (
+        contact.company_id == company_id or contact.affiliations.filter(company_id=company_id).exists()
+    ):
+        cleaner.fail("company", _("The contact belongs to this company already."))
+    if cleaner.errors or company_id is None:
+        raise ValidationFailed(cleaner.errors)
+    affiliation = Affiliation(contact=contact, company_id=company_id, role=role)
+    with transaction.atomic():
+        affiliation.save(force_insert=True)
+        audit_record(
+            actor=actor,
+            action="contact.affiliation_add",
+            object_type="contact",
+            object_id=contact.pk,
+            fields=["company", *(["role"] if role else [])],
+        )
+    return affiliation
+
+
+def affiliation_update(*, actor: Actor, affiliation: Affiliation, data: Mapping[str, Any]) -> Affiliation:
+    """Change the contact's role at the company."""
+    actor.require("contact.change")
+    cleaner = Cleaner()
+    reject_unknown(cleaner, data, ("role",))
+    role = _clean_role(cleaner, data)
+    if cleaner.errors:
+        raise ValidationFailed(cleaner.errors)
+    if role != affiliation.role:
+        with transaction.atomic():
+            affiliation.role = role
+            affiliation.save(update_fields=["role"])
+            audit_record(
+                actor=actor,
+                action="contact.affiliation_update",
+                object_type="contact",
+                object_id=affiliation.contact_id,
+                fields=["role"],
+            )
+    return affiliation
+
+
+def affiliation_remove(*, actor: Actor, affiliation: Affiliation) -> None:
+    actor.require("contact.change")
+    with transaction.atomic():
+        audit_record(
+            actor=actor,
+            action="contact.affiliation_remove",
+            object_type="contact",
+            object_id=affiliation.contact_id,
+            fields=["company"],
+        )
+        affiliation.delete()
 
 
 # Companies ----------------------------------------------------------------------------

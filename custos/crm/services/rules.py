@@ -314,9 +314,12 @@ def rep_capacity_set(*, actor: Actor, user_id: uuid.UUID, data: Mapping[str, Any
     if not Membership.objects.filter(org_id=actor.org_id, user_id=user_id, is_active=True).exists():
         cleaner.fail("user", _("Choose a member of this organisation."))
     cap = cleaner.integer("max_open_leads", data.get("max_open_leads"), minimum=0, maximum=100000)
+    failures = len(cleaner.errors)
     away_from = cleaner.date("away_from", data.get("away_from"))
     away_until = cleaner.date("away_until", data.get("away_until"))
-    if (away_from is None) != (away_until is None):
+    if len(cleaner.errors) > failures:
+        pass  # a date that is not one says so; "give both" would only confuse
+    elif (away_from is None) != (away_until is None):
         cleaner.fail("away_until", _("Give both the first and the last day away."))
     elif away_from is not None and away_until is not None and away_until < away_from:
         cleaner.fail("away_until", _("The last day away cannot be before the first."))

@@ -57,9 +57,10 @@ SCHEDULE_FIELDS = frozenset({"service", "practitioner", "resource", "contact", "
 KEPT = frozenset({"id", "service", "practitioner", "resource", "contact", "starts_at", "ends_at"})
 MAX_LENGTH = timedelta(hours=24)
 
-# status → the statuses it may move to; done, no-show and cancelled are final.
+# status → the statuses it may move to; done, no-show and cancelled are final. Confirming is
+# optional: many people never confirm and come anyway (done), or do not come (no-show).
 TRANSITIONS: dict[str, frozenset[str]] = {
-    Status.BOOKED: frozenset({Status.CONFIRMED, Status.CANCELLED}),
+    Status.BOOKED: frozenset({Status.CONFIRMED, Status.DONE, Status.NO_SHOW, Status.CANCELLED}),
     Status.CONFIRMED: frozenset({Status.DONE, Status.NO_SHOW, Status.CANCELLED}),
 }
 STATUS_ACTIONS = {
@@ -118,8 +119,12 @@ def clean_appointment(
             case "recall" if partial:
                 cleaner.fail(name, _("An appointment is linked to its recall when it is booked."))
             case "recall":
-                open_recalls = visible_recalls(actor).exclude(status=Recall.Status.STOPPED)
-                cleaned["recall_id"] = clean_reference(cleaner, name, value, open_recalls, _("Choose an open recall."))
+                # A booked recall has its appointment already: a second one would leave it
+                # booked after the first is cancelled.
+                open_recalls = visible_recalls(actor).exclude(status__in=(Recall.Status.STOPPED, Recall.Status.BOOKED))
+                cleaned["recall_id"] = clean_reference(
+                    cleaner, name, value, open_recalls, _("Choose a recall that is not booked or stopped.")
+                )
             case "starts_at" | "ends_at":
                 cleaned[name] = cleaner.moment(name, value)
             case "notes" | "clinical_details":
@@ -148,9 +153,10 @@ def _local(moment: datetime) -> str:
 def _clash_message(clash: Appointment, who: str) -> str:
     start, end = timezone.localtime(clash.starts_at), timezone.localtime(clash.ends_at)
     values = {"start": _local(start), "end": formats.time_format(end, "TIME_FORMAT")}
+    # In brackets: a time can end in a full stop of its own ("9:30 a.m.").
     if who == "practitioner":
-        return _("The practitioner already has an appointment from %(start)s to %(end)s.") % values
-    return _("The resource is already booked from %(start)s to %(end)s.") % values
+        return _("The practitioner already has an appointment at that time (%(start)s to %(end)s).") % values
+    return _("The resource is already booked at that time (%(start)s to %(end)s).") % values
 
 
 def _check_free(cleaner: Cleaner, appointment: Appointment) -> None:
@@ -245,7 +251,21 @@ def appointment_update(*, actor: Actor, appointment: Appointment, data: Mapping[
     )
     if moved and appointment.status not in TRANSITIONS:
         raise ValidationFailed.single("status", _("A closed appointment cannot be moved."))
-    if "starts_at" in cleaned and "ends_at" not in cleaned:
+    if appointment.recall_id is not None:
+        # The recall is this person's for this service: another one would leave it booked for good.
+        for name in ("contact", "service"):
+            if cleaned.get(f"{name}_id", getattr(appointment, f"{name}_id")) != getattr(appointment, f"{name}_id"):
+                cleaner.fail(
+                    name, _("It was booked from a recall: book a new appointment for another person or service.")
+                )
+        _raise_if(cleaner)
+    if "ends_at" in cleaned and cleaned["ends_at"] is None:
+        # No end: as long as its service, as when booking.
+        service = Service.objects.get(pk=cleaned.get("service_id", appointment.service_id))
+        cleaned["ends_at"] = cleaned.get("starts_at", appointment.starts_at) + timedelta(
+            minutes=service.duration_minutes
+        )
+    elif "starts_at" in cleaned and "ends_at" not in cleaned:
         # Moving the start keeps the length.
         cleaned["ends_at"] = cleaned["starts_at"] + (appointment.ends_at - appointment.starts_at)
     kept = {f.attname: getattr(appointment, f.attname) for f in Appointment._meta.concrete_fields if f.name in KEPT}
@@ -256,9 +276,12 @@ def appointment_update(*, actor: Actor, appointment: Appointment, data: Mapping[
         if moved:
             _check_free(cleaner, after)
             _raise_if(cleaner)
-            if cleaned.get("starts_at", appointment.starts_at) != appointment.starts_at:
-                cleaned["reminder_sent_at"] = None
+        new_start = cleaned.get("starts_at", appointment.starts_at) != appointment.starts_at
         audited_update(actor, appointment, "appointment", cleaned)
+        if new_start:
+            # Written whatever this copy says: the reminder job may have claimed it since it was read.
+            Appointment.objects.filter(pk=appointment.pk).update(reminder_sent_at=None)
+            appointment.reminder_sent_at = None
     return appointment
 
 
@@ -301,7 +324,7 @@ def appointment_set_status(
         if status == Status.DONE:
             _recall_after_done(actor, appointment)
         elif status in (Status.CANCELLED, Status.NO_SHOW):
-            _recall_reopen(actor, appointment)
+            _recall_reopen(actor, appointment, now)
     return appointment
 
 
@@ -309,7 +332,7 @@ def appointment_delete(*, actor: Actor, appointment: Appointment) -> None:
     actor.require("appointment.delete")
     with transaction.atomic():
         if appointment.is_active and appointment.status != Status.DONE:
-            _recall_reopen(actor, appointment)
+            _recall_reopen(actor, appointment, timezone.now())
         delete_audited(actor, appointment, "appointment")
 
 
@@ -373,11 +396,12 @@ def _recall_after_done(actor: Actor, appointment: Appointment) -> None:
     )
 
 
-def _recall_reopen(actor: Actor, appointment: Appointment) -> None:
+def _recall_reopen(actor: Actor, appointment: Appointment, now: datetime) -> None:
     """A cancelled or missed appointment booked from a recall leaves the recall open again."""
     if appointment.recall_id is None:
         return
     recall = Recall.objects.select_for_update().filter(pk=appointment.recall_id, status=Recall.Status.BOOKED).first()
     if recall is not None:
-        due = recall.due_on <= timezone.localdate()
+        zone = zoneinfo.ZoneInfo(scheduling_settings(actor.org_id).time_zone)
+        due = recall.due_on <= timezone.localdate(now, zone)
         _recall_set(actor, recall, status=Recall.Status.DUE if due else Recall.Status.WAITING)

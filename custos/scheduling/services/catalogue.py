@@ -87,7 +87,8 @@ def clean_service(data: Mapping[str, Any], *, partial: bool, record: Service | N
             case "currency":
                 cleaned[name] = cleaner.currency(name, value)
             case "resource_kind":
-                cleaned[name] = cleaner.choice(name, value, ["", *Resource.Kind.values], default="")
+                # Empty: no particular kind; the message lists only the kinds there are.
+                cleaned[name] = cleaner.choice(name, value, Resource.Kind.values, default="")
             case "recall_months":
                 cleaned[name] = cleaner.integer(name, value, minimum=1, maximum=120)
             case "reminder_hours":

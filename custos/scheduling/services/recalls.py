@@ -7,6 +7,7 @@ Recalls belong to appointments: they need the `appointment.*` permissions.
 
 from __future__ import annotations
 
+import zoneinfo
 from collections.abc import Mapping
 from datetime import date
 from typing import Any
@@ -23,6 +24,7 @@ from custos.crm.models import Contact
 from custos.crm.selectors.records import scoped
 from custos.crm.services.records import clean_reference, insert_record, reject_unknown, update_record
 from custos.scheduling.models import Recall, Service
+from custos.scheduling.services.catalogue import scheduling_settings
 from custos.scheduling.services.common import delete_audited
 
 RECALL_FIELDS = ("contact", "service", "interval_months", "due_on", "status")
@@ -91,8 +93,8 @@ def recall_delete(*, actor: Actor, recall: Recall) -> None:
 
 
 def recalls_mark_due(*, actor: Actor, today: date | None = None) -> int:
-    """Mark the current organisation's waiting recalls whose day has come as due."""
-    today = today or timezone.localdate()
+    """Mark the current organisation's waiting recalls whose day has come (in its time zone) as due."""
+    today = today or timezone.localdate(timezone=zoneinfo.ZoneInfo(scheduling_settings(actor.org_id).time_zone))
     with transaction.atomic():
         due = list(
             Recall.objects.select_for_update()

@@ -40,14 +40,6 @@ from custos.web.forms import CodeForm, ConfirmTwoFactorForm, ProfileForm, TokenF
 from custos.web.shortcuts import actor_of, user_of
 
 
-def home(request: HttpRequest) -> HttpResponse:
-    if request.actor is None:  # type: ignore[attr-defined]
-        return render(request, "web/no_organization.html")
-    from custos.web.selectors import overview
-
-    return render(request, "web/home.html", {"overview": overview(actor_of(request))})
-
-
 @require_POST
 def switch_organization(request: HttpRequest) -> HttpResponse:
     user = user_of(request)

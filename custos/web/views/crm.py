@@ -14,16 +14,27 @@ from django.views.decorators.http import require_POST
 from custos.core.errors import ValidationFailed
 from custos.crm.models import Company, Contact, Deal
 from custos.crm.selectors.deals import deal_list
-from custos.crm.selectors.people import access_company, access_contact, company_list, contact_list
+from custos.crm.selectors.filters import list_order
+from custos.crm.selectors.people import (
+    access_affiliation,
+    access_company,
+    access_contact,
+    affiliations_of,
+    company_list,
+    contact_list,
+    people_of,
+)
 from custos.crm.selectors.records import scoped
 from custos.crm.services import people as services
 from custos.crm.services.custom_fields import fields_of
 from custos.web.custom_values import form_setup, shown_values
-from custos.web.forms import CompanyForm, ContactForm, address_initial, attach_errors
+from custos.web.forms import CompanyForm, ContactForm, address_initial, attach_errors, country_choices
+from custos.web.selectors import member_names
 from custos.web.shortcuts import actor_of
 from custos.web.views.activities import timeline_context
 from custos.web.views.duplicates import duplicates_of, possible_duplicates
-from custos.web.views.listing import page, search_terms
+from custos.web.views.listing import list_filters, page, search_terms, wants_partial
+from custos.web.views.scheduling import contact_appointments_context
 
 
 def _deals_of(actor: Any, *, contact: Contact | None = None, company: Company | None = None) -> list[Deal] | None:
@@ -34,15 +45,53 @@ def _deals_of(actor: Any, *, contact: Contact | None = None, company: Company | 
     return list(deal_list(actor).filter(**link).order_by("-created_at")[:50])
 
 
-def contact_list_view(request: HttpRequest) -> HttpResponse:
+def _list_context(request: HttpRequest, object_type: str, lister: Any, related: tuple[str, ...]) -> dict[str, Any]:
+    """A contact or company list page: searched, filtered and sorted; a bad filter is shown
+    beside the filters, with no rows, rather than silently ignored."""
     actor = actor_of(request)
     q, cursor = search_terms(request)
-    rows, next_cursor = page(contact_list(actor, q=q).select_related("company"), cursor)
-    context = {"contacts": rows, "next_cursor": next_cursor, "q": q, "hidden": actor.hidden_fields_of("contact")}
-    partial = request.htmx and not request.htmx.history_restore_request  # type: ignore[attr-defined]
-    response = render(request, "web/crm/contact_list.html" + ("#results" if partial else ""), context)
+    filters = list_filters(request)
+    order = filters.pop("order", "")
+    errors: list[Any] = []
+    rows: list[Any] = []
+    next_cursor = None
+    try:
+        ordering = list_order(object_type, order)
+        records = lister(actor, q=q, filters=filters)
+        rows, next_cursor = page(records.select_related(*related) if related else records, cursor, ordering)
+    except ValidationFailed as failure:
+        errors = failure.errors
+    chosen = {**filters, **({"order": order} if order else {})}
+    return {
+        "rows": rows,
+        "next_cursor": next_cursor,
+        "q": q,
+        "filters": sorted(chosen.items()),
+        "chosen": chosen,
+        "filter_errors": errors,
+        "filter_fields": [f for f in fields_of(object_type) if not f.is_special],
+        "members": member_names(actor),
+        "countries": country_choices(),
+        "orders": [
+            ("", _("Oldest first")),
+            ("-created", _("Newest first")),
+            ("name", _("Name A–Z")),
+            ("-name", _("Name Z–A")),
+        ],
+        "hidden": actor.hidden_fields_of(object_type),
+    }
+
+
+def _list_response(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
+    response = render(request, template + ("#results" if wants_partial(request) else ""), context)
     patch_vary_headers(response, ["HX-Request"])
     return response
+
+
+def contact_list_view(request: HttpRequest) -> HttpResponse:
+    context = _list_context(request, "contact", contact_list, ("company",))
+    context["contacts"] = context.pop("rows")
+    return _list_response(request, "web/crm/contact_list.html", context)
 
 
 def _company_choices(actor: Any, current: Company | None = None) -> list[tuple[str, str]]:
@@ -100,10 +149,37 @@ def contact_detail_view(request: HttpRequest, contact_id: str) -> HttpResponse:
             "hidden": actor.hidden_fields_of("contact"),
             "deals": _deals_of(actor, contact=contact),
             "deal_hidden": actor.hidden_fields_of("deal"),
+            "affiliations": list(affiliations_of(actor, contact)),
+            "affiliation_companies": _company_choices(actor) if actor.can("contact.change") else [],
             **duplicates_of(actor, contact),
+            **contact_appointments_context(actor, contact),
             **timeline_context(actor, contact),
         },
     )
+
+
+@require_POST
+def contact_affiliation_add_view(request: HttpRequest, contact_id: str) -> HttpResponse:
+    actor = actor_of(request)
+    contact = access_contact(actor, contact_id, write=True)
+    data = {"company": request.POST.get("company", ""), "role": request.POST.get("role", "")}
+    try:
+        services.affiliation_add(actor=actor, contact=contact, data=data)
+    except ValidationFailed as failure:
+        for error in failure.errors:
+            messages.error(request, error.message)
+    else:
+        messages.success(request, _("The company is added."))
+    return redirect("web:contact-detail", contact.pk)
+
+
+@require_POST
+def contact_affiliation_remove_view(request: HttpRequest, contact_id: str, affiliation_id: str) -> HttpResponse:
+    actor = actor_of(request)
+    contact = access_contact(actor, contact_id, write=True)
+    services.affiliation_remove(actor=actor, affiliation=access_affiliation(actor, contact, affiliation_id))
+    messages.success(request, _("The company is removed."))
+    return redirect("web:contact-detail", contact.pk)
 
 
 def contact_edit_view(request: HttpRequest, contact_id: str) -> HttpResponse:
@@ -155,14 +231,9 @@ def contact_delete_view(request: HttpRequest, contact_id: str) -> HttpResponse:
 
 
 def company_list_view(request: HttpRequest) -> HttpResponse:
-    actor = actor_of(request)
-    q, cursor = search_terms(request)
-    rows, next_cursor = page(company_list(actor, q=q), cursor)
-    context = {"companies": rows, "next_cursor": next_cursor, "q": q, "hidden": actor.hidden_fields_of("company")}
-    partial = request.htmx and not request.htmx.history_restore_request  # type: ignore[attr-defined]
-    response = render(request, "web/crm/company_list.html" + ("#results" if partial else ""), context)
-    patch_vary_headers(response, ["HX-Request"])
-    return response
+    context = _list_context(request, "company", company_list, ())
+    context["companies"] = context.pop("rows")
+    return _list_response(request, "web/crm/company_list.html", context)
 
 
 def company_create_view(request: HttpRequest) -> HttpResponse:
@@ -183,13 +254,13 @@ def company_create_view(request: HttpRequest) -> HttpResponse:
 def company_detail_view(request: HttpRequest, company_id: str) -> HttpResponse:
     actor = actor_of(request)
     company = access_company(actor, company_id)
-    contacts = scoped(actor, company.contacts.all()).order_by("last_name")[:100] if actor.can("contact.view") else []
+    people = people_of(actor, company) if actor.can("contact.view") else []
     return render(
         request,
         "web/crm/company_detail.html",
         {
             "company": company,
-            "contacts": contacts,
+            "people": people,
             "custom_values": shown_values(company, "company"),
             "hidden": actor.hidden_fields_of("company"),
             "deals": _deals_of(actor, company=company),

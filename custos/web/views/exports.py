@@ -15,7 +15,7 @@ from custos.crm.selectors.people import company_list, contact_list
 from custos.web.shortcuts import actor_of
 from custos.web.views.deals import DEAL_STATUSES
 from custos.web.views.leads import LEAD_STATUSES
-from custos.web.views.listing import filter_value, search_terms
+from custos.web.views.listing import filter_value, list_filters, search_terms
 
 
 def download(export: Export) -> StreamingHttpResponse:
@@ -29,11 +29,18 @@ def _format(request: HttpRequest) -> str:
     return request.POST.get("format", "csv")[:8]
 
 
+def _filters(request: HttpRequest) -> dict[str, str]:
+    """The list's filters; the export keeps the order in which records were created."""
+    filters = list_filters(request)
+    filters.pop("order", None)
+    return filters
+
+
 @require_POST
 def contact_export_view(request: HttpRequest) -> StreamingHttpResponse:
     actor = actor_of(request)
     q, _cursor = search_terms(request)
-    contacts = contact_list(actor, q=q).select_related("company", "owner")
+    contacts = contact_list(actor, q=q, filters=_filters(request)).select_related("company", "owner")
     return download(export_records(actor, "contact", contacts, file_format=_format(request)))
 
 
@@ -41,7 +48,8 @@ def contact_export_view(request: HttpRequest) -> StreamingHttpResponse:
 def company_export_view(request: HttpRequest) -> StreamingHttpResponse:
     actor = actor_of(request)
     q, _cursor = search_terms(request)
-    return download(export_records(actor, "company", company_list(actor, q=q), file_format=_format(request)))
+    companies = company_list(actor, q=q, filters=_filters(request))
+    return download(export_records(actor, "company", companies, file_format=_format(request)))
 
 
 @require_POST

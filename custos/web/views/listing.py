@@ -42,11 +42,22 @@ def submitted(request: HttpRequest, form: Any) -> dict[str, Any]:
     }
 
 
-def page(queryset: Any, cursor: str | None) -> tuple[list[Any], str | None]:
+def page(queryset: Any, cursor: str | None, order: tuple[str, ...] = ("pk",)) -> tuple[list[Any], str | None]:
     try:
-        return paginate(queryset, cursor=cursor, limit=PAGE_SIZE)
+        return paginate(queryset, cursor=cursor, limit=PAGE_SIZE, order=order)
     except ValidationFailed:
-        return paginate(queryset, cursor=None, limit=PAGE_SIZE)
+        return paginate(queryset, cursor=None, limit=PAGE_SIZE, order=order)
+
+
+LIST_FILTERS = ("tag", "owner", "company", "country", "order")
+
+
+def list_filters(request: HttpRequest) -> dict[str, str]:
+    """A contact or company list's filters and sort order, posted with the search (a custom
+    field's value may be personal, so the form posts them, like the words searched for)."""
+    data = request.POST if request.method == "POST" else request.GET
+    names = [*LIST_FILTERS, *sorted(key for key in data if key.startswith("custom_fields."))[:50]]
+    return {name: data.get(name, "")[:200] for name in names if data.get(name, "").strip()}
 
 
 def wants_partial(request: HttpRequest) -> bool:

@@ -31,24 +31,42 @@ class Command(BaseCommand):
         parser.add_argument(
             "--database",
             choices=["sqlite", "postgres", "both"],
-            help="Default: the kind DATABASE_URL names. PostgreSQL uses database custos_bench on its server.",
+            help="Default: the kind DATABASE_URL names, but never that database: SQLite uses "
+            "var/bench/custos_bench.sqlite3, PostgreSQL database custos_bench on 127.0.0.1:5432 as user postgres.",
         )
         parser.add_argument("--only", default=",".join(MEASUREMENTS), help="Comma-separated: search,list,import,api.")
         parser.add_argument("--json", dest="json_path", help="Write the JSON here instead of printing it.")
         parser.add_argument("--api-seconds", type=float, default=20, help="Load duration per endpoint (default 20).")
-        # One step of a run, in a child process against the benchmark database (bench.crm.step).
+        parser.add_argument(
+            "--baseline-scale",
+            type=int,
+            default=10_000,
+            help="Below --scale: search and list are measured at this many contacts too, in the same run "
+            "(default 10,000; 0: not).",
+        )
+        parser.add_argument(
+            "--quick", action="store_true", help="Few samples and no profile: checks that the benchmark runs."
+        )
+        # One step of a run, in a child process against the benchmark database (bench.crm.run_phase).
         parser.add_argument("--phase", help=argparse.SUPPRESS)
         parser.add_argument("--rows", type=int, default=0, help=argparse.SUPPRESS)
         parser.add_argument("--name", default="import", help=argparse.SUPPRESS)
         parser.add_argument("--seed", type=int, default=7, help=argparse.SUPPRESS)
-        parser.add_argument("--profile", type=int, default=0, help=argparse.SUPPRESS)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if options["phase"]:
-            self.stdout.write(json.dumps(self._phase(options)))
-            return
-        from bench.crm import run, table
+        from bench.crm import run, run_phase, table
 
+        if options["phase"]:
+            answer = run_phase(
+                options["phase"],
+                scale=options["scale"],
+                rows=options["rows"],
+                name=options["name"],
+                seed=options["seed"],
+                quick=options["quick"],
+            )
+            self.stdout.write(json.dumps(answer))
+            return
         only = {name.strip() for name in options["only"].split(",") if name.strip()}
         if unknown := only - set(MEASUREMENTS):
             raise CommandError(f"--only knows {', '.join(MEASUREMENTS)}, not {', '.join(sorted(unknown))}")
@@ -57,31 +75,17 @@ class Command(BaseCommand):
         vendor = "postgres" if settings.DATABASES["default"]["ENGINE"].endswith("postgresql") else "sqlite"
         chosen = options["database"] or vendor
         databases = ["sqlite", "postgres"] if chosen == "both" else [chosen]
-        report = run(scale=options["scale"], databases=databases, only=only, api_seconds=options["api_seconds"])
+        report = run(
+            scale=options["scale"],
+            databases=databases,
+            only=only,
+            api_seconds=options["api_seconds"],
+            baseline_scale=options["baseline_scale"],
+            quick=options["quick"],
+        )
         text = json.dumps(report, indent=2, ensure_ascii=False)
         if options["json_path"]:
             Path(options["json_path"]).write_text(text + "\n")
         else:
             self.stdout.write(text)
         self.stdout.write(table(report))
-
-    @staticmethod
-    def _phase(options: dict[str, Any]) -> Any:
-        from bench import api, generate, imports, measure
-
-        match options["phase"]:
-            case "generate":
-                return generate.generate(options["scale"])
-            case "version":
-                return measure.database_version()
-            case "search":
-                return measure.search()
-            case "list":
-                return measure.contact_list()
-            case "api-setup":
-                return api.setup()
-            case "import-file":
-                return imports.write_file(options["rows"], seed=options["seed"], name=options["name"])
-            case "import":
-                return imports.run(options["rows"], name=options["name"], profile=bool(options["profile"]))
-        raise CommandError(f"unknown phase {options['phase']}")

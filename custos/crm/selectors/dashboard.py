@@ -1,0 +1,363 @@
+"""The sales dashboard: pipeline value by stage, funnel, win rate, leads by source, tasks due
+and the revenue expected this quarter, all aggregated in the database.
+
+Every figure counts only records inside the actor's record scope. Money is summed per
+currency, never across currencies, and left out altogether when the actor's role may not
+see deal amounts. "This quarter" is the calendar quarter in the given time zone (the
+reader's), both for dates (expected close) and moments (closed at, due at).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta, tzinfo
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+
+from custos.core.actor import Actor, RecordScope
+from custos.core.errors import PermissionDenied
+from custos.crm.models import Activity, Deal, Lead, Pipeline
+from custos.crm.selectors.deals import access_pipeline, pipeline_list
+from custos.crm.selectors.records import scoped
+
+CENT = Decimal("0.01")
+UPCOMING_DAYS = 7
+# A lead that got this far has passed qualification, whatever status it holds now.
+QUALIFIED_STATUSES = (Lead.Status.QUALIFIED, Lead.Status.CONVERTED)
+FUNNEL_STEPS = ("leads", "qualified", "converted", "won")
+# Any one of these lets a member see the dashboard; each figure needs its own.
+DASHBOARD_PERMISSIONS = ("deal.view", "lead.view", "activity.view")
+
+
+@dataclass(frozen=True)
+class Money:
+    currency: str
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class Quarter:
+    """A calendar quarter in one time zone: its dates, and the moments it starts and ends."""
+
+    year: int
+    number: int
+    first_day: date
+    last_day: date
+    starts_at: datetime
+    ends_at: datetime  # exclusive: the first moment of the next quarter
+
+    @classmethod
+    def of(cls, day: date, zone: tzinfo) -> Quarter:
+        number = (day.month - 1) // 3 + 1
+        first_day = date(day.year, 3 * number - 2, 1)
+        next_first = date(day.year + 1, 1, 1) if number == 4 else date(day.year, 3 * number + 1, 1)
+        return cls(
+            year=day.year,
+            number=number,
+            first_day=first_day,
+            last_day=next_first - timedelta(days=1),
+            starts_at=timezone.make_aware(datetime.combine(first_day, time.min), zone),
+            ends_at=timezone.make_aware(datetime.combine(next_first, time.min), zone),
+        )
+
+
+@dataclass(frozen=True)
+class StageFigure:
+    """The open deals sitting in one stage; money per currency, None when amounts are hidden."""
+
+    stage_id: Any
+    name: str
+    probability: int
+    count: int
+    value: tuple[Money, ...] | None
+    weighted: tuple[Money, ...] | None
+
+
+@dataclass(frozen=True)
+class WinRate:
+    """Deals won and lost, closed this quarter and ever; the rate is won / (won + lost)."""
+
+    won_this_quarter: int
+    lost_this_quarter: int
+    won_all_time: int
+    lost_all_time: int
+
+    @staticmethod
+    def _rate(won: int, lost: int) -> Decimal | None:
+        return (Decimal(won) / Decimal(won + lost)).quantize(Decimal("0.0001")) if won + lost else None
+
+    @property
+    def this_quarter(self) -> Decimal | None:
+        return self._rate(self.won_this_quarter, self.lost_this_quarter)
+
+    @property
+    def all_time(self) -> Decimal | None:
+        return self._rate(self.won_all_time, self.lost_all_time)
+
+
+@dataclass(frozen=True)
+class ExpectedRevenue:
+    """One currency's revenue expected this quarter: open deals due to close in it, weighted
+    by their stage's probability, plus what was won in it."""
+
+    currency: str
+    weighted_open: Decimal
+    won: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        return self.weighted_open + self.won
+
+
+@dataclass(frozen=True)
+class FunnelStep:
+    key: str  # leads, qualified, converted, won
+    count: int
+
+
+@dataclass(frozen=True)
+class SourceFigure:
+    source: str
+    count: int
+
+
+@dataclass(frozen=True)
+class TasksDue:
+    """Open tasks of the people in the actor's scope, by when they are due."""
+
+    overdue: int
+    today: int
+    upcoming: int  # after today, within UPCOMING_DAYS
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """The figures one actor may see; a figure they have no right to is None."""
+
+    time_zone: str
+    quarter: Quarter
+    pipelines: list[Pipeline]
+    pipeline: Pipeline | None
+    amounts_visible: bool
+    pipeline_by_stage: list[StageFigure] | None
+    open_value: tuple[Money, ...] | None
+    win_rate: WinRate | None
+    expected_revenue: list[ExpectedRevenue] | None
+    funnel: list[FunnelStep] | None
+    leads_by_source: list[SourceFigure] | None
+    tasks_due: TasksDue | None
+
+
+def may_see_dashboard(actor: Actor) -> bool:
+    return any(actor.can(permission) for permission in DASHBOARD_PERMISSIONS)
+
+
+def dashboard(
+    actor: Actor, *, pipeline_id: Any = None, zone: tzinfo | None = None, now: datetime | None = None
+) -> Dashboard:
+    """The dashboard of one pipeline (the default one without an id) in the time zone given
+    (the active one by default). Seven aggregate queries, however many deals there are."""
+    if not may_see_dashboard(actor):
+        raise PermissionDenied("deal.view")
+    zone = zone or timezone.get_current_timezone()
+    now = (now or timezone.now()).astimezone(zone)
+    quarter = Quarter.of(now.date(), zone)
+    amounts_visible = actor.may_see_field("deal", "amount")
+    pipelines: list[Pipeline] = []
+    pipeline = None
+    if actor.can("deal.view"):
+        pipelines = list(pipeline_list(actor))
+        if pipeline_id:
+            chosen = access_pipeline(actor, pipeline_id)
+            pipeline = next((p for p in pipelines if p.pk == chosen.pk), chosen)  # with its stages fetched
+        else:
+            pipeline = next((p for p in pipelines if p.is_default), pipelines[0] if pipelines else None)
+    by_stage = expected = None
+    win_rate = None
+    open_value = None
+    if pipeline is not None:
+        currencies = _currencies(actor, pipeline) if amounts_visible else []
+        by_stage, expected = _open_deals(actor, pipeline, quarter, currencies)
+        win_rate, won = _closed_deals(actor, pipeline, quarter, currencies)
+        expected = _with_won(expected, won)
+        open_value = _add_up(money for figure in by_stage for money in figure.value or ())
+        if not amounts_visible:
+            by_stage = [replace(figure, value=None, weighted=None) for figure in by_stage]
+    funnel, by_source = _leads(
+        actor,
+        funnel=actor.can("lead.view") and actor.may_see_field("lead", "status"),
+        sources=actor.can("lead.view") and actor.may_see_field("lead", "source"),
+    )
+    return Dashboard(
+        time_zone=str(zone),
+        quarter=quarter,
+        pipelines=pipelines,
+        pipeline=pipeline,
+        amounts_visible=amounts_visible,
+        pipeline_by_stage=by_stage if actor.may_see_field("deal", "stage") else None,
+        open_value=open_value if amounts_visible else None,
+        win_rate=win_rate,
+        expected_revenue=expected if amounts_visible else None,
+        funnel=funnel,
+        leads_by_source=by_source,
+        tasks_due=_tasks_due(actor, now, zone) if actor.can("activity.view") else None,
+    )
+
+
+def _owners(actor: Actor, path: str = "owner_id") -> Q:
+    """The same narrowing as `scoped`, for a related record's owner."""
+    if actor.record_scope == RecordScope.ALL:
+        return Q()
+    if actor.record_scope == RecordScope.TEAM:
+        return Q(**{f"{path}__in": actor.team_member_ids})
+    return Q(**{path: actor.user_id})
+
+
+def _currencies(actor: Actor, pipeline: Pipeline) -> list[str]:
+    """The currencies the pipeline's deals with an amount are in (a short list: one query)."""
+    deals = scoped(actor, Deal.objects.filter(pipeline=pipeline, amount__isnull=False))
+    return sorted(deals.values_list("currency", flat=True).distinct().order_by())
+
+
+def _per_currency(currencies: list[str], prefix: str, only: Q | None = None) -> dict[str, Sum]:
+    """One sum of amounts per currency: grouping by stage alone lets the database follow the
+    board's index instead of sorting every deal by stage and currency."""
+    return {
+        f"{prefix}_{index}": Sum("amount", filter=Q(currency=currency) & (only or Q()))
+        for index, currency in enumerate(currencies)
+    }
+
+
+def _open_deals(
+    actor: Actor, pipeline: Pipeline, quarter: Quarter, currencies: list[str]
+) -> tuple[list[StageFigure], list[ExpectedRevenue]]:
+    """Open deals by stage (one query): counts, sums per currency, and the part of each sum
+    expected to close this quarter, weighted by the stage's probability. Without
+    currencies (amounts hidden, or none given), counts only."""
+    closing = Q(expected_close__gte=quarter.first_day, expected_close__lte=quarter.last_day)
+    rows = {
+        row["stage_id"]: row
+        for row in scoped(actor, Deal.objects.filter(pipeline=pipeline, status=Deal.Status.OPEN))
+        .values("stage_id")
+        .annotate(
+            count=Count("id"),
+            **_per_currency(currencies, "total"),
+            **_per_currency(currencies, "closing", closing),
+        )
+        .order_by()
+    }
+    figures = []
+    weighted_closing: dict[str, Decimal] = defaultdict(Decimal)
+    for stage in pipeline.stages.all():
+        if stage.outcome != stage.Outcome.OPEN:
+            continue
+        row = rows.get(stage.pk, {})
+        value = tuple(
+            Money(currency, row[f"total_{index}"])
+            for index, currency in enumerate(currencies)
+            if row.get(f"total_{index}") is not None
+        )
+        for index, currency in enumerate(currencies):
+            if row.get(f"closing_{index}") is not None:
+                weighted_closing[currency] += row[f"closing_{index}"] * stage.probability / 100
+        weighted = tuple(Money(m.currency, _weigh(m.amount, stage.probability)) for m in value)
+        figures.append(StageFigure(stage.pk, stage.name, stage.probability, row.get("count", 0), value, weighted))
+    expected = [ExpectedRevenue(c, a.quantize(CENT), Decimal("0.00")) for c, a in sorted(weighted_closing.items())]
+    return figures, expected
+
+
+def _closed_deals(
+    actor: Actor, pipeline: Pipeline, quarter: Quarter, currencies: list[str]
+) -> tuple[WinRate, dict[str, Decimal]]:
+    """Won and lost deals, ever and this quarter, and the amounts won this quarter per currency (one query)."""
+    this_quarter = Q(closed_at__gte=quarter.starts_at, closed_at__lt=quarter.ends_at)
+    rows = {
+        row["status"]: row
+        for row in scoped(actor, Deal.objects.filter(pipeline=pipeline, status__in=[Deal.Status.WON, Deal.Status.LOST]))
+        .values("status")
+        .annotate(
+            count=Count("id"),
+            in_quarter=Count("id", filter=this_quarter),
+            **_per_currency(currencies, "won", this_quarter),
+        )
+        .order_by()
+    }
+    won_row = rows.get(Deal.Status.WON, {})
+    lost_row = rows.get(Deal.Status.LOST, {})
+    rate = WinRate(
+        won_this_quarter=won_row.get("in_quarter", 0),
+        lost_this_quarter=lost_row.get("in_quarter", 0),
+        won_all_time=won_row.get("count", 0),
+        lost_all_time=lost_row.get("count", 0),
+    )
+    won = {
+        currency: won_row[f"won_{index}"]
+        for index, currency in enumerate(currencies)
+        if won_row.get(f"won_{index}") is not None
+    }
+    return rate, won
+
+
+def _with_won(expected: list[ExpectedRevenue], won: dict[str, Decimal]) -> list[ExpectedRevenue]:
+    weighted = {e.currency: e.weighted_open for e in expected}
+    currencies = sorted(set(weighted) | set(won))
+    return [
+        ExpectedRevenue(c, weighted.get(c, Decimal("0.00")), won.get(c, Decimal("0.00")).quantize(CENT))
+        for c in currencies
+    ]
+
+
+def _weigh(amount: Decimal, probability: int) -> Decimal:
+    return (amount * probability / 100).quantize(CENT)
+
+
+def _add_up(amounts: Any) -> tuple[Money, ...]:
+    sums: dict[str, Decimal] = defaultdict(Decimal)
+    for money in amounts:
+        sums[money.currency] += money.amount
+    return tuple(Money(c, a) for c, a in sorted(sums.items()))
+
+
+def _leads(actor: Actor, *, funnel: bool, sources: bool) -> tuple[list[FunnelStep] | None, list[SourceFigure] | None]:
+    """Every lead in scope, how many got to each step of the funnel, and how many came from each
+    source: one pass over the leads, counting sources by their (few, fixed) values rather than
+    grouping. A converted lead counts as won when the deal it became is won and in scope too."""
+    if not (funnel or sources):
+        return None, None
+    counts: dict[str, Any] = {"leads": Count("id")}
+    if funnel:
+        converted = Q(status=Lead.Status.CONVERTED)
+        won = converted & Q(converted_deal__status=Deal.Status.WON) & _owners(actor, "converted_deal__owner_id")
+        counts |= {
+            "qualified": Count("id", filter=Q(status__in=QUALIFIED_STATUSES)),
+            "converted": Count("id", filter=converted),
+            "won": Count("id", filter=won),
+        }
+    if sources:
+        counts |= {f"source_{value}": Count("id", filter=Q(source=value)) for value in Lead.Source.values}
+    totals = scoped(actor, Lead.objects.all()).aggregate(**counts)
+    steps = [FunnelStep(key, totals[key]) for key in FUNNEL_STEPS] if funnel else None
+    by_source = None
+    if sources:
+        found = [SourceFigure(value, totals[f"source_{value}"]) for value in Lead.Source.values]
+        by_source = sorted((f for f in found if f.count), key=lambda f: (-f.count, f.source))
+    return steps, by_source
+
+
+def _tasks_due(actor: Actor, now: datetime, zone: tzinfo) -> TasksDue:
+    """Open tasks owned by the people in the actor's scope: overdue, due later today, due in
+    the coming days (one query). Each is visible to the actor, as its owner is in scope."""
+    tomorrow = timezone.make_aware(datetime.combine(now.date() + timedelta(days=1), time.min), zone)
+    horizon = tomorrow + timedelta(days=UPCOMING_DAYS)
+    totals = Activity.objects.filter(
+        _owners(actor), kind=Activity.Kind.TASK, done_at__isnull=True, due_at__lt=horizon
+    ).aggregate(
+        overdue=Count("id", filter=Q(due_at__lt=now)),
+        today=Count("id", filter=Q(due_at__gte=now, due_at__lt=tomorrow)),
+        upcoming=Count("id", filter=Q(due_at__gte=tomorrow)),
+    )
+    return TasksDue(overdue=totals["overdue"], today=totals["today"], upcoming=totals["upcoming"])
