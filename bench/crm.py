@@ -166,7 +166,7 @@ class Children:
 class InProcess:
     """Each step in this process against its current database (a test's, already migrated and
     empty, so filled once: no baseline); the API measured on a server already running there
-    (a test's live server)."""
+    (a test's live server, whose threads share one SQLite connection: one request at a time)."""
 
     def __init__(self, host: str, port: int, *, quick: bool = True) -> None:
         self.host, self.port, self.quick = host, port, quick
@@ -180,7 +180,8 @@ class InProcess:
     def api(self, credentials: dict[str, Any], *, seconds: float) -> dict[str, Any]:
         from bench import api
 
-        return api.load(self.host, self.port, credentials, seconds=seconds, warm_up=0.5 if self.quick else 2.0)
+        warm_up = 0.5 if self.quick else 2.0
+        return api.load(self.host, self.port, credentials, seconds=seconds, warm_up=warm_up, concurrency=1)
 
 
 def run_database(

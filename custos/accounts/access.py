@@ -36,8 +36,9 @@ def actor_for(
     """The member's rights in their organisation, narrowed by the token's scopes if any."""
     with tenant_scope(membership.org_id):
         role = membership.role
-        team_ids = TeamMember.objects.filter(user_id=membership.user_id).values_list("team_id", flat=True)
-        mates = frozenset(TeamMember.objects.filter(team_id__in=list(team_ids)).values_list("user_id", flat=True))
+        # One query: everyone in any team the member is in (the member included).
+        team_ids = TeamMember.objects.filter(user_id=membership.user_id).values("team_id")
+        mates = frozenset(TeamMember.objects.filter(team_id__in=team_ids).values_list("user_id", flat=True))
     permissions = frozenset(role.permissions)
     if token is not None:
         permissions = permissions_within_scopes(permissions, frozenset(token.scopes))
