@@ -12,8 +12,10 @@ from ninja import Router, Schema, Status
 from pydantic import ConfigDict, Field, StrictInt
 
 from custos.api.rendering import (
+    FILTERS_DOC,
     actor_of,
     choice_filter,
+    list_filters,
     moment,
     money,
     record_filter,
@@ -33,6 +35,7 @@ from custos.crm.selectors.deals import (
     deal_list,
     pipeline_list,
 )
+from custos.crm.selectors.filters import list_order
 from custos.crm.services import deals as services
 from custos.crm.services.custom_fields import read_special
 
@@ -250,7 +253,7 @@ def update_stage(request: HttpRequest, pipeline_id: str, stage_id: str, payload:
 # Deals -----------------------------------------------------------------------------------
 
 
-@router.get("/deals", response=DealPage, summary="List deals")
+@router.get("/deals", response=DealPage, summary="List deals", description=FILTERS_DOC)
 def list_deals(
     request: HttpRequest,
     cursor: str | None = None,
@@ -259,9 +262,14 @@ def list_deals(
     pipeline: str | None = None,
     stage: str | None = None,
     status: str = "",
+    tag: str = "",
+    owner: str = "",
+    company: str = "",
+    order: str = "",
 ) -> dict[str, Any]:
     actor = actor_of(request)
     status = choice_filter("status", status, Deal.Status.values)
+    ordering = list_order("deal", order)
     in_pipeline = record_filter(
         "pipeline", pipeline, lambda pk: access_pipeline(actor, pk), _("Choose an existing pipeline.")
     )
@@ -272,8 +280,9 @@ def list_deals(
         pipeline_id=in_pipeline.pk if in_pipeline else None,
         stage_id=in_stage.pk if in_stage else None,
         status=status,
+        filters=list_filters(request, tag=tag, owner=owner, company=company),
     )
-    rows, next_cursor = paginate(deals, cursor=cursor, limit=limit)
+    rows, next_cursor = paginate(deals, cursor=cursor, limit=limit, order=ordering)
     return {"items": [deal_out(actor, deal) for deal in rows], "next": next_cursor}
 
 

@@ -64,10 +64,19 @@ def export_companies(
 
 
 @router.get("/leads/export", summary="Export leads as CSV or XLSX", openapi_extra=DOWNLOAD)
-def export_leads(request: HttpRequest, q: str = "", status: str = "", format: str = "csv") -> StreamingHttpResponse:
+def export_leads(
+    request: HttpRequest,
+    q: str = "",
+    status: str = "",
+    tag: str = "",
+    owner: str = "",
+    country: str = "",
+    format: str = "csv",
+) -> StreamingHttpResponse:
     actor = actor_of(request)
     status = choice_filter("status", status, Lead.Status.values)
-    leads = lead_list(actor, q=q, status=status).select_related("owner")
+    filters = list_filters(request, tag=tag, owner=owner, country=country)
+    leads = lead_list(actor, q=q, status=status, filters=filters).select_related("owner")
     return _download(export_records(actor, "lead", leads, file_format=format))
 
 
@@ -78,6 +87,9 @@ def export_deals(
     pipeline: str | None = None,
     stage: str | None = None,
     status: str = "",
+    tag: str = "",
+    owner: str = "",
+    company: str = "",
     format: str = "csv",
 ) -> StreamingHttpResponse:
     actor = actor_of(request)
@@ -92,5 +104,6 @@ def export_deals(
         pipeline_id=in_pipeline.pk if in_pipeline else None,
         stage_id=in_stage.pk if in_stage else None,
         status=status,
+        filters=list_filters(request, tag=tag, owner=owner, company=company),
     ).select_related("owner")
     return _download(export_records(actor, "deal", deals, file_format=format))

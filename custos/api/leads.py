@@ -12,11 +12,13 @@ from ninja import Router, Schema, Status
 from pydantic import ConfigDict, Field, StrictBool
 
 from custos.api.rendering import (
+    FILTERS_DOC,
     AddressIn,
     AddressOut,
     actor_of,
     address_of,
     choice_filter,
+    list_filters,
     moment,
     reference,
     visible,
@@ -26,6 +28,7 @@ from custos.core.actor import Actor
 from custos.core.errors import FieldError, ValidationFailed
 from custos.core.pagination import paginate
 from custos.crm.models import Lead
+from custos.crm.selectors.filters import list_order
 from custos.crm.selectors.leads import access_lead, lead_list
 from custos.crm.services import leads as services
 from custos.crm.services.custom_fields import read_special
@@ -153,13 +156,23 @@ def lead_out(actor: Actor, lead: Lead) -> dict[str, Any]:
     return visible(actor, "lead", data, always=("id", "subject", "created_at", "updated_at"))
 
 
-@router.get("/leads", response=LeadPage, summary="List leads")
+@router.get("/leads", response=LeadPage, summary="List leads", description=FILTERS_DOC)
 def list_leads(
-    request: HttpRequest, cursor: str | None = None, limit: int | None = None, q: str = "", status: str = ""
+    request: HttpRequest,
+    cursor: str | None = None,
+    limit: int | None = None,
+    q: str = "",
+    status: str = "",
+    tag: str = "",
+    owner: str = "",
+    country: str = "",
+    order: str = "",
 ) -> dict[str, Any]:
     actor = actor_of(request)
     status = choice_filter("status", status, Lead.Status.values)
-    rows, next_cursor = paginate(lead_list(actor, q=q, status=status), cursor=cursor, limit=limit)
+    filters = list_filters(request, tag=tag, owner=owner, country=country)
+    leads = lead_list(actor, q=q, status=status, filters=filters)
+    rows, next_cursor = paginate(leads, cursor=cursor, limit=limit, order=list_order("lead", order))
     return {"items": [lead_out(actor, lead) for lead in rows], "next": next_cursor}
 
 

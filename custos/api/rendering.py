@@ -90,10 +90,11 @@ def address_of(record: Any) -> dict[str, Any]:
 
 
 FILTERS_DOC = (
-    "Filters combine: `tag` (exact), `owner` (a member's id, or `me`), `country` (ISO code), "
-    "and `custom_fields.<key>=value` for any custom field that is not special category (text "
-    "fields match a part, others the exact value; yes/no takes true or false). `order` is "
-    "`created` (the default), `-created`, `name` or `-name`."
+    "Filters combine: `tag` (exact), `owner` (a member's id, or `me`), `country` (ISO code; contacts, "
+    "companies, leads), `company` (an id; contacts, deals), and `custom_fields.<key>=value` for any "
+    "custom field that is not special category (text fields match a part, others the exact value; "
+    "yes/no takes true or false). `order` is `created` (the default), `-created`, `name` or `-name`; "
+    "a cursor belongs to the order it was made with."
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -12,6 +13,7 @@ from django.db.models import Count, Sum
 from custos.core.actor import Actor
 from custos.core.lookup import get_or_not_found
 from custos.crm.models import Deal, DealStageChange, Pipeline, Stage
+from custos.crm.selectors.filters import filter_list
 from custos.crm.selectors.records import scoped, search
 
 BOARD_CARDS_PER_STAGE = 50
@@ -46,10 +48,17 @@ def pipeline_list(actor: Actor) -> models.QuerySet[Pipeline]:
 
 
 def deal_list(
-    actor: Actor, *, q: str = "", pipeline_id: Any = None, stage_id: Any = None, status: str = ""
+    actor: Actor,
+    *,
+    q: str = "",
+    pipeline_id: Any = None,
+    stage_id: Any = None,
+    status: str = "",
+    filters: Mapping[str, Any] | None = None,
 ) -> models.QuerySet[Deal]:
     actor.require("deal.view")
     queryset = scoped(actor, Deal.objects.select_related("stage", "company", "contact"))
+    queryset = filter_list(actor, "deal", queryset, filters or {})
     if pipeline_id:
         queryset = queryset.filter(pipeline_id=pipeline_id)
     if stage_id:

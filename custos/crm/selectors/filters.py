@@ -31,6 +31,15 @@ ORDERINGS: dict[str, dict[str, tuple[str, ...]]] = {
         "-name": ("-last_name", "-first_name", "-pk"),
     },
     "company": {"created": ("pk",), "-created": ("-pk",), "name": ("name", "pk"), "-name": ("-name", "-pk")},
+    "deal": {"created": ("pk",), "-created": ("-pk",), "name": ("name", "pk"), "-name": ("-name", "-pk")},
+}
+ORDERINGS["lead"] = ORDERINGS["contact"]
+# The filters each list offers besides custom fields.
+FILTERS = {
+    "contact": {"tag", "owner", "country", "company"},
+    "company": {"tag", "owner", "country"},
+    "lead": {"tag", "owner", "country"},
+    "deal": {"tag", "owner", "company"},
 }
 YES = {"true", "1", "yes", "ja", "tak"}
 NO = {"false", "0", "no", "nein", "nie"}
@@ -87,15 +96,18 @@ def _custom(cleaner: Cleaner, field: CustomField, raw: str) -> models.Q | None:
 def filter_list[M: models.Model](
     actor: Actor, object_type: str, queryset: models.QuerySet[M], params: Mapping[str, Any]
 ) -> models.QuerySet[M]:
-    """Narrow a list by `tag`, `owner` (a member's id, or `me`), `country`, `company` (contacts)
-    and `custom_fields.<key>`; empty values filter nothing."""
+    """Narrow a list by `tag`, `owner` (a member's id, or `me`), `country` (not deals), `company`
+    (contacts and deals) and `custom_fields.<key>`; empty values filter nothing."""
     cleaner = Cleaner()
+    offered = FILTERS[object_type]
     hidden = actor.hidden_fields_of(object_type)
     conditions = models.Q()
 
     def given(name: str) -> str:
         value = params.get(name)
         text = value.strip() if isinstance(value, str) else ""
+        if not name.startswith(CUSTOM_PREFIX) and name not in offered:
+            return ""  # not a filter of this list; its faces do not offer it
         if text and name.split(".")[0] in hidden:
             cleaner.fail(
                 name, _("Your role does not allow this. Ask an administrator of your organisation if you need it.")
@@ -113,7 +125,7 @@ def filter_list[M: models.Model](
             conditions &= models.Q(owner_id=owner_id)
     if country := cleaner.country("country", given("country")):
         conditions &= models.Q(country=country)
-    if object_type == "contact" and (company := given("company")):
+    if company := given("company"):
         company_id = _uuid(company)
         if company_id is None or not scoped(actor, Company.objects.filter(pk=company_id)).exists():
             cleaner.fail("company", _("Choose an existing company."))

@@ -85,3 +85,21 @@ def test_the_export_holds_what_the_filtered_list_shows(cast):
     company_rows = list(csv.reader(io.StringIO(b"".join(companies.streaming_content).decode().removeprefix("\ufeff"))))
     assert sorted(row[contact_rows[0].index("Last name")] for row in contact_rows[1:]) == ["Adler", "Zeller"]
     assert [row[company_rows[0].index("Name")] for row in company_rows[1:]] == ["Vip Dental"]
+
+
+def test_the_lead_list_filters_within_its_status_tab(cast):
+    from custos.crm.services.leads import lead_create
+
+    in_org_a(cast, lead_create, data={"last_name": "Hotnew", "tags": ["hot"], "status": "new"})
+    in_org_a(cast, lead_create, data={"last_name": "Hotqualified", "tags": ["hot"], "status": "qualified"})
+    in_org_a(cast, lead_create, data={"last_name": "Coldnew", "status": "new"})
+    enable_two_factor(cast.alice)
+    client = web_client(cast.alice)
+
+    html = client.post("/leads/", {"q": "", "status": "new", "tag": "hot"}).content.decode()
+    export = client.post("/leads/export/", {"q": "", "status": "new", "tag": "hot", "format": "csv"})
+
+    assert "Hotnew" in html and "Hotqualified" not in html and "Coldnew" not in html
+    assert 'name="tag" value="hot"' in html
+    text = b"".join(export.streaming_content).decode("utf-8-sig")
+    assert "Hotnew" in text and "Coldnew" not in text and "Hotqualified" not in text

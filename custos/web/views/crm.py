@@ -14,7 +14,6 @@ from django.views.decorators.http import require_POST
 from custos.core.errors import ValidationFailed
 from custos.crm.models import Company, Contact, Deal
 from custos.crm.selectors.deals import deal_list
-from custos.crm.selectors.filters import list_order
 from custos.crm.selectors.people import (
     access_affiliation,
     access_company,
@@ -28,12 +27,11 @@ from custos.crm.selectors.records import scoped
 from custos.crm.services import people as services
 from custos.crm.services.custom_fields import fields_of
 from custos.web.custom_values import form_setup, shown_values
-from custos.web.forms import CompanyForm, ContactForm, address_initial, attach_errors, country_choices
-from custos.web.selectors import member_names
+from custos.web.forms import CompanyForm, ContactForm, address_initial, attach_errors
 from custos.web.shortcuts import actor_of
 from custos.web.views.activities import timeline_context
 from custos.web.views.duplicates import duplicates_of, possible_duplicates
-from custos.web.views.listing import list_filters, page, search_terms, wants_partial
+from custos.web.views.listing import filtered_list, wants_partial
 from custos.web.views.scheduling import contact_appointments_context
 
 
@@ -45,43 +43,6 @@ def _deals_of(actor: Any, *, contact: Contact | None = None, company: Company | 
     return list(deal_list(actor).filter(**link).order_by("-created_at")[:50])
 
 
-def _list_context(request: HttpRequest, object_type: str, lister: Any, related: tuple[str, ...]) -> dict[str, Any]:
-    """A contact or company list page: searched, filtered and sorted; a bad filter is shown
-    beside the filters, with no rows, rather than silently ignored."""
-    actor = actor_of(request)
-    q, cursor = search_terms(request)
-    filters = list_filters(request)
-    order = filters.pop("order", "")
-    errors: list[Any] = []
-    rows: list[Any] = []
-    next_cursor = None
-    try:
-        ordering = list_order(object_type, order)
-        records = lister(actor, q=q, filters=filters)
-        rows, next_cursor = page(records.select_related(*related) if related else records, cursor, ordering)
-    except ValidationFailed as failure:
-        errors = failure.errors
-    chosen = {**filters, **({"order": order} if order else {})}
-    return {
-        "rows": rows,
-        "next_cursor": next_cursor,
-        "q": q,
-        "filters": sorted(chosen.items()),
-        "chosen": chosen,
-        "filter_errors": errors,
-        "filter_fields": [f for f in fields_of(object_type) if not f.is_special],
-        "members": member_names(actor),
-        "countries": country_choices(),
-        "orders": [
-            ("", _("Oldest first")),
-            ("-created", _("Newest first")),
-            ("name", _("Name A–Z")),
-            ("-name", _("Name Z–A")),
-        ],
-        "hidden": actor.hidden_fields_of(object_type),
-    }
-
-
 def _list_response(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
     response = render(request, template + ("#results" if wants_partial(request) else ""), context)
     patch_vary_headers(response, ["HX-Request"])
@@ -89,7 +50,7 @@ def _list_response(request: HttpRequest, template: str, context: dict[str, Any])
 
 
 def contact_list_view(request: HttpRequest) -> HttpResponse:
-    context = _list_context(request, "contact", contact_list, ("company",))
+    context = filtered_list(request, "contact", contact_list, ("company",))
     context["contacts"] = context.pop("rows")
     return _list_response(request, "web/crm/contact_list.html", context)
 
@@ -231,7 +192,7 @@ def contact_delete_view(request: HttpRequest, contact_id: str) -> HttpResponse:
 
 
 def company_list_view(request: HttpRequest) -> HttpResponse:
-    context = _list_context(request, "company", company_list, ())
+    context = filtered_list(request, "company", company_list, ())
     context["companies"] = context.pop("rows")
     return _list_response(request, "web/crm/company_list.html", context)
 

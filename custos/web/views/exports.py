@@ -56,7 +56,8 @@ def company_export_view(request: HttpRequest) -> StreamingHttpResponse:
 def lead_export_view(request: HttpRequest) -> StreamingHttpResponse:
     actor = actor_of(request)
     q, _cursor = search_terms(request)
-    leads = lead_list(actor, q=q, status=filter_value(request, "status", LEAD_STATUSES)).select_related("owner")
+    status = filter_value(request, "status", LEAD_STATUSES)
+    leads = lead_list(actor, q=q, status=status, filters=_filters(request)).select_related("owner")
     return download(export_records(actor, "lead", leads, file_format=_format(request)))
 
 

@@ -26,7 +26,7 @@ from custos.web.forms import LeadConvertForm, LeadDisqualifyForm, LeadForm, addr
 from custos.web.selectors import member_names
 from custos.web.shortcuts import actor_of
 from custos.web.views.activities import timeline_context
-from custos.web.views.listing import filter_value, page, posted, search_terms, submitted, wants_partial
+from custos.web.views.listing import filter_value, filtered_list, posted, submitted, wants_partial
 
 LEAD_STATUSES = [str(s) for s in Lead.Status.values]
 
@@ -56,20 +56,16 @@ def _lead_form(
 
 
 def lead_list_view(request: HttpRequest) -> HttpResponse:
-    actor = actor_of(request)
-    q, cursor = search_terms(request)
     status = filter_value(request, "status", LEAD_STATUSES)
-    rows, next_cursor = page(lead_list(actor, q=q, status=status), cursor)
-    context = {
-        "leads": rows,
-        "next_cursor": next_cursor,
-        "q": q,
-        "status": status,
-        "statuses": _status_choices(settable=False),
-        "filters": [("status", status)] if status else [],
-        "hidden": actor.hidden_fields_of("lead"),
-        "members": member_names(actor),
-    }
+
+    def leads(actor: Actor, *, q: str, filters: dict[str, str]) -> Any:
+        return lead_list(actor, q=q, status=status, filters=filters)
+
+    context = filtered_list(request, "lead", leads, ())
+    context["leads"] = context.pop("rows")
+    context["status"] = status
+    context["statuses"] = _status_choices(settable=False)
+    context["filters"] = sorted([*context["filters"], *([("status", status)] if status else [])])
     response = render(request, "web/crm/lead_list.html" + ("#results" if wants_partial(request) else ""), context)
     patch_vary_headers(response, ["HX-Request"])
     return response

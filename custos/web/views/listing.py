@@ -6,9 +6,15 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 
 from custos.core.errors import ValidationFailed
 from custos.core.pagination import paginate
+from custos.crm.selectors.filters import list_order
+from custos.crm.services.custom_fields import fields_of
+from custos.web.forms import country_choices
+from custos.web.selectors import member_names
+from custos.web.shortcuts import actor_of
 
 PAGE_SIZE = 50
 
@@ -72,3 +78,40 @@ def next_url(request: HttpRequest, default: str) -> str:
     if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=False):
         return target
     return default
+
+
+def filtered_list(request: HttpRequest, object_type: str, lister: Any, related: tuple[str, ...]) -> dict[str, Any]:
+    """A contact or company list page: searched, filtered and sorted; a bad filter is shown
+    beside the filters, with no rows, rather than silently ignored."""
+    actor = actor_of(request)
+    q, cursor = search_terms(request)
+    filters = list_filters(request)
+    order = filters.pop("order", "")
+    errors: list[Any] = []
+    rows: list[Any] = []
+    next_cursor = None
+    try:
+        ordering = list_order(object_type, order)
+        records = lister(actor, q=q, filters=filters)
+        rows, next_cursor = page(records.select_related(*related) if related else records, cursor, ordering)
+    except ValidationFailed as failure:
+        errors = failure.errors
+    chosen = {**filters, **({"order": order} if order else {})}
+    return {
+        "rows": rows,
+        "next_cursor": next_cursor,
+        "q": q,
+        "filters": sorted(chosen.items()),
+        "chosen": chosen,
+        "filter_errors": errors,
+        "filter_fields": [f for f in fields_of(object_type) if not f.is_special],
+        "members": member_names(actor),
+        "countries": country_choices(),
+        "orders": [
+            ("", _("Oldest first")),
+            ("-created", _("Newest first")),
+            ("name", _("Name A–Z")),
+            ("-name", _("Name Z–A")),
+        ],
+        "hidden": actor.hidden_fields_of(object_type),
+    }
