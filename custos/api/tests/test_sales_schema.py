@@ -41,8 +41,9 @@ def test_the_list_filters():
     def parameters(path):
         return {p["name"] for p in paths[path]["get"]["parameters"]}
 
-    assert parameters("/api/v1/leads") == {"cursor", "limit", "q", "status"}
-    assert parameters("/api/v1/deals") == {"cursor", "limit", "q", "pipeline", "stage", "status"}
+    filters = {"tag", "owner", "order"}
+    assert parameters("/api/v1/leads") == {"cursor", "limit", "q", "status", "country", *filters}
+    assert parameters("/api/v1/deals") == {"cursor", "limit", "q", "pipeline", "stage", "status", "company", *filters}
     assert parameters("/api/v1/activities") == {
         "cursor",
         "limit",

@@ -81,7 +81,7 @@ def next_url(request: HttpRequest, default: str) -> str:
 
 
 def filtered_list(request: HttpRequest, object_type: str, lister: Any, related: tuple[str, ...]) -> dict[str, Any]:
-    """A contact or company list page: searched, filtered and sorted; a bad filter is shown
+    """A list page (contacts, companies, leads): searched, filtered and sorted; a bad filter is shown
     beside the filters, with no rows, rather than silently ignored."""
     actor = actor_of(request)
     q, cursor = search_terms(request)
