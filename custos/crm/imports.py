@@ -22,13 +22,14 @@ import json
 import os
 import uuid
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -40,6 +41,7 @@ from custos.core.actor import Actor
 from custos.core.errors import Conflict, FieldError, ValidationFailed
 from custos.core.tenancy import tenant_scope
 from custos.core.validation import Cleaner
+from custos.crm.duplicates import stored_by_email_or_phone
 from custos.crm.models import Company, Contact, CustomField, ImportJob, ImportMapping, Lead
 from custos.crm.search import reindex_many
 from custos.crm.services.custom_fields import fields_of
@@ -329,10 +331,12 @@ class RowOutcome:
     data: dict[str, Any] = field(default_factory=dict)
     errors: list[tuple[str, str]] = field(default_factory=list)
     duplicate_of: uuid.UUID | None = None
+    company: Company | None = field(default=None, repr=False, compare=False)
 
 
 class _Resolver:
-    """Natural keys to ids: companies by VAT ID or name, owners by member email."""
+    """Natural keys to ids: companies by VAT ID or name, owners by member email. Both are
+    looked up once per job (members) or once per batch (companies), never per row."""
 
     def __init__(self, actor: Actor) -> None:
         self.actor = actor
@@ -342,32 +346,68 @@ class _Resolver:
                 "user_id", "user__email"
             )
         }
-        self.companies: dict[str, Company] = {}
+        self.member_ids = set(self.members.values())
+        # By the key's lower case: the company found (or created), or None when none is.
+        self.companies: dict[str, Company | None] = {}
+        self.pending: list[Company] = []  # created, to be inserted with the batch
         self.custom_fields = {definition.key: definition for definition in fields_of("contact")}
 
-    def owner(self, value: str) -> tuple[str | None, str | None]:
+    def owner(self, value: str) -> tuple[uuid.UUID | None, str | None]:
         if not value.strip():
-            return str(self.actor.user_id), None
+            if self.actor.user_id not in self.member_ids:
+                return None, _("Choose a member of this organisation.")
+            return self.actor.user_id, None
         user_id = self.members.get(value.strip().lower())
-        return (str(user_id), None) if user_id else (None, _("No member of this organisation has this email."))
+        return (user_id, None) if user_id else (None, _("No member of this organisation has this email."))
+
+    def prefetch(self, values: Iterable[str]) -> None:
+        """Look up the companies these cells name that are not known yet, in one query: the
+        first (oldest) with the VAT ID, else the first with the name in any case."""
+        wanted = {key.lower(): key for key in (value.strip() for value in values) if key}
+        wanted = {lower: key for lower, key in wanted.items() if lower not in self.companies and _compact(key)}
+        if not wanted:
+            return
+        vat_ids = {_compact(key) for key in wanted.values()}
+        found = list(
+            Company.objects.annotate(name_lower=Lower("name"))
+            .filter(Q(vat_id__in=vat_ids) | Q(name_lower__in=set(wanted)))
+            .order_by("pk")
+        )
+        for lower, key in wanted.items():
+            compact = _compact(key)
+            self.companies[lower] = next((c for c in found if c.vat_id == compact), None) or next(
+                (c for c in found if c.name_lower == lower), None
+            )
 
     def company(self, value: str, *, create: bool) -> Company | None:
         key = value.strip()
         if not key:
             return None
-        if key.lower() in self.companies:
-            return self.companies[key.lower()]
-        compact = "".join(ch for ch in key.upper() if ch.isalnum())
-        found = (
-            Company.objects.filter(vat_id=compact).first()
-            or Company.objects.annotate(name_lower=Lower("name")).filter(name_lower=key.lower()).first()
-        )
+        lower = key.lower()
+        if lower not in self.companies:
+            if _compact(key):
+                self.prefetch([key])
+            else:  # no letter or digit, so no VAT ID: by name only, among what is written
+                self.flush()
+                self.companies[lower] = (
+                    Company.objects.annotate(name_lower=Lower("name")).filter(name_lower=lower).first()
+                )
+        found = self.companies[lower]
         if found is None and create:
             found = Company(name=key[:200], owner_id=self.actor.user_id)
-            found.save(force_insert=True)
-        if found is not None:
-            self.companies[key.lower()] = found
+            self.pending.append(found)
+            self.companies[lower] = found
         return found
+
+    def flush(self) -> None:
+        """Insert the companies created since the last flush (inside the batch's transaction)."""
+        if self.pending:
+            Company.objects.bulk_create(self.pending)
+            self.pending = []
+
+
+def _compact(key: str) -> str:
+    return "".join(ch for ch in key.upper() if ch.isalnum())
 
 
 def _custom_cells(cells: dict[str, str], definitions: Mapping[str, CustomField]) -> dict[str, Any]:
@@ -390,8 +430,9 @@ def _row_data(job: ImportJob, headers: list[str], row: list[str]) -> dict[str, s
 
 
 def _check_row(
-    job: ImportJob, actor: Actor, resolver: _Resolver, number: int, raw: dict[str, str], country: str, write: bool
+    job: ImportJob, actor: Actor, resolver: _Resolver, number: int, raw: dict[str, str], country: str
 ) -> RowOutcome:
+    """Validate one row as the API would; its company is found afterwards, per batch."""
     outcome = RowOutcome(row=number)
     data: dict[str, Any] = {
         name: raw[name]
@@ -407,21 +448,43 @@ def _check_row(
         data["custom_fields"] = _custom_cells(custom, resolver.custom_fields)
     if "tags" in raw:
         data["tags"] = [tag.strip() for tag in raw["tags"].replace(";", ",").split(",") if tag.strip()]
+    owner_id = None
     if "owner" in raw:
-        data["owner"], problem = resolver.owner(raw["owner"])
+        owner_id, problem = resolver.owner(raw["owner"])
         if problem:
             outcome.errors.append(("owner", problem))
     if raw.get("health_notes") and not actor.can("special_category.change"):
         outcome.errors.append(("health_notes", _("Your role may not write special-category data.")))
+    # The owner is left out here: the resolver found it among the active members already.
     cleaned, cleaner = clean_contact(
         actor, data, partial=False, country=country, index=number, custom=list(resolver.custom_fields.values())
     )
+    if owner_id is not None:
+        cleaned["owner_id"] = owner_id
     outcome.errors.extend((e.field or "", e.message) for e in cleaner.errors)
-    if raw.get("company") and not outcome.errors:
-        company = resolver.company(raw["company"], create=write)
-        cleaned["company_id"] = company.pk if company else None
     outcome.data = cleaned
     return outcome
+
+
+def _check_rows(
+    job: ImportJob,
+    actor: Actor,
+    resolver: _Resolver,
+    rows: list[tuple[int, dict[str, str]]],
+    country: str,
+    *,
+    create: bool,
+) -> list[RowOutcome]:
+    """Validate the rows, then find the company of each good one (in one lookup for all)
+    and, if `create`, make the missing ones; they are inserted by `resolver.flush()`."""
+    outcomes = [_check_row(job, actor, resolver, number, raw, country) for number, raw in rows]
+    named = [(o, raw["company"]) for o, (_n, raw) in zip(outcomes, rows, strict=True) if raw.get("company")]
+    named = [(o, value) for o, value in named if not o.errors]
+    resolver.prefetch(value for _o, value in named)
+    for outcome, value in named:
+        outcome.company = resolver.company(value, create=create)
+        outcome.data["company_id"] = outcome.company.pk if outcome.company else None
+    return outcomes
 
 
 def import_preview(*, actor: Actor, job: ImportJob, mapping: Mapping[str, str]) -> list[RowOutcome]:
@@ -430,15 +493,14 @@ def import_preview(*, actor: Actor, job: ImportJob, mapping: Mapping[str, str]) 
     job.mapping = _clean_mapping(job, mapping, actor)
     resolver = _Resolver(actor)
     country = org_country(actor)
-    outcomes: list[RowOutcome] = []
+    rows: list[tuple[int, dict[str, str]]] = []
     for index, row in enumerate(iter_rows(job)):
-        if len(outcomes) >= PREVIEW_ROWS:
+        if len(rows) >= PREVIEW_ROWS:
             break
         if not any(cell.strip() for cell in row):  # skipped by the import too, never rejected
             continue
-        raw = _row_data(job, job.headers, row)
-        outcomes.append(_check_row(job, actor, resolver, index + 2, raw, country, write=False))
-    return outcomes
+        rows.append((index + 2, _row_data(job, job.headers, row)))
+    return _check_rows(job, actor, resolver, rows, country, create=False)
 
 
 def import_start(
@@ -514,22 +576,27 @@ def _write_batch(
         if locked.status != ImportJob.Status.RUNNING:
             return
         journal = _journal(locked)
-        outcomes = [_check_row(locked, actor, resolver, number, raw, country, write) for number, raw in batch]
+        outcomes = _check_rows(locked, actor, resolver, batch, country, create=write)
+        resolver.flush()
         good = [o for o in outcomes if not o.errors]
         for outcome in outcomes:
             if outcome.errors:
                 locked.rejected_count += 1
                 locked.rejected.extend({"row": outcome.row, "field": f, "message": m} for f, m in outcome.errors)
+        # Duplicates by email (any case), in one query for the batch; rows earlier in the
+        # batch count too, and rows of earlier batches are stored by now.
+        existing, _by_phone = stored_by_email_or_phone(o.data.get("email") or "" for o in good)
         emails = {o.data["email"].lower() for o in good if o.data.get("email")}
-        same_email = Contact.objects.annotate(email_lower=Lower("email")).filter(email_lower__in=emails)
-        existing = {c.email.lower(): c for c in same_email}
         # One person, one subject: a new row joins the subject of a contact or lead with its email.
         subjects = {email: c.subject_id for email, c in existing.items()}
         subjects.update(
             (lead.email.lower(), lead.subject_id)
-            for lead in Lead.objects.annotate(email_lower=Lower("email")).filter(email_lower__in=emails - set(subjects))
+            for lead in Lead.objects.annotate(email_lower=Lower("email"))
+            .filter(email_lower__in=emails - set(subjects))
+            .only("email", "subject_id")
         )
         created: list[Contact] = []
+        new_subjects: list[Subject] = []
         touched: list[Contact] = []
         seen_in_batch: set[str] = set()
         for outcome in good:
@@ -549,6 +616,8 @@ def _write_batch(
                     )
                     for name, value in changes.items():
                         setattr(duplicate, name, value)
+                    if "company_id" in changes:
+                        duplicate.company = outcome.company  # for its search entries, without a query
                     duplicate.updated_at = timezone.now()
                     duplicate.save(update_fields=[*changes, "updated_at"])
                     touched.append(duplicate)
@@ -559,13 +628,18 @@ def _write_batch(
             if write:
                 subject_id = subjects.get(email) if email else None
                 if subject_id is None:
-                    subject_id = Subject.objects.create().pk
+                    subject = Subject()
+                    new_subjects.append(subject)
+                    subject_id = subject.pk
                     if email:
                         subjects[email] = subject_id
                 contact = Contact(subject_id=subject_id, **outcome.data)
+                if outcome.company is not None:
+                    contact.company = outcome.company
                 created.append(contact)
             locked.created_count += 1
         if write:
+            Subject.objects.bulk_create(new_subjects, batch_size=BATCH_SIZE)
             Contact.objects.bulk_create(created, batch_size=BATCH_SIZE)
             journal["created"].extend(str(c.pk) for c in created)
             reindex_many([*created, *touched])

@@ -302,3 +302,45 @@ def test_columns_become_addresses_and_custom_fields(cast, as_tenant):
     assert (job.created_count, job.rejected_count) == (1, 1)
     report = imports.rejected_report(job).decode("utf-8-sig").splitlines()
     assert report[1:] == ["3,Member,Use true or false."]
+
+
+def _statements_of_importing(cast, rows: int) -> tuple[int, ImportJob]:
+    """Import `rows` rows that use everything a row can ask for: an owner by email, a company
+    found by VAT ID or name or made new, a stored person, a person twice in the file."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    lines = ["Vorname,Nachname,E-Mail,Telefon,Firma,Owner,Tags"]
+    for n in range(rows):
+        company = ("DE129273398", "kurz labor", f"Firma {rows}-{n}", "")[n % 4]
+        email = "stored@example.org" if n == 1 else f"p{rows}-{n}@example.org"
+        lines.append(f"P{n},Person,{email},030 1234{n:04d},{company},{('sam@acme.example', '')[n % 2]},vip")
+    lines.append(lines[3])  # the same person twice in one file
+    job = _upload(cast, _csv("\n".join(lines) + "\n"))
+    mapping = {**MAPPING, "Owner": "owner", "Tags": "tags"}
+    with tenant_scope(cast.org_a):
+        import_start(actor=cast.actor(cast.alice), job=job, mapping=mapping, duplicates="skip")
+    with CaptureQueriesContext(connection) as statements:
+        run_tasks()
+    with tenant_scope(cast.org_a):
+        return len(statements), ImportJob.objects.get(pk=job.pk)
+
+
+def test_the_statements_of_an_import_do_not_grow_with_its_rows(cast):
+    with tenant_scope(cast.org_a):
+        actor = cast.actor(cast.alice)
+        company_create(actor=actor, data={"name": "Kurz Labor", "vat_id": "DE129273398"})
+        contact_create(actor=actor, data={"last_name": "Stored", "email": "stored@example.org"})
+
+    few, small = _statements_of_importing(cast, 20)
+    many, big = _statements_of_importing(cast, 200)
+
+    assert (small.created_count, small.skipped_count, small.rejected_count) == (19, 2, 0)
+    assert (big.created_count, big.skipped_count, big.rejected_count) == (199, 2, 0)
+    # One query per row would make 200 rows cost ten times the statements of 20.
+    assert many < 3 * few, (few, many)
+    with tenant_scope(cast.org_a):
+        assert Contact.objects.filter(owner=cast.sam).count() == 10 + 100
+        assert Contact.objects.filter(company__name="Kurz Labor").count() == 9 + 99
+        assert Company.objects.filter(name__startswith="Firma 200-").count() == 50
+        assert Contact.objects.get(email="p200-4@example.org").company.name == "Kurz Labor"
