@@ -74,6 +74,8 @@ def clean_contact(
                 cleaned[name] = cleaner.email(name, value)
             case "phone":
                 cleaned[name] = cleaner.phone(name, value, country=country)
+            case "company" if value in (None, ""):
+                cleaned["company_id"] = None  # no queryset to build: an import's rows mostly come here
             case "company":
                 cleaned["company_id"] = clean_reference(
                     cleaner, "company", value, scoped(actor, Company.objects.all()), _("Choose an existing company.")
