@@ -11,7 +11,7 @@ PYTHON ?= $(shell pyenv which python 2>/dev/null || command -v python3.13 || com
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: install run test lint typecheck messages catalogs clean
+.PHONY: install run test lint typecheck documents messages catalogs clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 12) and "Custos needs Python 3.12 or newer" or 0)'
@@ -24,7 +24,11 @@ $(STAMP): pyproject.toml uv.lock | $(UV)
 	$(UV) sync --locked --python $(BIN)/python
 	@touch $@
 
-install: $(STAMP) messages
+install: $(STAMP) documents messages
+
+# What PDFs are drawn with (WeasyPrint): text layout and fonts that cover Arabic.
+documents:
+	@scripts/ensure-debian-packages libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-core
 
 messages: $(STAMP)
 	@scripts/ensure-debian-packages gettext

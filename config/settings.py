@@ -97,6 +97,7 @@ INSTALLED_APPS = [
     "custos.scheduling",
     "custos.api",
     "custos.web",
+    "custos.portal",
     "custos.ops",
     "django.contrib.admin",
     "django.contrib.auth",

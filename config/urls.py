@@ -6,5 +6,6 @@ from custos.api.urls import urlpatterns as api_urls
 urlpatterns = [
     path("api/v1/", include(api_urls)),
     path("platform-admin/", platform_site.urls),
+    path("privacy/portal/", include("custos.portal.urls")),
     path("", include("custos.web.urls")),
 ]

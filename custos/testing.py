@@ -36,9 +36,15 @@ from custos.crm.imports import import_upload
 from custos.crm.services.activities import activity_create
 from custos.crm.services.custom_fields import custom_field_create
 from custos.crm.services.deals import deal_create
+from custos.crm.services.forms import lead_form_create
 from custos.crm.services.leads import lead_create
 from custos.crm.services.people import affiliation_add, company_create, contact_create
 from custos.crm.services.rules import assignment_rule_create, scoring_rule_create
+from custos.privacy.services.breaches import breach_create
+from custos.privacy.services.consent import purpose_create
+from custos.privacy.services.processors import processor_create
+from custos.privacy.services.requests import request_create
+from custos.privacy.services.retention import legal_hold_create, retention_policy_create
 from custos.scheduling.services.appointments import appointment_create
 from custos.scheduling.services.catalogue import practitioner_add, resource_create, service_create
 from custos.scheduling.services.recalls import recall_create
@@ -256,6 +262,23 @@ PUBLIC_WEB_ROUTES = {
     "password-reset/done/": "password reset",
     "i18n/setlang/": "language choice before signing in",
     "calendar/<str:token>.ics": "calendar feed: calendar apps fetch it by its secret link, without a session",
+    # The privacy portal serves data subjects, not staff: a secret link or the portal session it opens.
+    "privacy/portal/l/<str:secret>/": "privacy portal: the person's secret link",
+    "privacy/portal/me/": "privacy portal: the person's own data, by the session the link opened",
+    "privacy/portal/me/correct/": "privacy portal: the person corrects their own data",
+    "privacy/portal/me/consents/": "privacy portal: the person's own consents",
+    "privacy/portal/me/export/json/": "privacy portal: the person downloads their own data",
+    "privacy/portal/me/export/xlsx/": "privacy portal: the person downloads their own data",
+    "privacy/portal/me/requests/": "privacy portal: the person's own requests",
+    "privacy/portal/sign-out/": "privacy portal: the person leaves the portal",
+    "privacy/portal/language/": "privacy portal: language choice of a person without an account",
+    "privacy/portal/<slug:org_slug>/": "privacy portal: anyone may ask for a link by email",
+    "privacy/portal/<slug:org_slug>/sent/": "privacy portal: the same answer for every email",
+    "privacy/portal/<slug:org_slug>/notice/": "the organisation's public privacy notice",
+    # Web-to-lead forms face visitors of the organisation's website, who have no account.
+    "forms/<str:public_key>/": "web form: a visitor fills in the hosted (or embedded) form",
+    "forms/<str:public_key>/thanks/": "web form: the thank-you page after a submission",
+    "forms/confirm/<str:token>/": "web form: the double opt-in link from the mail",
 }
 NOT_TENANT_ROUTES = ("platform-admin/", "static/", "api/v1/")
 
@@ -319,7 +342,30 @@ def org_a_objects(cast: Cast) -> OrgAObjects:
         affiliation = affiliation_add(
             actor=actor, contact=contact, data={"company": str(company_create(actor=actor, data={"name": MARKER}).pk)}
         )
+        breach = breach_create(actor=actor, data={"title": f"{MARKER} breach", "aware_at": timezone.now()})
+        processor = processor_create(
+            actor=actor,
+            data={"name": f"{MARKER} processor", "service": "hosting", "location": "DE", "safeguard": "none_needed"},
+        )
+        retention_policy = retention_policy_create(
+            actor=actor, data={"key": "lead.inactive", "condition": "inactive", "days": 3650, "action": "anonymise"}
+        )
+        legal_hold = legal_hold_create(actor=actor, data={"subject": str(contact.subject_id), "reason": MARKER})
+        purpose = purpose_create(
+            actor=actor, data={"key": "leak", "legal_basis": "consent", "names": {"en": f"{MARKER} purpose"}}
+        )
+        privacy_request = request_create(actor=actor, kind="access", email="leak@acme.example")
+        lead_form = lead_form_create(
+            actor=actor, data={"name": f"{MARKER} form", "fields": [{"name": "email", "required": True}]}
+        )
         ids = {
+            "lead_form_id": str(lead_form.pk),
+            "purpose_id": str(purpose.pk),
+            "request_id": str(privacy_request.pk),
+            "retention_policy_id": str(retention_policy.pk),
+            "legal_hold_id": str(legal_hold.pk),
+            "breach_id": str(breach.pk),
+            "processor_id": str(processor.pk),
             "affiliation_id": str(affiliation.pk),
             "service_id": str(service.pk),
             "resource_id": str(resource.pk),

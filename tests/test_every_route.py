@@ -71,6 +71,13 @@ def test_every_parameter_is_known():
         "appointment_id",
         "recall_id",
         "affiliation_id",
+        "purpose_id",
+        "request_id",
+        "retention_policy_id",
+        "legal_hold_id",
+        "breach_id",
+        "processor_id",
+        "lead_form_id",
     }
     routes = web_routes() + [path for _, path in api_operations()]
     unknown = {(route, name) for route in routes for name in route_parameters(route) if name not in known}

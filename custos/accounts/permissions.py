@@ -44,6 +44,12 @@ OBJECT_TYPES: tuple[ObjectType, ...] = (
     ObjectType("privacy_request", "privacy", _("Privacy requests")),
     ObjectType("consent", "privacy", _("Consents"), ("view", "add", "change", "export")),
     ObjectType("special_category", "privacy", _("Special-category data"), ("view", "change")),
+    ObjectType("purpose", "privacy", _("Purposes of processing"), ("view", "add", "change", "delete")),
+    ObjectType(
+        "retention_policy", "privacy", _("Retention policies and legal holds"), ("view", "add", "change", "delete")
+    ),
+    ObjectType("breach", "privacy", _("Data breaches"), ("view", "add", "change", "export")),
+    ObjectType("processor", "privacy", _("Processors"), ("view", "add", "change", "delete")),
     ObjectType("audit", "audit", _("Audit log"), ("view", "export")),
     ObjectType("member", "admin", _("Members"), ("view", "add", "change", "delete")),
     ObjectType("role", "admin", _("Roles"), ("view", "add", "change", "delete")),
@@ -86,7 +92,7 @@ def _of(types: tuple[str, ...], actions: tuple[str, ...]) -> set[str]:
 
 CRM = ("company", "contact", "lead", "deal", "activity", "appointment")
 FINANCE = ("product", "invoice", "payment")
-PRIVACY = ("subject", "privacy_request", "consent")
+PRIVACY = ("subject", "privacy_request", "consent", "purpose", "retention_policy", "breach", "processor")
 
 
 @dataclass(frozen=True)

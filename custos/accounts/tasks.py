@@ -70,3 +70,11 @@ def prune_throttle_counters() -> int:
     from custos.accounts.throttle import prune_expired
 
     return prune_expired()
+
+
+@task
+def delete_offboarded_organizations() -> int:
+    """Organisations past their 30-day grace period are deleted, each with a certificate."""
+    from custos.accounts.offboarding import offboard_due
+
+    return len(offboard_due())

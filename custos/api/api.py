@@ -110,6 +110,7 @@ def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
 def _register_routers() -> None:
     from custos.api import (
         activities,
+        breaches,
         crm,
         custom_fields,
         dashboard,
@@ -120,6 +121,7 @@ def _register_routers() -> None:
         leads,
         me,
         privacy,
+        retention,
         rules,
         scheduling,
         search,
@@ -139,6 +141,8 @@ def _register_routers() -> None:
     api.add_router("/", scheduling.router)
     api.add_router("/", dashboard.router)
     api.add_router("/privacy/", privacy.router)
+    api.add_router("/privacy/", retention.router)
+    api.add_router("/privacy/", breaches.router)
 
 
 _register_routers()

@@ -17,11 +17,23 @@ class Organization(models.Model):
     country = models.CharField(_("country"), max_length=2, default="DE")
     require_two_factor = models.BooleanField(_("require two-factor sign-in for everyone"), default=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # Offboarding: when the contract ends, everything goes after a grace period.
+    offboarding_since = models.DateTimeField(null=True, blank=True)
+    delete_after = models.DateTimeField(null=True, blank=True)
 
     class Privacy:
         subject = None
         fields: dict[str, str] = {}
-        not_personal = ("id", "name", "slug", "country", "require_two_factor", "created_at")
+        not_personal = (
+            "id",
+            "name",
+            "slug",
+            "country",
+            "require_two_factor",
+            "created_at",
+            "offboarding_since",
+            "delete_after",
+        )
 
     def __str__(self) -> str:
         return self.name
@@ -61,3 +73,32 @@ class PeriodicRun(models.Model):
         subject = None
         fields: dict[str, str] = {}
         not_personal = ("id", "name", "slot", "enqueued_at")
+
+
+class DeletionCertificate(models.Model):
+    """Proof that an organisation's data, files and keys were deleted; outlives the tenant."""
+
+    org_id = models.UUIDField()
+    org_name = models.CharField(max_length=200)
+    offboarding_since = models.DateTimeField()
+    deleted_at = models.DateTimeField(default=timezone.now)
+    rows_deleted = models.JSONField(default=dict)
+    keys_destroyed = models.PositiveIntegerField(default=0)
+    digest = models.CharField(max_length=64)
+
+    class Privacy:
+        subject = None
+        fields: dict[str, str] = {}
+        not_personal = (
+            "id",
+            "org_id",
+            "org_name",
+            "offboarding_since",
+            "deleted_at",
+            "rows_deleted",
+            "keys_destroyed",
+            "digest",
+        )
+
+    def __str__(self) -> str:
+        return f"deletion of {self.org_name} on {self.deleted_at:%Y-%m-%d}"

@@ -32,6 +32,11 @@ JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob("crm.reassign_untouched", "custos.crm.tasks.reassign_untouched_leads", timedelta(minutes=15)),
     PeriodicJob("scheduling.send_reminders", "custos.scheduling.tasks.send_reminders", timedelta(minutes=15)),
     PeriodicJob("scheduling.mark_due_recalls", "custos.scheduling.tasks.mark_due_recalls", timedelta(hours=6)),
+    PeriodicJob("accounts.offboard_due", "custos.accounts.tasks.delete_offboarded_organizations", timedelta(hours=6)),
+    PeriodicJob("privacy.remind_deadlines", "custos.privacy.tasks.remind_request_deadlines", timedelta(hours=6)),
+    PeriodicJob(
+        "privacy.apply_retention", "custos.privacy.services.retention.apply_retention_policies", timedelta(days=1)
+    ),
 )
 
 

@@ -13,6 +13,11 @@ a model with an undeclared field (see `custos.core.checks`).
         not_personal = ("id", "org", "subject", "created_at")
         on_erasure = ANONYMISE
         retention = "contact.inactive"
+
+Optional: `copy_of_personal_data = True` on derived rows (the search index), which erasure
+removes but access reports leave out; `profiling = ("score", ...)` names fields holding the
+result of automated profiling, shown with its logic in access reports; `keep_years` and
+`keep_because` for KEEP_RESTRICTED models: how long the law keeps a record, and which law.
 """
 
 from __future__ import annotations
@@ -75,6 +80,10 @@ class Declaration:
     not_personal: tuple[str, ...]
     on_erasure: Erasure | None
     retention: str | None
+    copy_of_personal_data: bool = False
+    profiling: tuple[str, ...] = ()
+    keep_years: int | None = None
+    keep_because: str = ""
 
     @property
     def subject_paths(self) -> tuple[str, ...]:
@@ -107,4 +116,15 @@ def read_declaration(model: type[models.Model]) -> Declaration | None:
         not_personal=tuple(getattr(privacy, "not_personal", ())),
         on_erasure=Erasure(privacy.on_erasure) if getattr(privacy, "on_erasure", None) else None,
         retention=getattr(privacy, "retention", None),
+        copy_of_personal_data=bool(getattr(privacy, "copy_of_personal_data", False)),
+        profiling=tuple(getattr(privacy, "profiling", ())),
+        keep_years=getattr(privacy, "keep_years", None),
+        keep_because=str(getattr(privacy, "keep_because", "")),
     )
+
+
+def model_field(model: type[models.Model], name: str) -> models.Field[Any, Any]:
+    """A declared field: always a concrete field or many-to-many, never a reverse relation."""
+    found = model._meta.get_field(name)
+    assert isinstance(found, models.Field)
+    return found

@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class CrmConfig(AppConfig):
     name = "custos.crm"
     label = "crm"
+
+    def ready(self) -> None:
+        # The privacy engine changes records in place (rectification, erasure): keep the index true.
+        from custos.crm.search import reindex_subject
+        from custos.privacy.services.hooks import on_records_changed
+
+        on_records_changed(reindex_subject)

@@ -24,11 +24,12 @@ from openpyxl.cell.cell import TYPE_STRING
 
 from custos.audit.services import audit_record
 from custos.core.actor import Actor
+from custos.core.cells import neutralise
 from custos.core.errors import ValidationFailed
 from custos.core.tenancy import tenant_scope
 from custos.crm.services.custom_fields import fields_of
+from custos.privacy.services.restriction import without_restricted
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 FORMATS = ("csv", "xlsx")
 EXPORT_BATCH = 1000
 
@@ -112,11 +113,6 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
 }
 
 
-def neutralise(text: str) -> str:
-    """Text that a spreadsheet would take for a formula, made plain text."""
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
-
-
 def _cell(value: Any) -> str:
     if value is None:
         return ""
@@ -163,6 +159,7 @@ def export_records(actor: Actor, object_type: str, queryset: models.QuerySet[Any
     if file_format not in FORMATS:
         raise ValidationFailed.single("format", str(_("Choose csv or xlsx.")))
     columns = visible_columns(actor, object_type)
+    queryset = without_restricted(queryset)  # a restricted person's data leaves only to them
     count = queryset.count()
     with transaction.atomic():
         audit_record(

@@ -48,6 +48,7 @@ from custos.crm.services.custom_fields import fields_of
 from custos.crm.services.people import clean_contact
 from custos.crm.services.records import org_country
 from custos.privacy.models import Subject
+from custos.privacy.services.suppression import suppressed_among
 
 BATCH_SIZE = 500
 MAX_FILE_BYTES = 200 * 1024 * 1024
@@ -598,6 +599,10 @@ def _write_batch(
         created: list[Contact] = []
         new_subjects: list[Subject] = []
         touched: list[Contact] = []
+        # People who objected or were erased come back flagged: out of marketing, listed in the job.
+        suppressed = suppressed_among(
+            emails=(o.data.get("email") or "" for o in good), phones=(o.data.get("phone") or "" for o in good)
+        )
         seen_in_batch: set[str] = set()
         for outcome in good:
             email = (outcome.data.get("email") or "").lower()
@@ -625,10 +630,13 @@ def _write_batch(
                 locked.skipped_count += 0 if changes else 1
                 continue
             seen_in_batch.add(email)
+            on_list = bool(suppressed) and bool({outcome.data.get("email"), outcome.data.get("phone")} & suppressed)
+            if on_list:
+                journal.setdefault("suppressed", []).append(outcome.row)
             if write:
                 subject_id = subjects.get(email) if email else None
                 if subject_id is None:
-                    subject = Subject()
+                    subject = Subject(objected_to_marketing_at=timezone.now() if on_list else None)
                     new_subjects.append(subject)
                     subject_id = subject.pk
                     if email:
@@ -643,6 +651,7 @@ def _write_batch(
             Contact.objects.bulk_create(created, batch_size=BATCH_SIZE)
             journal["created"].extend(str(c.pk) for c in created)
             reindex_many([*created, *touched])
+        if write or journal.get("suppressed"):
             locked.journal = json.dumps(journal)
         if next_checkpoint is not None:
             locked.checkpoint = next_checkpoint
@@ -660,6 +669,7 @@ def _write_batch(
                     "updated": locked.updated_count,
                     "skipped": locked.skipped_count,
                     "rejected": locked.rejected_count,
+                    "suppressed": len(journal.get("suppressed", [])),
                     "dry_run": locked.dry_run,
                 },
             )

@@ -14,6 +14,7 @@ from django.db import models
 
 from custos.core.actor import Actor
 from custos.crm.models import Company, Contact, Deal, Lead
+from custos.privacy.models import Subject
 from custos.search.services import Document, index_document, index_documents, remove_document
 
 # search field -> the record fields it is made from, per object type
@@ -132,6 +133,21 @@ def reindex_many(records: Iterable[models.Model]) -> None:
 def unindex(record: models.Model) -> None:
     if type(record) in MODELS:
         remove_document(MODELS[type(record)], uuid.UUID(str(record.pk)))
+
+
+def reindex_subject(subject: Subject) -> None:
+    """After the privacy engine changed a person's records (rectified, erased) in place."""
+    people: list[models.Model] = [
+        *Contact.objects.filter(subject=subject).select_related("company"),
+        *Lead.objects.filter(subject=subject),
+    ]
+    for person in people:
+        if subject.state == Subject.State.ERASED:
+            unindex(person)  # nothing left to find them by; their company's name must not
+        else:
+            index_document(_document(person))
+    for deal in Deal.objects.filter(contact__subject=subject).select_related("company", "contact"):
+        index_document(_document(deal))
 
 
 def reindex_all() -> int:

@@ -33,6 +33,7 @@ class SearchEntry(TenantModel):
         fields = {"value": IDENTITY}
         not_personal = ("id", "org", "object_type", "object_id", "field", "owner_id", "subject")
         on_erasure = DELETE
+        copy_of_personal_data = True
 
     def __str__(self) -> str:
         return f"{self.object_type}:{self.object_id}:{self.field}"

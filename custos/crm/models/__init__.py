@@ -3,6 +3,7 @@
 from custos.crm.models.activities import Activity
 from custos.crm.models.custom_fields import CustomField
 from custos.crm.models.deals import Deal, DealStageChange, Pipeline, Stage
+from custos.crm.models.forms import LeadForm, LeadFormSubmission
 from custos.crm.models.imports import ImportJob, ImportMapping
 from custos.crm.models.leads import Lead
 from custos.crm.models.people import Affiliation, Company, Contact
@@ -20,6 +21,8 @@ __all__ = [
     "ImportJob",
     "ImportMapping",
     "Lead",
+    "LeadForm",
+    "LeadFormSubmission",
     "Pipeline",
     "RepCapacity",
     "ScoringRule",

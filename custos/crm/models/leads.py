@@ -116,6 +116,7 @@ class Lead(PostalAddress, TenantModel):
         )
         on_erasure = ANONYMISE
         retention = "lead.inactive"
+        profiling = ("score", "score_reasons")
 
     def __str__(self) -> str:
         return f"{self.first_name} {self.last_name}".strip() or self.email or self.company_name

@@ -19,6 +19,7 @@ from custos.core.models import Organization
 from custos.core.validation import Cleaner
 from custos.crm.search import reindex, unindex
 from custos.privacy.models import Subject
+from custos.privacy.services.restriction import require_processable
 
 
 def org_country(actor: Actor) -> str:
@@ -80,13 +81,16 @@ def given_fields(data: Mapping[str, Any]) -> list[str]:
 
 
 def insert_record(actor: Actor, record: models.Model, object_type: str, cleaned: dict[str, Any]) -> None:
-    """Save a new record with its audit entry, which names the fields given a value."""
-    record.save(force_insert=True)
-    reindex(record)
-    given = [name.removesuffix("_id") for name, value in cleaned.items() if value not in ("", None, [], {})]
-    audit_record(
-        actor=actor, action=f"{object_type}.create", object_type=object_type, object_id=record.pk, fields=given
-    )
+    """Save a new record with its audit entry, which names the fields given a value. A record
+    about a restricted person (a deal, a note) is refused: their data is stored, not processed."""
+    with transaction.atomic():
+        record.save(force_insert=True)
+        require_processable(record)
+        reindex(record)
+        given = [name.removesuffix("_id") for name, value in cleaned.items() if value not in ("", None, [], {})]
+        audit_record(
+            actor=actor, action=f"{object_type}.create", object_type=object_type, object_id=record.pk, fields=given
+        )
 
 
 def update_record(actor: Actor, record: models.Model, object_type: str, cleaned: dict[str, Any]) -> list[str]:
@@ -95,6 +99,7 @@ def update_record(actor: Actor, record: models.Model, object_type: str, cleaned:
     if not changed:
         return []
     with transaction.atomic():
+        require_processable(record)
         for name in changed:
             setattr(record, name, cleaned[name])
         record.updated_at = timezone.now()  # type: ignore[attr-defined]

@@ -1,7 +1,8 @@
 """Lead scoring and lead assignment by the organisation's rules.
 
 Every score lists which rules gave how many points; every assignment names its rule and
-why that rep. Scoring is profiling: a person whose processing is restricted is not scored.
+why that rep. Scoring is profiling: a person whose processing is restricted, or who objected
+to profiling, is not scored.
 """
 
 from __future__ import annotations
@@ -205,13 +206,13 @@ def rescore(leads: Iterable[Lead]) -> None:
     )
     restricted = set(
         Subject.objects.filter(pk__in={lead.subject_id for lead in leads})
-        .exclude(state=Subject.State.ACTIVE)
+        .filter(~Q(state=Subject.State.ACTIVE) | Q(objected_to_profiling_at__isnull=False))
         .values_list("pk", flat=True)
     )
     for lead in leads:
         reasons: list[dict[str, Any]]
         if lead.subject_id in restricted:
-            value, reasons = 0, []  # no profiling of a person whose processing is restricted
+            value, reasons = 0, []  # no profiling of a person who is restricted or objected to it
         else:
             value, reasons = score(lead, rules, last_activity=last_activity.get(lead.pk))
         if (value, reasons) != (lead.score, lead.score_reasons):

@@ -247,7 +247,14 @@ def test_the_audit_log_counts_and_never_quotes(cast):
     with tenant_scope(cast.org_a):
         entries = list(AuditEntry.objects.filter(action__startswith="import.").order_by("seq"))
     assert [e.action for e in entries] == ["import.upload", "import.start", "import.finish"]
-    assert entries[-1].extra == {"created": 2, "updated": 0, "skipped": 1, "rejected": 2, "dry_run": False}
+    assert entries[-1].extra == {
+        "created": 2,
+        "updated": 0,
+        "skipped": 1,
+        "rejected": 2,
+        "suppressed": 0,
+        "dry_run": False,
+    }
     assert "Müller" not in str([e.extra for e in entries])
 
 

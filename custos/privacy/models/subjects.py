@@ -33,6 +33,9 @@ class Subject(TenantModel):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     restricted_at = models.DateTimeField(null=True, blank=True)
     erased_at = models.DateTimeField(null=True, blank=True)
+    # Objections (Art. 21): to direct marketing (also on the suppression list) and to profiling.
+    objected_to_marketing_at = models.DateTimeField(null=True, blank=True)
+    objected_to_profiling_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["org", "reference"], name="subject_unique_reference")]
@@ -40,7 +43,17 @@ class Subject(TenantModel):
     class Privacy:
         subject = "self"
         fields: dict[str, str] = {}
-        not_personal = ("id", "org", "reference", "state", "created_at", "restricted_at", "erased_at")
+        not_personal = (
+            "id",
+            "org",
+            "reference",
+            "state",
+            "created_at",
+            "restricted_at",
+            "erased_at",
+            "objected_to_marketing_at",
+            "objected_to_profiling_at",
+        )
         on_erasure = "keep_restricted"
 
     def __str__(self) -> str:

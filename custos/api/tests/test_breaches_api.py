@@ -1,0 +1,176 @@
+"""/api/v1/privacy/breaches and /processors: the breach and processors registers by API."""
+
+from datetime import UTC, datetime, timedelta
+
+from django.utils import timezone
+
+from custos.api.tests.helpers import (
+    created,
+    entries,
+    field_errors,
+    iso,
+    ok,
+    patch,
+    post,
+    problem,
+    snapshot,
+    warmed,
+)
+from custos.core.tenancy import tenant_scope
+from custos.crm.services.people import contact_create
+from custos.testing import api_client, run_tasks
+
+BREACHES = "/api/v1/privacy/breaches"
+PROCESSORS = "/api/v1/privacy/processors"
+
+
+def _subject_id(cast, first_name, email=""):
+    with tenant_scope(cast.org_a):
+        contact = contact_create(
+            actor=cast.actor(cast.olive), data={"first_name": first_name, "last_name": "Example", "email": email}
+        )
+    return str(contact.subject_id)
+
+
+def test_a_breach_is_recorded_read_changed_and_its_clock_runs(cast):
+    client = api_client(cast, cast.alice, scope="privacy:write")
+    aware = (timezone.now() - timedelta(hours=30)).replace(microsecond=0)
+    body = created(
+        client,
+        BREACHES,
+        title="Mail sent to the wrong list",
+        aware_at=aware.isoformat(),
+        data_categories=["contact"],
+        approx_persons=40,
+    )
+    due = aware + timedelta(hours=72)
+    assert body == body | {
+        "title": "Mail sent to the wrong list",
+        "status": "open",
+        "aware_at": iso(aware.astimezone(UTC)),
+        "authority_due_at": iso(due.astimezone(UTC)),
+        "hours_left": 41,
+        "overdue": False,
+        "authority_notified_at": None,
+        "data_categories": ["contact"],
+        "approx_persons": 40,
+        "approx_records": None,
+        "affected": 0,
+        "notified": 0,
+    }
+    assert ok(client.get(f"{BREACHES}/{body['id']}")) == body
+    assert ok(client.get(BREACHES)) == {"items": [body], "next": None}
+    assert ok(client.get(BREACHES, {"status": "closed"})) == {"items": [], "next": None}
+
+    changed = ok(patch(client, f"{BREACHES}/{body['id']}", {"measures": "Recall sent."}))
+    assert changed == body | {"measures": "Recall sent."}
+    notified = ok(post(client, f"{BREACHES}/{body['id']}/authority-notified"))
+    assert notified["hours_left"] is None and notified["authority_notified_at"] is not None
+    closed = ok(post(client, f"{BREACHES}/{body['id']}/close"))
+    assert closed["status"] == "closed"
+    assert problem(patch(client, f"{BREACHES}/{body['id']}", {"title": "Again"}), 409)
+    assert [(e.action, e.object_id) for e in entries(cast.org_a, "breach.")] == [
+        ("breach.create", body["id"]),
+        ("breach.update", body["id"]),
+        ("breach.authority_notified", body["id"]),
+        ("breach.close", body["id"]),
+    ]
+
+
+def test_an_overdue_breach_says_so(cast):
+    client = api_client(cast, cast.alice)
+    aware = timezone.now() - timedelta(hours=75)
+    body = created(client, BREACHES, title="Old", aware_at=aware.isoformat())
+    assert (body["hours_left"], body["overdue"]) == (-3, True)
+
+
+def test_bad_input_names_the_fields_and_changes_nothing(cast):
+    client = warmed(api_client(cast, cast.alice))
+    before = snapshot(cast.org_a)
+    future = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    errors = field_errors(
+        post(
+            client,
+            BREACHES,
+            {"title": "", "aware_at": future, "data_categories": ["gossip"], "approx_persons": -3},
+        )
+    )
+    assert {e["field"] for e in errors} == {"title", "aware_at", "data_categories", "approx_persons"}
+    errors = field_errors(post(client, BREACHES, {"title": "x", "aware_at": "soon", "approx_records": "7"}))
+    assert {e["field"] for e in errors} == {"aware_at", "approx_records"}
+    errors = field_errors(post(client, PROCESSORS, {"name": "Cloud", "service": "CRM", "location": "US"}))
+    assert {e["field"] for e in errors} == {"safeguard"}
+    errors = field_errors(
+        post(client, PROCESSORS, {"name": "Cloud", "service": "CRM", "location": "XX", "safeguard": "scc"})
+    )
+    assert errors == [{"field": "location", "message": "Use a two-letter country code such as DE."}]
+    assert snapshot(cast.org_a) == before
+
+
+def test_affected_persons_are_added_and_told_by_mail(cast, smtp_server):
+    client = api_client(cast, cast.alice)
+    breach = created(client, BREACHES, title="Stolen laptop", aware_at=timezone.now().isoformat())
+    anna, ben = _subject_id(cast, "Anna", "anna@example.org"), _subject_id(cast, "Ben")
+    added = ok(post(client, f"{BREACHES}/{breach['id']}/subjects", {"subject_ids": [anna, ben, anna]}))
+    assert added == {"added": 2, "affected": 2, "notified": 0}
+    assert field_errors(post(client, f"{BREACHES}/{breach['id']}/subjects", {})) == [
+        {"field": "subject_ids", "message": "Enter a list of data subject ids."}
+    ]
+    counts = ok(post(client, f"{BREACHES}/{breach['id']}/notify"), 202)
+    assert counts == {"queued": 1, "without_email": 1, "notified_before": 0}
+    run_tasks()
+    [mail] = smtp_server.sent_to("anna@example.org")
+    assert mail["Content-Language"] == "de"  # the organisation is in Germany; Anna never said
+    body = ok(client.get(f"{BREACHES}/{breach['id']}"))
+    assert (body["affected"], body["notified"]) == (2, 1)
+    assert body["persons_notified_at"] is not None
+
+
+def test_a_processor_is_added_read_changed_and_removed(cast):
+    client = api_client(cast, cast.alice, scope="privacy:write")
+    body = created(
+        client,
+        PROCESSORS,
+        name="Mailer Inc.",
+        service="Newsletters",
+        location="us",
+        safeguard="scc",
+        dpa_signed_on="2025-02-01",
+    )
+    assert body == body | {
+        "name": "Mailer Inc.",
+        "location": "US",
+        "outside_eea": True,
+        "safeguard": "scc",
+        "dpa_signed_on": "2025-02-01",
+        "purposes": [],
+        "is_active": True,
+    }
+    assert ok(client.get(f"{PROCESSORS}/{body['id']}")) == body
+    assert ok(client.get(PROCESSORS)) == {"items": [body], "next": None}
+    changed = ok(patch(client, f"{PROCESSORS}/{body['id']}", {"location": "IE", "safeguard": "none_needed"}))
+    assert changed == body | {"location": "IE", "safeguard": "none_needed", "outside_eea": False}
+    assert client.delete(f"{PROCESSORS}/{body['id']}").status_code == 204
+    assert problem(client.get(f"{PROCESSORS}/{body['id']}"), 404)
+
+
+def test_without_the_right_nothing_is_shown_or_changed(cast):
+    alice = api_client(cast, cast.alice)
+    breach = created(alice, BREACHES, title="Leak", aware_at=timezone.now().isoformat())
+    processor = created(alice, PROCESSORS, name="Host", service="Hosting", location="DE", safeguard="none_needed")
+    bob = warmed(api_client(cast, cast.bob, scope="write"))  # read-only role: no privacy registers at all
+    crm_token = warmed(api_client(cast, cast.alice, scope="crm:write"))
+    before = snapshot(cast.org_a)
+    for response in (
+        bob.get(BREACHES),
+        bob.get(f"{BREACHES}/{breach['id']}"),
+        post(bob, BREACHES, {"title": "x", "aware_at": timezone.now().isoformat()}),
+        post(bob, f"{BREACHES}/{breach['id']}/notify"),
+        post(bob, f"{BREACHES}/{breach['id']}/close"),
+        bob.get(PROCESSORS),
+        patch(bob, f"{PROCESSORS}/{processor['id']}", {"name": "x"}),
+        bob.delete(f"{PROCESSORS}/{processor['id']}"),
+    ):
+        assert problem(response, 403)
+    assert problem(crm_token.get(BREACHES), 403)
+    assert snapshot(cast.org_a) == before

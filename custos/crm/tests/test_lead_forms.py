@@ -1,0 +1,230 @@
+"""Web-to-lead forms: a visitor's submission becomes a scored, assigned lead with consent proof."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.test import Client
+
+from custos.accounts.models import ThrottleCounter
+from custos.audit.models import AuditEntry
+from custos.core.tenancy import tenant_scope
+from custos.crm.models import Lead, LeadForm, LeadFormSubmission
+from custos.crm.services.forms import SUBMISSIONS_PER_ADDRESS, lead_form_create, lead_form_update
+from custos.crm.services.rules import assignment_rule_create, scoring_rule_create
+from custos.privacy.models import ConsentEvent, Purpose
+from custos.privacy.services.consent import consent_states, purpose_create, purpose_update
+from custos.testing import run_tasks
+
+
+def _setup(cast):
+    """A contact form with a marketing purpose and a plain one, the rules that score and assign."""
+    admin = cast.actor(cast.alice)
+    with tenant_scope(cast.org_a):
+        newsletter = purpose_create(
+            actor=admin,
+            data={
+                "key": "newsletter",
+                "legal_basis": "consent",
+                "is_marketing": True,
+                "names": {"en": "Newsletter", "de": "Rundbrief"},
+                "descriptions": {"en": "Monthly news by email.", "de": "Monatliche Neuigkeiten per E-Mail."},
+            },
+        )
+        callback = purpose_create(
+            actor=admin,
+            data={"key": "callback", "legal_basis": "consent", "names": {"en": "Call me back", "de": "Rückruf"}},
+        )
+        scoring_rule_create(actor=admin, data={"name": "Form", "condition": "came_from_form", "points": 10})
+        scoring_rule_create(actor=admin, data={"name": "Fair", "condition": "tag", "value": "fair", "points": 5})
+        assignment_rule_create(actor=admin, data={"name": "Everyone", "reps": [str(cast.sam.pk)]})
+        form = lead_form_create(
+            actor=admin,
+            data={
+                "name": "Contact us",
+                "fields": [
+                    {"name": "first_name", "required": False},
+                    {"name": "last_name", "required": True},
+                    {"name": "email", "required": True},
+                    {"name": "company_name", "required": False},
+                ],
+                "purposes": [str(newsletter.pk), str(callback.pk)],
+                "thank_you": {"en": "Thanks, we call you soon.", "de": "Danke, wir melden uns."},
+                "tags": ["fair"],
+            },
+        )
+    return form, newsletter, callback
+
+
+def _url(form: LeadForm, language: str = "") -> str:
+    return f"/forms/{form.public_key}/" + (f"?language={language}" if language else "")
+
+
+def _post(client: Client, form: LeadForm, language: str = "en", **data):
+    body = {"first_name": "Ines", "last_name": "Lind", "email": "ines@example.org", "language": language}
+    return client.post(_url(form), {**body, **data}, REMOTE_ADDR="203.0.113.7", HTTP_USER_AGENT="Firefox/140")
+
+
+def test_a_submission_becomes_a_scored_assigned_lead_with_consent_proof(cast):
+    form, _newsletter, callback = _setup(cast)
+    response = _post(Client(), form, purposes=[str(callback.pk)])
+    assert response.status_code == 302
+    assert response["Location"] == f"/forms/{form.public_key}/thanks/?language=en"
+    assert "Thanks, we call you soon." in Client().get(response["Location"]).content.decode()
+    with tenant_scope(cast.org_a):
+        lead = Lead.objects.get(email="ines@example.org")
+        assert lead.source == Lead.Source.WEB_FORM
+        assert (lead.first_name, lead.last_name, lead.tags) == ("Ines", "Lind", ["fair"])
+        assert lead.score == 15
+        assert {r["name"] for r in lead.score_reasons} == {"Form", "Fair"}
+        assert lead.owner_id == cast.sam.pk and lead.assigned_because == Lead.AssignedBecause.NEXT_IN_TURN
+        [event] = ConsentEvent.objects.filter(subject=lead.subject)
+        assert event.purpose == callback and event.purpose_version == 1
+        assert (event.source, event.ip, event.user_agent) == ("web_form", "203.0.113.7", "Firefox/140")
+        assert event.text_shown == "Call me back"
+        assert event.form == f"{form.pk} Contact us"
+        assert not event.requires_confirmation
+        submission = LeadFormSubmission.objects.get(form=form)
+        assert (submission.lead, submission.ip) == (lead, "203.0.113.7")
+        actions = list(AuditEntry.objects.filter(org=cast.org_a).values_list("action", flat=True))
+        assert {"lead.create", "lead.assign", "consent.given", "lead_form.submit"} <= set(actions)
+
+
+def test_the_proof_keeps_the_text_shown_at_its_version_in_the_visitors_language(cast):
+    form, _newsletter, callback = _setup(cast)
+    with tenant_scope(cast.org_a):
+        purpose_update(actor=cast.actor(cast.alice), purpose=callback, data={"names": {"de": "Bitte zurückrufen"}})
+    page = Client().get(_url(form, "de")).content.decode()
+    assert "Bitte zurückrufen" in page and 'lang="de"' in page
+    assert _post(Client(), form, language="de", purposes=[str(callback.pk)]).status_code == 302
+    with tenant_scope(cast.org_a):
+        event = ConsentEvent.objects.get(purpose=callback)
+        assert (event.purpose_version, event.text_shown) == (2, "Bitte zurückrufen")
+
+
+def test_the_honeypot_answers_like_success_and_stores_nothing(cast):
+    form, *_ = _setup(cast)
+    response = _post(Client(), form, website="http://spam.example")
+    assert response.status_code == 302 and "/thanks/" in response["Location"]
+    with tenant_scope(cast.org_a):
+        assert not Lead.objects.exists()
+        assert not ConsentEvent.objects.exists()
+        assert not LeadFormSubmission.objects.exists()
+
+
+def test_too_many_submissions_from_one_address_get_429(cast):
+    form, *_ = _setup(cast)
+    client = Client()
+    for number in range(SUBMISSIONS_PER_ADDRESS):
+        assert _post(client, form, email=f"p{number}@example.org").status_code == 302
+    response = _post(client, form, email="one.more@example.org")
+    assert response.status_code == 429
+    assert "Too many submissions" in response.content.decode()
+    with tenant_scope(cast.org_a):
+        assert Lead.objects.count() == SUBMISSIONS_PER_ADDRESS
+    # The counter is a keyed hash: it holds no address.
+    assert not ThrottleCounter.objects.filter(key__contains="203.0.113.7").exists()
+    # Another address is not held back.
+    other = client.post(_url(form), {"last_name": "Other", "email": "other@example.org"}, REMOTE_ADDR="198.51.100.2")
+    assert other.status_code == 302
+
+
+def test_an_invalid_email_is_a_field_error_in_the_visitors_language_and_stores_nothing(cast):
+    form, newsletter, _callback = _setup(cast)
+    response = _post(Client(), form, language="de", email="not-an-address", last_name="", purposes=[str(newsletter.pk)])
+    assert response.status_code == 422
+    page = response.content.decode()
+    assert "Geben Sie eine gültige E-Mail-Adresse ein." in page
+    assert "Dieses Feld ist erforderlich." in page
+    assert 'value="not-an-address"' in page  # what was typed stays
+    with tenant_scope(cast.org_a):
+        assert not Lead.objects.exists()
+        assert not ConsentEvent.objects.exists()
+        assert not LeadFormSubmission.objects.exists()
+
+
+def test_marketing_consent_is_confirmed_by_the_mailed_link(cast, smtp_server):
+    form, newsletter, _callback = _setup(cast)
+    assert _post(Client(), form, language="de", purposes=[str(newsletter.pk)]).status_code == 302
+    with tenant_scope(cast.org_a):
+        lead = Lead.objects.get()
+        event = ConsentEvent.objects.get(purpose=newsletter)
+        assert event.requires_confirmation and event.confirmed_at is None
+        assert event.text_shown == "Rundbrief\n\nMonatliche Neuigkeiten per E-Mail."
+        [state] = [s for s in consent_states(lead.subject) if s.purpose == newsletter]
+        assert state.status == "pending"
+    run_tasks()
+    [mail] = smtp_server.sent_to("ines@example.org")
+    body = mail.get_content()
+    assert "Rundbrief" in body  # the purpose named in the visitor's language
+    [link] = re.findall(r"http://\S+/forms/confirm/\S+/", body)
+    path = link.split("://", 1)[1].split("/", 1)[1]
+    # The secret is nowhere at rest: only its digest is stored.
+    secret = path.rstrip("/").rsplit(".", 1)[1]
+    with tenant_scope(cast.org_a):
+        assert not ConsentEvent.objects.filter(confirmation_digest=secret).exists()
+        assert secret not in str(list(AuditEntry.objects.values_list("extra", flat=True)))
+    response = Client().get("/" + path)
+    assert response.status_code == 200
+    with tenant_scope(cast.org_a):
+        event.refresh_from_db()
+        assert event.confirmed_at is not None
+        [state] = [s for s in consent_states(lead.subject) if s.purpose == newsletter]
+        assert state.granted
+    assert Client().get(f"/forms/confirm/{form.public_key}.not-the-secret/").status_code == 404
+    assert Client().get("/forms/confirm/nothing/").status_code == 404
+
+
+def test_the_hosted_form_may_be_framed_by_any_site_but_nothing_else_may(cast):
+    form, *_ = _setup(cast)
+    response = Client().get(_url(form))
+    assert response.status_code == 200
+    assert "X-Frame-Options" not in response
+    assert "frame-ancestors *" in response["Content-Security-Policy"]
+    assert "script-src 'self'" in response["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in Client().get("/login/")["Content-Security-Policy"]
+
+
+def test_an_inactive_or_unknown_form_is_not_found(cast):
+    form, *_ = _setup(cast)
+    with tenant_scope(cast.org_a):
+        lead_form_update(actor=cast.actor(cast.alice), form=form, data={"is_active": False})
+    assert Client().get(_url(form)).status_code == 404
+    assert Client().get("/forms/unknown-key/").status_code == 404
+
+
+def test_a_form_asking_marketing_consent_must_require_the_email(cast, as_tenant):
+    from custos.core.errors import ValidationFailed
+
+    admin = cast.actor(cast.alice)
+    marketing = purpose_create(
+        actor=admin, data={"key": "offers", "legal_basis": "consent", "is_marketing": True, "names": {"en": "Offers"}}
+    )
+    with pytest.raises(ValidationFailed) as raised:
+        lead_form_create(
+            actor=admin,
+            data={
+                "name": "No mail",
+                "fields": [{"name": "last_name", "required": True}],
+                "purposes": [str(marketing.pk)],
+            },
+        )
+    assert raised.value.errors[0].field == "fields"
+    assert not LeadForm.objects.exists()
+    assert Purpose.objects.count() == 1
+
+
+def test_a_submission_is_found_from_its_person_and_erased_with_them(cast):
+    from custos.privacy.registry import records_of
+    from custos.privacy.services.erasure import subject_erase
+
+    form, _newsletter, callback = _setup(cast)
+    assert _post(Client(), form, purposes=[str(callback.pk)]).status_code == 302
+    with tenant_scope(cast.org_a):
+        lead = Lead.objects.get()
+        found = {r.declaration.model._meta.label: list(r.queryset) for r in records_of(lead.subject)}
+        assert found["crm.LeadFormSubmission"] == [LeadFormSubmission.objects.get()]
+        subject_erase(actor=cast.actor(cast.olive), subject=lead.subject)
+        assert not LeadFormSubmission.objects.exists()
+        assert ConsentEvent.objects.get().ip is None  # the proof stays, the address goes

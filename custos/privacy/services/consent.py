@@ -1,0 +1,300 @@
+"""Purposes and the consent ledger: given and withdrawn, with proof; the state is derived."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from custos.audit.services import audit_record
+from custos.core.actor import Actor
+from custos.core.errors import Conflict, NotFound, ValidationFailed
+from custos.core.validation import FIELD_KEY_PATTERN, Cleaner
+from custos.privacy.models import ConsentEvent, Purpose, PurposeVersion, Subject
+from custos.privacy.models.consent import ConsentSource, LegalBasis
+
+LANGUAGES = tuple(code for code, _name in settings.LANGUAGES)
+
+
+def _clean_texts(cleaner: Cleaner, field: str, value: Any, *, max_length: int, required: bool) -> dict[str, str]:
+    """A text per language: {"en": "...", "de": "..."}; at least one when required."""
+    if value is None:
+        value = {}
+    if not isinstance(value, Mapping):
+        cleaner.fail(field, _('Enter an object with a text per language code, such as {"en": "…"}.'))
+        return {}
+    texts: dict[str, str] = {}
+    for language, text in value.items():
+        if language not in LANGUAGES:
+            cleaner.fail(
+                f"{field}.{language}", _("Unknown language; use one of: %(codes)s.") % {"codes": ", ".join(LANGUAGES)}
+            )
+            continue
+        cleaned = cleaner.text(f"{field}.{language}", text, max_length=max_length, multiline=max_length > 200)
+        if cleaned:
+            texts[language] = cleaned
+    if required and not texts:
+        cleaner.fail(field, _("Write it in at least one language."))
+    return texts
+
+
+def purpose_create(*, actor: Actor, data: Mapping[str, Any]) -> Purpose:
+    """A new purpose, at version 1."""
+    actor.require("purpose.add")
+    cleaner = Cleaner()
+    key = cleaner.text("key", data.get("key"), max_length=60, required=True)
+    if key and not FIELD_KEY_PATTERN.match(key):
+        cleaner.fail("key", _("Use lower-case letters, digits and underscores, starting with a letter."))
+    elif key and Purpose.objects.filter(key=key).exists():
+        cleaner.fail("key", _("A purpose with this key exists already."))
+    basis = cleaner.choice("legal_basis", data.get("legal_basis"), LegalBasis.values)
+    names = _clean_texts(cleaner, "names", data.get("names"), max_length=200, required=True)
+    descriptions = _clean_texts(cleaner, "descriptions", data.get("descriptions"), max_length=5000, required=False)
+    is_marketing = _boolean(cleaner, "is_marketing", data.get("is_marketing", False))
+    if cleaner.errors:
+        raise ValidationFailed(cleaner.errors)
+    with transaction.atomic():
+        purpose = Purpose.objects.create(key=key, legal_basis=basis, is_marketing=is_marketing)
+        PurposeVersion.objects.create(purpose=purpose, version=1, names=names, descriptions=descriptions)
+        audit_record(actor=actor, action="purpose.create", object_type="purpose", object_id=purpose.pk)
+    return purpose
+
+
+def _boolean(cleaner: Cleaner, field: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        cleaner.fail(field, _("Enter true or false."))
+        return False
+    return value
+
+
+def purpose_update(*, actor: Actor, purpose: Purpose, data: Mapping[str, Any]) -> Purpose:
+    """Change a purpose; new wording becomes a new version, so earlier proof stays exact."""
+    actor.require("purpose.change")
+    cleaner = Cleaner()
+    unknown = set(data) - {"legal_basis", "names", "descriptions", "is_marketing", "is_active"}
+    for name in sorted(unknown):
+        cleaner.fail(name, _("Unknown field."))
+    current = purpose_text(purpose)
+    names = current.names
+    descriptions = current.descriptions
+    if "names" in data:
+        names = _clean_texts(cleaner, "names", data["names"], max_length=200, required=True)
+    if "descriptions" in data:
+        descriptions = _clean_texts(cleaner, "descriptions", data["descriptions"], max_length=5000, required=False)
+    changes: dict[str, Any] = {}
+    if "legal_basis" in data:
+        changes["legal_basis"] = cleaner.choice("legal_basis", data["legal_basis"], LegalBasis.values)
+    for flag in ("is_marketing", "is_active"):
+        if flag in data:
+            changes[flag] = _boolean(cleaner, flag, data[flag])
+    if cleaner.errors:
+        raise ValidationFailed(cleaner.errors)
+    reworded = names != current.names or descriptions != current.descriptions
+    changed_basis = "legal_basis" in changes and changes["legal_basis"] != purpose.legal_basis
+    with transaction.atomic():
+        purpose = Purpose.objects.select_for_update().get(pk=purpose.pk)
+        for name, value in changes.items():
+            setattr(purpose, name, value)
+        if reworded or changed_basis:
+            purpose.version += 1
+            PurposeVersion.objects.create(
+                purpose=purpose, version=purpose.version, names=names, descriptions=descriptions
+            )
+        purpose.save()
+        audit_record(
+            actor=actor,
+            action="purpose.update",
+            object_type="purpose",
+            object_id=purpose.pk,
+            fields=[*changes, *(["names", "descriptions"] if reworded else [])],
+            extra={"version": purpose.version},
+        )
+    return purpose
+
+
+def purpose_text(purpose: Purpose, version: int | None = None) -> PurposeVersion:
+    return PurposeVersion.objects.get(purpose=purpose, version=version or purpose.version)
+
+
+def in_language(texts: Mapping[str, str], language: str) -> str:
+    """The text in this language, else English, else the first one written."""
+    return texts.get(language) or texts.get("en") or next(iter(texts.values()), "")
+
+
+def shown_text(purpose: Purpose, language: str, version: int | None = None) -> str:
+    """Exactly what a person is shown when asked for consent: name and description."""
+    text = purpose_text(purpose, version)
+    name = in_language(text.names, language)
+    description = in_language(text.descriptions, language)
+    return f"{name}\n\n{description}".strip()
+
+
+@dataclass(frozen=True)
+class Proof:
+    """Where a consent came from; every part is optional except the source."""
+
+    source: str
+    text_shown: str = ""
+    form: str = ""
+    ip: str | None = None
+    user_agent: str = ""
+    language: str = "en"
+
+
+@dataclass(frozen=True)
+class NewConsent:
+    event: ConsentEvent
+    confirmation_secret: str | None  # for the double opt-in mail, never stored
+
+
+def _event(
+    *,
+    actor: Actor,
+    subject: Subject,
+    purpose: Purpose,
+    action: str,
+    proof: Proof,
+    expires_at: datetime | None = None,
+    double_opt_in: bool = False,
+) -> NewConsent:
+    if proof.source not in ConsentSource.values:
+        raise ValidationFailed.single(
+            "source", _("Choose one of: %(values)s.") % {"values": ", ".join(ConsentSource.values)}
+        )
+    if subject.state == Subject.State.ERASED:
+        raise Conflict(_("This person's data has been erased."))
+    secret = secrets.token_urlsafe(32) if double_opt_in else None
+    with transaction.atomic():
+        event = ConsentEvent.objects.create(
+            subject=subject,
+            purpose=purpose,
+            purpose_version=purpose.version,
+            action=action,
+            source=proof.source,
+            text_shown=proof.text_shown or shown_text(purpose, proof.language),
+            form=proof.form[:100],
+            ip=proof.ip,
+            user_agent=proof.user_agent[:300],
+            requires_confirmation=double_opt_in,
+            confirmation_digest=hashlib.sha256(secret.encode()).hexdigest() if secret else "",
+            expires_at=expires_at,
+            recorded_by_id=actor.user_id,
+        )
+        audit_record(
+            actor=actor,
+            action=f"consent.{action}",
+            object_type="subject",
+            object_id=subject.pk,
+            extra={"purpose": purpose.key, "version": purpose.version, "source": proof.source},
+        )
+    return NewConsent(event=event, confirmation_secret=secret)
+
+
+def consent_give(
+    *,
+    actor: Actor,
+    subject: Subject,
+    purpose: Purpose,
+    proof: Proof,
+    expires_at: datetime | None = None,
+    double_opt_in: bool = False,
+) -> NewConsent:
+    """Record consent; with double opt-in it counts only once the emailed link is followed."""
+    if actor.via not in ("portal", "system", "automation"):
+        actor.require("consent.add")
+    if not purpose.is_active:
+        raise ValidationFailed.single("purpose", _("This purpose is no longer in use."))
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ValidationFailed.single("expires_at", _("Choose a time in the future."))
+    return _event(
+        actor=actor,
+        subject=subject,
+        purpose=purpose,
+        action="given",
+        proof=proof,
+        expires_at=expires_at,
+        double_opt_in=double_opt_in,
+    )
+
+
+def consent_withdraw(*, actor: Actor, subject: Subject, purpose: Purpose, proof: Proof) -> ConsentEvent:
+    """Withdrawing is as easy as giving (Art. 7(3)): anyone who may record consent may record this."""
+    if actor.via not in ("portal", "system", "automation"):
+        actor.require("consent.add")
+    return _event(actor=actor, subject=subject, purpose=purpose, action="withdrawn", proof=proof).event
+
+
+def consent_confirm(*, actor: Actor, secret: str) -> ConsentEvent:
+    """The double opt-in link was followed: the consent it belongs to now counts."""
+    digest = hashlib.sha256(secret.encode()).hexdigest()
+    with transaction.atomic():
+        event = ConsentEvent.objects.select_for_update().filter(confirmation_digest=digest).first()
+        if event is None:
+            raise NotFound()
+        if event.confirmed_at is None:
+            event.confirmed_at = timezone.now()
+            event.save(update_fields=["confirmed_at"])
+            audit_record(
+                actor=actor,
+                action="consent.confirm",
+                object_type="subject",
+                object_id=event.subject_id,
+                extra={"purpose": event.purpose_id and str(event.purpose_id)},
+            )
+    return event
+
+
+@dataclass(frozen=True)
+class ConsentState:
+    purpose: Purpose
+    granted: bool
+    status: str  # "given", "pending" (awaiting double opt-in), "withdrawn", "expired", "none"
+    since: datetime | None
+    event: ConsentEvent | None
+
+
+def _state_of(purpose: Purpose, event: ConsentEvent | None, now: datetime) -> ConsentState:
+    if event is None:
+        return ConsentState(purpose, False, "none", None, None)
+    if event.action == ConsentEvent.Action.WITHDRAWN:
+        return ConsentState(purpose, False, "withdrawn", event.occurred_at, event)
+    if event.requires_confirmation and event.confirmed_at is None:
+        return ConsentState(purpose, False, "pending", event.occurred_at, event)
+    if event.expires_at is not None and event.expires_at <= now:
+        return ConsentState(purpose, False, "expired", event.expires_at, event)
+    return ConsentState(purpose, True, "given", event.confirmed_at or event.occurred_at, event)
+
+
+def consent_states(subject: Subject) -> list[ConsentState]:
+    """The current state per purpose, derived from the ledger (latest event wins)."""
+    latest: dict[Any, ConsentEvent] = {}
+    for event in ConsentEvent.objects.filter(subject=subject).order_by("occurred_at", "pk"):
+        latest[event.purpose_id] = event
+    now = timezone.now()
+    return [_state_of(p, latest.get(p.pk), now) for p in Purpose.objects.order_by("key")]
+
+
+def consent_history(subject: Subject) -> list[ConsentEvent]:
+    return list(ConsentEvent.objects.filter(subject=subject).select_related("purpose").order_by("-occurred_at", "-pk"))
+
+
+def may_process(subject: Subject, purpose: Purpose) -> bool:
+    """Checked at the moment of processing. Consent-based purposes need a current consent;
+    other legal bases (contract, legal obligation…) do not. A restricted or erased person is
+    never processed for anything but storage, and one who objected gets no marketing."""
+    if subject.state != Subject.State.ACTIVE:
+        return False
+    if purpose.is_marketing and subject.objected_to_marketing_at is not None:
+        return False  # Art. 21(3): after an objection, no direct marketing on any basis
+    if purpose.legal_basis != LegalBasis.CONSENT:
+        return True
+    event = ConsentEvent.objects.filter(subject=subject, purpose=purpose).order_by("-occurred_at", "-pk").first()
+    return _state_of(purpose, event, timezone.now()).granted

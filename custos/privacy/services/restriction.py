@@ -1,0 +1,107 @@
+"""Restriction (Art. 18) and objection (Art. 21): the person's records are kept but not used."""
+
+from __future__ import annotations
+
+from django.db import models, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from custos.audit.services import audit_record
+from custos.core.actor import Actor
+from custos.core.errors import Conflict
+from custos.privacy.models import Subject
+from custos.privacy.registry import declaration_of
+from custos.privacy.services.suppression import suppress_subject
+
+
+def subject_restrict(*, actor: Actor, subject: Subject) -> Subject:
+    """From now on the person's records may be stored, not processed: read-only, and out of
+    mailings, automation, scoring and exports (enforced where those happen, by subject state)."""
+    actor.require("subject.change")
+    with transaction.atomic():
+        subject = Subject.objects.select_for_update().get(pk=subject.pk)
+        if subject.state == Subject.State.ERASED:
+            raise Conflict(_("This person's data has been erased."))
+        if subject.state != Subject.State.RESTRICTED:
+            subject.state = Subject.State.RESTRICTED
+            subject.restricted_at = timezone.now()
+            subject.save(update_fields=["state", "restricted_at"])
+            audit_record(actor=actor, action="subject.restrict", object_type="subject", object_id=subject.pk)
+    return subject
+
+
+def subject_lift_restriction(*, actor: Actor, subject: Subject) -> Subject:
+    actor.require("subject.change")
+    with transaction.atomic():
+        subject = Subject.objects.select_for_update().get(pk=subject.pk)
+        if subject.state == Subject.State.RESTRICTED:
+            subject.state = Subject.State.ACTIVE
+            subject.restricted_at = None
+            subject.save(update_fields=["state", "restricted_at"])
+            audit_record(actor=actor, action="subject.lift_restriction", object_type="subject", object_id=subject.pk)
+    return subject
+
+
+def subject_object(*, actor: Actor, subject: Subject, about: str) -> Subject:
+    """Objection to direct marketing (suppression list) or to profiling (no more scores)."""
+    actor.require("subject.change")
+    with transaction.atomic():
+        subject = Subject.objects.select_for_update().get(pk=subject.pk)
+        now = timezone.now()
+        if about == "profiling":
+            subject.objected_to_profiling_at = subject.objected_to_profiling_at or now
+        else:
+            subject.objected_to_marketing_at = subject.objected_to_marketing_at or now
+            suppress_subject(subject, reason="objection")
+        subject.save(update_fields=["objected_to_marketing_at", "objected_to_profiling_at"])
+        audit_record(
+            actor=actor, action="subject.object", object_type="subject", object_id=subject.pk, extra={"about": about}
+        )
+    return subject
+
+
+def is_restricted(subject: Subject | None) -> bool:
+    return subject is not None and subject.state != Subject.State.ACTIVE
+
+
+def _belonging_to(model: type[models.Model], states: list[str]) -> Q | None:
+    """Rows of the model whose person is in one of these states, through its declaration."""
+    try:
+        paths = declaration_of(model).subject_paths
+    except LookupError:
+        return None
+    if not paths:
+        return None
+    condition = Q()
+    for path in paths:
+        condition |= Q(**{f"{path}__state__in": states})
+    return condition
+
+
+NOT_ACTIVE: list[str] = [Subject.State.RESTRICTED, Subject.State.ERASED]
+
+
+def require_processable(record: models.Model) -> None:
+    """The shared action layer's check: a restricted person's records are stored, not changed,
+    and an erased person's remains stay empty."""
+    condition = _belonging_to(type(record), NOT_ACTIVE)
+    if condition is None or record.pk is None:
+        return
+    states = set(
+        type(record)
+        ._default_manager.filter(pk=record.pk)
+        .filter(condition)
+        .values_list(*[f"{p}__state" for p in declaration_of(type(record)).subject_paths])
+    )
+    flat = {state for row in states for state in row}
+    if Subject.State.ERASED in flat:
+        raise Conflict(_("This person's data has been erased."))
+    if Subject.State.RESTRICTED in flat:
+        raise Conflict(_("Processing of this person's data is restricted: it is stored, but cannot be changed."))
+
+
+def without_restricted[M: models.Model](queryset: models.QuerySet[M]) -> models.QuerySet[M]:
+    """Leave out the records of restricted and erased persons (exports, mailings, automation)."""
+    condition = _belonging_to(queryset.model, NOT_ACTIVE)
+    return queryset if condition is None else queryset.exclude(condition)

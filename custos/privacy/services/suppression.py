@@ -1,0 +1,72 @@
+"""The suppression list: who must not be contacted for marketing, as keyed hashes only."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import phonenumbers
+
+from custos.core import crypto
+from custos.core.models import Organization
+from custos.core.tenancy import require_org_id
+from custos.privacy.models import Subject, Suppression
+from custos.privacy.services.subjects import identifiers_of
+
+PURPOSE = "suppression"
+
+
+def _normalised(kind: str, value: str) -> str:
+    value = value.strip()
+    if kind == Suppression.Kind.EMAIL:
+        return value.lower()
+    try:
+        # Stored numbers are E.164 already; a national one is read in the organisation's country.
+        country = None if value.startswith("+") else Organization.objects.get(pk=require_org_id()).country
+        number = phonenumbers.parse(value, country)
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    except phonenumbers.NumberParseException:
+        return "".join(ch for ch in value if ch.isdigit())
+
+
+def digest_of(kind: str, value: str) -> str:
+    return crypto.blind_index(_normalised(kind, value), purpose=PURPOSE, org_id=require_org_id())
+
+
+def suppress_subject(subject: Subject, *, reason: str) -> int:
+    """Put every email and phone of the person on the list; returns how many were new."""
+    found = identifiers_of(subject)
+    added = 0
+    for kind, values in ((Suppression.Kind.EMAIL, found["email"]), (Suppression.Kind.PHONE, found["phone"])):
+        for value in values:
+            _, created = Suppression.objects.get_or_create(
+                kind=kind, digest=digest_of(kind, value), defaults={"reason": reason}
+            )
+            added += created
+    return added
+
+
+def is_suppressed(*, email: str = "", phone: str = "") -> bool:
+    """Whether an address or number is on the list (imports and mailings ask here)."""
+    digests = []
+    if email.strip():
+        digests.append((Suppression.Kind.EMAIL, digest_of(Suppression.Kind.EMAIL, email)))
+    if phone.strip():
+        digests.append((Suppression.Kind.PHONE, digest_of(Suppression.Kind.PHONE, phone)))
+    return any(Suppression.objects.filter(kind=k, digest=d).exists() for k, d in digests)
+
+
+def subject_is_suppressed(subject: Subject) -> bool:
+    found = identifiers_of(subject)
+    return any(is_suppressed(email=e) for e in found["email"]) or any(is_suppressed(phone=p) for p in found["phone"])
+
+
+def suppressed_among(*, emails: Iterable[str] = (), phones: Iterable[str] = ()) -> set[str]:
+    """Which of these addresses and numbers are on the list, in one query (imports ask per batch)."""
+    wanted: dict[str, str] = {}
+    for kind, values in ((Suppression.Kind.EMAIL, emails), (Suppression.Kind.PHONE, phones)):
+        for value in values:
+            if value and value.strip():
+                wanted[digest_of(kind, value)] = value
+    if not wanted:
+        return set()
+    return {wanted[d] for d in Suppression.objects.filter(digest__in=wanted).values_list("digest", flat=True)}

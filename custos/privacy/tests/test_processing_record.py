@@ -1,0 +1,89 @@
+"""The Art. 30 record and the privacy notice are made from the live configuration."""
+
+import io
+
+from openpyxl import load_workbook
+
+from custos.core.tenancy import tenant_scope
+from custos.privacy.services.consent import purpose_create
+from custos.privacy.services.processing_record import (
+    privacy_notice,
+    processing_record,
+    processing_record_pdf,
+    processing_record_xlsx,
+)
+from custos.privacy.services.processors import processor_create
+from custos.testing import web_client
+
+
+def _configure(cast):
+    actor = cast.actor(cast.alice)
+    purpose = purpose_create(
+        actor=actor,
+        data={
+            "key": "newsletter",
+            "legal_basis": "consent",
+            "names": {"en": "Newsletter", "de": "Rundbrief"},
+            "descriptions": {"en": '=HYPERLINK("http://x") monthly news'},
+        },
+    )
+    processor = processor_create(
+        actor=actor, data={"name": "Mailcloud Inc.", "service": "mail delivery", "location": "US", "safeguard": "scc"}
+    )
+    processor.purposes.add(purpose)
+
+
+def test_the_record_follows_the_configuration(cast):
+    with tenant_scope(cast.org_a):
+        _configure(cast)
+        record = processing_record(language="de")
+
+    assert [a["name"] for a in record["activities"]] == ["Rundbrief"]
+    assert record["activities"][0]["recipients"] == ["Mailcloud Inc."]
+    assert [p["name"] for p in record["transfers"]] == ["Mailcloud Inc."]  # outside the EEA
+    labels = {t["type"] for t in record["record_types"]}
+    assert {"crm.Contact", "crm.Lead", "crm.Activity"} <= labels
+    assert "search.SearchEntry" not in labels  # copies are not a category of their own
+    assert len(record["security_measures"]) >= 5
+
+
+def test_the_record_downloads_as_pdf_and_xlsx_without_formulas(cast):
+    with tenant_scope(cast.org_a):
+        _configure(cast)
+        record = processing_record(language="en")
+
+    assert processing_record_pdf(record).startswith(b"%PDF")
+    workbook = load_workbook(io.BytesIO(processing_record_xlsx(record)))
+    activities = workbook.worksheets[0]
+    assert activities["B2"].value.startswith("'=HYPERLINK")
+    assert [sheet.title for sheet in workbook.worksheets] == [
+        "Activities",
+        "Data",
+        "Processors",
+        "Retention",
+        "Security",
+    ]
+
+
+def test_the_notice_speaks_every_language(cast):
+    with tenant_scope(cast.org_a):
+        _configure(cast)
+        notices = {language: privacy_notice(language=language) for language in ("en", "de", "pl", "ar")}
+
+    assert len({notice["rights"][0] for notice in notices.values()}) == 4
+    assert notices["de"]["activities"][0]["name"] == "Rundbrief"
+
+
+def test_staff_pages(cast):
+    with tenant_scope(cast.org_a):
+        _configure(cast)
+    alice = web_client(cast.alice)
+
+    page = alice.get("/privacy/record/")
+    pdf = alice.get("/privacy/record/", {"format": "pdf"})
+    notice = alice.get("/privacy/notice/", {"language": "ar"})
+
+    assert page.status_code == 200 and b"Mailcloud Inc." in page.content
+    assert pdf["Content-Type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
+    assert notice.status_code == 200 and 'dir="rtl"' in notice.content.decode()
+    assert web_client(cast.bob).get("/privacy/record/").status_code == 403

@@ -1,0 +1,186 @@
+"""The breach and processors registers in the staff UI."""
+
+import html
+from datetime import timedelta
+
+from django.utils import timezone
+
+from custos.audit.models import AuditEntry
+from custos.core.tenancy import tenant_scope
+from custos.crm.services.people import contact_create
+from custos.privacy.models import Breach, BreachSubject, Processor
+from custos.privacy.services.breaches import breach_create
+from custos.testing import run_tasks, web_client
+from custos.web.tests.sales import in_org_a
+
+
+def _text(response):
+    return html.unescape(response.content.decode())
+
+
+def _breach(cast, hours_ago=1, **data):
+    aware = timezone.now() - timedelta(hours=hours_ago)
+    return in_org_a(cast, breach_create, data={"title": "Stolen laptop", "aware_at": aware} | data)
+
+
+def _state(cast):
+    with tenant_scope(cast.org_a):
+        return (
+            list(Breach.objects.order_by("pk").values()),
+            list(BreachSubject.objects.order_by("pk").values()),
+            list(Processor.objects.order_by("pk").values()),
+            AuditEntry.objects.count(),
+        )
+
+
+def test_the_list_shows_each_clock_and_highlights_the_overdue(cast):
+    _breach(cast, hours_ago=2, title="Fresh incident")
+    _breach(cast, hours_ago=80, title="Forgotten incident")
+    _breach(cast, hours_ago=72.5, title="Just missed")
+    page = _text(web_client(cast.alice).get("/privacy/breaches/"))
+    assert "Fresh incident" in page and "Forgotten incident" in page
+    assert "69 hours left" in page
+    assert '<span class="badge danger breach-overdue">overdue by 8 hours</span>' in page
+    assert '<span class="badge danger breach-overdue">overdue by less than an hour</span>' in page
+    assert page.count('<tr class="overdue">') == 2
+    assert 'href="/privacy/breaches/"' in page  # in the navigation
+
+
+def test_a_breach_is_recorded_through_the_form(cast):
+    client = web_client(cast.alice)
+    assert client.get("/privacy/breaches/new/").status_code == 200
+    aware = timezone.localtime(timezone.now() - timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M")
+    response = client.post(
+        "/privacy/breaches/new/",
+        {
+            "title": "USB stick lost",
+            "aware_at": aware,
+            "data_categories": ["contact", "special"],
+            "approx_persons": "12",
+        },
+    )
+    with tenant_scope(cast.org_a):
+        breach = Breach.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/privacy/breaches/{breach.pk}/"
+    assert (breach.title, breach.data_categories, breach.approx_persons) == (
+        "USB stick lost",
+        ["contact", "special"],
+        12,
+    )
+    detail = _text(client.get(response["Location"]))
+    assert "USB stick lost" in detail and "68 hours left" in detail
+    assert "0 persons recorded, 0 told." in detail
+
+
+def test_bad_input_shows_on_its_fields_and_saves_nothing(cast):
+    client = web_client(cast.alice)
+    before = _state(cast)
+    future = timezone.localtime(timezone.now() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    response = client.post("/privacy/breaches/new/", {"title": "", "aware_at": future, "approx_persons": "-2"})
+    page = _text(response)
+    assert response.status_code == 200
+    assert "This field is required." in page
+    assert "This moment is in the future; enter when you became aware of the breach." in page
+    assert "Enter a number from 0 to 2147483647." in page
+    assert _state(cast) == before
+
+
+def test_persons_are_picked_from_the_contacts_and_told(cast, smtp_server):
+    breach = _breach(cast)
+    with tenant_scope(cast.org_a):
+        anna = contact_create(
+            actor=cast.actor(cast.olive), data={"first_name": "Anna", "last_name": "Berg", "email": "anna@example.org"}
+        )
+    client = web_client(cast.alice)
+    found = _text(client.post(f"/privacy/breaches/{breach.pk}/subjects/", {"q": "Berg"}))
+    assert "Anna Berg" in found and f'value="{anna.pk}"' in found
+    response = client.post(f"/privacy/breaches/{breach.pk}/subjects/", {"q": "Berg", "add": "1", "contacts": [anna.pk]})
+    assert response.status_code == 302
+    detail = _text(client.get(f"/privacy/breaches/{breach.pk}/", follow=True))
+    assert "1 person recorded, 0 told." in detail and "Anna Berg" in detail
+    response = client.post(f"/privacy/breaches/{breach.pk}/notify/", follow=True)
+    assert "1 notice is on its way." in _text(response)
+    run_tasks()
+    [mail] = smtp_server.sent_to("anna@example.org")
+    assert mail.get_content().startswith("Guten Tag,")  # Acme Praxis is in Germany
+    assert "1 person recorded, 1 told." in _text(client.get(f"/privacy/breaches/{breach.pk}/"))
+
+
+def test_the_authority_notification_stops_the_clock_and_closing_freezes_the_breach(cast):
+    breach = _breach(cast)
+    client = web_client(cast.alice)
+    page = _text(client.post(f"/privacy/breaches/{breach.pk}/authority-notified/", follow=True))
+    assert "the clock has stopped" in page and "authority notified" in page
+    page = _text(client.post(f"/privacy/breaches/{breach.pk}/close/", follow=True))
+    assert "This breach is closed." in page
+    assert client.get(f"/privacy/breaches/{breach.pk}/edit/").status_code == 302
+    with tenant_scope(cast.org_a):
+        assert Breach.objects.get(pk=breach.pk).status == "closed"
+
+
+def test_processors_are_listed_added_changed_and_removed(cast):
+    client = web_client(cast.alice)
+    response = client.post(
+        "/privacy/processors/new/",
+        {"name": "Mailer Inc.", "service": "Newsletters", "location": "US", "safeguard": "none_needed"},
+    )
+    assert "A processor outside the EU/EEA needs a transfer safeguard" in _text(response)
+    response = client.post(
+        "/privacy/processors/new/",
+        {"name": "Mailer Inc.", "service": "Newsletters", "location": "US", "safeguard": "scc", "is_active": "on"},
+    )
+    assert response.status_code == 302
+    with tenant_scope(cast.org_a):
+        processor = Processor.objects.get()
+    listing = _text(client.get("/privacy/processors/"))
+    assert "Mailer Inc." in listing and "outside the EU/EEA" in listing and "no agreement" in listing
+    response = client.post(
+        f"/privacy/processors/{processor.pk}/",
+        {
+            "name": "Mailer Inc.",
+            "service": "Newsletters",
+            "location": "IE",
+            "safeguard": "none_needed",
+            "dpa_signed_on": "2025-01-31",
+            "is_active": "on",
+        },
+    )
+    assert response.status_code == 302
+    listing = _text(client.get("/privacy/processors/"))
+    assert "Ireland" in listing and "outside the EU/EEA" not in listing
+    assert client.post(f"/privacy/processors/{processor.pk}/delete/").status_code == 302
+    with tenant_scope(cast.org_a):
+        assert not Processor.objects.exists()
+
+
+def test_a_role_without_the_registers_sees_and_changes_nothing(cast):
+    breach = _breach(cast)
+    client = web_client(cast.bob)
+    before = _state(cast)
+    assert client.get("/privacy/breaches/").status_code == 403
+    assert client.get(f"/privacy/breaches/{breach.pk}/").status_code == 403
+    assert client.post(f"/privacy/breaches/{breach.pk}/notify/").status_code == 403
+    assert client.post("/privacy/processors/new/", {"name": "x"}).status_code == 403
+    assert 'href="/privacy/breaches/"' not in _text(client.get("/"))
+    assert _state(cast) == before
+
+
+def test_the_report_for_the_authority_downloads_as_pdf(cast):
+    from django.utils import timezone
+
+    from custos.core.tenancy import tenant_scope
+    from custos.privacy.services.breaches import breach_create
+    from custos.testing import web_client
+
+    with tenant_scope(cast.org_a):
+        breach = breach_create(
+            actor=cast.actor(cast.alice),
+            data={"title": "Laptop stolen", "aware_at": timezone.now(), "nature": "A laptop with exports was stolen."},
+        )
+
+    response = web_client(cast.alice).get(f"/privacy/breaches/{breach.pk}/report.pdf")
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    assert response.content.startswith(b"%PDF")
+    assert web_client(cast.bob).get(f"/privacy/breaches/{breach.pk}/report.pdf").status_code in (403, 404)

@@ -1,0 +1,448 @@
+"""Staff pages of the privacy engine: the breach register (Art. 33 to 34) and the processors
+register (Art. 28). The forms parse; `custos.privacy.services` decides what is valid."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import URLPattern, path
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
+from django.views.decorators.http import require_POST
+
+from custos.core.errors import Conflict, ValidationFailed
+from custos.core.personal_data import CATEGORY_LABELS
+from custos.crm.models import Contact
+from custos.crm.selectors.people import contact_list
+from custos.privacy.models import Breach, BreachSubject, Processor, Purpose
+from custos.privacy.services import breaches as breach_services
+from custos.privacy.services import processors as processor_services
+from custos.privacy.services.breaches import access_breach, breach_clock, breach_counts, breach_list
+from custos.privacy.services.processors import access_processor, is_outside_eea, processor_list
+from custos.web.forms import attach_errors, country_choices
+from custos.web.shortcuts import actor_of
+from custos.web.views.listing import page, posted
+
+BREACH_FORM = "web/privacy/breaches/form.html"
+PROCESSOR_FORM = "web/privacy/processors/form.html"
+CONTACT_PICKS = 50
+
+# Forms ------------------------------------------------------------------------------------
+
+
+def _local_input(value: Any) -> str:
+    """A stored moment as a datetime-local input shows it, in the user's time zone."""
+    return timezone.localtime(value).strftime("%Y-%m-%dT%H:%M") if value else ""
+
+
+class BreachForm(forms.Form):
+    title = forms.CharField(label=gettext_lazy("Title"), max_length=200, required=False)
+    aware_at = forms.CharField(
+        label=gettext_lazy("Became aware at"),
+        required=False,
+        help_text=gettext_lazy("The authority must be notified within 72 hours of this moment."),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
+    occurred_at = forms.CharField(
+        label=gettext_lazy("Occurred at"), required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    nature = forms.CharField(
+        label=gettext_lazy("Nature of the breach"), required=False, widget=forms.Textarea(attrs={"rows": 4})
+    )
+    data_categories = forms.MultipleChoiceField(
+        label=gettext_lazy("Kinds of personal data concerned"),
+        required=False,
+        choices=[(str(key), label) for key, label in CATEGORY_LABELS.items()],
+        widget=forms.CheckboxSelectMultiple,
+    )
+    person_categories = forms.CharField(
+        label=gettext_lazy("Categories of persons"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    approx_persons = forms.CharField(
+        label=gettext_lazy("Approximate number of persons"),
+        required=False,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "dir": "ltr"}),
+    )
+    approx_records = forms.CharField(
+        label=gettext_lazy("Approximate number of records"),
+        required=False,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "dir": "ltr"}),
+    )
+    consequences = forms.CharField(
+        label=gettext_lazy("Likely consequences"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    measures = forms.CharField(
+        label=gettext_lazy("Measures taken or proposed"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+    def domain_data(self) -> dict[str, Any]:
+        return {name: self.cleaned_data[name] for name in breach_services.BREACH_FIELDS}
+
+
+def _breach_initial(breach: Breach) -> dict[str, Any]:
+    initial = {name: getattr(breach, name) for name in breach_services.BREACH_FIELDS}
+    initial["aware_at"] = _local_input(breach.aware_at)
+    initial["occurred_at"] = _local_input(breach.occurred_at)
+    for name in ("approx_persons", "approx_records"):
+        initial[name] = "" if initial[name] is None else str(initial[name])
+    return initial
+
+
+class ProcessorForm(forms.Form):
+    name = forms.CharField(label=gettext_lazy("Name"), max_length=200, required=False)
+    service = forms.CharField(label=gettext_lazy("Service"), max_length=300, required=False)
+    location = forms.ChoiceField(label=gettext_lazy("Country"), choices=country_choices, required=False)
+    safeguard = forms.ChoiceField(
+        label=gettext_lazy("Transfer safeguard"),
+        choices=[("", "—"), *Processor.Safeguard.choices],
+        required=False,
+        help_text=gettext_lazy("Outside the EU/EEA, personal data may only go with a safeguard (Art. 44 to 49 GDPR)."),
+    )
+    dpa_signed_on = forms.CharField(
+        label=gettext_lazy("Data processing agreement signed on"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    purposes = forms.MultipleChoiceField(
+        label=gettext_lazy("Purposes"), required=False, widget=forms.CheckboxSelectMultiple
+    )
+    is_active = forms.BooleanField(label=gettext_lazy("Active"), required=False)
+
+    def __init__(self, *args: Any, purposes: list[tuple[str, str]] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if purposes is None:
+            del self.fields["purposes"]
+        else:
+            self.fields["purposes"].choices = purposes  # type: ignore[attr-defined]  # a ChoiceField
+
+    def domain_data(self) -> dict[str, Any]:
+        return {name: self.cleaned_data[name] for name in self.fields}
+
+
+def _purpose_choices(request: HttpRequest) -> list[tuple[str, str]] | None:
+    """Purposes to link a processor to; None (the field left out) for a role that cannot see them."""
+    actor = actor_of(request)
+    if not any(actor.can(p) for p in ("purpose.view", "consent.view", "consent.add")):
+        return None
+    return [(str(pk), name) for pk, name in Purpose.objects.order_by("key").values_list("pk", "key")]
+
+
+# Breaches ---------------------------------------------------------------------------------
+
+
+def breach_list_view(request: HttpRequest) -> HttpResponse:
+    """The register with each breach's 72-hour clock; overdue ones stand out."""
+    actor = actor_of(request)
+    cursor = request.GET.get("cursor") or None
+    rows, next_cursor = page(breach_list(actor), cursor)
+    now = timezone.now()
+    breaches = [(breach, breach_clock(breach, now)) for breach in rows]
+    return render(
+        request,
+        "web/privacy/breaches/list.html",
+        {"breaches": breaches, "next_cursor": next_cursor, "filters": []},
+    )
+
+
+def breach_create_view(request: HttpRequest) -> HttpResponse:
+    actor = actor_of(request)
+    actor.require("breach.add")
+    form = BreachForm(posted(request), initial={"aware_at": _local_input(timezone.now())})
+    if request.method == "POST" and form.is_valid():
+        try:
+            breach = breach_services.breach_create(actor=actor, data=form.domain_data())
+        except ValidationFailed as error:
+            attach_errors(form, error)
+        else:
+            messages.success(request, _("The breach is recorded; the 72-hour clock is running."))
+            return redirect("web:breach-detail", breach.pk)
+    return render(request, BREACH_FORM, {"form": form, "title": _("New breach")})
+
+
+def breach_edit_view(request: HttpRequest, breach_id: str) -> HttpResponse:
+    actor = actor_of(request)
+    breach = access_breach(actor, breach_id, write=True)
+    if breach.status == Breach.Status.CLOSED:
+        messages.info(request, _("This breach is closed."))
+        return redirect("web:breach-detail", breach.pk)
+    form = BreachForm(posted(request), initial=_breach_initial(breach))
+    if request.method == "POST" and form.is_valid():
+        try:
+            breach_services.breach_update(actor=actor, breach=breach, data=form.domain_data())
+        except ValidationFailed as error:
+            attach_errors(form, error)
+        except Conflict as error:
+            form.add_error(None, error.detail)
+        else:
+            messages.success(request, _("The breach is saved."))
+            return redirect("web:breach-detail", breach.pk)
+    return render(
+        request, BREACH_FORM, {"form": form, "breach": breach, "title": _("Breach: %(title)s") % {"title": breach}}
+    )
+
+
+def _affected_names(request: HttpRequest, breach: Breach) -> list[tuple[BreachSubject, list[Contact]]]:
+    """The first affected persons, each with the contacts the actor may see of them."""
+    actor = actor_of(request)
+    links = list(BreachSubject.objects.filter(breach=breach).select_related("subject").order_by("pk")[:200])
+    contacts: dict[Any, list[Contact]] = {}
+    if actor.can("contact.view"):
+        for contact in contact_list(actor).filter(subject_id__in=[link.subject_id for link in links]):
+            contacts.setdefault(contact.subject_id, []).append(contact)
+    return [(link, contacts.get(link.subject_id, [])) for link in links]
+
+
+def breach_detail_view(request: HttpRequest, breach_id: str) -> HttpResponse:
+    actor = actor_of(request)
+    breach = access_breach(actor, breach_id)
+    affected, notified = breach_counts(breach)
+    categories = {str(key): label for key, label in CATEGORY_LABELS.items()}
+    return render(
+        request,
+        "web/privacy/breaches/detail.html",
+        {
+            "breach": breach,
+            "clock": breach_clock(breach),
+            "affected": affected,
+            "notified": notified,
+            "people": _affected_names(request, breach),
+            "categories": [categories[key] for key in breach.data_categories if key in categories],
+            "is_open": breach.status == Breach.Status.OPEN,
+        },
+    )
+
+
+def breach_subjects_view(request: HttpRequest, breach_id: str) -> HttpResponse:
+    """Pick the affected persons from the contact list: search (posted, so names stay out of
+    URLs), tick, add. The breach records their subjects, not the contacts."""
+    actor = actor_of(request)
+    breach = access_breach(actor, breach_id, write=True)
+    actor.require("contact.view")
+    if breach.status == Breach.Status.CLOSED:
+        messages.info(request, _("This breach is closed."))
+        return redirect("web:breach-detail", breach.pk)
+    q = request.POST.get("q", "")[:200] if request.method == "POST" else ""
+    error = ""
+    if request.method == "POST" and "add" in request.POST:
+        chosen = [pk for pk in request.POST.getlist("contacts") if pk]
+        subject_ids = [
+            str(pk)
+            for pk in contact_list(actor)
+            .filter(pk__in=_valid_ids(chosen))
+            .filter(subject__isnull=False)
+            .values_list("subject_id", flat=True)
+            .distinct()
+        ]
+        if not subject_ids:
+            error = _("Tick at least one person.")
+        else:
+            try:
+                added = breach_services.breach_add_subjects(actor=actor, breach=breach, subject_ids=subject_ids)
+            except ValidationFailed as failure:
+                error = " ".join(e.message for e in failure.errors)
+            else:
+                messages.success(
+                    request,
+                    ngettext(
+                        "%(count)d person is added to the affected persons.",
+                        "%(count)d persons are added to the affected persons.",
+                        added,
+                    )
+                    % {"count": added},
+                )
+                return redirect("web:breach-detail", breach.pk)
+    candidates = list(contact_list(actor, q=q)[:CONTACT_PICKS]) if q else []
+    present = set(BreachSubject.objects.filter(breach=breach).values_list("subject_id", flat=True))
+    return render(
+        request,
+        "web/privacy/breaches/subjects.html",
+        {
+            "breach": breach,
+            "q": q,
+            "candidates": [(contact, contact.subject_id in present) for contact in candidates],
+            "error": error,
+        },
+    )
+
+
+def _valid_ids(values: list[str]) -> list[str]:
+    valid = []
+    for value in values[: breach_services.MAX_SUBJECTS_PER_CALL]:
+        try:
+            valid.append(str(uuid.UUID(value)))
+        except ValueError:
+            continue
+    return valid
+
+
+@require_POST
+def breach_notify_view(request: HttpRequest, breach_id: str) -> HttpResponse:
+    actor = actor_of(request)
+    breach = access_breach(actor, breach_id, write=True)
+    try:
+        counts = breach_services.breach_notify_subjects(actor=actor, breach=breach)
+    except Conflict as error:
+        messages.error(request, error.detail)
+    else:
+        messages.success(
+            request,
+            ngettext(
+                "%(count)d notice is on its way.",
+                "%(count)d notices are on their way.",
+                counts.queued,
+            )
+            % {"count": counts.queued},
+        )
+        if counts.without_email:
+            messages.warning(
+                request,
+                ngettext(
+                    "%(count)d affected person has no email on record: tell them another way.",
+                    "%(count)d affected persons have no email on record: tell them another way.",
+                    counts.without_email,
+                )
+                % {"count": counts.without_email},
+            )
+    return redirect("web:breach-detail", breach.pk)
+
+
+@require_POST
+def breach_authority_notified_view(request: HttpRequest, breach_id: str) -> HttpResponse:
+    actor = actor_of(request)
+    breach = access_breach(actor, breach_id, write=True)
+    try:
+        breach_services.breach_mark_authority_notified(
+            actor=actor, breach=breach, notified_at=request.POST.get("notified_at") or None
+        )
+    except ValidationFailed as error:
+        messages.error(request, " ".join(e.message for e in error.errors))
+    except Conflict as error:
+        messages.error(request, error.detail)
+    else:
+        messages.success(request, _("The authority’s notification is recorded; the clock has stopped."))
+    return redirect("web:breach-detail", breach.pk)
+
+
+@require_POST
+def breach_close_view(request: HttpRequest, breach_id: str) -> HttpResponse:
+    actor = actor_of(request)
+    breach = access_breach(actor, breach_id, write=True)
+    try:
+        breach_services.breach_close(actor=actor, breach=breach)
+    except Conflict as error:
+        messages.error(request, error.detail)
+    else:
+        messages.success(request, _("The breach is closed."))
+    return redirect("web:breach-detail", breach.pk)
+
+
+# Processors -------------------------------------------------------------------------------
+
+
+def processor_list_view(request: HttpRequest) -> HttpResponse:
+    actor = actor_of(request)
+    cursor = request.GET.get("cursor") or None
+    rows, next_cursor = page(processor_list(actor), cursor)
+    return render(
+        request,
+        "web/privacy/processors/list.html",
+        {
+            "processors": [(p, is_outside_eea(p.location)) for p in rows],
+            "next_cursor": next_cursor,
+            "filters": [],
+        },
+    )
+
+
+def processor_create_view(request: HttpRequest) -> HttpResponse:
+    actor = actor_of(request)
+    actor.require("processor.add")
+    form = ProcessorForm(posted(request), purposes=_purpose_choices(request), initial={"is_active": True})
+    if request.method == "POST" and form.is_valid():
+        try:
+            processor = processor_services.processor_create(actor=actor, data=form.domain_data())
+        except ValidationFailed as error:
+            attach_errors(form, error)
+        else:
+            messages.success(request, _("The processor “%(name)s” is saved.") % {"name": processor.name})
+            return redirect("web:processor-list")
+    return render(request, PROCESSOR_FORM, {"form": form, "title": _("New processor")})
+
+
+def processor_edit_view(request: HttpRequest, processor_id: str) -> HttpResponse:
+    actor = actor_of(request)
+    processor = access_processor(actor, processor_id, write=True)
+    initial = {
+        "name": processor.name,
+        "service": processor.service,
+        "location": processor.location,
+        "safeguard": processor.safeguard,
+        "dpa_signed_on": processor.dpa_signed_on.isoformat() if processor.dpa_signed_on else "",
+        "purposes": [str(p.pk) for p in processor.purposes.all()],
+        "is_active": processor.is_active,
+    }
+    form = ProcessorForm(posted(request), purposes=_purpose_choices(request), initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            processor_services.processor_update(actor=actor, processor=processor, data=form.domain_data())
+        except ValidationFailed as error:
+            attach_errors(form, error)
+        else:
+            messages.success(request, _("The processor “%(name)s” is saved.") % {"name": processor.name})
+            return redirect("web:processor-list")
+    return render(
+        request,
+        PROCESSOR_FORM,
+        {"form": form, "processor": processor, "title": _("Processor: %(name)s") % {"name": processor.name}},
+    )
+
+
+@require_POST
+def processor_delete_view(request: HttpRequest, processor_id: str) -> HttpResponse:
+    actor = actor_of(request)
+    actor.require("processor.delete")
+    processor = access_processor(actor, processor_id)
+    processor_services.processor_delete(actor=actor, processor=processor)
+    messages.success(request, _("The processor “%(name)s” is removed.") % {"name": processor.name})
+    return redirect("web:processor-list")
+
+
+def breach_report_view(request: HttpRequest, breach_id: str) -> HttpResponse:
+    """The report for the supervisory authority, in the staff member's language."""
+    from custos.privacy.services.documents import breach_report_pdf
+
+    actor = actor_of(request)
+    actor.require("breach.export")
+    breach = access_breach(actor, breach_id)
+    language = translation.get_language() or "en"
+    body = breach_report_pdf(breach_services.breach_report_data(breach), language=language)
+    response = HttpResponse(body, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="breach-{breach.pk}.pdf"'
+    return response
+
+
+urlpatterns: list[URLPattern] = [
+    path("privacy/breaches/", breach_list_view, name="breach-list"),
+    path("privacy/breaches/new/", breach_create_view, name="breach-create"),
+    path("privacy/breaches/<str:breach_id>/", breach_detail_view, name="breach-detail"),
+    path("privacy/breaches/<str:breach_id>/edit/", breach_edit_view, name="breach-edit"),
+    path("privacy/breaches/<str:breach_id>/subjects/", breach_subjects_view, name="breach-subjects"),
+    path("privacy/breaches/<str:breach_id>/notify/", breach_notify_view, name="breach-notify"),
+    path(
+        "privacy/breaches/<str:breach_id>/authority-notified/",
+        breach_authority_notified_view,
+        name="breach-authority-notified",
+    ),
+    path("privacy/breaches/<str:breach_id>/close/", breach_close_view, name="breach-close"),
+    path("privacy/breaches/<str:breach_id>/report.pdf", breach_report_view, name="breach-report"),
+    path("privacy/processors/", processor_list_view, name="processor-list"),
+    path("privacy/processors/new/", processor_create_view, name="processor-create"),
+    path("privacy/processors/<str:processor_id>/", processor_edit_view, name="processor-edit"),
+    path("privacy/processors/<str:processor_id>/delete/", processor_delete_view, name="processor-delete"),
+]
