@@ -13,6 +13,8 @@ import hashlib
 import io
 import json
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -111,6 +113,25 @@ def _delete_rows(model: type[models.Model], org_id: Any) -> int:
         return int(cursor.rowcount)
 
 
+@contextmanager
+def _as_owner_inside(org: Organization) -> Iterator[None]:
+    """The tables' owner, with the organisation's rows in sight. Outside a tenant scope the
+    connection is the owner's, which may delete the audit rows the application role can only
+    append to; row-level security is forced on the owner too, so on PostgreSQL the policy's
+    setting names the organisation for the length of this block."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")  # let the backend settle on "no tenant" (the owner) first
+        cursor.execute("SELECT set_config('custos.org_id', %s, true)", [str(org.pk)])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('custos.org_id', '', true)")
+
+
 def organization_delete(*, org: Organization, now: dt.datetime | None = None) -> DeletionCertificate:
     """Delete the organisation irrecoverably, once its grace period is over."""
     now = now or timezone.now()
@@ -118,13 +139,12 @@ def organization_delete(*, org: Organization, now: dt.datetime | None = None) ->
         raise Conflict(_("This organisation is not due for deletion."))
     counts: dict[str, int] = {}
     with transaction.atomic():
-        # Outside any tenant scope, on purpose: on PostgreSQL that is the owner's connection,
-        # which may remove audit rows the application role can only append to.
-        keys = DataKey.objects.unscoped().filter(org_id=org.pk).count()
-        for model in tenant_models():
-            deleted = _delete_rows(model, org.pk)
-            if deleted:
-                counts[model._meta.label] = deleted
+        with _as_owner_inside(org):
+            keys = DataKey.objects.unscoped().filter(org_id=org.pk).count()
+            for model in tenant_models():
+                deleted = _delete_rows(model, org.pk)
+                if deleted:
+                    counts[model._meta.label] = deleted
         staff = list(Membership.objects.filter(org=org).values_list("user_id", flat=True))
         counts["accounts.ApiToken"] = ApiToken.objects.filter(org=org).delete()[0]
         counts["accounts.Membership"] = Membership.objects.filter(org=org).delete()[0]

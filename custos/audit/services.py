@@ -15,6 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from custos.audit.models import AuditEntry, AuditHead
@@ -249,3 +250,21 @@ def audit_truncate_old_ips(*, now: datetime | None = None) -> int:
                 if len(batch) < 1000:
                     break
     return done
+
+
+def audit_forget_visitor(*, object_ids: Iterable[object]) -> int:
+    """An erased person's network address and browser, on the entries about their records,
+    shortened and dropped at once rather than after the retention period (as above)."""
+    ids = [str(i) for i in object_ids]
+    entries = list(
+        AuditEntry.objects.filter(Q(object_id__in=ids) | Q(extra__lead__in=ids))
+        .exclude(ip__isnull=True, user_agent="")
+        .only("id", "ip", "user_agent")
+    )
+    for entry in entries:
+        entry.ip = truncate_ip(entry.ip) if entry.ip else None
+        entry.ip_truncated = True
+        entry.user_agent = ""
+        entry.identifier_salt = ""
+    AuditEntry.objects.bulk_update(entries, ["ip", "ip_truncated", "user_agent", "identifier_salt"])
+    return len(entries)

@@ -700,7 +700,9 @@ def import_undo(*, actor: Actor, job: ImportJob) -> ImportJob:
         for contact in Contact.objects.filter(pk__in=journal["created"]):
             unindex(contact)
             contact.delete()
-        for contact in Contact.objects.filter(pk__in=list(journal["updated"])):
+        # An erased (or restricted) person's values never come back from a journal.
+        restorable = Contact.objects.filter(pk__in=list(journal["updated"]), subject__state=Subject.State.ACTIVE)
+        for contact in restorable:
             previous = journal["updated"][str(contact.pk)]
             for name, value in previous.items():
                 setattr(contact, name, value)

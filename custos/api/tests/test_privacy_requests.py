@@ -284,3 +284,14 @@ def test_lists_filter_by_status_and_overdue(cast):
     assert [r["id"] for r in rejected] == [first["id"]]
     assert [r["kind"] for r in overdue] == ["erasure"]
     problem(client.get("/api/v1/privacy/requests", {"status": "lost"}), 422)
+
+
+def test_an_erasure_also_empties_requests_made_before_the_address_was_on_record(cast):
+    client = api_client(cast, cast.alice)
+    early = _request(client, "access", email="greta@example.org")  # nobody on record yet
+    _greta(client)
+
+    _done(client, _request(client, "erasure")["id"])
+
+    with tenant_scope(cast.org_a):
+        assert PrivacyRequest.objects.get(pk=early["id"]).email == ""

@@ -8,8 +8,9 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from custos.core.ids import org_token
 from custos.core.personal_data import DELETE, ONLINE_IDENTIFIER
-from custos.core.tenancy import TenantModel
+from custos.core.tenancy import TenantModel, require_org_id
 from custos.privacy.models import Purpose
 
 # The lead fields a form may ask, in the order a form shows them.
@@ -17,8 +18,9 @@ ASKABLE_FIELDS = ("first_name", "last_name", "email", "phone", "company_name", "
 
 
 def new_public_key() -> str:
-    """The form's public address part: random and unguessable, so forms cannot be enumerated."""
-    return secrets.token_urlsafe(18)
+    """The form's public address part: its organisation (see `org_token`), then 12 random bytes,
+    unguessable, so forms cannot be enumerated. Made inside the organisation's scope."""
+    return org_token(require_org_id(), secrets.token_urlsafe(12))
 
 
 class LeadForm(TenantModel):

@@ -35,7 +35,8 @@ from django.utils.translation import gettext as _
 from custos.accounts.throttle import rate_exceeded
 from custos.audit.services import audit_record
 from custos.core.actor import Actor, RecordScope, Via
-from custos.core.errors import DomainError, NotFound, ValidationFailed
+from custos.core.errors import Conflict, DomainError, NotFound, ValidationFailed
+from custos.core.ids import org_of_token
 from custos.core.tenancy import tenant_scope
 from custos.core.validation import Cleaner
 from custos.crm.models import Lead, LeadForm, LeadFormSubmission
@@ -192,9 +193,11 @@ def lead_form_delete(*, actor: Actor, form: LeadForm) -> None:
 
 def lead_form_public(public_key: str) -> LeadForm | None:
     """The active form behind a public key, in any organisation; None for unknown or inactive."""
-    if not public_key or len(public_key) > 40:
+    org_id = org_of_token(public_key) if public_key and len(public_key) <= 40 else None
+    if org_id is None:
         return None
-    return LeadForm.objects.unscoped().filter(public_key=public_key, is_active=True).first()
+    with tenant_scope(org_id):
+        return LeadForm.objects.filter(public_key=public_key, is_active=True).first()
 
 
 def form_actor(form: LeadForm, *, ip: str | None = None, user_agent: str = "") -> Actor:
@@ -264,37 +267,56 @@ def _submit(form: LeadForm, data: Mapping[str, Any], ip: str | None, user_agent:
             cleaner.errors.append(error)
     if cleaner.errors:
         raise ValidationFailed(cleaner.errors)
+    try:
+        with transaction.atomic():
+            return _store(form, actor, values, ticked, ip=ip, user_agent=user_agent, language=language)
+    except Conflict:
+        # The address belongs to a person whose processing is restricted: nothing is stored,
+        # and the visitor is answered like anyone else, so the form reveals nothing about them.
+        return Submission(lead=None)
+
+
+def _store(
+    form: LeadForm,
+    actor: Actor,
+    values: dict[str, Any],
+    ticked: list[Purpose],
+    *,
+    ip: str | None,
+    user_agent: str,
+    language: str,
+) -> Submission:
+    """The lead, its submission row and the consents with their proof, in the caller's transaction."""
     confirmations: list[tuple[str, str]] = []
-    with transaction.atomic():
-        lead = lead_create(actor=actor, data={**values, "source": Lead.Source.WEB_FORM, "tags": list(form.tags)})
-        LeadFormSubmission.objects.create(form=form, lead=lead, ip=ip)
-        proof_form = f"{form.pk} {form.name}"[:100]
-        for purpose in ticked:
-            given = consent_give(
-                actor=actor,
-                subject=lead.subject,
-                purpose=purpose,
-                proof=Proof(
-                    source="web_form",
-                    text_shown=shown_text(purpose, language),
-                    form=proof_form,
-                    ip=ip,
-                    user_agent=user_agent,
-                    language=language,
-                ),
-                double_opt_in=purpose.is_marketing,
-            )
-            if given.confirmation_secret:
-                confirmations.append((purpose_name(purpose, language), given.confirmation_secret))
-        audit_record(
+    lead = lead_create(actor=actor, data={**values, "source": Lead.Source.WEB_FORM, "tags": list(form.tags)})
+    LeadFormSubmission.objects.create(form=form, lead=lead, ip=ip)
+    proof_form = f"{form.pk} {form.name}"[:100]
+    for purpose in ticked:
+        given = consent_give(
             actor=actor,
-            action="lead_form.submit",
-            object_type="lead_form",
-            object_id=form.pk,
-            extra={"lead": str(lead.pk), "purposes": [p.key for p in ticked]},
+            subject=lead.subject,
+            purpose=purpose,
+            proof=Proof(
+                source="web_form",
+                text_shown=shown_text(purpose, language),
+                form=proof_form,
+                ip=ip,
+                user_agent=user_agent,
+                language=language,
+            ),
+            double_opt_in=purpose.is_marketing,
         )
-        if confirmations:
-            transaction.on_commit(partial(_send_confirmation, form.org_id, form.pk, lead.pk, language, confirmations))
+        if given.confirmation_secret:
+            confirmations.append((purpose_name(purpose, language), given.confirmation_secret))
+    audit_record(
+        actor=actor,
+        action="lead_form.submit",
+        object_type="lead_form",
+        object_id=form.pk,
+        extra={"lead": str(lead.pk), "purposes": [p.key for p in ticked]},
+    )
+    if confirmations:
+        transaction.on_commit(partial(_send_confirmation, form.org_id, form.pk, lead.pk, language, confirmations))
     return Submission(lead=lead)
 
 
@@ -337,7 +359,11 @@ def _send_confirmation(
 def form_consent_confirm(token: str, *, ip: str | None = None, user_agent: str = "") -> ConsentEvent:
     """The visitor followed the double opt-in link; NotFound for anything unknown."""
     public_key, _dot, secret = token.partition(".")
-    form = LeadForm.objects.unscoped().filter(public_key=public_key).first() if secret and public_key else None
+    org_id = org_of_token(public_key) if secret and public_key else None
+    if org_id is None:
+        raise NotFound()
+    with tenant_scope(org_id):
+        form = LeadForm.objects.filter(public_key=public_key).first()
     if form is None:
         raise NotFound()
     with tenant_scope(form.org_id):

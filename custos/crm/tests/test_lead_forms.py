@@ -228,3 +228,21 @@ def test_a_submission_is_found_from_its_person_and_erased_with_them(cast):
         subject_erase(actor=cast.actor(cast.olive), subject=lead.subject)
         assert not LeadFormSubmission.objects.exists()
         assert ConsentEvent.objects.get().ip is None  # the proof stays, the address goes
+
+
+def test_a_restricted_persons_address_is_answered_like_any_other_and_stores_nothing(cast):
+    from custos.crm.services.people import contact_create
+    from custos.privacy.services.restriction import subject_restrict
+
+    form, _newsletter, _callback = _setup(cast)
+    with tenant_scope(cast.org_a):
+        greta = contact_create(actor=cast.actor(cast.alice), data={"first_name": "Greta", "email": "greta@example.org"})
+        subject_restrict(actor=cast.actor(cast.alice), subject=greta.subject)
+        before = Lead.objects.count()
+
+    response = Client().post(_url(form), {"email": "greta@example.org", "last_name": "Lind"})
+
+    assert response.status_code == 302
+    assert "/thanks/" in response["Location"]
+    with tenant_scope(cast.org_a):
+        assert Lead.objects.count() == before

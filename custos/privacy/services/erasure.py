@@ -17,17 +17,18 @@ from typing import Any
 from django.apps import apps
 from django.db import connection, models, transaction
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from custos.audit.services import audit_record
+from custos.audit.services import audit_forget_visitor, audit_record
 from custos.core.actor import Actor
 from custos.core.errors import Conflict
 from custos.core.fields import EncryptedTextField
 from custos.core.models import Organization
 from custos.core.personal_data import Category, Declaration, Erasure, model_field
 from custos.core.tenancy import current_org_id, require_org_id
-from custos.privacy.models import KeptRecord, LegalHold, Subject
+from custos.privacy.models import KeptRecord, LegalHold, PrivacyRequest, Subject
 from custos.privacy.registry import declarations, records_of
 from custos.privacy.services.hooks import records_changed
 from custos.privacy.services.journal import journal_append
@@ -179,9 +180,21 @@ def subject_erase(*, actor: Actor, subject: Subject) -> ErasurePlan:
         holds = _active_holds(subject)
         if holds:
             raise Conflict(_("A legal hold keeps this person's data; release it before erasing."))
+        if subject.state == Subject.State.ERASED:
+            return _plan(subject, [])  # done before: no writes, no hooks, no second journal line
+        # Requests received before the address was on record name the person by email only.
+        emails = identifiers_of(subject)["email"]
+        if emails:
+            PrivacyRequest.objects.filter(subject__isnull=True).annotate(_email=Lower("email")).filter(
+                _email__in=emails
+            ).update(subject=subject)
         # Found once, before anything changes: finding them needs the person's values.
-        mentions = _mentions(subject, _own_ids(subject))
+        own = _own_ids(subject)
+        mentions = _mentions(subject, own)
         plan = _plan(subject, mentions)
+        # Entries about the person's records keep ids only, but those made through the portal or
+        # a web form also name the visitor's network address and browser: gone with the person.
+        audit_forget_visitor(object_ids=[subject.pk, *(pk for ids in own.values() for pk in ids)])
         suppress_subject(subject, reason="erasure")
         # Redacted first, while the records still hold the values to recognise.
         for row, name, words in mentions:

@@ -37,9 +37,10 @@ from custos.accounts.throttle import rate_exceeded
 from custos.audit.services import audit_record
 from custos.core.actor import Actor, RecordScope, Via
 from custos.core.errors import Conflict, ValidationFailed
+from custos.core.ids import org_of_token, org_token
 from custos.core.models import Organization
 from custos.core.personal_data import Category, model_field
-from custos.core.tenancy import request_scope, tenant_scope
+from custos.core.tenancy import require_org_id, tenant_scope
 from custos.core.validation import Cleaner
 from custos.privacy.models import ConsentEvent, PortalLink, PrivacyRequest, Purpose, Subject
 from custos.privacy.models.consent import ConsentSource, LegalBasis
@@ -93,7 +94,7 @@ def portal_link_url(secret: str) -> str:
 
 
 def _new_link(*, subject: Subject, language: str, created_by: uuid.UUID | None) -> tuple[PortalLink, str]:
-    secret = secrets.token_urlsafe(32)
+    secret = org_token(require_org_id(), secrets.token_urlsafe(32))
     now = timezone.now()
     link = PortalLink.objects.create(
         subject=subject,
@@ -196,16 +197,16 @@ def portal_link_open(secret: str, *, ip: str | None = None, user_agent: str = ""
     """
     if not secret or len(secret) > 100:
         return LinkOpening(None, LinkProblem.UNKNOWN)
-    # The one place the portal reaches across tenants: before the link is found, no
-    # organisation is known. The digest is unique over all organisations; from here on
-    # everything runs inside the link's own organisation. The lookup runs with no
-    # organisation in context, so that a staff session of another organisation in the same
-    # browser (which row-level security would follow on PostgreSQL) cannot hide the link.
-    with request_scope():
-        found = PortalLink.objects.unscoped().filter(digest=_digest(secret)).values_list("pk", "org_id").first()
-    if found is None:
+    # The secret begins with its organisation (`org_token`): the link is looked up inside that
+    # organisation only, as row-level security on PostgreSQL requires, whatever staff session
+    # of another organisation the same browser may hold.
+    org_id = org_of_token(secret)
+    if org_id is None:
         return LinkOpening(None, LinkProblem.UNKNOWN)
-    link_id, org_id = found
+    with tenant_scope(org_id):
+        link_id = PortalLink.objects.filter(digest=_digest(secret)).values_list("pk", flat=True).first()
+    if link_id is None:
+        return LinkOpening(None, LinkProblem.UNKNOWN)
     with tenant_scope(org_id), transaction.atomic():
         link = PortalLink.objects.select_for_update().select_related("subject").get(pk=link_id)
         problem = _problem_of(link)

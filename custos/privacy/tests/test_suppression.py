@@ -51,3 +51,25 @@ def test_an_erased_person_reimported_comes_back_flagged_and_out_of_marketing(cas
         assert Subject.objects.get(pk=back.subject_id).objected_to_marketing_at is not None
         assert not may_process(back.subject, purpose)
         assert may_process(hans.subject, purpose)
+
+
+def test_undoing_an_import_never_brings_an_erased_person_back(cast):
+    from custos.crm.imports import import_undo
+
+    actor = cast.actor(cast.alice)
+    with tenant_scope(cast.org_a):
+        greta = contact_create(
+            actor=actor, data={"first_name": "Greta", "last_name": "Old", "email": "greta@example.org"}
+        )
+        upload = io.BytesIO(b"First name,Last name,Email\nGreta,New,greta@example.org\n")
+        job = import_upload(actor=actor, object_type="contact", file_name="update.csv", stream=upload)
+        mapping = {"First name": "first_name", "Last name": "last_name", "Email": "email"}
+        import_start(actor=actor, job=job, mapping=mapping, duplicates="update")
+    run_tasks()
+    with tenant_scope(cast.org_a):
+        subject_erase(actor=actor, subject=Subject.objects.get(pk=greta.subject_id))
+
+        import_undo(actor=actor, job=ImportJob.objects.get(pk=job.pk))
+
+        after = Contact.objects.get(pk=greta.pk)
+        assert (after.first_name, after.last_name, after.email) == ("", "", "")
