@@ -16,6 +16,7 @@ not worth it.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import smtplib
 import uuid
@@ -354,6 +355,20 @@ def _send_confirmation(
             send_mail(subject, body, None, [lead.email])
         except (smtplib.SMTPException, OSError) as error:
             logger.warning("double opt-in mail for lead %s failed: %s", lead_id, type(error).__name__)
+
+
+def form_consent_check(token: str) -> None:
+    """NotFound unless the token belongs to a consent awaiting its confirmation. Opening the
+    link only asks; the person confirms with a button, so a mail scanner that follows every
+    link confirms nothing."""
+    public_key, _dot, secret = token.partition(".")
+    org_id = org_of_token(public_key) if secret and public_key else None
+    if org_id is None:
+        raise NotFound()
+    digest = hashlib.sha256(secret.encode()).hexdigest()
+    with tenant_scope(org_id):
+        if not ConsentEvent.objects.filter(confirmation_digest=digest).exists():
+            raise NotFound()
 
 
 def form_consent_confirm(token: str, *, ip: str | None = None, user_agent: str = "") -> ConsentEvent:

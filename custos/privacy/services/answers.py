@@ -43,6 +43,22 @@ def request_answer(*, actor: Actor, request: PrivacyRequest, file_format: str) -
     allowed = formats_of(request.kind)
     if file_format not in allowed:
         raise ValidationFailed.single("format", _("Choose one of: %(values)s.") % {"values": ", ".join(allowed)})
+    if request.status == PrivacyRequest.Status.REJECTED:
+        # A rejected request's answer is its reason, whatever format a client asked for.
+        audit_record(
+            actor=actor,
+            action="privacy_request.report",
+            object_type="privacy_request",
+            object_id=request.pk,
+            extra={"format": "json"},
+        )
+        reason = {
+            "request": str(request.pk),
+            "kind": request.kind,
+            "status": request.status,
+            "rejection_reason": request.rejection_reason,
+        }
+        return _json(reason, f"{request.kind}-{request.pk}")
     if request.status != PrivacyRequest.Status.COMPLETED:
         raise Conflict(_("The request is not completed yet."))
     subject = request.subject

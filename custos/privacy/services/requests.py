@@ -272,7 +272,8 @@ def _perform(actor: Actor, request: PrivacyRequest) -> dict[str, Any]:
 
 
 def request_complete(*, actor: Actor, request: PrivacyRequest) -> PrivacyRequest:
-    """Carry out a verified request for its person and record what was done."""
+    """Carry out a verified request for its person and record what was done; a request the
+    law does not let us carry out (a legal hold) is answered as rejected, with the reason."""
     actor.require("privacy_request.change")
     with transaction.atomic():
         request = _locked(request)
@@ -280,7 +281,19 @@ def request_complete(*, actor: Actor, request: PrivacyRequest) -> PrivacyRequest
         if request.verified_at is None:
             raise Conflict(_("Verify the requester's identity before completing the request."))
         request.status = Status.IN_PROGRESS
-        result = _perform(actor, request)
+        try:
+            with transaction.atomic():
+                result = _perform(actor, request)
+        except Conflict as refusal:
+            # The law keeps the data (a legal hold, Art. 17(3)) or it is gone already: the
+            # request is answered, rejected with the reason, rather than left open.
+            request.status = Status.REJECTED
+            request.rejection_reason = refusal.detail
+            request.completed_at = timezone.now()
+            request.handler_id = request.handler_id or actor.user_id
+            request.save()
+            _step(actor, request, "reject")
+            return request
         request = _locked(request)  # an erasure has just anonymised this request's own email
         request.status = Status.COMPLETED
         request.completed_at = timezone.now()

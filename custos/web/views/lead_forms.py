@@ -360,11 +360,16 @@ def lead_form_thanks_view(request: HttpRequest, public_key: str) -> HttpResponse
 
 
 @login_not_required
+@require_http_methods(["GET", "POST"])
 def lead_form_confirm_view(request: HttpRequest, token: str) -> HttpResponse:
-    """The double opt-in link from the mail: the consent now counts."""
+    """The double opt-in link from the mail asks; the person's click on its button confirms."""
     language = _visitor_language(request)
-    services.form_consent_confirm(token, ip=client_ip(request), user_agent=request.headers.get("User-Agent", ""))
-    response = render(request, "web/lead_forms/confirmed.html", {})
+    if request.method == "GET":
+        services.form_consent_check(token)
+        response = render(request, "web/lead_forms/confirm.html", {})
+    else:
+        services.form_consent_confirm(token, ip=client_ip(request), user_agent=request.headers.get("User-Agent", ""))
+        response = render(request, "web/lead_forms/confirmed.html", {})
     response.headers["Referrer-Policy"] = "no-referrer"
     return _public(response, language)
 

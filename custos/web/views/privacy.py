@@ -378,14 +378,17 @@ def privacy_request_complete_view(request: HttpRequest, request_id: str) -> Http
     confirmed = request.POST.get("confirm") == "yes"
     if request.method == "POST" and (confirmed or found.kind != Kind.ERASURE):
         try:
-            requests_service.request_complete(actor=actor, request=found)
+            answered = requests_service.request_complete(actor=actor, request=found)
         except Conflict as error:
             messages.error(request, error.detail)
         except ValidationFailed as error:
             for item in error.errors:
                 messages.error(request, item.message)
         else:
-            messages.success(request, _("The request is completed."))
+            if answered.status == Status.REJECTED:
+                messages.warning(request, _("The request is rejected.") + " " + answered.rejection_reason)
+            else:
+                messages.success(request, _("The request is completed."))
         return redirect("web:privacy-request-detail", found.pk)
     preview = None
     if found.kind == Kind.ERASURE and found.subject is not None and actor.can("subject.erase"):
