@@ -69,3 +69,22 @@ def send_deadline_reminder(org_id: str, request_id: str) -> int:
                 ) from None
             sent += 1
         return sent
+
+
+@task
+def send_breach_notice(org_id: str, breach_subject_id: str) -> bool:
+    """One notice to one affected person (Art. 34); raises (and gives the claim back) if the mail
+    server refuses it. The address and the language are looked up when the mail goes."""
+    from custos.privacy.services.breaches import breach_notice_send
+
+    with tenant_scope(uuid.UUID(org_id)):
+        return breach_notice_send(org_id=uuid.UUID(org_id), breach_subject_id=breach_subject_id)
+
+
+@task
+def clean_storage(tables: list[str]) -> list[str]:
+    """Remove what an erasure left behind in these tables' storage (old row versions, deleted
+    index terms); payloads carry table names only. See `erasure.storage_clean`."""
+    from custos.privacy.services.erasure import storage_clean
+
+    return storage_clean(tables)

@@ -373,7 +373,7 @@ def breach_notify_subjects(*, actor: Actor, breach: Breach) -> NoticeCounts:
 
 
 def _enqueue_notice(org_id: str, breach_subject_id: str) -> None:
-    from custos.privacy.breach_mail import send_breach_notice
+    from custos.privacy.tasks import send_breach_notice
 
     send_breach_notice.enqueue(org_id, breach_subject_id)
 

@@ -76,7 +76,7 @@ def _active_holds(subject: Subject) -> list[dict[str, Any]]:
     return [{"id": str(h.pk), "until": h.until.isoformat() if h.until else None} for h in holds.order_by("created_at")]
 
 
-def _empty(model_field: models.Field[Any, Any]) -> Any:
+def empty_value(model_field: models.Field[Any, Any]) -> Any:
     """What an anonymised field holds: null where allowed, else its default, else nothing."""
     if model_field.null:
         return None
@@ -219,7 +219,7 @@ def subject_erase(*, actor: Actor, subject: Subject) -> ErasurePlan:
                             defaults={"subject": subject, "reason": declaration.keep_because, "keep_until": until},
                         )
                 case _:
-                    values = {name: _empty(model_field(declaration.model, name)) for name in declaration.fields}
+                    values = {name: empty_value(model_field(declaration.model, name)) for name in declaration.fields}
                     if values:
                         found.queryset.update(**values)
         if subject.state != Subject.State.ERASED:
@@ -259,10 +259,10 @@ def _touched_tables(plan: ErasurePlan) -> list[str]:
 def _after_commit(subject: Subject, tables: list[str]) -> None:
     """Journal the erasure (so no restored backup brings the person back), then clean up."""
     journal_append(org_id=subject.org_id, subject_id=subject.pk)
-    _leave_no_trace(tables)
+    leave_no_trace(tables)
 
 
-def _leave_no_trace(tables: list[str]) -> None:
+def leave_no_trace(tables: list[str]) -> None:
     """Remove what the database keeps of the erased values beyond the rows themselves.
 
     SQLite: every connection has `secure_delete` on, so freed cells and pages are zeroed as
@@ -279,7 +279,7 @@ def _leave_no_trace(tables: list[str]) -> None:
     tenant role a request uses. So it is a task with the table names as its only arguments
     (no personal values), which the worker runs outside any transaction and tenant scope.
     """
-    from custos.privacy.storage import clean_storage
+    from custos.privacy.tasks import clean_storage
 
     if connection.vendor == "sqlite":
         with connection.cursor() as cursor:

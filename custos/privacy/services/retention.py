@@ -32,7 +32,7 @@ from custos.core.personal_data import Declaration, model_field
 from custos.core.validation import Cleaner
 from custos.privacy.models import LegalHold, RetentionPolicy, RetentionRun, Subject
 from custos.privacy.registry import declarations
-from custos.privacy.services.erasure import _empty, _leave_no_trace
+from custos.privacy.services.erasure import empty_value, leave_no_trace
 
 logger = logging.getLogger("custos.privacy.retention")
 
@@ -77,7 +77,7 @@ def conditions_of(key: str) -> list[str]:
 def _emptied(declaration: Declaration) -> dict[str, Any] | None:
     """The anonymised values of the model's personal fields; None when they cannot all be emptied."""
     try:
-        return {name: _empty(model_field(declaration.model, name)) for name in declaration.fields}
+        return {name: empty_value(model_field(declaration.model, name)) for name in declaration.fields}
     except TypeError:
         return None
 
@@ -449,7 +449,7 @@ def retention_run(*, actor: Actor, policy: RetentionPolicy) -> RetentionRun:
             {d.model._meta.db_table for d in retention_keys().get(policy.key, ())}
             | {model._meta.db_table for model in _copies()}
         )
-        transaction.on_commit(lambda: _leave_no_trace(tables))
+        transaction.on_commit(lambda: leave_no_trace(tables))
     return run
 
 

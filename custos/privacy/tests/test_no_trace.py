@@ -165,7 +165,7 @@ def test_the_slow_clean_up_runs_in_the_worker_with_table_names_only(database_fil
 
     _erase(cast, person)
 
-    done = DBTaskResult.objects.filter(task_path="custos.privacy.storage.clean_storage")
+    done = DBTaskResult.objects.filter(task_path="custos.privacy.tasks.clean_storage")
     if not expected:
         assert not done.exists()
         return
