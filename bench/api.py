@@ -43,7 +43,12 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _wait_until_up(port: int, server: subprocess.Popen[bytes], timeout: float = 60) -> None:
+# `custos serve` collects and compresses the static files before it listens: on a busy
+# machine that alone took two minutes.
+STARTUP_SECONDS = 300
+
+
+def _wait_until_up(port: int, server: subprocess.Popen[bytes], timeout: float = STARTUP_SECONDS) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.poll() is not None:

@@ -27,7 +27,8 @@ from django.conf import settings
 
 MEASUREMENTS = ("search", "list", "import", "api")
 BASELINE_SCALE = 10_000
-DATABASE_NAME = "custos_bench"
+# Two benchmarks at once on one machine each name their own database.
+DATABASE_NAME = os.environ.get("CUSTOS_BENCH_DATABASE", "custos_bench")
 POSTGRES_SERVER = "postgres://postgres@127.0.0.1:5432"
 PROFILED_ROWS = 2_000
 # The targets: what docs/benchmarks.md reports each figure against.

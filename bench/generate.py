@@ -23,7 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 import pyotp
-from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from bench import data
@@ -32,7 +32,8 @@ from custos.accounts.models import Membership, Role
 from custos.accounts.services import member_add, organization_create
 from custos.core import crypto
 from custos.core.actor import Via
-from custos.core.tenancy import require_org_id, tenant_scope
+from custos.core.db.bulk import insert_rows as insert
+from custos.core.tenancy import tenant_scope
 from custos.crm.models import Activity, Company, Contact, Deal, DealStageChange, Lead, Stage
 from custos.crm.search import _document
 from custos.crm.services.deals import pipeline_default
@@ -164,34 +165,11 @@ def _write(step: Callable[..., int], total: int, *args: Any) -> None:
             _say(f"  {step.__name__.strip('_')}: {done:,}/{total:,} ({rate:,.0f}/s)")
 
 
-def insert(model: type[models.Model], records: list[Any]) -> None:
-    """What `bulk_create` stores, without the ORM building SQL for every batch: each value
-    still passes through its field's `pre_save` and `get_db_prep_save` (encryption included),
-    and the statement through the connection's wrappers (the tenant wall on PostgreSQL)."""
-    if not records:
-        return
-    org_id = require_org_id()
-    fields = model._meta.concrete_fields
-    database = connections[DEFAULT_DB_ALIAS]  # not the `connection` proxy: it is asked per value
-    quote = database.ops.quote_name
-    columns = ", ".join(quote(field.column) for field in fields)
-    placeholders = ", ".join(["%s"] * len(fields))
-    rows = []
-    for record in records:
-        record.org_id = record.org_id or org_id
-        rows.append(tuple([field.get_db_prep_save(field.pre_save(record, True), database) for field in fields]))
-    # Names from the model's own metadata, values as parameters.
-    statement = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608
-    with database.cursor() as cursor:
-        cursor.executemany(statement, rows)
-    for record in records:
-        record._state.adding = False
-
-
 def index(records: list[Any]) -> None:
     """The search entries `reindex_many` writes for new records, made by the application's own
     functions; only the INSERT is the benchmark's (new records have no entries to replace)."""
-    insert(SearchEntry, [entry for record in records for entry in _entries(_document(record))])
+    # New records: no further emails or phones yet.
+    insert(SearchEntry, [entry for record in records for entry in _entries(_document(record, ()))])
 
 
 def _country(rng: random.Random, tenant: Tenant) -> str:

@@ -9,7 +9,7 @@ scope (on PostgreSQL as the application role, row-level security on):
 - the access report: `access_report` of random persons, rendered to JSON as the API sends it;
 - erasure: `subject_erase` of other random persons, each in its own transaction, committed
   (its after-commit work included), as a request runs it; beside it, the free-text mention
-  scan (`_mentions`) alone, which an erasure runs twice (in its plan and when redacting);
+  scan (`_mentions`: candidates through the mention indexes, confirmed in Python) alone;
 - the retention sweep: a policy on `contact.inactive` (created more than so many days ago,
   anonymise) matching a known slice of the contacts, whose creation is moved into the past;
   previewed, then run with `retention_run`; persons per second of the run.
@@ -82,11 +82,11 @@ def _timed(action: Callable[[], Any]) -> tuple[float, Any]:
 
 class _Statements:
     """Counts and times every statement the connection executes (fetching included), and
-    apart those with `LIKE`: the free-text scans `icontains` becomes on both databases."""
+    apart those with `LIKE` (free-text scans) and those asking the mention indexes."""
 
     def __init__(self) -> None:
-        self.count = self.like_count = 0
-        self.seconds = self.like_seconds = 0.0
+        self.count = self.like_count = self.mention_count = 0
+        self.seconds = self.like_seconds = self.mention_seconds = 0.0
 
     def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
         started = time.perf_counter()
@@ -99,6 +99,9 @@ class _Statements:
             if " LIKE " in sql:
                 self.like_count += 1
                 self.like_seconds += elapsed
+            if "privacy_mention" in sql:
+                self.mention_count += 1
+                self.mention_seconds += elapsed
 
 
 def _statements(action: Callable[[], Any], *, profile: bool = False) -> dict[str, Any]:
@@ -119,6 +122,8 @@ def _statements(action: Callable[[], Any], *, profile: bool = False) -> dict[str
         "database_ms": round(counter.seconds * 1000, 2),
         "like_statements": counter.like_count,
         "like_ms": round(counter.like_seconds * 1000, 2),
+        "mention_index_statements": counter.mention_count,
+        "mention_index_ms": round(counter.mention_seconds * 1000, 2),
     }
     if profiler:
         answer["hot_spots"] = _hot_spots(profiler)

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import uuid
+from dataclasses import dataclass
+from typing import Any
 
-from custos.accounts.models import ApiToken, Membership, TeamMember, User
+from django.db import connection
+from django.utils import timezone
+
+from custos.accounts.models import ApiToken, Membership, Role, TeamMember, User
 from custos.accounts.permissions import TWO_FACTOR_ROLES, area_of, is_read, permissions_within_scopes
+from custos.accounts.services import TOKEN_USE_RECORDED_EVERY, token_digest, token_org_id
 from custos.core.actor import Actor, RecordScope, Via
 from custos.core.lookup import get_or_not_found
 from custos.core.models import Organization
@@ -55,6 +63,104 @@ def actor_for(
         user_agent=user_agent[:300],
         token_id=token.pk if token else None,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class TokenUse:
+    """A usable API token's Actor, and whether its use is due to be recorded (once a minute)."""
+
+    actor: Actor
+    token_id: uuid.UUID
+    record_use: bool
+
+
+def token_use(plaintext: str, *, ip: str | None = None, user_agent: str = "") -> TokenUse | None:
+    """The Actor of a usable bearer token, or None: unknown, revoked or expired token,
+    membership removed or inactive, user deactivated.
+
+    Every API request comes here, so everything is read afresh in one query, written out
+    rather than composed by the ORM each time. It runs inside the token's organisation, so
+    on PostgreSQL row-level security walls the role and team rows as everywhere else.
+    """
+    digest = token_digest(plaintext)
+    org_id = token_org_id(digest) if digest else None
+    if digest is None or org_id is None:
+        return None
+    now = timezone.now()
+    org = org_id if connection.features.has_native_uuid_field else org_id.hex
+    with tenant_scope(org_id), connection.cursor() as cursor:
+        cursor.execute(
+            _token_use_sql(connection.vendor),
+            [
+                org,
+                org,
+                connection.ops.adapt_datetimefield_value(now - TOKEN_USE_RECORDED_EVERY),
+                digest,
+                org,
+                org,
+                connection.ops.adapt_datetimefield_value(now),
+                True,
+                True,
+            ],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    token_id, user_id, scopes, role_key, permissions, record_scope, hidden_fields, mates, record_use = row
+    user_id, token_id = uuid.UUID(str(user_id)), uuid.UUID(str(token_id))
+    allowed, hidden = _rights(permissions, scopes, hidden_fields)
+    actor = Actor(
+        org_id=org_id,
+        via=Via.API,
+        user_id=user_id,
+        role_key=role_key,
+        permissions=allowed,
+        record_scope=RecordScope(record_scope),
+        team_member_ids=frozenset({user_id, *(uuid.UUID(mate) for mate in (mates or "").split(",") if mate)}),
+        hidden_fields=hidden,
+        ip=ip,
+        user_agent=user_agent[:300],
+        token_id=token_id,
+    )
+    return TokenUse(actor=actor, token_id=token_id, record_use=bool(record_use))
+
+
+@functools.cache
+def _token_use_sql(vendor: str) -> str:
+    token, user, membership = ApiToken._meta.db_table, User._meta.db_table, Membership._meta.db_table
+    role, team_member = Role._meta.db_table, TeamMember._meta.db_table
+    # Everyone in any team the member is in, as one comma-separated text.
+    if vendor == "postgresql":
+        mates = "string_agg(DISTINCT mate.user_id::text, ',')"
+    else:
+        mates = "group_concat(DISTINCT mate.user_id)"
+    # Table names come from the models; every value is a parameter.
+    return f"""
+        SELECT t.id, t.user_id, t.scopes, r.key, r.permissions, r.record_scope, r.hidden_fields,
+            (SELECT {mates} FROM {team_member} mine JOIN {team_member} mate ON mate.team_id = mine.team_id
+             WHERE mine.user_id = t.user_id AND mine.org_id = %s AND mate.org_id = %s),
+            (t.last_used_at IS NULL OR t.last_used_at < %s)
+        FROM {token} t
+        JOIN {user} u ON u.id = t.user_id
+        JOIN {membership} m ON m.user_id = t.user_id AND m.org_id = t.org_id
+        JOIN {role} r ON r.id = m.role_id
+        WHERE t.token_hash = %s AND t.org_id = %s AND r.org_id = %s AND t.revoked_at IS NULL
+            AND (t.expires_at IS NULL OR t.expires_at > %s) AND u.is_active = %s AND m.is_active = %s
+    """  # noqa: S608
+
+
+def _rights(permissions: Any, scopes: Any, hidden_fields: Any) -> tuple[frozenset[str], frozenset[str]]:
+    """The permissions the token may use and the fields hidden from its member."""
+    return _rights_of(
+        *(value if isinstance(value, str) else json.dumps(value) for value in (permissions, scopes, hidden_fields))
+    )
+
+
+@functools.lru_cache(maxsize=512)
+def _rights_of(permissions: str, scopes: str, hidden_fields: str) -> tuple[frozenset[str], frozenset[str]]:
+    # A pure function of the stored values (JSON text), so each process works it out once.
+    allowed = permissions_within_scopes(frozenset(json.loads(permissions)), frozenset(json.loads(scopes)))
+    return allowed, frozenset(json.loads(hidden_fields))
 
 
 def needs_two_factor(membership: Membership) -> bool:

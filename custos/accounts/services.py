@@ -17,6 +17,7 @@ import pyotp
 from django.apps import apps
 from django.contrib.auth.hashers import check_password, make_password
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
@@ -464,24 +465,43 @@ def token_revoke(*, actor: Actor, token: ApiToken) -> None:
             audit_record(actor=actor, action="token.revoke", object_type="token", object_id=token.pk)
 
 
-def token_find(plaintext: str) -> ApiToken | None:
-    """The usable token with this plaintext, or None (unknown, revoked or expired)."""
+def token_digest(plaintext: str) -> str | None:
+    """What a presented token is looked up by, or None when it cannot be one of ours."""
     if not plaintext.startswith(TOKEN_PREFIX) or len(plaintext) > 100:
         return None
-    token = ApiToken.objects.select_related("user", "org").filter(token_hash=_hash_token(plaintext)).first()
-    if token is None or not token.is_usable or not token.user.is_active:
-        return None
-    return token
+    return _hash_token(plaintext)
 
 
-def token_mark_used(token: ApiToken) -> bool:
-    """Record use at most once a minute, so reads do not each become a write."""
+# A token's organisation never changes, so a process remembers it once seen: an API
+# request can then enter its tenant before the one query that authorises it. Whether the
+# token is still usable is never remembered; that query asks every time.
+_token_orgs: dict[str, uuid.UUID] = {}
+TOKEN_ORGS_REMEMBERED = 10_000
+
+
+def token_org_id(digest: str) -> uuid.UUID | None:
+    """The organisation of the token with this digest, revoked or not; None if never issued."""
+    org_id = _token_orgs.get(digest)
+    if org_id is None:
+        org_id = ApiToken.objects.filter(token_hash=digest).values_list("org_id", flat=True).first()
+        if org_id is None:
+            return None
+        if len(_token_orgs) >= TOKEN_ORGS_REMEMBERED:
+            _token_orgs.clear()
+        _token_orgs[digest] = org_id
+    return org_id
+
+
+# Reads should not each become a write: a token's use is recorded at most this often.
+TOKEN_USE_RECORDED_EVERY = timedelta(minutes=1)
+
+
+def token_mark_used(token_id: uuid.UUID) -> bool:
+    """Record a token's use unless it was recorded in the last minute; True if recorded now
+    (of concurrent requests, exactly one)."""
     now = timezone.now()
-    if token.last_used_at and now - token.last_used_at < timedelta(minutes=1):
-        return False
-    ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-    token.last_used_at = now
-    return True
+    due = Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - TOKEN_USE_RECORDED_EVERY)
+    return ApiToken.objects.filter(due, pk=token_id).update(last_used_at=now) > 0
 
 
 # Second factor ------------------------------------------------------------------------

@@ -118,6 +118,7 @@ def _register_routers() -> None:
         duplicates,
         exports,
         imports,
+        lead_forms,
         leads,
         me,
         privacy,
@@ -137,6 +138,7 @@ def _register_routers() -> None:
     api.add_router("/", imports.router)
     api.add_router("/", custom_fields.router)
     api.add_router("/", rules.router)
+    api.add_router("/", lead_forms.router)
     api.add_router("/", duplicates.router)
     api.add_router("/", scheduling.router)
     api.add_router("/", dashboard.router)

@@ -216,6 +216,16 @@ class ProcessorIn(Schema):
     dpa_signed_on: date | None = Field(None, description="When the data processing agreement was signed.")
     purposes: list[str] | None = Field(None, description="Ids of the purposes it processes for.")
     is_active: StrictBool | None = Field(None, description="True when not given.")
+    contact_email: str | None = Field(
+        None, description="Where the processor is told of rectifications, erasures and restrictions (Art. 19)."
+    )
+    inform_of_changes: StrictBool | None = Field(
+        None,
+        description=(
+            "Tell the processor when a rectification, erasure or restriction request is completed "
+            "(needs contact_email, and inform_recipients in the privacy settings). False when not given."
+        ),
+    )
 
 
 class ProcessorOut(Schema):
@@ -228,6 +238,8 @@ class ProcessorOut(Schema):
     dpa_signed_on: date | None
     purposes: list[str]
     is_active: bool
+    contact_email: str
+    inform_of_changes: bool
     created_at: datetime
 
 
@@ -247,6 +259,8 @@ def processor_out(processor: Processor) -> dict[str, Any]:
         "dpa_signed_on": processor.dpa_signed_on,
         "purposes": sorted(str(p.pk) for p in processor.purposes.all()),
         "is_active": processor.is_active,
+        "contact_email": processor.contact_email,
+        "inform_of_changes": processor.inform_of_changes,
         "created_at": moment(processor.created_at),
     }
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
+from django.db.models import prefetch_related_objects
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import Router, Schema, Status
@@ -31,6 +32,22 @@ router = Router(tags=["crm"])
 BULK_LIMIT = 1000
 
 
+class OtherEmail(Schema):
+    email: str
+    label: str = Field("other", description="work, private, mobile or other")
+
+
+class OtherPhone(Schema):
+    phone: str = Field(description="E.164, e.g. +4930123456; national formats are read with the organisation's country")
+    label: str = Field("other", description="work, private, mobile or other")
+
+
+POINTS_DOC = (
+    "Further email addresses or phone numbers beyond the main one (at most 10), each an object with its "
+    "label; giving the list replaces the stored one."
+)
+
+
 class ContactIn(AddressIn):
     model_config = ConfigDict(extra="forbid")
 
@@ -38,6 +55,13 @@ class ContactIn(AddressIn):
     last_name: str | None = None
     email: str | None = None
     phone: str | None = None
+    # Any: each item is checked by the domain, so that a bad one is named by its position.
+    other_emails: list[Any] | None = Field(None, description=POINTS_DOC)
+    other_phones: list[Any] | None = Field(None, description=POINTS_DOC)
+    language: str | None = Field(None, description="en, de, pl or ar; empty: the organisation's language")
+    contract_ends_on: date | None = Field(
+        None, description="When the contract with the person ends: what a “contract end” retention policy counts from"
+    )
     company: str | None = None
     owner: str | None = None
     tags: list[str] | None = None
@@ -53,6 +77,10 @@ class ContactOut(AddressOut):
     last_name: str | None
     email: str | None
     phone: str | None
+    other_emails: list[OtherEmail] | None
+    other_phones: list[OtherPhone] | None
+    language: str | None
+    contract_ends_on: date | None
     company: str | None
     owner: str | None
     tags: list[str] | None
@@ -131,6 +159,9 @@ def contact_out(actor: Actor, contact: Contact, *, special: dict[str, Any] | Non
         "last_name": contact.last_name,
         "email": contact.email,
         "phone": contact.phone,
+        **services.stored_points(contact),
+        "language": contact.language,
+        "contract_ends_on": contact.contract_ends_on,
         "company": str(contact.company_id) if contact.company_id else None,
         "owner": str(contact.owner_id) if contact.owner_id else None,
         "tags": contact.tags,
@@ -142,7 +173,7 @@ def contact_out(actor: Actor, contact: Contact, *, special: dict[str, Any] | Non
         "updated_at": contact.updated_at,
     }
     return {
-        name: _visible(actor, "contact", name, value)
+        name: _visible(actor, "contact", services.POINT_FIELDS.get(name, name), value)
         if name not in {"id", "subject", "created_at", "updated_at"}
         else value
         for name, value in data.items()
@@ -188,6 +219,7 @@ def list_contacts(
     filters = list_filters(request, tag=tag, owner=owner, company=company, country=country)
     contacts = contact_list(actor, q=q, filters=filters)
     rows, next_cursor = paginate(contacts, cursor=cursor, limit=limit, order=list_order("contact", order))
+    prefetch_related_objects(rows, "points")
     return {"items": [contact_out(actor, c) for c in rows], "next": next_cursor}
 
 
@@ -206,6 +238,7 @@ def bulk_create_contacts(request: HttpRequest, payload: BulkIn) -> Status[dict[s
     if len(payload.items) > BULK_LIMIT:
         raise ValidationFailed.single("items", _("Send at most %(max)d items per request.") % {"max": BULK_LIMIT})
     contacts = services.contact_bulk_create(actor=actor, items=payload.items)
+    prefetch_related_objects(contacts, "points")
     return Status(201, {"items": [contact_out(actor, c) for c in contacts]})
 
 
@@ -213,7 +246,7 @@ def bulk_create_contacts(request: HttpRequest, payload: BulkIn) -> Status[dict[s
 def get_contact(request: HttpRequest, contact_id: str, include: str = "") -> dict[str, Any]:
     """`include=special` adds the special-category fields; the read is written to the audit log."""
     actor: Actor = request.auth  # type: ignore[attr-defined]
-    contact = access_contact(actor, contact_id)
+    contact = access_contact(actor, contact_id, with_company=False)
     special = services.contact_read_special(actor=actor, contact=contact) if wants_special(include) else None
     return contact_out(actor, contact, special=special)
 

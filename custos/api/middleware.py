@@ -8,8 +8,8 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from custos.api.problems import PROBLEM_TYPE, default_detail, problem
+from custos.core.middleware import API_PREFIX
 
-API_PREFIX = "/api/"
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 JSON_TYPES = frozenset({"application/json", "application/merge-patch+json"})
 # The one operation that takes a file: an import's upload, as multipart/form-data.

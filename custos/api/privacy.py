@@ -9,7 +9,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import Router, Schema, Status
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, StrictBool
 
 from custos.api.rendering import actor_of, choice_filter, moment, reference
 from custos.core.errors import NotFound, ValidationFailed
@@ -350,6 +350,55 @@ def _referenced[T](access: Callable[[], T], field: str, message: str) -> T:
         raise ValidationFailed.single(field, message) from None
 
 
+# Settings ------------------------------------------------------------------------------
+
+
+class SettingsIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    request_days: int | None = Field(None, description="Days to answer a request; at most 31 (Art. 12(3)).")
+    reminder_days: int | None = Field(None, description="Remind handlers this many days before a deadline.")
+    portal_link_days: int | None = Field(None, description="Days a portal link stays valid; at most 90.")
+    inform_recipients: StrictBool | None = Field(
+        None,
+        description="Art. 19: mail the processors marked inform_of_changes when a rectification, "
+        "erasure or restriction is completed.",
+    )
+    portal_visible: list[str] | None = Field(
+        None,
+        description="Kinds of data the portal shows: identity, contact, free_text, financial, "
+        "online_identifier, special.",
+    )
+    portal_editable: list[str] | None = Field(
+        None, description="Kinds of data the person may correct in the portal: identity, contact (shown ones only)."
+    )
+
+
+class SettingsOut(Schema):
+    request_days: int
+    reminder_days: int
+    portal_link_days: int
+    inform_recipients: bool
+    portal_visible: list[str]
+    portal_editable: list[str]
+
+
+def _settings_out(current: Any) -> dict[str, Any]:
+    return {name: getattr(current, name) for name in requests_service.SETTINGS_FIELDS}
+
+
+@router.get("/settings", response=SettingsOut, summary="The organisation's privacy settings")
+def get_settings(request: HttpRequest) -> dict[str, Any]:
+    actor_of(request).require("privacy_request.view")
+    return _settings_out(requests_service.privacy_settings())
+
+
+@router.patch("/settings", response=SettingsOut, summary="Change the organisation's privacy settings")
+def update_settings(request: HttpRequest, payload: SettingsIn) -> dict[str, Any]:
+    data = payload.model_dump(exclude_unset=True)
+    return _settings_out(requests_service.privacy_settings_update(actor=actor_of(request), data=data))
+
+
 # Requests ------------------------------------------------------------------------------
 
 
@@ -487,11 +536,29 @@ def reject_request(request: HttpRequest, request_id: str, payload: ReasonIn) -> 
     return _request_detail(requests_service.request_reject(actor=actor, request=found, reason=payload.reason))
 
 
+class CompleteIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    corrections: dict[str, Any] | None = Field(
+        None,
+        description=(
+            "Rectification only: the corrections to apply, field name to corrected text, such as "
+            '{"phone": "+49 30 1234567"}. They replace the corrections recorded when the request was '
+            "received; without them, those are applied. Each is checked as the field it corrects."
+        ),
+    )
+
+
 @router.post("/requests/{request_id}/complete", response=RequestDetail, summary="Carry out a verified request")
-def complete_request(request: HttpRequest, request_id: str) -> dict[str, Any]:
+def complete_request(request: HttpRequest, request_id: str, payload: CompleteIn | None = None) -> dict[str, Any]:
+    """The body is optional: no body (or `{}`) carries the request out as received. A
+    rectification may carry `corrections`; for any other kind they are refused (422), as is an
+    unknown member, a field no record of a person holds, or a value that field cannot take,
+    each named in `errors` (`corrections`, `corrections.<field>`); nothing changes then."""
     actor = actor_of(request)
     found = access_request(actor, request_id)
-    return _request_detail(requests_service.request_complete(actor=actor, request=found))
+    corrections = payload.corrections if payload is not None else None
+    return _request_detail(requests_service.request_complete(actor=actor, request=found, corrections=corrections))
 
 
 @router.get(

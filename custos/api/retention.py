@@ -24,7 +24,13 @@ class RetentionPolicyIn(Schema):
         None, description="Required: a declared retention key, e.g. contact.inactive or lead.inactive."
     )
     condition: str | None = Field(
-        None, description="Required: created (time since creation) or inactive (time since the last change)."
+        None,
+        description=(
+            "Required: created (time since creation), inactive (time since the last change), deal_lost "
+            "(time since the person's deals were lost: none open or won, counted from the last loss; a deal "
+            "itself counts from its own loss) or contract_end (time since the latest contract end date on "
+            "the person's contacts)."
+        ),
     )
     days: StrictInt | None = Field(None, description="Required: after how many days a record is due (1 to 36500).")
     action: str | None = Field(None, description="Required: anonymise or delete.")

@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import os
 import uuid
+from collections.abc import Callable
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -196,8 +197,13 @@ def derived_key(purpose: str, *, org_id: uuid.UUID | None = None) -> bytes:
 
 def blind_index(value: str, *, purpose: str, org_id: uuid.UUID | None = None) -> str:
     """A keyed hash that finds an exact value without storing or revealing it."""
+    return blind_indexer(purpose=purpose, org_id=org_id)(value)
+
+
+def blind_indexer(*, purpose: str, org_id: uuid.UUID | None = None) -> Callable[[str], str]:
+    """`blind_index` for many values: the key is derived once (an import's batch)."""
     key = derived_key(f"custos blind index|{purpose}", org_id=org_id)
-    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+    return lambda value: hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
 
 
 def rewrap_data_keys(org_id: uuid.UUID) -> int:

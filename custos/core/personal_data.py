@@ -17,7 +17,8 @@ a model with an undeclared field (see `custos.core.checks`).
 Optional: `copy_of_personal_data = True` on derived rows (the search index), which erasure
 removes but access reports leave out; `profiling = ("score", ...)` names fields holding the
 result of automated profiling, shown with its logic in access reports; `keep_years` and
-`keep_because` for KEEP_RESTRICTED models: how long the law keeps a record, and which law.
+`keep_because` for KEEP_RESTRICTED models: how long the law keeps a record, and which law;
+`rectify = False` where a request's correction of a field must not overwrite every row.
 """
 
 from __future__ import annotations
@@ -84,6 +85,9 @@ class Declaration:
     profiling: tuple[str, ...] = ()
     keep_years: int | None = None
     keep_because: str = ""
+    # False for rows a request's field-wide correction must not overwrite: a contact's further
+    # emails, each its own value (corrected one by one, by staff or in the portal).
+    rectify: bool = True
 
     @property
     def subject_paths(self) -> tuple[str, ...]:
@@ -120,6 +124,7 @@ def read_declaration(model: type[models.Model]) -> Declaration | None:
         profiling=tuple(getattr(privacy, "profiling", ())),
         keep_years=getattr(privacy, "keep_years", None),
         keep_because=str(getattr(privacy, "keep_because", "")),
+        rectify=bool(getattr(privacy, "rectify", True)),
     )
 
 

@@ -10,7 +10,7 @@ the two were filed as different people their subjects become one.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,10 +26,11 @@ from custos.audit.services import audit_record
 from custos.core.actor import Actor
 from custos.core.errors import Conflict, FieldError, ValidationFailed
 from custos.core.validation import Cleaner
-from custos.crm.models import Contact
+from custos.crm.models import Contact, ContactPoint
 from custos.crm.search import reindex, unindex
 from custos.crm.selectors.records import scoped
 from custos.crm.services.custom_fields import dump_special, special_values
+from custos.crm.services.people import POINT_FIELDS
 from custos.crm.services.records import org_country
 from custos.privacy.models import Subject
 from custos.privacy.registry import subject_models
@@ -92,12 +93,41 @@ def _company_id(value: Any) -> uuid.UUID | None:
         return None
 
 
+def _given_points(data: Mapping[str, Any], field: str, kind: str, normal: Callable[[str], str]) -> set[str]:
+    """The further emails or phones a form or request gives, normalised; malformed ones skipped."""
+    given = data.get(field)
+    if not isinstance(given, list):
+        return set()
+    values = (item.get(kind) if isinstance(item, Mapping) else item for item in given)
+    found = set()
+    for value in values:
+        if isinstance(value, str) and value.strip():
+            try:
+                found.add(normal(value))
+            except ValueError:
+                continue
+    return found
+
+
+def _points_matching(*, emails: Iterable[str] = (), phones: Iterable[str] = ()) -> Any:
+    """The contacts one of whose further emails or phones is among these, as a subquery."""
+    points = ContactPoint.objects.annotate(email_lower=Lower("email"))
+    condition = Q(email_lower__in=list(emails)) if emails else Q(phone__in=list(phones))
+    return points.filter(condition).values("contact_id")
+
+
 def find_duplicates(actor: Actor, data: Mapping[str, Any], *, exclude: uuid.UUID | None = None) -> list[Candidate]:
     """Contacts the actor may see that are probably the person described by `data`."""
     # A field hidden from the actor's role neither finds nor explains a suggestion.
-    data = {name: value for name, value in data.items() if actor.may_see_field("contact", name.removesuffix("_id"))}
+    data = {
+        name: value
+        for name, value in data.items()
+        if actor.may_see_field("contact", POINT_FIELDS.get(name, name).removesuffix("_id"))
+    }
     email = (data.get("email") or "").strip().lower()
     phone = _stored_phone(actor, data.get("phone"))
+    emails = {email, *(_given_points(data, "other_emails", "email", lambda v: v.strip().lower()))} - {""}
+    phones = {phone, *(_given_points(data, "other_phones", "phone", lambda v: _stored_phone(actor, v)))} - {""}
     name = _name(data)
     company_id = _company_id(data.get("company_id"))
     visible = scoped(actor, Contact.objects.annotate(email_lower=Lower("email")))
@@ -105,12 +135,12 @@ def find_duplicates(actor: Actor, data: Mapping[str, Any], *, exclude: uuid.UUID
         visible = visible.exclude(pk=exclude)
     condition = Q()
     domain = email.rpartition("@")[2]
-    if email:
-        condition |= Q(email_lower=email)
-        if domain not in PUBLIC_MAIL:
-            condition |= Q(email_lower__endswith="@" + domain)
-    if phone:
-        condition |= Q(phone=phone)
+    if emails:
+        condition |= Q(email_lower__in=emails) | Q(pk__in=_points_matching(emails=emails))
+    if email and domain not in PUBLIC_MAIL:
+        condition |= Q(email_lower__endswith="@" + domain)
+    if phones:
+        condition |= Q(phone__in=phones) | Q(pk__in=_points_matching(phones=phones))
     last_name = normalise(str(data.get("last_name") or ""))
     if last_name:
         condition |= Q(last_name__iexact=str(data.get("last_name")).strip())
@@ -119,11 +149,12 @@ def find_duplicates(actor: Actor, data: Mapping[str, Any], *, exclude: uuid.UUID
     if not condition:
         return []
     found = []
-    for contact in visible.filter(condition).select_related("company")[:200]:
+    for contact in visible.filter(condition).select_related("company").prefetch_related("points")[:200]:
         reasons = []
-        if email and contact.email.lower() == email:
+        stored = [contact.email, *(point.email for point in contact.points.all())]
+        if emails & {value.lower() for value in stored if value}:
             reasons.append("email")
-        if phone and contact.phone == phone:
+        if phones & {contact.phone, *(point.phone for point in contact.points.all())}:
             reasons.append("phone")
         similarity = int(fuzz.token_sort_ratio(name, _name(contact.__dict__))) if name else 0
         same_place = (company_id and contact.company_id == company_id) or (
@@ -212,6 +243,26 @@ def _move_linked(keep: Contact, other: Contact) -> dict[str, int]:
     return moved
 
 
+def _keep_addresses(keep: Contact, addresses: dict[str, list[str]]) -> list[str]:
+    """Both contacts' emails and phones that are not the kept main ones stay as further ones
+    (and the further ones both held, once each): no way of reaching the person is lost."""
+    held = {"email": {keep.email.lower()}, "phone": {keep.phone}}
+    for point in ContactPoint.objects.filter(contact=keep).order_by("created_at", "id"):
+        kind = "email" if point.email else "phone"
+        value = getattr(point, kind).lower()
+        if value in held[kind]:
+            point.delete()
+        held[kind].add(value)
+    added = []
+    for kind, values in addresses.items():
+        for value in values:
+            if value and value.lower() not in held[kind]:
+                ContactPoint.objects.create(contact=keep, **{kind: value})
+                held[kind].add(value.lower())
+                added.append(f"other_{kind}s")
+    return sorted(set(added))
+
+
 def _clean_choices(actor: Actor, values_from: Mapping[str, str]) -> dict[str, str]:
     """Per field, whose value survives: "keep" or "other"; a field hidden from the actor is no choice."""
     shown = [name for name in CHOOSABLE if actor.may_see_field("contact", name)]
@@ -251,6 +302,7 @@ def contact_merge(
     if keep.pk == other.pk:
         raise Conflict(_("A contact cannot be merged with itself."))
     chosen = _clean_choices(actor, values_from or {})
+    addresses = {"email": [keep.email, other.email], "phone": [keep.phone, other.phone]}
     with transaction.atomic():
         changed = []
         for name, side in chosen.items():
@@ -276,6 +328,7 @@ def contact_merge(
             keep.health_notes = other.health_notes
             changed.append("health_notes")
         moved = _move_linked(keep, other)
+        changed.extend(_keep_addresses(keep, addresses))
         joined = 0
         if other.subject_id != keep.subject_id:
             gone_subject = other.subject

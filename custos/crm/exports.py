@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import models, transaction
+from django.db.models import prefetch_related_objects
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from openpyxl import Workbook
@@ -27,7 +28,9 @@ from custos.core.actor import Actor
 from custos.core.cells import neutralise
 from custos.core.errors import ValidationFailed
 from custos.core.tenancy import tenant_scope
+from custos.crm.models import Contact
 from custos.crm.services.custom_fields import fields_of
+from custos.crm.services.people import points_of
 from custos.privacy.services.restriction import without_restricted
 
 FORMATS = ("csv", "xlsx")
@@ -70,6 +73,8 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         Column("last_name", _("Last name"), _attr("last_name")),
         Column("email", _("Email"), _attr("email")),
         Column("phone", _("Phone"), _attr("phone")),
+        Column("email", _("More email addresses"), lambda r: ", ".join(p.email for p in points_of(r) if p.email)),
+        Column("phone", _("More phone numbers"), lambda r: ", ".join(p.phone for p in points_of(r) if p.phone)),
         Column("company", _("Company"), _ref("company")),
         *ADDRESS_COLUMNS,
         Column("owner", _("Owner"), _ref("owner", "email")),
@@ -166,7 +171,7 @@ def export_records(actor: Actor, object_type: str, queryset: models.QuerySet[Any
             actor=actor,
             action=f"{object_type}.export",
             object_type=object_type,
-            fields=[c.field for c in columns],
+            fields=list(dict.fromkeys(c.field for c in columns)),
             extra={"format": file_format, "count": count},
         )
     rows = _rows(actor, columns, queryset)
@@ -190,6 +195,8 @@ def _rows(actor: Actor, columns: list[Column], queryset: models.QuerySet[Any]) -
             if last is not None:
                 batch = batch.filter(pk__gt=last)
             records = list(batch[:EXPORT_BATCH])
+            if queryset.model is Contact:
+                prefetch_related_objects(records, "points")
             rows = [[column.value(record) for column in columns] for record in records]
         if not records:
             return

@@ -20,6 +20,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import uuid
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping
@@ -29,7 +30,7 @@ from typing import IO, Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, prefetch_related_objects
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -38,14 +39,15 @@ from django.utils.translation import gettext_lazy
 from custos.accounts.models import Membership
 from custos.audit.services import audit_record
 from custos.core.actor import Actor
+from custos.core.db.bulk import insert_rows
 from custos.core.errors import Conflict, FieldError, ValidationFailed
 from custos.core.tenancy import tenant_scope
 from custos.core.validation import Cleaner
 from custos.crm.duplicates import stored_by_email_or_phone
-from custos.crm.models import Company, Contact, CustomField, ImportJob, ImportMapping, Lead
+from custos.crm.models import Company, Contact, ContactPoint, CustomField, ImportJob, ImportMapping, Lead
 from custos.crm.search import reindex_many
 from custos.crm.services.custom_fields import fields_of
-from custos.crm.services.people import clean_contact
+from custos.crm.services.people import POINT_FIELDS, clean_contact
 from custos.crm.services.records import org_country
 from custos.privacy.models import Subject
 from custos.privacy.services.suppression import suppressed_among
@@ -60,6 +62,8 @@ IMPORT_FIELDS = {
         "last_name",
         "email",
         "phone",
+        "other_emails",
+        "other_phones",
         "street",
         "postcode",
         "city",
@@ -80,6 +84,8 @@ FIELD_LABELS = {
     "last_name": gettext_lazy("Last name"),
     "email": gettext_lazy("Email"),
     "phone": gettext_lazy("Phone"),
+    "other_emails": gettext_lazy("More email addresses (comma-separated)"),
+    "other_phones": gettext_lazy("More phone numbers (separated by semicolons)"),
     "street": gettext_lazy("Street and number"),
     "postcode": gettext_lazy("Postcode"),
     "city": gettext_lazy("City"),
@@ -96,6 +102,8 @@ HEADER_GUESSES = {
     "last_name": {"last name", "lastname", "last_name", "surname", "nachname", "name", "nazwisko", "اسم العائلة"},
     "email": {"email", "e-mail", "mail", "email address", "e-mail-adresse", "adres e-mail", "البريد الإلكتروني"},
     "phone": {"phone", "telephone", "telefon", "tel", "tel.", "mobile", "handy", "numer telefonu", "الهاتف"},
+    "other_emails": {"more emails", "other emails", "email 2", "e-mail 2", "weitere e-mails", "inne e-maile"},
+    "other_phones": {"more phones", "other phones", "phone 2", "telefon 2", "weitere telefonnummern", "inne telefony"},
     "street": {"street", "address", "straße", "strasse", "adresse", "ulica", "adres", "الشارع", "العنوان"},
     "postcode": {"postcode", "zip", "postal code", "plz", "postleitzahl", "kod pocztowy", "الرمز البريدي"},
     "city": {"city", "town", "ort", "stadt", "miasto", "miejscowość", "المدينة"},
@@ -449,6 +457,11 @@ def _check_row(
         data["custom_fields"] = _custom_cells(custom, resolver.custom_fields)
     if "tags" in raw:
         data["tags"] = [tag.strip() for tag in raw["tags"].replace(";", ",").split(",") if tag.strip()]
+    # Several in one cell: emails by comma or semicolon; phones by semicolon (a comma may group digits).
+    if "other_emails" in raw:
+        data["other_emails"] = [v.strip() for v in re.split(r"[,;\n]", raw["other_emails"]) if v.strip()]
+    if "other_phones" in raw:
+        data["other_phones"] = [v.strip() for v in re.split(r"[;\n]", raw["other_phones"]) if v.strip()]
     owner_id = None
     if "owner" in raw:
         owner_id, problem = resolver.owner(raw["owner"])
@@ -601,10 +614,20 @@ def _write_batch(
         touched: list[Contact] = []
         # People who objected or were erased come back flagged: out of marketing, listed in the job.
         suppressed = suppressed_among(
-            emails=(o.data.get("email") or "" for o in good), phones=(o.data.get("phone") or "" for o in good)
+            emails=(email for o in good for email in _addresses(o.data, "email")),
+            phones=(phone for o in good for phone in _addresses(o.data, "phone")),
         )
+        # Further addresses already held, for the batch's stored matches: one query.
+        prefetch_related_objects(list(existing.values()), "points")
         seen_in_batch: set[str] = set()
+        new_points: list[ContactPoint] = []
+        held_points: dict[Any, set[str]] = {}
         for outcome in good:
+            points = [
+                ContactPoint(label=point["label"], email=point.get("email", ""), phone=point.get("phone", ""))
+                for field in POINT_FIELDS
+                for point in outcome.data.pop(field, [])
+            ]
             email = (outcome.data.get("email") or "").lower()
             duplicate = existing.get(email) if email else None
             repeated = bool(email) and email in seen_in_batch
@@ -626,11 +649,24 @@ def _write_batch(
                     duplicate.updated_at = timezone.now()
                     duplicate.save(update_fields=[*changes, "updated_at"])
                     touched.append(duplicate)
+                added = _points_to_add(duplicate, points, held_points) if write else []
+                if added:
+                    for point in added:
+                        point.contact = duplicate
+                    new_points.extend(added)
+                    journal.setdefault("points", []).extend(str(point.pk) for point in added)
+                    changes = changes or {"other_emails": True}
+                    if duplicate not in touched:
+                        touched.append(duplicate)
                 locked.updated_count += 1 if changes else 0
                 locked.skipped_count += 0 if changes else 1
                 continue
             seen_in_batch.add(email)
-            on_list = bool(suppressed) and bool({outcome.data.get("email"), outcome.data.get("phone")} & suppressed)
+            given = {point.email or point.phone for point in points} | {
+                outcome.data.get("email"),
+                outcome.data.get("phone"),
+            }
+            on_list = bool(given & suppressed)
             if on_list:
                 journal.setdefault("suppressed", []).append(outcome.row)
             if write:
@@ -645,10 +681,14 @@ def _write_batch(
                 if outcome.company is not None:
                     contact.company = outcome.company
                 created.append(contact)
+                for point in points:
+                    point.contact = contact
+                new_points.extend(points)
             locked.created_count += 1
         if write:
-            Subject.objects.bulk_create(new_subjects, batch_size=BATCH_SIZE)
-            Contact.objects.bulk_create(created, batch_size=BATCH_SIZE)
+            insert_rows(Subject, new_subjects)
+            insert_rows(Contact, created)
+            insert_rows(ContactPoint, new_points)
             journal["created"].extend(str(c.pk) for c in created)
             reindex_many([*created, *touched])
         if write or journal.get("suppressed"):
@@ -682,6 +722,29 @@ def _write_batch(
         Path(job.file_path).unlink(missing_ok=True)  # the file held everyone's rows: gone once read
 
 
+def _points_to_add(contact: Contact, points: list[ContactPoint], held: dict[Any, set[str]]) -> list[ContactPoint]:
+    """Of a row's further emails and phones, those the stored contact does not hold yet (nor
+    gets from an earlier row of the batch): an import adds them, never removes one."""
+    if not points:
+        return []
+    if contact.pk not in held:
+        held[contact.pk] = {contact.email.lower(), contact.phone} | {
+            (point.email.lower() or point.phone) for point in contact.points.all()
+        }
+    added = []
+    for point in points:
+        value = point.email.lower() or point.phone
+        if value not in held[contact.pk]:
+            held[contact.pk].add(value)
+            added.append(point)
+    return added
+
+
+def _addresses(data: Mapping[str, Any], kind: str) -> list[str]:
+    """A checked row's main and further emails (or phones)."""
+    return [data.get(kind) or "", *(point[kind] for point in data.get(f"other_{kind}s", []))]
+
+
 def _jsonable(value: Any) -> Any:
     return str(value) if isinstance(value, uuid.UUID) else value
 
@@ -697,10 +760,16 @@ def import_undo(*, actor: Actor, job: ImportJob) -> ImportJob:
     from custos.crm.search import reindex, unindex
 
     with transaction.atomic():
+        added = ContactPoint.objects.filter(pk__in=journal.get("points", []))
+        widened = set(added.values_list("contact_id", flat=True))
+        added.delete()
         for contact in Contact.objects.filter(pk__in=journal["created"]):
             unindex(contact)
             contact.delete()
         # An erased (or restricted) person's values never come back from a journal.
+        # The search must forget the addresses taken away again.
+        for contact in Contact.objects.filter(pk__in=widened - set(journal["updated"])):
+            reindex(contact)
         restorable = Contact.objects.filter(pk__in=list(journal["updated"]), subject__state=Subject.State.ACTIVE)
         for contact in restorable:
             previous = journal["updated"][str(contact.pk)]

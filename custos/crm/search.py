@@ -13,7 +13,7 @@ import phonenumbers
 from django.db import models
 
 from custos.core.actor import Actor
-from custos.crm.models import Company, Contact, Deal, Lead
+from custos.crm.models import Company, Contact, ContactPoint, Deal, Lead
 from custos.privacy.models import Subject
 from custos.search.services import Document, index_document, index_documents, remove_document
 
@@ -69,15 +69,37 @@ def _phone_forms(phone: str) -> list[str]:
     return ["".join(ch for ch in form if ch.isdigit()) for form in forms]
 
 
-def _document(record: models.Model) -> Document:
+def _points_of(contact: Contact) -> list[ContactPoint]:
+    """A contact's further emails and phones (one query); none for a contact not yet stored."""
+    if contact._state.adding:
+        return []
+    return list(contact.points.all())
+
+
+def _points_by_contact(records: list[models.Model]) -> dict[uuid.UUID, list[ContactPoint]]:
+    """The further emails and phones of a batch's stored contacts, in one query."""
+    ids = [r.pk for r in records if isinstance(r, Contact) and not r._state.adding]
+    found: dict[uuid.UUID, list[ContactPoint]] = {pk: [] for pk in ids}
+    for point in ContactPoint.objects.filter(contact_id__in=ids).only("contact_id", "email", "phone"):
+        found[point.contact_id].append(point)
+    return found
+
+
+def _document(record: models.Model, points: Iterable[ContactPoint] | None = None) -> Document:
+    """`points`: a contact's further emails and phones where the caller has them already."""
     if isinstance(record, Contact | Lead):
         company = record.company.name if isinstance(record, Contact) and record.company else ""
         if isinstance(record, Lead):
             company = record.company_name
+        emails, phones = [record.email], _phone_forms(record.phone)
+        if isinstance(record, Contact):
+            for point in _points_of(record) if points is None else points:
+                emails.append(point.email)
+                phones.extend(_phone_forms(point.phone))
         values = {
             "name": [f"{record.first_name} {record.last_name}"],
-            "email": [record.email],
-            "phone": _phone_forms(record.phone),
+            "email": emails,
+            "phone": phones,
             "company": [company],
             "tags": list(record.tags),
         }
@@ -112,7 +134,7 @@ def _document(record: models.Model) -> Document:
 def _dependants(record: models.Model) -> Iterator[models.Model]:
     """Records whose entries quote this one (a company's name in its contacts' and deals')."""
     if isinstance(record, Company):
-        yield from Contact.objects.filter(company=record).select_related("company")
+        yield from Contact.objects.filter(company=record).select_related("company").prefetch_related("points")
         yield from Deal.objects.filter(company=record).select_related("company", "contact")
 
 
@@ -127,7 +149,9 @@ def reindex(record: models.Model) -> None:
 
 def reindex_many(records: Iterable[models.Model]) -> None:
     """Index records written in bulk (an import's batch)."""
-    index_documents(_document(record) for record in records if type(record) in MODELS)
+    records = [record for record in records if type(record) in MODELS]
+    points = _points_by_contact(records)
+    index_documents(_document(record, points.get(record.pk, [])) for record in records)
 
 
 def unindex(record: models.Model) -> None:
@@ -138,7 +162,7 @@ def unindex(record: models.Model) -> None:
 def reindex_subject(subject: Subject) -> None:
     """After the privacy engine changed a person's records (rectified, erased) in place."""
     people: list[models.Model] = [
-        *Contact.objects.filter(subject=subject).select_related("company"),
+        *Contact.objects.filter(subject=subject).select_related("company").prefetch_related("points"),
         *Lead.objects.filter(subject=subject),
     ]
     for person in people:
@@ -154,7 +178,10 @@ def reindex_all() -> int:
     """Rebuild the current organisation's index (after an upgrade or a restore)."""
     count = 0
     for model in MODELS:
-        for record in model._default_manager.all().iterator(chunk_size=500):
+        records = model._default_manager.all()
+        if model is Contact:
+            records = records.prefetch_related("points")
+        for record in records.iterator(chunk_size=500):
             index_document(_document(record))
             count += 1
     return count

@@ -44,13 +44,14 @@ from custos.privacy.services.portal import (
     portal_correct,
     portal_editable_fields,
     portal_export_recorded,
+    portal_hides_data,
     portal_link_current,
     portal_link_open,
+    portal_report,
     portal_request_link,
     portal_requests,
 )
 from custos.privacy.services.processing_record import privacy_notice
-from custos.privacy.services.reports import access_report
 from custos.privacy.services.requests import privacy_settings
 
 SESSION_LINK = "custos_portal_link"
@@ -273,12 +274,20 @@ def _display(value: Any) -> str:
 
 @portal_page
 def my_data(request: HttpRequest, *, link: PortalLink, actor: Any, organization: Organization) -> HttpResponse:
-    report = access_report(link.subject, language=translation.get_language() or "en")
+    report = portal_report(link.subject, language=translation.get_language() or "en")
     groups: dict[str, list[dict[str, Any]]] = {}
     for record in report["records"]:
         fields = [{"label": f["label"], "value": _display(f["value"])} for f in record["fields"]]
         groups.setdefault(record["label"], []).append({"fields": fields})
-    return _render(request, "portal/data.html", organization, report=report, groups=groups, page="data")
+    return _render(
+        request,
+        "portal/data.html",
+        organization,
+        report=report,
+        groups=groups,
+        page="data",
+        partial=portal_hides_data(),
+    )
 
 
 @portal_page
@@ -344,7 +353,7 @@ def consents(request: HttpRequest, *, link: PortalLink, actor: Any, organization
 def export(
     request: HttpRequest, *, link: PortalLink, actor: Any, organization: Organization, file_format: str
 ) -> HttpResponse:
-    report = access_report(link.subject, language=translation.get_language() or "en")
+    report = portal_report(link.subject, language=translation.get_language() or "en")
     portal_export_recorded(actor=actor, link=link, file_format=file_format)
     if file_format == "xlsx":
         # Imported here: the XLSX writer (openpyxl) is only needed when someone downloads one.

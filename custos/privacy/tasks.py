@@ -16,7 +16,7 @@ from django.utils import timezone, translation
 from custos.accounts.models import Membership, User
 from custos.core.models import Organization
 from custos.core.tenancy import tenant_scope
-from custos.privacy.models import PrivacyRequest
+from custos.privacy.models import Breach, PrivacyRequest
 
 
 class ReminderNotSent(RuntimeError):
@@ -66,6 +66,66 @@ def send_deadline_reminder(org_id: str, request_id: str) -> int:
             except (smtplib.SMTPException, OSError) as error:
                 raise ReminderNotSent(
                     f"reminder for request {request.pk} to user {user.pk}: {type(error).__name__}"
+                ) from None
+            sent += 1
+        return sent
+
+
+@task
+def remind_breach_clocks() -> int:
+    """Every organisation's open breaches not yet reported to the authority: tell the privacy
+    officers when 24 hours are left and when the 72 hours have passed, once each."""
+    from custos.privacy.services.breaches import breach_reminders_due
+
+    total = 0
+    for org_id in Organization.objects.values_list("pk", flat=True):
+        with tenant_scope(org_id), transaction.atomic():
+            due = breach_reminders_due()
+            locked = {b.pk: b for b in Breach.objects.select_for_update().filter(pk__in=[b.pk for b, _t in due])}
+            for breach, threshold in due:
+                current = locked.get(breach.pk)
+                if current is None or threshold in current.clock_reminders:
+                    continue  # another run took it
+                current.clock_reminders = [*current.clock_reminders, threshold]
+                current.save(update_fields=["clock_reminders"])
+                transaction.on_commit(
+                    partial(send_breach_clock_reminder.enqueue, str(org_id), str(breach.pk), threshold)
+                )
+                total += 1
+    return total
+
+
+@task
+def send_breach_clock_reminder(org_id: str, breach_id: str, threshold: str) -> int:
+    """Mail the privacy officers where the breach's clock stands and where to find it; no title,
+    no description, nothing about the persons: those may name someone."""
+    from custos.privacy.services.breaches import breach_clock, breach_officers
+
+    with tenant_scope(uuid.UUID(org_id)):
+        breach = Breach.objects.filter(pk=breach_id).first()
+        if breach is None:
+            return 0
+        clock = breach_clock(breach)
+        if clock.stopped:
+            return 0  # reported or closed since
+        link = f"{settings.CUSTOS_BASE_URL}/privacy/breaches/{breach.pk}/"
+        sent = 0
+        for user_id, email, language in breach_officers(uuid.UUID(org_id)):
+            with translation.override(language):
+                context = {"breach": breach, "clock": clock, "link": link, "overdue": clock.overdue}
+                subject = render_to_string("privacy/mail/breach_clock_subject.txt", context).strip()
+                body = render_to_string("privacy/mail/breach_clock.txt", context)
+            try:
+                send_mail(subject, body, None, [email])
+            except (smtplib.SMTPException, OSError) as error:
+                # Give the threshold back: the next run (a quarter of an hour on) tries again.
+                # An officer already mailed may get it twice; none may miss it.
+                with transaction.atomic():
+                    held = Breach.objects.select_for_update().get(pk=breach.pk)
+                    held.clock_reminders = [t for t in held.clock_reminders if t != threshold]
+                    held.save(update_fields=["clock_reminders"])
+                raise ReminderNotSent(
+                    f"breach clock reminder for breach {breach.pk} to user {user_id}: {type(error).__name__}"
                 ) from None
             sent += 1
         return sent

@@ -3,26 +3,48 @@
 One interface, two engines: on SQLite an FTS5 table with the trigram tokenizer over the
 entries, on PostgreSQL a trigram GIN index (pg_trgm). A list's `q` filters by substring;
 the global search also forgives typos (trigram similarity, the same measure on both).
+
+The global search reads a bounded number of entries per look-up, through an index and before
+anything is ranked, so its work does not grow with the tenant. On PostgreSQL every condition
+the index serves is a LEAKPROOF operator (migrations 0003, 0005, 0006): row-level security
+keeps the planner off an index for any other.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
-from collections.abc import Iterable, Mapping
+import weakref
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection, models
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Collate
 
 from custos.core.actor import Actor, RecordScope
+from custos.core.db.bulk import insert_rows
 from custos.search.models import SearchEntry
-from custos.search.text import digits, looks_like_phone, normalise, trigrams
+from custos.search.text import digits, looks_like_phone, normalise
 
 SIMILARITY_THRESHOLD = 0.3
-# Three characters inside a longer word share a quarter of their padded trigrams with it.
-WORD_THRESHOLD = 0.2
-CANDIDATES = 400
+# Entries a look-up reads before ranking: the bound that keeps a search's work independent
+# of the tenant's size.
+CANDIDATES = 200
+
+# pg_trgm splits a text into words of letters and digits and pads each with two spaces in
+# front and one behind. A value containing the text has every trigram of it but, at most,
+# the front padding of its first word (two: the text starts inside a word) and the back
+# padding of its last word (one: it ends inside one), so the word similarity of text and
+# value is at least (n - missing) / n for the text's n trigrams.
+AT_A_WORDS_START = 1
+ANYWHERE = 3
+# The lowest of those bounds at a word's start, less a margin in case the database splits
+# words where Python does not: (n - 1) / n - 0.05 for the shortest texts looked up (n = 4).
+# One value for every text, so the session keeps it between searches.
+AT_A_WORDS_START_THRESHOLD = 0.7
 
 
 @dataclass(frozen=True)
@@ -52,7 +74,7 @@ def index_documents(documents: Iterable[Document]) -> None:
     rows = []
     for document in documents:
         rows.extend(_entries(document))
-    SearchEntry.objects.bulk_create(rows, batch_size=1000)
+    insert_rows(SearchEntry, rows)
 
 
 def _entries(document: Document) -> list[SearchEntry]:
@@ -89,34 +111,17 @@ def _scoped(actor: Actor, entries: models.QuerySet[SearchEntry]) -> models.Query
     return entries.filter(owner_id__in=owners)
 
 
-def _fts_match(grams: list[str], joiner: str) -> str:
-    return joiner.join('"' + gram.replace('"', '""') + '"' for gram in grams)
-
-
-def _in_fts(
-    entries: models.QuerySet[SearchEntry], match: str, limit: int | None = None
-) -> models.QuerySet[SearchEntry]:
-    """Entries among the FTS5 rows matching `match` (SQLite), best-ranked first when limited."""
-    inner = "SELECT rowid FROM search_entry_fts WHERE search_entry_fts MATCH %s"
-    params: list[object] = [match]
-    if limit is not None:
-        inner += " ORDER BY rank LIMIT %s"
-        params.append(limit)
-    # By id, not by the outer row: the query may end up as an aliased subquery.
-    # Fixed SQL; the match text and limit are parameters.
-    sql = f"SELECT id FROM search_searchentry WHERE rowid IN ({inner})"  # noqa: S608
-    return entries.filter(id__in=RawSQL(sql, params))  # noqa: S611
-
-
 def matching_ids(actor: Actor, object_type: str, q: str, fields: Iterable[str]) -> models.QuerySet[SearchEntry, Any]:
     """Ids of the records of one type with a visible field containing q: for a list's filter."""
     text = _query_text(q)
     entries = _scoped(actor, SearchEntry.objects.filter(object_type=object_type, field__in=list(fields)))
     if not text:
         return entries.none()
-    entries = entries.filter(value__contains=text)
+    entries = entries.filter(value__contains=text)  # what an index narrows down, confirmed
     if connection.vendor == "sqlite" and len(text) >= 3:
-        entries = _in_fts(entries, _fts_match(trigrams(text), " "))  # every trigram: the index narrows
+        entries = _in_fts(entries, _fts_phrase(text))
+    elif connection.vendor == "postgresql" and _trigram_count(text) > ANYWHERE:
+        entries = _near_trigrams(entries, text, missing=ANYWHERE)
     return entries.values("object_id")
 
 
@@ -143,8 +148,17 @@ def _padded_trigrams(text: str) -> set[str]:
     return grams
 
 
+type Candidates = list[tuple[str, uuid.UUID, str]]
+
+
 def find(actor: Actor, q: str, *, fields: Mapping[str, Iterable[str]], limit: int = 20) -> list[Hit]:
-    """The best records for q across types, forgiving typos; `fields` are the visible ones."""
+    """The best records for q across types, forgiving typos; `fields` are the visible ones.
+
+    First the entries containing the text (on PostgreSQL: at a word's start); if there are
+    none, those similar to it; if there are none either, on PostgreSQL, those containing it
+    inside a word. Each look-up reads at most CANDIDATES entries, in no particular order
+    (ordering them all would read them all), which are then ranked here.
+    """
     text = _query_text(q)
     if not text or not fields:
         return []
@@ -152,47 +166,191 @@ def find(actor: Actor, q: str, *, fields: Mapping[str, Iterable[str]], limit: in
     for object_type, names in fields.items():
         condition |= models.Q(object_type=object_type, field__in=list(names))
     entries = _scoped(actor, SearchEntry.objects.filter(condition))
-    candidates = list(_candidates(entries, text).values_list("object_type", "object_id", "value")[:CANDIDATES])
+    if connection.vendor == "postgresql":  # the thresholds the look-ups below read
+        _set_thresholds(word=AT_A_WORDS_START_THRESHOLD, strict=SIMILARITY_THRESHOLD)
     best: dict[tuple[str, uuid.UUID], float] = {}
-    for object_type, object_id, value in candidates:
-        score = 1.0 + len(text) / max(len(value), 1) if text in value else similarity(text, value)
-        words = [similarity(text, word) for word in value.split()]
-        score = max(score, *words) if words else score
-        if score >= SIMILARITY_THRESHOLD:
-            key = (object_type, object_id)
-            best[key] = max(score, best.get(key, 0.0))
+    _score(best, text, _containing(entries, text))
+    if not best:  # nothing contains the text as typed: forgive a typo
+        for candidates in _similar(entries, text):
+            _score(best, text, candidates)
+    if not best and connection.vendor == "postgresql":  # last, the text inside a word ("dqv")
+        _score(best, text, _containing(entries, text, missing=ANYWHERE))
     ranked = sorted(best.items(), key=lambda item: -item[1])[:limit]
     return [Hit(object_type=t, object_id=i, score=round(s, 3)) for (t, i), s in ranked]
 
 
-def _candidates(entries: models.QuerySet[SearchEntry], text: str) -> models.QuerySet[SearchEntry]:
-    """Entries worth scoring: similar by trigrams, or containing the text."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            # The operators below use these thresholds, and through them the trigram index.
-            cursor.execute(
-                "SELECT set_config('pg_trgm.similarity_threshold', %s, false), "
-                "set_config('pg_trgm.word_similarity_threshold', %s, false)",
-                [str(SIMILARITY_THRESHOLD), str(WORD_THRESHOLD)],
-            )
-        # Trigram operators only (they are LEAKPROOF, see migration 0003), so that the GIN index
-        # serves under row-level security; a text of three or more characters found inside a
-        # value is similar enough to pass. Shorter texts have no trigram to look up.
-        if len(text) < 3:
-            return entries.extra(
-                where=["search_searchentry.value LIKE %s"],
-                params=[f"%{text}%"],
-                select={"rank": "word_similarity(%s, search_searchentry.value)"},
-                select_params=[text],
-                order_by=["-rank"],
-            )
-        return entries.extra(
-            where=["(search_searchentry.value %% %s OR %s <%% search_searchentry.value)"],
-            params=[text, text],
-            select={"rank": "word_similarity(%s, search_searchentry.value)"},
-            select_params=[text],
-            order_by=["-rank"],
-        )
+def _score(best: dict[tuple[str, uuid.UUID], float], text: str, candidates: Candidates) -> None:
+    """Containing the text ranks above any similarity, the shorter value first; else the
+    closest of the value and its words by trigram similarity, if close enough."""
+    wanted = _padded_trigrams(text)
+    grams: dict[str, set[str]] = {}  # values and words repeat (names, companies): measured once
+
+    def close(other: str) -> float:
+        if other not in grams:
+            grams[other] = _padded_trigrams(other)
+        found = grams[other]
+        return len(wanted & found) / len(wanted | found) if wanted and found else 0.0
+
+    for object_type, object_id, value in candidates:
+        if text in value:
+            score = 1.0 + len(text) / max(len(value), 1)
+        else:
+            score = max([close(value), *(close(word) for word in value.split())])
+        if score >= SIMILARITY_THRESHOLD:
+            key = (object_type, object_id)
+            best[key] = max(score, best.get(key, 0.0))
+
+
+def _containing(entries: models.QuerySet[SearchEntry], text: str, *, missing: int = AT_A_WORDS_START) -> Candidates:
+    """Up to CANDIDATES entries whose value contains the text; on PostgreSQL, with `missing`
+    AT_A_WORDS_START, only where it starts a word (a narrower look-up)."""
+    found = entries.filter(value__contains=text)  # what an index narrows down, confirmed
+    if len(text) < 3:  # no trigram to look up: values starting with it, through the b-tree
+        return _rows(_starting_with(entries, text))
+    if connection.vendor == "sqlite":
+        return _fts_rows(found, _fts_phrase(text))
+    if _trigram_count(text) <= missing:
+        return []
+    return _rows(_near_trigrams(found, text, missing=missing))
+
+
+def _similar(entries: models.QuerySet[SearchEntry], text: str) -> Iterator[Candidates]:
+    """Candidates for a text with a typo, a bounded number per look-up. PostgreSQL: values with
+    a run of words as similar to it as a result must be (pg_trgm's strict word similarity,
+    through the GIN index). SQLite: values containing its head or its tail (`_pieces`),
+    through the FTS5 index."""
     if len(text) < 3:
-        return entries.filter(value__startswith=text)
-    return _in_fts(entries, _fts_match(trigrams(text), " OR "), limit=CANDIDATES * 5)
+        return
+    if connection.vendor == "postgresql":  # at the strict threshold `find` set
+        yield _rows(entries.filter(_StrictWordSimilar(models.Value(text), "value")))
+        return
+    for piece in _pieces(text):
+        yield _containing(entries, piece)
+
+
+def _pieces(text: str) -> list[str]:
+    """The text's head and tail with one character between them: a letter left out, changed,
+    added or two swapped leaves one of them whole."""
+    middle = len(text) // 2
+    return [piece for piece in {text[:middle], text[middle + 1 :]} if len(piece) >= 3]
+
+
+def _rows(entries: models.QuerySet[SearchEntry]) -> Candidates:
+    return list(entries.values_list("object_type", "object_id", "value")[:CANDIDATES])
+
+
+def _starting_with(entries: models.QuerySet[SearchEntry], text: str) -> models.QuerySet[SearchEntry]:
+    """Values starting with text, as a range of the b-tree index on (org, value) (migration
+    0005: bytewise, collation "C" on PostgreSQL, whose `>=` and `<` on text are LEAKPROOF)."""
+    after = text[:-1] + chr(ord(text[-1]) + 1)
+    if connection.vendor == "postgresql":
+        return entries.alias(bytewise=Collate("value", "C")).filter(bytewise__gte=text, bytewise__lt=after)
+    return entries.filter(value__gte=text, value__lt=after)
+
+
+_WORD = re.compile(r"[^\W_]+")
+
+
+def _trigram_count(text: str) -> int:
+    """How many distinct trigrams pg_trgm makes of the text."""
+    grams: set[str] = set()
+    for word in _WORD.findall(text):
+        padded = f"  {word} "
+        grams.update(padded[i : i + 3] for i in range(len(padded) - 2))
+    return len(grams)
+
+
+def _word_threshold(text: str, missing: int) -> float:
+    """The word similarity every value containing text (`missing` trigrams short) reaches;
+    somewhat below the bound, in case the database splits words where Python does not."""
+    count = _trigram_count(text)
+    return max(0.0, (count - missing) / count - 0.05) if count else 0.0
+
+
+def _near_trigrams(entries: models.QuerySet[SearchEntry], text: str, *, missing: int) -> models.QuerySet[SearchEntry]:
+    """PostgreSQL: a condition every value containing text (`missing` trigrams short) meets,
+    which the trigram GIN index serves under row-level security; LIKE, which is not
+    LEAKPROOF, then only checks the rows it lets through."""
+    _set_thresholds(word=AT_A_WORDS_START_THRESHOLD if missing == AT_A_WORDS_START else _word_threshold(text, missing))
+    return entries.filter(_WordSimilar(models.Value(text), "value"))
+
+
+# The session's trigram thresholds, per database connection, set again only when they change;
+# known only outside a transaction, where a rollback cannot undo them.
+_thresholds: weakref.WeakKeyDictionary[Any, dict[str, str]] = weakref.WeakKeyDictionary()
+
+
+def _set_thresholds(*, word: float | None = None, strict: float | None = None) -> None:
+    """PostgreSQL: the session's thresholds for the trigram operators (which read them)."""
+    connection.ensure_connection()
+    if connection.in_atomic_block:  # a rollback may undo what is set now: forget it
+        _thresholds.pop(connection.connection, None)
+        current: dict[str, str] = {}
+    else:
+        current = _thresholds.setdefault(connection.connection, {})
+    wanted = {"pg_trgm.word_similarity_threshold": word, "pg_trgm.strict_word_similarity_threshold": strict}
+    changed = {name: f"{value:.4f}" for name, value in wanted.items() if value is not None}
+    changed = {name: value for name, value in changed.items() if current.get(name) != value}
+    if not changed:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT " + ", ".join("set_config(%s, %s, false)" for _ in changed),
+            [part for pair in changed.items() for part in pair],
+        )
+    current.update(changed)
+
+
+class _WordSimilar(models.Func):
+    """pg_trgm's `text <% value`: word similarity at or above the session's threshold
+    (LEAKPROOF: migration 0003)."""
+
+    template = "%(expressions)s"
+    arg_joiner = " <%% "
+    output_field = models.BooleanField()
+
+
+class _StrictWordSimilar(_WordSimilar):
+    """pg_trgm's `text <<% value`: the similarity of text and the value's closest run of whole
+    words, at or above the session's strict threshold (LEAKPROOF: migration 0006)."""
+
+    arg_joiner = " <<%% "
+
+
+def _fts_phrase(text: str) -> str:
+    """FTS5 with the trigram tokenizer: a quoted phrase matches values containing the text."""
+    return '"' + text.replace('"', '""') + '"'
+
+
+def _in_fts(entries: models.QuerySet[SearchEntry], match: str) -> models.QuerySet[SearchEntry]:
+    """SQLite: entries among the FTS5 rows matching `match`, all of them."""
+    # By id, not by the outer row: the query may end up as an aliased subquery.
+    # Fixed SQL; the match text is a parameter.
+    sql = (
+        "SELECT id FROM search_searchentry WHERE rowid IN "
+        "(SELECT rowid FROM search_entry_fts WHERE search_entry_fts MATCH %s)"
+    )
+    return entries.filter(id__in=RawSQL(sql, [match]))  # noqa: S611
+
+
+def _fts_rows(entries: models.QuerySet[SearchEntry], match: str) -> Candidates:
+    """SQLite: up to CANDIDATES entries matching in the FTS5 index. The index is read first and
+    joined row by row (CROSS JOIN fixes that order: left to itself the planner walks all the
+    tenant's entries), so the LIMIT stops it early; the entries' own conditions (tenant,
+    types, fields, owners, the text) are checked on each row it yields."""
+    query = entries.query
+    query.get_initial_alias()
+    try:
+        where, params = query.get_compiler(connection=connection).compile(query.where)
+    except EmptyResultSet:  # a condition that can hold for no row (an actor owning nothing)
+        return []
+    table = SearchEntry._meta.db_table
+    # Fixed SQL around Django's own compiled conditions; every value is a parameter.
+    sql = (
+        f"SELECT {table}.object_type, {table}.object_id, {table}.value "  # noqa: S608
+        f"FROM search_entry_fts CROSS JOIN {table} ON {table}.rowid = search_entry_fts.rowid "
+        f"WHERE search_entry_fts MATCH %s AND {where} LIMIT %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [match, *params, CANDIDATES])
+        return [(object_type, uuid.UUID(object_id), value) for object_type, object_id, value in cursor.fetchall()]

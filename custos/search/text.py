@@ -23,7 +23,3 @@ def digits(text: str) -> str:
 
 def looks_like_phone(text: str) -> bool:
     return bool(_PHONE_LIKE.match(text.strip())) and len(digits(text)) >= 4
-
-
-def trigrams(text: str) -> list[str]:
-    return sorted({text[i : i + 3] for i in range(len(text) - 2)})

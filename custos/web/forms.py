@@ -7,6 +7,7 @@ from typing import Any
 
 from babel import Locale, UnknownLocaleError
 from django import forms
+from django.conf import settings
 from django.contrib.auth.forms import PasswordResetForm as DjangoPasswordResetForm
 from django.utils.translation import get_language, gettext, pgettext_lazy, to_locale
 from django.utils.translation import gettext_lazy as _
@@ -15,7 +16,9 @@ from custos.accounts.models import LANGUAGE_CHOICES, RECORD_SCOPE_CHOICES, Role,
 from custos.accounts.permissions import AREA_LABELS, AREAS
 from custos.core.errors import ValidationFailed
 from custos.core.validation import COUNTRIES
-from custos.crm.models import CustomField
+from custos.crm.models import ContactPoint, CustomField
+from custos.crm.services.people import POINT_FIELDS
+from custos.web.pickers import company_field
 
 
 def attach_errors(form: forms.Form, error: ValidationFailed, rename: dict[str, str] | None = None) -> None:
@@ -224,8 +227,34 @@ class ContactForm(CustomFieldsMixin):
     phone = forms.CharField(
         label=_("Phone"), max_length=40, required=False, widget=forms.TextInput(attrs={"type": "tel", "dir": "ltr"})
     )
+    other_emails = forms.CharField(
+        label=_("More email addresses"),
+        max_length=3000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "dir": "ltr"}),
+        help_text=_("One per line; a label may come first, e.g. “private: anna@example.org”."),
+    )
+    other_phones = forms.CharField(
+        label=_("More phone numbers"),
+        max_length=1000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "dir": "ltr"}),
+        help_text=_("One per line; a label may come first, e.g. “mobile: 0170 1234567”."),
+    )
+    language = forms.ChoiceField(
+        label=_("Language"),
+        required=False,
+        choices=[("", _("The organisation's language")), *settings.LANGUAGES],
+        help_text=_("Reminders and notices to this person are written in it."),
+    )
+    contract_ends_on = forms.DateField(
+        label=_("Contract ends on"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("A retention policy on “contract end” counts from this day."),
+    )
     street, postcode, city, country = address_fields()
-    company = forms.ChoiceField(label=_("Company"), required=False)
+    company = company_field(_("Company"))
     tags = forms.CharField(label=_("Tags"), max_length=2000, required=False, help_text=_("Separate tags with commas."))
     notes = forms.CharField(
         label=_("Notes"), max_length=20000, required=False, widget=forms.Textarea(attrs={"rows": 4})
@@ -241,26 +270,56 @@ class ContactForm(CustomFieldsMixin):
     def __init__(
         self,
         *args: Any,
-        companies: list[tuple[str, str]],
         show_special: bool,
         hidden: frozenset[str] = frozenset(),
         custom: list[CustomField] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["company"].choices = [("", "—"), *companies]  # type: ignore[attr-defined]
         if not show_special:
             del self.fields["health_notes"]
-        _drop_hidden(self, hidden)
+        # Further emails and phones are hidden with the main ones.
+        _drop_hidden(self, hidden | {name for name, main in POINT_FIELDS.items() if main in hidden})
         self.add_custom_fields(custom or [], special=show_special)
 
     def domain_data(self) -> dict[str, Any]:
         data = dict(self.cleaned_data)
         if "tags" in data:
             data["tags"] = _tag_list(data["tags"])
-        if "company" in data:
-            data["company"] = data["company"] or None
+        for name, kind in (("other_emails", "email"), ("other_phones", "phone")):
+            if name in data:
+                data[name] = points_from_text(data[name], kind)
         return self.pop_custom(data)
+
+
+def _point_labels() -> dict[str, str]:
+    """Label words a line may start with, in the user's language and in English, by their key."""
+    words = {str(label).casefold(): key for key, label in ContactPoint.Label.choices}
+    return {**{key: key for key in ContactPoint.Label.values}, **words}
+
+
+def points_from_text(text: str, kind: str) -> list[dict[str, str]]:
+    """Lines such as "mobile: 0170 1234567" as the domain takes them; a first word that is no
+    label stays part of the value, for the domain to judge."""
+    labels = _point_labels()
+    points = []
+    for line in text.splitlines():
+        label, colon, value = line.partition(":")
+        key = labels.get(label.strip().casefold()) if colon else None
+        if key is None:
+            key, value = ContactPoint.Label.OTHER, line
+        if value.strip():
+            points.append({kind: value.strip(), "label": key})
+    return points
+
+
+def points_as_text(points: list[dict[str, str]], kind: str) -> str:
+    """The contact's further emails or phones as the form shows them, labelled in the user's language."""
+    labels = dict(ContactPoint.Label.choices)
+    return "\n".join(
+        point[kind] if point["label"] == ContactPoint.Label.OTHER else f"{labels[point['label']]}: {point[kind]}"
+        for point in points
+    )
 
 
 class CompanyForm(CustomFieldsMixin):

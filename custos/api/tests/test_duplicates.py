@@ -95,7 +95,13 @@ def test_a_merge_keeps_the_chosen_values_and_every_linked_record(cast):
         assert str(Recall.objects.get(pk=recall["id"]).contact_id) == keep["id"]
         assert not Subject.objects.filter(pk=other["subject"]).exists()
     entry = last_entry(cast.org_a)
-    assert (entry.action, entry.object_id, entry.fields) == ("contact.merge", keep["id"], ["email", "phone"])
+    # The kept contact's own email, replaced by the other's, stays as a further one.
+    assert body["other_emails"] == [{"email": "ada@lind.example", "label": "other"}]
+    assert (entry.action, entry.object_id, entry.fields) == (
+        "contact.merge",
+        keep["id"],
+        ["email", "other_emails", "phone"],
+    )
     assert entry.extra["merged"] == other_id and entry.extra["deals"] == 1 and entry.extra["activities"] >= 1
 
 

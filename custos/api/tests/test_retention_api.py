@@ -126,3 +126,15 @@ def test_the_rights_decide_who_reads_keeps_and_runs_policies(cast):
     mallory = api_client(cast, cast.mallory)
     assert problem(mallory.get(item), 404)
     assert ok(mallory.get(POLICIES)) == {"items": [], "next": None}
+
+
+def test_policies_count_from_lost_deals_and_contract_ends(cast):
+    client = api_client(cast, cast.alice)
+    lost = created(client, POLICIES, key="deal.closed", condition="deal_lost", days=365, action="delete")
+    ended = created(client, POLICIES, key="contact.inactive", condition="contract_end", days=30, action="anonymise")
+    assert (lost["condition"], lost["record_types"]) == ("deal_lost", ["crm.Deal"])
+    assert (ended["condition"], ended["record_types"]) == ("contract_end", ["crm.Contact"])
+    assert ok(client.get(f"{POLICIES}/{ended['id']}/preview")) == {"matched": 0, "persons": 0, "held": 0}
+    errors = field_errors(patch(client, f"{POLICIES}/{lost['id']}", {"condition": "lost"}))
+    assert [e["field"] for e in errors] == ["condition"]
+    assert ok(client.get(f"{POLICIES}/{lost['id']}"))["condition"] == "deal_lost"

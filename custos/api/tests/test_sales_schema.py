@@ -19,6 +19,8 @@ def test_the_paths_and_methods_of_leads_pipelines_deals_and_activities():
         "/api/v1/leads/export": {"get"},
         "/api/v1/leads/{lead_id}": {"get", "patch", "delete"},
         "/api/v1/leads/{lead_id}/convert": {"post"},
+        "/api/v1/lead-forms": {"get", "post"},
+        "/api/v1/lead-forms/{lead_form_id}": {"get", "patch", "delete"},
         "/api/v1/pipelines": {"get", "post"},
         "/api/v1/pipelines/{pipeline_id}": {"get"},
         "/api/v1/pipelines/{pipeline_id}/stages/{stage_id}": {"patch"},

@@ -6,7 +6,7 @@ from custos.crm.models.deals import Deal, DealStageChange, Pipeline, Stage
 from custos.crm.models.forms import LeadForm, LeadFormSubmission
 from custos.crm.models.imports import ImportJob, ImportMapping
 from custos.crm.models.leads import Lead
-from custos.crm.models.people import Affiliation, Company, Contact
+from custos.crm.models.people import Affiliation, Company, Contact, ContactPoint
 from custos.crm.models.rules import AssignmentRule, RepCapacity, ScoringRule
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "AssignmentRule",
     "Company",
     "Contact",
+    "ContactPoint",
     "CustomField",
     "Deal",
     "DealStageChange",

@@ -76,6 +76,8 @@ class Contact(PostalAddress, TenantModel):
     last_name = models.CharField(_("last name"), max_length=100, blank=True)
     email = models.EmailField(_("email"), blank=True)
     phone = models.CharField(_("phone"), max_length=32, blank=True)
+    # What to write to them in (reminders, notices); empty: the organisation's language.
+    language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES, blank=True)
     company = models.ForeignKey(Company, null=True, blank=True, on_delete=models.SET_NULL, related_name="contacts")
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -86,6 +88,9 @@ class Contact(PostalAddress, TenantModel):
     custom_special = EncryptedTextField(blank=True)
     notes = models.TextField(_("notes"), blank=True)
     health_notes = EncryptedTextField(_("health notes"), blank=True)
+    # The last day of the person's contract with the organisation, if they have one: a
+    # retention policy can count from it ("contract end").
+    contract_ends_on = models.DateField(_("contract ends on"), null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now)
 
@@ -105,6 +110,7 @@ class Contact(PostalAddress, TenantModel):
             "last_name": IDENTITY,
             "email": CONTACT,
             "phone": CONTACT,
+            "language": CONTACT,
             "tags": FREE_TEXT,
             "custom_fields": FREE_TEXT,
             "notes": FREE_TEXT,
@@ -112,7 +118,7 @@ class Contact(PostalAddress, TenantModel):
             "custom_special": SPECIAL,
             **ADDRESS,
         }
-        not_personal = ("id", "org", "subject", "company", "owner", "created_at", "updated_at")
+        not_personal = ("id", "org", "subject", "company", "owner", "contract_ends_on", "created_at", "updated_at")
         on_erasure = ANONYMISE
         retention = "contact.inactive"
 
@@ -138,3 +144,40 @@ class Affiliation(TenantModel):
         fields = {"role": IDENTITY}
         not_personal = ("id", "org", "contact", "company", "created_at")
         on_erasure = DELETE
+
+
+class ContactPoint(TenantModel):
+    """One more email address or phone number of a contact, beyond the main `email` and
+    `phone`: the private address, the mobile. A row holds one of the two, never both."""
+
+    class Label(models.TextChoices):
+        WORK = "work", _("work")
+        PRIVATE = "private", _("private")
+        MOBILE = "mobile", _("mobile")
+        OTHER = "other", _("other")
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="points")
+    email = models.EmailField(_("email"), blank=True)
+    phone = models.CharField(_("phone"), max_length=32, blank=True)
+    label = models.CharField(_("label"), max_length=10, choices=Label.choices, default=Label.OTHER)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        indexes = [
+            models.Index(F("org"), Lower("email"), name="contactpoint_org_email_lower"),
+            models.Index(fields=["org", "phone"], name="contactpoint_org_phone"),
+            models.Index(fields=["contact"], name="contactpoint_contact"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(email="") & ~models.Q(phone="")) | (~models.Q(email="") & models.Q(phone="")),
+                name="contactpoint_email_or_phone",
+            )
+        ]
+
+    class Privacy:
+        subject = "contact__subject"
+        fields = {"email": CONTACT, "phone": CONTACT}
+        not_personal = ("id", "org", "contact", "label", "created_at")
+        on_erasure = DELETE
+        rectify = False

@@ -80,10 +80,11 @@ class Column:
     total: Decimal
 
 
-def board(actor: Actor, pipeline: Pipeline) -> list[Column]:
-    """The pipeline's stages, each with its newest deals and the count and sum of all of them."""
+def board(actor: Actor, pipeline: Pipeline, among: models.QuerySet[Deal] | None = None) -> list[Column]:
+    """The pipeline's stages, each with its newest deals and the count and sum of all of them;
+    `among`: only these deals (a filtered `deal_list`), so that the sums follow the filters."""
     actor.require("deal.view")
-    visible = scoped(actor, Deal.objects.filter(pipeline=pipeline))
+    visible = (among if among is not None else scoped(actor, Deal.objects.all())).filter(pipeline=pipeline)
     totals = {
         row["stage_id"]: row
         for row in visible.values("stage_id").annotate(count=Count("id"), total=Sum("amount")).order_by()

@@ -15,6 +15,8 @@ from custos.crm.selectors.records import scoped
 from custos.search.services import find
 
 TYPES: dict[str, type[models.Model]] = {"contact": Contact, "company": Company, "lead": Lead, "deal": Deal}
+# What a result's label is made of: loading no more spares decrypting special-category fields.
+LABEL_FIELDS = {"contact": ("first_name", "last_name", "email"), "lead": ("first_name", "last_name", "email")}
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,8 @@ def global_search(actor: Actor, q: str, *, types: list[str] | None = None, limit
     by_type: dict[str, dict[uuid.UUID, models.Model]] = {}
     for object_type in {h.object_type for h in hits}:
         ids = [h.object_id for h in hits if h.object_type == object_type]
-        by_type[object_type] = {r.pk: r for r in scoped(actor, TYPES[object_type]._default_manager.filter(pk__in=ids))}
+        records = TYPES[object_type]._default_manager.filter(pk__in=ids).only(*LABEL_FIELDS.get(object_type, ("name",)))
+        by_type[object_type] = {r.pk: r for r in scoped(actor, records)}
     results = []
     for hit in hits:
         record = by_type.get(hit.object_type, {}).get(hit.object_id)

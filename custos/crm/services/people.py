@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils.translation import gettext as _
 
@@ -12,7 +13,7 @@ from custos.audit.services import audit_record
 from custos.core.actor import Actor
 from custos.core.errors import ValidationFailed
 from custos.core.validation import Cleaner
-from custos.crm.models import Affiliation, Company, Contact, CustomField
+from custos.crm.models import Affiliation, Company, Contact, ContactPoint, CustomField
 from custos.crm.selectors.records import scoped
 from custos.crm.services.custom_fields import clean_custom_values, read_special
 from custos.crm.services.records import (
@@ -36,6 +37,10 @@ CONTACT_FIELDS = (
     "last_name",
     "email",
     "phone",
+    "other_emails",
+    "other_phones",
+    "language",
+    "contract_ends_on",
     "company",
     "owner",
     "tags",
@@ -45,6 +50,94 @@ CONTACT_FIELDS = (
 )
 COMPANY_FIELDS = ("name", "vat_id", "website", "email", "phone", "owner", "tags", "custom_fields", *ADDRESS_FIELDS)
 SPECIAL_CONTACT_FIELDS = frozenset({"health_notes"})
+# A contact's further emails and phones are shown to, and written by, whoever may see the main one.
+POINT_FIELDS = {"other_emails": "email", "other_phones": "phone"}
+MAX_POINTS = 10
+
+
+def contact_field_rights(fields: Iterable[str]) -> list[str]:
+    """The model fields whose rights govern these given fields."""
+    return [POINT_FIELDS.get(name, name) for name in fields]
+
+
+def _clean_points(cleaner: Cleaner, field: str, value: Any, *, country: str, main: str) -> list[dict[str, str]]:
+    """A list of further emails or phones, each a string or {"email"|"phone": …, "label": …}:
+    checked, normalised as the main one is, without repeats or the main value."""
+    kind = POINT_FIELDS[field]
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        cleaner.fail(field, _("Enter a list."))
+        return []
+    if len(value) > MAX_POINTS:
+        cleaner.fail(field, _("Enter at most %(count)d.") % {"count": MAX_POINTS})
+        return []
+    points: list[dict[str, str]] = []
+    seen = {main.lower()} if main else set()
+    for position, item in enumerate(value):
+        name = f"{field}.{position}"
+        label: Any = ContactPoint.Label.OTHER
+        if isinstance(item, Mapping):
+            unknown = set(item) - {kind, "label"}
+            if unknown:
+                cleaner.fail(name, _("Unknown field: %(name)s.") % {"name": sorted(unknown)[0]})
+                continue
+            label, item = item.get("label") or label, item.get(kind)
+        label = cleaner.choice(f"{name}.label", label, ContactPoint.Label.values)
+        text = (
+            cleaner.email(name, item, required=True)
+            if kind == "email"
+            else _required_phone(cleaner, name, item, country)
+        )
+        if text and text.lower() in seen:
+            cleaner.fail(name, _("This is given twice."))
+        elif text:
+            seen.add(text.lower())
+            points.append({kind: text, "label": label})
+    return points
+
+
+def _required_phone(cleaner: Cleaner, field: str, value: Any, country: str) -> str:
+    phone = cleaner.phone(field, value, country=country)
+    if not phone and not any(error.field == field for error in cleaner.errors):
+        cleaner.fail(field, _("This field is required."))
+    return phone
+
+
+def points_of(contact: Contact) -> list[ContactPoint]:
+    """The contact's further emails and phones in the order they were added (prefetched or not)."""
+    return sorted(contact.points.all(), key=lambda point: (point.created_at, point.pk))
+
+
+def stored_points(contact: Contact) -> dict[str, list[dict[str, str]]]:
+    """The contact's further emails and phones, as `_clean_points` gives them."""
+    found: dict[str, list[dict[str, str]]] = {"other_emails": [], "other_phones": []}
+    for point in points_of(contact):
+        if point.email:
+            found["other_emails"].append({"email": point.email, "label": point.label})
+        else:
+            found["other_phones"].append({"phone": point.phone, "label": point.label})
+    return found
+
+
+def _point_writers(contact: Contact, points: dict[str, list[dict[str, str]]]) -> dict[str, Callable[[], None]]:
+    """For each list of points that differs from what is stored: a writer replacing it."""
+    stored = stored_points(contact) if points and not contact._state.adding else {}
+    writers: dict[str, Callable[[], None]] = {}
+    for field, wanted in points.items():
+        if wanted == stored.get(field, []):
+            continue
+        kind = POINT_FIELDS[field]
+
+        def write(kind: str = kind, wanted: list[dict[str, str]] = wanted) -> None:
+            getattr(contact, "_prefetched_objects_cache", {}).pop("points", None)
+            contact.points.exclude(**{kind: ""}).delete()
+            ContactPoint.objects.bulk_create(
+                ContactPoint(contact=contact, label=point["label"], **{kind: point[kind]}) for point in wanted
+            )
+
+        writers[field] = write
+    return writers
 
 
 def clean_contact(
@@ -74,6 +167,15 @@ def clean_contact(
                 cleaned[name] = cleaner.email(name, value)
             case "phone":
                 cleaned[name] = cleaner.phone(name, value, country=country)
+            case "other_emails" | "other_phones":
+                # The main value as stored (cleaned above: CONTACT_FIELDS lists it first).
+                kind = POINT_FIELDS[name]
+                main = cleaned[kind] if kind in cleaned else getattr(record, kind, "")
+                cleaned[name] = _clean_points(cleaner, name, value, country=country, main=str(main or ""))
+            case "contract_ends_on":
+                cleaned[name] = cleaner.date(name, value)
+            case "language":
+                cleaned[name] = cleaner.choice(name, value or "", ["", *(code for code, _name in settings.LANGUAGES)])
             case "company" if value in (None, ""):
                 cleaned["company_id"] = None  # no queryset to build: an import's rows mostly come here
             case "company":
@@ -95,16 +197,21 @@ def clean_contact(
     return cleaned, cleaner
 
 
+def _split_points(cleaned: dict[str, Any]) -> dict[str, list[dict[str, str]]]:
+    return {field: cleaned.pop(field) for field in POINT_FIELDS if field in cleaned}
+
+
 def _create_contact(actor: Actor, cleaned: dict[str, Any]) -> Contact:
+    points = _split_points(cleaned)
     contact = Contact(subject=subject_for_email(cleaned.get("email", "")), **cleaned)
-    insert_record(actor, contact, "contact", cleaned)
+    insert_record(actor, contact, "contact", {**cleaned, **points}, related=_point_writers(contact, points))
     return contact
 
 
 def contact_create(*, actor: Actor, data: Mapping[str, Any]) -> Contact:
     """Create one contact, linked to its data subject."""
     actor.require("contact.add")
-    check_field_rights(actor, "contact", given_fields(data), SPECIAL_CONTACT_FIELDS)
+    check_field_rights(actor, "contact", contact_field_rights(given_fields(data)), SPECIAL_CONTACT_FIELDS)
     cleaned, cleaner = clean_contact(actor, data, partial=False, country=org_country(actor))
     if cleaner.errors:
         raise ValidationFailed(cleaner.errors)
@@ -124,7 +231,7 @@ def contact_bulk_create(*, actor: Actor, items: list[Mapping[str, Any]]) -> list
             cleaner.fail(None, _("Each item must be an object."))
             all_errors.extend(cleaner.errors)
             continue
-        check_field_rights(actor, "contact", given_fields(data), SPECIAL_CONTACT_FIELDS)
+        check_field_rights(actor, "contact", contact_field_rights(given_fields(data)), SPECIAL_CONTACT_FIELDS)
         cleaned, cleaner = clean_contact(actor, data, partial=False, country=country, index=index)
         all_errors.extend(cleaner.errors)
         cleaned_items.append(cleaned)
@@ -137,11 +244,12 @@ def contact_bulk_create(*, actor: Actor, items: list[Mapping[str, Any]]) -> list
 def contact_update(*, actor: Actor, contact: Contact, data: Mapping[str, Any]) -> Contact:
     """Change the given fields only; the audit entry names them, never their values."""
     actor.require("contact.change")
-    check_field_rights(actor, "contact", data.keys(), SPECIAL_CONTACT_FIELDS)
+    check_field_rights(actor, "contact", contact_field_rights(data.keys()), SPECIAL_CONTACT_FIELDS)
     cleaned, cleaner = clean_contact(actor, data, partial=True, country=org_country(actor), record=contact)
     if cleaner.errors:
         raise ValidationFailed(cleaner.errors)
-    update_record(actor, contact, "contact", cleaned)
+    points = _split_points(cleaned)
+    update_record(actor, contact, "contact", cleaned, related=_point_writers(contact, points))
     return contact
 
 

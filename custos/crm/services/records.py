@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from django.db import models, transaction
@@ -80,12 +80,22 @@ def given_fields(data: Mapping[str, Any]) -> list[str]:
     return [name for name, value in data.items() if value not in ("", None)]
 
 
-def insert_record(actor: Actor, record: models.Model, object_type: str, cleaned: dict[str, Any]) -> None:
+def insert_record(
+    actor: Actor,
+    record: models.Model,
+    object_type: str,
+    cleaned: dict[str, Any],
+    *,
+    related: Mapping[str, Callable[[], None]] | None = None,
+) -> None:
     """Save a new record with its audit entry, which names the fields given a value. A record
-    about a restricted person (a deal, a note) is refused: their data is stored, not processed."""
+    about a restricted person (a deal, a note) is refused: their data is stored, not processed.
+    `related`: writers of rows the record owns (a contact's further emails), by field name."""
     with transaction.atomic():
         record.save(force_insert=True)
         require_processable(record)
+        for write in (related or {}).values():
+            write()
         reindex(record)
         given = [name.removesuffix("_id") for name, value in cleaned.items() if value not in ("", None, [], {})]
         audit_record(
@@ -93,10 +103,19 @@ def insert_record(actor: Actor, record: models.Model, object_type: str, cleaned:
         )
 
 
-def update_record(actor: Actor, record: models.Model, object_type: str, cleaned: dict[str, Any]) -> list[str]:
-    """Write only the fields whose value changes; the audit entry names them, never values."""
+def update_record(
+    actor: Actor,
+    record: models.Model,
+    object_type: str,
+    cleaned: dict[str, Any],
+    *,
+    related: Mapping[str, Callable[[], None]] | None = None,
+) -> list[str]:
+    """Write only the fields whose value changes; the audit entry names them, never values.
+    `related`: writers of the record's own rows that change (a contact's further emails)."""
+    related = related or {}
     changed = [name for name, value in cleaned.items() if getattr(record, name) != value]
-    if not changed:
+    if not changed and not related:
         return []
     with transaction.atomic():
         require_processable(record)
@@ -104,7 +123,10 @@ def update_record(actor: Actor, record: models.Model, object_type: str, cleaned:
             setattr(record, name, cleaned[name])
         record.updated_at = timezone.now()  # type: ignore[attr-defined]
         record.save(update_fields=[*changed, "updated_at"])
+        for write in related.values():
+            write()
         reindex(record)
+        changed = [*changed, *related]
         audit_record(
             actor=actor,
             action=f"{object_type}.update",

@@ -35,6 +35,8 @@ class Breach(TenantModel):
     authority_notified_at = models.DateTimeField(null=True, blank=True)
     persons_notified_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
+    # Which reminders of the 72-hour clock went to the privacy officers ("24h", "overdue").
+    clock_reminders = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -56,6 +58,7 @@ class Breach(TenantModel):
             "authority_notified_at",
             "persons_notified_at",
             "status",
+            "clock_reminders",
             "created_at",
             "created_by",
         )

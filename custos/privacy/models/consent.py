@@ -79,7 +79,8 @@ class ConsentEvent(TenantModel):
     """One entry of the ledger: consent given or withdrawn, with its proof.
 
     Rows are never updated, with one exception: a double opt-in's confirmation time is
-    written once onto the event it confirms. The current state is derived from the ledger.
+    written once onto the event it confirms, and the link's digest is cleared with it. The
+    current state is derived from the ledger.
     """
 
     class Action(models.TextChoices):

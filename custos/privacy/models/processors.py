@@ -6,6 +6,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from custos.core.personal_data import CONTACT
 from custos.core.tenancy import TenantModel
 from custos.privacy.models.consent import Purpose
 
@@ -25,11 +26,15 @@ class Processor(TenantModel):
     dpa_signed_on = models.DateField(_("data processing agreement signed on"), null=True, blank=True)
     purposes = models.ManyToManyField(Purpose, blank=True, related_name="processors")
     is_active = models.BooleanField(_("active"), default=True)
+    # Art. 19: where to tell the processor of a rectification, erasure or restriction.
+    contact_email = models.EmailField(_("contact email"), blank=True)
+    inform_of_changes = models.BooleanField(_("inform of rectification, erasure and restriction"), default=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Privacy:
         subject = None
-        fields: dict[str, str] = {}
+        # A business address, but it may name a person at the processor.
+        fields = {"contact_email": CONTACT}
         not_personal = (
             "id",
             "org",
@@ -40,6 +45,7 @@ class Processor(TenantModel):
             "dpa_signed_on",
             "purposes",
             "is_active",
+            "inform_of_changes",
             "created_at",
         )
 

@@ -7,9 +7,22 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from custos.core.personal_data import ANONYMISE, CONTACT, FREE_TEXT
+from custos.core.personal_data import ANONYMISE, CONTACT, FREE_TEXT, Category
 from custos.core.tenancy import TenantModel
 from custos.privacy.models.subjects import Subject
+
+# What the self-service portal shows by default: every kind of data (Art. 15 entitles the
+# person to all of it); what the person may correct there: identity and contact details.
+# Special-category and free-text data are corrected by staff, through a rectification request.
+PORTAL_EDITABLE_CHOICES = (Category.IDENTITY, Category.CONTACT)
+
+
+def default_portal_visible() -> list[str]:
+    return [str(category) for category in Category]
+
+
+def default_portal_editable() -> list[str]:
+    return [str(category) for category in PORTAL_EDITABLE_CHOICES]
 
 
 class PrivacySettings(TenantModel):
@@ -20,6 +33,9 @@ class PrivacySettings(TenantModel):
     portal_link_days = models.PositiveIntegerField(_("days a portal link stays valid"), default=7)
     invoice_keep_years = models.PositiveIntegerField(_("years issued invoices are kept"), default=10)
     inform_recipients = models.BooleanField(_("inform recipients of rectifications and erasures"), default=False)
+    # Category values of custos.core.personal_data.
+    portal_visible = models.JSONField(_("data shown in the portal"), default=default_portal_visible)
+    portal_editable = models.JSONField(_("data the person may correct in the portal"), default=default_portal_editable)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["org"], name="privacy_settings_once")]
@@ -35,6 +51,8 @@ class PrivacySettings(TenantModel):
             "portal_link_days",
             "invoice_keep_years",
             "inform_recipients",
+            "portal_visible",
+            "portal_editable",
         )
 
 

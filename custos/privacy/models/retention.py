@@ -13,6 +13,9 @@ class RetentionPolicy(TenantModel):
     class Condition(models.TextChoices):
         CREATED = "created", _("time since creation")
         INACTIVE = "inactive", _("time since the last change or activity")
+        # Counted from the person, whichever record type the policy governs.
+        DEAL_LOST = "deal_lost", _("time since the person's deals were lost")
+        CONTRACT_END = "contract_end", _("time since the person's contract ended")
 
     class Action(models.TextChoices):
         ANONYMISE = "anonymise", _("anonymise")

@@ -15,7 +15,7 @@ import smtplib
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -35,6 +35,7 @@ from custos.core.personal_data import CATEGORY_LABELS, Category
 from custos.core.tenancy import require_org_id
 from custos.core.validation import Cleaner
 from custos.privacy.models import Breach, BreachSubject, PrivacyRequest, Subject
+from custos.privacy.models.breaches import AUTHORITY_DEADLINE
 from custos.privacy.services.subjects import identifiers_of
 
 BREACH_FIELDS = (
@@ -129,6 +130,43 @@ def breach_clock(breach: Breach, now: datetime | None = None) -> BreachClock:
         stopped=stopped,
         late=notified is not None and notified > due_at,
     )
+
+
+# Reminders of the 72-hour clock to the privacy officers: when this little time is left, and
+# once the deadline has passed. Each goes once per breach.
+REMINDER_BEFORE = timedelta(hours=24)
+REMINDER_SOON = "24h"
+REMINDER_OVERDUE = "overdue"
+
+
+def breach_reminders_due(now: datetime | None = None) -> list[tuple[Breach, str]]:
+    """Open breaches not yet notified to the authority whose clock crossed a reminder
+    threshold it has not been reminded of: (breach, "24h" | "overdue")."""
+    now = now or timezone.now()
+    due: list[tuple[Breach, str]] = []
+    candidates = Breach.objects.filter(
+        status=Breach.Status.OPEN,
+        authority_notified_at__isnull=True,
+        aware_at__lte=now - (AUTHORITY_DEADLINE - REMINDER_BEFORE),
+    ).order_by("pk")
+    for breach in candidates:
+        threshold = REMINDER_OVERDUE if breach.authority_due_at <= now else REMINDER_SOON
+        if threshold not in breach.clock_reminders:
+            due.append((breach, threshold))
+    return due
+
+
+def breach_officers(org_id: uuid.UUID) -> list[tuple[uuid.UUID, str, str]]:
+    """Who hears of the clock: active members whose role may change breaches (the privacy
+    officers, owners and admins); (user id, email, language)."""
+    from custos.accounts.models import Membership
+
+    members = Membership.objects.filter(org_id=org_id, user__is_active=True).select_related("user", "role")
+    return [
+        (m.user.pk, m.user.email, m.user.language or settings.LANGUAGE_CODE)
+        for m in members.order_by("user__pk")
+        if "breach.change" in m.role.permissions
+    ]
 
 
 def breach_report_data(breach: Breach) -> dict[str, Any]:
@@ -386,6 +424,11 @@ def subject_language(subject: Subject, organization: Organization) -> str:
     ).first()
     if latest in LANGUAGES:
         return str(latest)
+    return organization_language(organization)
+
+
+def organization_language(organization: Organization) -> str:
+    """The language the organisation works in, by its country; else English."""
     return COUNTRY_LANGUAGES.get(organization.country, settings.LANGUAGE_CODE)
 
 

@@ -233,15 +233,21 @@ def consent_withdraw(*, actor: Actor, subject: Subject, purpose: Purpose, proof:
 
 
 def consent_confirm(*, actor: Actor, secret: str) -> ConsentEvent:
-    """The double opt-in link was followed: the consent it belongs to now counts."""
+    """The double opt-in link was followed: the consent it belongs to now counts.
+
+    The digest is cleared with the confirmation: a used link opens nothing any more, and
+    no lookup key for it stays at rest."""
     digest = hashlib.sha256(secret.encode()).hexdigest()
     with transaction.atomic():
         event = ConsentEvent.objects.select_for_update().filter(confirmation_digest=digest).first()
         if event is None:
             raise NotFound()
-        if event.confirmed_at is None:
+        event.confirmation_digest = ""
+        if event.confirmed_at is not None:  # confirmed before the digest was cleared on use
+            event.save(update_fields=["confirmation_digest"])
+        else:
             event.confirmed_at = timezone.now()
-            event.save(update_fields=["confirmed_at"])
+            event.save(update_fields=["confirmed_at", "confirmation_digest"])
             audit_record(
                 actor=actor,
                 action="consent.confirm",

@@ -1,22 +1,27 @@
 """Erasure by anonymisation (Art. 17), derived from the declarations: no per-model code.
 
 Each record of the person is anonymised, deleted or kept by law, as its model declares;
-free-text fields elsewhere that mention the person's email, phone or full name are
-redacted; the person's addresses go on the suppression list so an import cannot bring them
-back; the subject itself stays as a pseudonymous reference. A second run changes nothing.
+free text elsewhere that names the person's email, phone or full name is redacted (found
+through an index, so the cost follows the person, not the tenant); the person's addresses
+go on the suppression list so an import cannot bring them back; the subject itself stays
+as a pseudonymous reference. A second run changes nothing.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from django.apps import apps
 from django.db import connection, models, transaction
 from django.db.models import Q
+from django.db.models.expressions import RawSQL, Value
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -27,9 +32,9 @@ from custos.core.errors import Conflict
 from custos.core.fields import EncryptedTextField
 from custos.core.models import Organization
 from custos.core.personal_data import Category, Declaration, Erasure, model_field
-from custos.core.tenancy import current_org_id, require_org_id
+from custos.core.tenancy import TenantModel, current_org_id, require_org_id
 from custos.privacy.models import KeptRecord, LegalHold, PrivacyRequest, Subject
-from custos.privacy.registry import declarations, records_of
+from custos.privacy.registry import declaration_of, declarations, records_of
 from custos.privacy.services.hooks import records_changed
 from custos.privacy.services.journal import journal_append
 from custos.privacy.services.subjects import identifiers_of, phone_variants
@@ -96,79 +101,312 @@ def _keep_until(declaration: Declaration) -> dt.date:
         return today.replace(year=today.year + years, day=28)
 
 
-def _text_fields(declaration: Declaration) -> list[str]:
-    """Free-text fields that can mention someone: plain text columns, not JSON, not encrypted."""
-    names = []
-    for name in declaration.fields_of(Category.FREE_TEXT):
-        field_of = model_field(declaration.model, name)
-        if isinstance(field_of, models.CharField | models.TextField) and not isinstance(field_of, EncryptedTextField):
-            names.append(name)
-    return names
+# Mentions of the person in other records --------------------------------------------------
+#
+# Free text anywhere may name the person; finding it must not read the tenant's every text
+# (that grows with the database). An index narrows the rows first (migration privacy.0006):
+# on PostgreSQL a trigram GIN index per table on a generated column joining its text
+# columns, asked with pg_trgm's word-similarity operator, which is LEAKPROOF (search.0003)
+# and so usable under row-level security; on SQLite an FTS5 trigram index per table over
+# the same columns. All tables are asked in one statement, and the few candidates confirmed
+# in Python: a mention is the email, phone or full name as a whole word (not inside a
+# longer one), in any letter case.
+
+# Bookkeeping that holds ids, keyed hashes or pseudonymous references only: never scanned.
+_NO_TEXT = ("privacy.Subject", "privacy.KeptRecord", "privacy.Suppression")
+# Records of organisations rather than persons: their name, email and phone may be the person's.
+_ORGANISATION_FIELDS = ("name", "email", "phone")
+# Proof the privacy engine keeps, and so redacts of the person instead of emptying, in the
+# person's own records too: why a hold kept them, why their request was extended or rejected.
+_KEPT_TEXT = {
+    "privacy.LegalHold": ("reason",),
+    "privacy.PrivacyRequest": ("extension_reason", "rejection_reason"),
+}
+# A word-bounded occurrence has every trigram of the word in one extent of the text (word
+# similarity 1.0); the margin below covers letter cases PostgreSQL folds unlike Python.
+_WORD_SIMILARITY = "0.8"
+MENTION_INDEX_PREFIX = "privacy_mentions_"
+MENTION_COLUMN = "privacy_mention_text"  # PostgreSQL: the generated column the index is on
 
 
-def _mentions(subject: Subject, own: dict[str, set[str]]) -> list[tuple[models.Model, str, list[str]]]:
-    """Rows of other records whose free text names the person, with the words to redact."""
-    found = identifiers_of(subject)
-    country = Organization.objects.get(pk=require_org_id()).country
-    words = set(found["email"]) | set(found["name"])
-    for phone in found["phone"]:
+@dataclass(frozen=True)
+class MentionField:
+    """A column that may name a person: free text, or an organisation's name and addresses."""
+
+    model: type[models.Model]
+    name: str
+    is_json: bool
+    # Redacted in the person's own records too (kept there, not emptied by the erasure).
+    in_own_records: bool
+
+    @property
+    def column(self) -> str:
+        return str(model_field(self.model, self.name).column)
+
+
+@cache
+def mention_fields() -> dict[type[models.Model], tuple[MentionField, ...]]:
+    """Per model, the columns the mention scan reads, derived from the declarations."""
+    found: dict[type[models.Model], tuple[MentionField, ...]] = {}
+    for declaration in declarations():
+        model = declaration.model
+        label = model._meta.label
+        if declaration.copy_of_personal_data or label in _NO_TEXT or not issubclass(model, TenantModel):
+            continue
+        names = declaration.fields_of(Category.FREE_TEXT)
+        if not declaration.subject_paths:
+            names += [
+                n for n in _ORGANISATION_FIELDS if declaration.fields.get(n) in (Category.IDENTITY, Category.CONTACT)
+            ]
+        kept = _KEPT_TEXT.get(label, ())
+        names += [n for n in kept if n not in names]
+        columns = []
+        for name in names:
+            field_of = model_field(model, name)
+            if isinstance(field_of, EncryptedTextField):
+                continue  # ciphertext: nothing to find in it, and nothing to index
+            if isinstance(field_of, models.JSONField):
+                columns.append(MentionField(model, name, is_json=True, in_own_records=name in kept))
+            elif isinstance(field_of, models.CharField | models.TextField):
+                columns.append(MentionField(model, name, is_json=False, in_own_records=name in kept))
+        if columns:
+            found[model] = tuple(columns)
+    return found
+
+
+def mention_index_name(model: type[models.Model]) -> str:
+    return MENTION_INDEX_PREFIX + model._meta.db_table
+
+
+def mention_expression(fields: Sequence[MentionField]) -> str:
+    """PostgreSQL: what the generated column holds (its columns, JSON as text, one space
+    apart); read from the columns themselves where that column does not cover them all."""
+    quote = connection.ops.quote_name
+    parts = [
+        f"COALESCE(({quote(f.column)})::text, '')" if f.is_json else f"COALESCE({quote(f.column)}, '')" for f in fields
+    ]
+    return " || ' ' || ".join(parts)
+
+
+def _words(identifiers: dict[str, set[str]], country: str) -> set[str]:
+    words = set(identifiers["email"]) | set(identifiers["name"])
+    for phone in identifiers["phone"]:
         words |= phone_variants(phone, country)
-    words = {w for w in words if len(w) >= 5}
+    return {w.strip() for w in words if len(w.strip()) >= 5}
+
+
+def mention_pattern(words: Iterable[str]) -> re.Pattern[str]:
+    """The words as whole words (no letter or digit joined on either side), any case."""
+    parts = []
+    for word in sorted(set(words), key=lambda w: (-len(w), w)):
+        part = re.escape(word)
+        if word[0].isalnum():
+            part = r"(?<!\w)" + part
+        if word[-1].isalnum():
+            part += r"(?!\w)"
+        parts.append(part)
+    return re.compile("|".join(parts), re.IGNORECASE)
+
+
+def _redacted(value: Any, pattern: re.Pattern[str]) -> Any:
+    """The value with every mention replaced; JSON walked value by value (keys are not text)."""
+    if isinstance(value, str):
+        return pattern.sub(REDACTED, value)
+    if isinstance(value, list):
+        return [_redacted(item, pattern) for item in value]
+    if isinstance(value, dict):
+        return {key: _redacted(item, pattern) for key, item in value.items()}
+    return value
+
+
+def _json_forms(words: Iterable[str]) -> set[str]:
+    """How the words appear inside JSON stored as text (SQLite: non-ASCII escaped), in the
+    letter cases people write names in. An escape's case cannot be ignored ("JÜRGEN" is
+    "J\\u00dcRGEN"), so a word with non-ASCII letters is also looked for by its longest
+    ASCII piece: more candidates, each confirmed on the decoded value."""
+    forms = set()
+    for word in words:
+        for cased in (word, word.lower(), word.upper(), word.title()):
+            forms.add(json.dumps(cased)[1:-1])
+        pieces = re.split(r"[^\x20-\x7e]+|[\"\\]", word)
+        longest = max(pieces, key=len).strip()
+        if longest != word and len(longest) >= 3:
+            forms.add(longest)
+    return forms
+
+
+def _indexed_columns() -> dict[str, set[str]]:
+    """The columns each table's mention index covers, read from the schema (one query): on
+    PostgreSQL those its generated column joins, on SQLite those of its FTS5 index if its
+    three triggers are there. A column not covered is read directly (slower, still right)."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT c.relname, pg_get_expr(d.adbin, d.adrelid) FROM pg_attribute a "
+                "JOIN pg_class c ON c.oid = a.attrelid "
+                "JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
+                "WHERE a.attname = %s AND a.attgenerated = 's' AND NOT a.attisdropped "
+                "AND c.relnamespace = current_schema()::regnamespace",
+                [MENTION_COLUMN],
+            )
+            return {
+                table: set(re.findall(r'(?<![\w."])"?([a-z_][a-z0-9_]*)"?(?![\w"(])', expression or ""))
+                for table, expression in cursor.fetchall()
+            }
+        if connection.vendor != "sqlite":
+            return {}
+        cursor.execute(
+            "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name LIKE %s", [MENTION_INDEX_PREFIX + "%"]
+        )
+        rows = cursor.fetchall()
+    columns: dict[str, set[str]] = {}
+    triggers: dict[str, set[str]] = {}
+    for kind, name, table, sql in rows:
+        if kind == "table" and "fts5" in (sql or "").lower():
+            inside = re.search(r"fts5\((.*)\)", sql, flags=re.IGNORECASE | re.DOTALL)
+            listed = [p.strip().strip('"') for p in (inside.group(1).split(",") if inside else [])]
+            columns[table] = {n for n in listed if "=" not in n}
+        elif kind == "trigger":
+            triggers.setdefault(table, set()).add(name.rsplit("_", 1)[-1])
+    found: dict[str, set[str]] = {}
+    for index, names in columns.items():
+        table = index.removeprefix(MENTION_INDEX_PREFIX)
+        if triggers.get(table, set()) >= {"insert", "delete", "update"}:
+            found[table] = names
+    return found
+
+
+def _candidates(
+    model: type[models.Model], fields: Sequence[MentionField], words: set[str], indexed: dict[str, set[str]]
+) -> models.QuerySet[Any]:
+    """Rows of the model that may mention one of the words: found through the index."""
+    rows = model._default_manager.all()
+    table, quote = model._meta.db_table, connection.ops.quote_name
+    covered = indexed.get(table, set()) >= {f.column for f in fields}
+    if not covered:
+        logger.warning("erasure: %s has no complete mention index; its text is read", model._meta.label)
+    if connection.vendor == "postgresql":
+        # Word similarity 1 for a whole-word occurrence; the GIN index finds the rows.
+        text = quote(MENTION_COLUMN) if covered else f"({mention_expression(fields)})"
+        ordered = sorted(words)
+        condition = " OR ".join(f"%s <%% {text}" for _ in ordered)
+        return rows.extra(where=[f"({condition})"], params=ordered)  # noqa: S610  # names from the models; the words are parameters
+    if covered:
+        index = quote(mention_index_name(model))
+        forms = words | (_json_forms(words) if any(f.is_json for f in fields) else set())
+        match = " OR ".join('"' + form.replace('"', '""') + '"' for form in sorted(forms))
+        # Fixed SQL from the model's names; the match text is a parameter.
+        inner = f"SELECT rowid FROM {index} WHERE {index} MATCH %s"  # noqa: S608
+        sql = f"SELECT id FROM {quote(table)} WHERE rowid IN ({inner})"  # noqa: S608
+        return rows.filter(pk__in=RawSQL(sql, [match]))  # noqa: S611
+    clauses, params = [], []
+    for field_of in fields:
+        for form in sorted(words | (_json_forms(words) if field_of.is_json else set())):
+            clauses.append(f"{quote(field_of.column)} LIKE %s ESCAPE '\\'")
+            params.append("%" + form.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+    return rows.extra(where=["(" + " OR ".join(clauses) + ")"], params=params)  # noqa: S610  # names from the models; the words are parameters
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A record whose text names the person, and its fields as they are to become."""
+
+    model: type[models.Model]
+    pk: Any
+    changes: dict[str, Any]
+
+
+def _ids_by_label(querysets: dict[str, models.QuerySet[Any]]) -> dict[str, list[Any]]:
+    """The ids of several models' querysets, by model label, in one statement (UNION ALL):
+    a statement per model would cost a round trip each, mostly for finding nothing."""
+    labelled = [
+        queryset.order_by().values_list(Value(label, output_field=models.CharField()), "pk")
+        for label, queryset in querysets.items()
+    ]
+    if not labelled:
+        return {}
+    combined = labelled[0].union(*labelled[1:], all=True) if len(labelled) > 1 else labelled[0]
+    found: dict[str, list[Any]] = {}
+    for label, pk in combined:
+        found.setdefault(label, []).append(pk)
+    return found
+
+
+def _mentions(
+    subject: Subject, own: dict[str, list[Any]], identifiers: dict[str, set[str]] | None = None
+) -> list[Mention]:
+    """Records whose text names the person (other people's, and the proof kept about this
+    one), with the text redacted: the candidates of every table in one indexed statement,
+    then the text of those few rows."""
+    identifiers = identifiers if identifiers is not None else identifiers_of(subject)
+    country = Organization.objects.filter(pk=require_org_id()).values_list("country", flat=True).first() or ""
+    words = _words(identifiers, country)
     if not words:
         return []
-    hits = []
-    for declaration in declarations():
-        label = declaration.model._meta.label
-        if declaration.copy_of_personal_data:
-            continue
-        for name in _text_fields(declaration):
-            condition = Q()
-            for word in words:
-                condition |= Q(**{f"{name}__icontains": word})
-            rows = declaration.model._default_manager.filter(condition).exclude(pk__in=own.get(label, set()))
-            for row in rows:
-                text = getattr(row, name) or ""
-                present = [w for w in words if w.lower() in text.lower()]
-                if present:
-                    hits.append((row, name, present))
-    return hits
+    pattern = mention_pattern(words)
+    tables = {model._meta.label: (model, fields) for model, fields in mention_fields().items()}
+    with transaction.atomic(savepoint=False):
+        indexed = _indexed_columns()
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT set_config('pg_trgm.word_similarity_threshold', %s, true)", [_WORD_SIMILARITY])
+        candidates = _ids_by_label(
+            {label: _candidates(model, fields, words, indexed) for label, (model, fields) in tables.items()}
+        )
+    found: list[Mention] = []
+    for label, ids in candidates.items():
+        model, fields = tables[label]
+        mine = {str(pk) for pk in own.get(label, ())}
+        rows = model._default_manager.filter(pk__in=ids).values_list("pk", *(f.name for f in fields))
+        for pk, *values in rows:
+            changes = {}
+            for field_of, value in zip(fields, values, strict=True):
+                if value in (None, "", [], {}) or (str(pk) in mine and not field_of.in_own_records):
+                    continue
+                redacted = _redacted(value, pattern)
+                if redacted != value:
+                    changes[field_of.name] = redacted
+            if changes:
+                found.append(Mention(model, pk, changes))
+    return found
 
 
-def _own_ids(subject: Subject) -> dict[str, set[Any]]:
-    return {r.declaration.model._meta.label: set(r.queryset.values_list("pk", flat=True)) for r in records_of(subject)}
+def _own_ids(subject: Subject) -> dict[str, list[Any]]:
+    """The person's records by model label: the ids every later step works on."""
+    return _ids_by_label({records.declaration.model._meta.label: records.queryset for records in records_of(subject)})
 
 
 def erasure_preview(subject: Subject) -> ErasurePlan:
     """The dry run: what erasure would anonymise, delete and keep, record type by record type."""
-    return _plan(subject, _mentions(subject, _own_ids(subject)))
+    own = _own_ids(subject)
+    return _plan(subject, own, _mentions(subject, own), holds=_active_holds(subject))
 
 
-def _plan(subject: Subject, mentions: list[tuple[models.Model, str, list[str]]]) -> ErasurePlan:
-    plan = ErasurePlan(subject=subject, holds=_active_holds(subject))
-    for found in records_of(subject):
-        declaration = found.declaration
-        label = declaration.model._meta.label
+def _plan(
+    subject: Subject, own: dict[str, list[Any]], mentions: list[Mention], *, holds: list[dict[str, Any]]
+) -> ErasurePlan:
+    plan = ErasurePlan(subject=subject, holds=holds)
+    for label, ids in own.items():
         if label in _ENGINE_MODELS:
             continue
-        count = found.queryset.count()
-        if not count:
-            continue
+        declaration = declaration_of(apps.get_model(label))
         match declaration.on_erasure:
             case Erasure.DELETE:
-                plan.delete[label] = count
+                plan.delete[label] = len(ids)
             case Erasure.KEEP_RESTRICTED:
                 plan.keep.append(
                     {
                         "type": label,
-                        "count": count,
+                        "count": len(ids),
                         "reason": declaration.keep_because,
                         "until": _keep_until(declaration).isoformat(),
                     }
                 )
             case _:
-                plan.anonymise[label] = count
-    for row, name, _words in mentions:
-        plan.mentions.append({"type": row._meta.label, "id": str(row.pk), "field": name})
+                plan.anonymise[label] = len(ids)
+    for mention in mentions:
+        for name in mention.changes:
+            plan.mentions.append({"type": mention.model._meta.label, "id": str(mention.pk), "field": name})
     return plan
 
 
@@ -181,67 +419,131 @@ def subject_erase(*, actor: Actor, subject: Subject) -> ErasurePlan:
         if holds:
             raise Conflict(_("A legal hold keeps this person's data; release it before erasing."))
         if subject.state == Subject.State.ERASED:
-            return _plan(subject, [])  # done before: no writes, no hooks, no second journal line
+            # Done before: no writes, no hooks, no second journal line.
+            return _plan(subject, _own_ids(subject), [], holds=[])
+        identifiers = identifiers_of(subject)
         # Requests received before the address was on record name the person by email only.
-        emails = identifiers_of(subject)["email"]
-        if emails:
+        if identifiers["email"]:
             PrivacyRequest.objects.filter(subject__isnull=True).annotate(_email=Lower("email")).filter(
-                _email__in=emails
+                _email__in=identifiers["email"]
             ).update(subject=subject)
         # Found once, before anything changes: finding them needs the person's values.
         own = _own_ids(subject)
-        mentions = _mentions(subject, own)
-        plan = _plan(subject, mentions)
+        mentions = _mentions(subject, own, identifiers)
+        plan = _plan(subject, own, mentions, holds=[])
         # Entries about the person's records keep ids only, but those made through the portal or
         # a web form also name the visitor's network address and browser: gone with the person.
         audit_forget_visitor(object_ids=[subject.pk, *(pk for ids in own.values() for pk in ids)])
-        suppress_subject(subject, reason="erasure")
+        suppress_subject(subject, reason="erasure", identifiers=identifiers)
         # Redacted first, while the records still hold the values to recognise.
-        for row, name, words in mentions:
-            text = getattr(row, name)
-            for word in sorted(words, key=len, reverse=True):
-                text = re.sub(re.escape(word), REDACTED, text, flags=re.IGNORECASE)
-            type(row)._default_manager.filter(pk=row.pk).update(**{name: text})
-        for found in records_of(subject):
-            declaration = found.declaration
-            label = declaration.model._meta.label
+        for mention in mentions:
+            mention.model._default_manager.filter(pk=mention.pk).update(**mention.changes)
+        for label, ids in own.items():
             if label in _ENGINE_MODELS:
                 continue
+            declaration = declaration_of(apps.get_model(label))
             match declaration.on_erasure:
                 case Erasure.DELETE:
-                    found.queryset.delete()
+                    delete_records(declaration.model, ids)
                 case Erasure.KEEP_RESTRICTED:
-                    until = _keep_until(declaration)
-                    for pk in found.queryset.values_list("pk", flat=True):
-                        KeptRecord.objects.get_or_create(
-                            object_type=label,
-                            object_id=str(pk),
-                            defaults={"subject": subject, "reason": declaration.keep_because, "keep_until": until},
-                        )
+                    _keep(subject, declaration, ids)
                 case _:
                     values = {name: empty_value(model_field(declaration.model, name)) for name in declaration.fields}
                     if values:
-                        found.queryset.update(**values)
-        if subject.state != Subject.State.ERASED:
-            subject.state = Subject.State.ERASED
-            subject.erased_at = timezone.now()
-            subject.save(update_fields=["state", "erased_at"])
-            audit_record(
-                actor=actor,
-                action="subject.erase",
-                object_type="subject",
-                object_id=subject.pk,
-                extra={
-                    "anonymised": sum(plan.anonymise.values()),
-                    "deleted": sum(plan.delete.values()),
-                    "kept": sum(k["count"] for k in plan.keep),
-                    "redacted": len(plan.mentions),
-                },
-            )
+                        declaration.model._default_manager.filter(pk__in=ids).update(**values)
+        subject.state = Subject.State.ERASED
+        subject.erased_at = timezone.now()
+        subject.save(update_fields=["state", "erased_at"])
+        audit_record(
+            actor=actor,
+            action="subject.erase",
+            object_type="subject",
+            object_id=subject.pk,
+            extra={
+                "anonymised": sum(plan.anonymise.values()),
+                "deleted": sum(plan.delete.values()),
+                "kept": sum(k["count"] for k in plan.keep),
+                "redacted": len(plan.mentions),
+            },
+        )
         records_changed(subject)  # derived data (the search index) follows the anonymised records
         tables = _touched_tables(plan)
         transaction.on_commit(lambda: _after_commit(subject, tables))
     return plan
+
+
+def _keep(subject: Subject, declaration: Declaration, ids: Sequence[Any]) -> None:
+    """Records the law keeps: listed with their reason and last day, once each."""
+    label = declaration.model._meta.label
+    known = set(
+        KeptRecord.objects.filter(object_type=label, object_id__in=[str(pk) for pk in ids]).values_list(
+            "object_id", flat=True
+        )
+    )
+    until = _keep_until(declaration)
+    KeptRecord.objects.bulk_create(
+        [
+            KeptRecord(
+                subject=subject, object_type=label, object_id=str(pk), reason=declaration.keep_because, keep_until=until
+            )
+            for pk in ids
+            if str(pk) not in known
+        ]
+    )
+
+
+# Deleting many records at once ---------------------------------------------------------------
+
+
+def _relations_to(model: type[models.Model]) -> list[Any]:
+    """Every foreign key pointing at the model, hidden ones (related_name="+") included."""
+    return [
+        f
+        for f in model._meta.get_fields(include_hidden=True)
+        if f.auto_created and not f.concrete and (f.one_to_one or f.one_to_many)
+    ]
+
+
+def chunks(ids: Sequence[Any], size: int = 1000) -> list[Sequence[Any]]:
+    return [ids[i : i + size] for i in range(0, len(ids), size)]
+
+
+def _bulk_deletable(model: type[models.Model], depth: int = 0) -> bool:
+    """Whether every foreign key pointing at the model, and on down, cascades, sets null or
+    does nothing: rules the bulk deletion follows itself."""
+    if depth > 4:
+        return False
+    for relation in _relations_to(model):
+        if relation.on_delete is models.CASCADE:
+            if not _bulk_deletable(relation.related_model, depth + 1):
+                return False
+        elif relation.on_delete not in (models.SET_NULL, models.DO_NOTHING):
+            return False
+    return True
+
+
+def _bulk_delete(model: type[models.Model], ids: Sequence[Any]) -> None:
+    """Delete the rows and follow the foreign keys pointing at them (cascade, set null), a
+    few statements per batch: Django's collector would load every row, and every dependent
+    row, as an object first."""
+    for relation in _relations_to(model):
+        linked = relation.related_model._base_manager.filter(**{f"{relation.field.name}__in": ids})
+        if relation.on_delete is models.CASCADE:
+            for chunk in chunks(list(linked.values_list("pk", flat=True))):
+                _bulk_delete(relation.related_model, chunk)
+        elif relation.on_delete is models.SET_NULL:
+            linked.update(**{relation.field.name: None})
+    rows = model._base_manager.filter(pk__in=ids)
+    rows._raw_delete(rows.db)
+
+
+def delete_records(model: type[models.Model], ids: Sequence[Any]) -> None:
+    """Delete these rows of the model (of the current organisation) and what depends on them."""
+    if _bulk_deletable(model):
+        _bulk_delete(model, ids)
+    else:
+        # Protected rows raise here, naming the relation.
+        model._default_manager.filter(pk__in=ids).only("pk").delete()
 
 
 def _touched_tables(plan: ErasurePlan) -> list[str]:

@@ -25,6 +25,7 @@ from enum import StrEnum
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage
 from django.db import models, transaction
 from django.tasks import task
@@ -36,7 +37,7 @@ from django.utils.translation import gettext as _
 from custos.accounts.throttle import rate_exceeded
 from custos.audit.services import audit_record
 from custos.core.actor import Actor, RecordScope, Via
-from custos.core.errors import Conflict, ValidationFailed
+from custos.core.errors import Conflict, NotFound, ValidationFailed
 from custos.core.ids import org_of_token, org_token
 from custos.core.models import Organization
 from custos.core.personal_data import Category, model_field
@@ -44,10 +45,13 @@ from custos.core.tenancy import require_org_id, tenant_scope
 from custos.core.validation import Cleaner
 from custos.privacy.models import ConsentEvent, PortalLink, PrivacyRequest, Purpose, Subject
 from custos.privacy.models.consent import ConsentSource, LegalBasis
+from custos.privacy.models.requests import PORTAL_EDITABLE_CHOICES
 from custos.privacy.registry import records_of
 from custos.privacy.services.consent import Proof, consent_give, consent_withdraw, shown_text
+from custos.privacy.services.reports import access_report
 from custos.privacy.services.requests import (
     LANGUAGES,
+    MAX_PORTAL_LINK_DAYS,
     privacy_settings,
     request_complete,
     request_create,
@@ -70,6 +74,8 @@ _NOT_EDITABLE_FIELDS = ("country",)
 # the start page cannot be used to flood someone's mailbox.
 MAILS_PER_ADDRESS = 3
 MAILS_PER_NETWORK = 20
+# The longest a link may stay valid: it opens personal data to whoever holds it.
+MAX_LINK_DAYS = MAX_PORTAL_LINK_DAYS
 
 
 def _digest(secret: str) -> str:
@@ -93,7 +99,9 @@ def portal_link_url(secret: str) -> str:
     return settings.CUSTOS_BASE_URL + reverse("portal:link", kwargs={"secret": secret})
 
 
-def _new_link(*, subject: Subject, language: str, created_by: uuid.UUID | None) -> tuple[PortalLink, str]:
+def _new_link(
+    *, subject: Subject, language: str, created_by: uuid.UUID | None, days: int | None = None
+) -> tuple[PortalLink, str]:
     secret = org_token(require_org_id(), secrets.token_urlsafe(32))
     now = timezone.now()
     link = PortalLink.objects.create(
@@ -101,47 +109,62 @@ def _new_link(*, subject: Subject, language: str, created_by: uuid.UUID | None) 
         digest=_digest(secret),
         language=language,
         created_at=now,
-        expires_at=now + dt.timedelta(days=privacy_settings().portal_link_days),
+        expires_at=now + dt.timedelta(days=days or privacy_settings().portal_link_days),
         created_by_id=created_by,
     )
     return link, secret
 
 
-def portal_link_create(*, actor: Actor, subject: Subject, language: Any) -> tuple[PortalLink, str]:
-    """A new link for the person; returns the link and its secret, which is shown once and never stored."""
-    actor.require("privacy_request.change")
+def _clean_link_request(subject: Subject, language: Any, days: Any) -> tuple[str, int]:
+    """The language and validity of a new link (the organisation's setting when no days are
+    given); raises with every field's problem at once."""
     cleaner = Cleaner()
     language = cleaner.choice("language", language or "en", LANGUAGES)
-    if cleaner.errors:
+    if days in (None, ""):
+        days = privacy_settings().portal_link_days
+    cleaned_days = cleaner.integer("days", days, minimum=1, maximum=MAX_LINK_DAYS)
+    if cleaner.errors or cleaned_days is None:
         raise ValidationFailed(cleaner.errors)
     if subject.state == Subject.State.ERASED:
         raise Conflict(_("This person's data has been erased."))
+    return language, cleaned_days
+
+
+def portal_link_create(*, actor: Actor, subject: Subject, language: Any, days: Any = None) -> tuple[PortalLink, str]:
+    """A new link for the person; returns the link and its secret, which is shown once and never stored."""
+    actor.require("privacy_request.change")
+    language, days = _clean_link_request(subject, language, days)
     with transaction.atomic():
-        link, secret = _new_link(subject=subject, language=language, created_by=actor.user_id)
+        link, secret = _new_link(subject=subject, language=language, created_by=actor.user_id, days=days)
         audit_record(
             actor=actor,
             action="portal_link.create",
             object_type="subject",
             object_id=subject.pk,
-            extra={"link": str(link.pk), "language": language},
+            extra={"link": str(link.pk), "language": language, "days": days},
         )
     return link, secret
 
 
-def portal_link_email(*, actor: Actor, subject: Subject, language: Any) -> None:
-    """Staff send the person a new link to the email addresses on record (in the background)."""
+def portal_link_email(*, actor: Actor, subject: Subject, language: Any, days: Any = None) -> None:
+    """Staff send the person a new link to the email addresses on record.
+
+    The link is made by the task that mails it (see the module's docstring), so the secret
+    exists only in the worker and the mail: staff never see it, the queue never holds it.
+    """
     actor.require("privacy_request.change")
-    cleaner = Cleaner()
-    language = cleaner.choice("language", language or "en", LANGUAGES)
-    if cleaner.errors:
-        raise ValidationFailed(cleaner.errors)
-    if subject.state == Subject.State.ERASED:
-        raise Conflict(_("This person's data has been erased."))
+    language, days = _clean_link_request(subject, language, days)
     if not identifiers_of(subject)["email"]:
         raise ValidationFailed.single("email", _("There is no email address on record for this person."))
     with transaction.atomic():
-        audit_record(actor=actor, action="portal_link.email", object_type="subject", object_id=subject.pk)
-        _enqueue_mail(str(actor.org_id), str(subject.pk), language, str(actor.user_id or ""))
+        audit_record(
+            actor=actor,
+            action="portal_link.email",
+            object_type="subject",
+            object_id=subject.pk,
+            extra={"language": language, "days": days},
+        )
+        _enqueue_mail(str(actor.org_id), str(subject.pk), language, str(actor.user_id or ""), days)
 
 
 def portal_link_revoke(*, actor: Actor, link: PortalLink) -> PortalLink:
@@ -165,6 +188,27 @@ def portal_link_revoke(*, actor: Actor, link: PortalLink) -> PortalLink:
 def portal_links_of(subject: Subject) -> list[PortalLink]:
     """The person's links, newest first (for the staff page)."""
     return list(PortalLink.objects.filter(subject=subject).order_by("-created_at"))
+
+
+def portal_links_active(subject: Subject) -> list[PortalLink]:
+    """The person's links that still open the portal, newest first."""
+    return list(
+        PortalLink.objects.filter(subject=subject, revoked_at__isnull=True, expires_at__gt=timezone.now()).order_by(
+            "-created_at", "-pk"
+        )
+    )
+
+
+def access_portal_link(actor: Actor, subject: Subject, link_id: Any) -> PortalLink:
+    """One of this person's links, for staff who may manage them; NotFound otherwise."""
+    actor.require("privacy_request.change")
+    try:
+        link = PortalLink.objects.filter(pk=link_id, subject=subject).first()
+    except (ValueError, TypeError, ValidationError):
+        link = None
+    if link is None:
+        raise NotFound()
+    return link
 
 
 class LinkProblem(StrEnum):
@@ -260,8 +304,8 @@ def portal_request_link(*, org: Organization, email: Any, language: Any, ip: str
         _enqueue_mail(str(org.pk), subject_id, language, "")
 
 
-def _enqueue_mail(org_id: str, subject_id: str, language: str, created_by: str) -> None:
-    transaction.on_commit(lambda: send_portal_link.enqueue(org_id, subject_id, language, created_by))
+def _enqueue_mail(org_id: str, subject_id: str, language: str, created_by: str, days: int | None = None) -> None:
+    transaction.on_commit(lambda: send_portal_link.enqueue(org_id, subject_id, language, created_by, days))
 
 
 class PortalLinkNotSent(RuntimeError):
@@ -269,16 +313,17 @@ class PortalLinkNotSent(RuntimeError):
 
 
 @task
-def send_portal_link(org_id: str, subject_id: str, language: str, created_by: str) -> bool:
+def send_portal_link(org_id: str, subject_id: str, language: str, created_by: str, days: int | None = None) -> bool:
     """Create a link for the subject and mail it to the addresses on record; False if there are none.
 
-    The secret is made here, so it never enters the task queue.
+    The secret is made here, so it never enters the task queue. `days`: how long the link
+    stays valid, when staff chose it; else the organisation's setting.
     """
     with tenant_scope(uuid.UUID(org_id)):
-        return _send_portal_link(org_id, subject_id, language, created_by)
+        return _send_portal_link(org_id, subject_id, language, created_by, days)
 
 
-def _send_portal_link(org_id: str, subject_id: str, language: str, created_by: str) -> bool:
+def _send_portal_link(org_id: str, subject_id: str, language: str, created_by: str, days: int | None) -> bool:
     subject = Subject.objects.filter(pk=subject_id).exclude(state=Subject.State.ERASED).first()
     if subject is None:
         return False
@@ -289,7 +334,10 @@ def _send_portal_link(org_id: str, subject_id: str, language: str, created_by: s
     language = language if language in LANGUAGES else "en"
     with transaction.atomic():
         link, secret = _new_link(
-            subject=subject, language=language, created_by=uuid.UUID(created_by) if created_by else None
+            subject=subject,
+            language=language,
+            created_by=uuid.UUID(created_by) if created_by else None,
+            days=days if isinstance(days, int) and 0 < days <= MAX_LINK_DAYS else None,
         )
         audit_record(
             actor=Actor.system(organization.pk),
@@ -301,7 +349,7 @@ def _send_portal_link(org_id: str, subject_id: str, language: str, created_by: s
     context = {
         "organization": organization.name,
         "link": portal_link_url(secret),
-        "days": privacy_settings().portal_link_days,
+        "days": (link.expires_at - link.created_at).days,
         "expires_at": link.expires_at,
     }
     with translation.override(language):
@@ -330,21 +378,62 @@ class EditableField:
     max_length: int
 
 
+def portal_visible_categories() -> frozenset[str]:
+    """The kinds of data the organisation shows in the portal (privacy settings)."""
+    return frozenset(privacy_settings().portal_visible)
+
+
+def portal_editable_categories() -> frozenset[str]:
+    """The kinds of data the person may correct in the portal: only identity and contact
+    details can be (see `PORTAL_EDITABLE_CHOICES`), and only when they are shown too."""
+    current = privacy_settings()
+    allowed = {str(c) for c in PORTAL_EDITABLE_CHOICES}
+    return frozenset(set(current.portal_editable) & set(current.portal_visible) & allowed)
+
+
+def portal_report(subject: Subject, *, language: str) -> dict[str, Any]:
+    """The access report as the portal shows and exports it: only the kinds of data the
+    organisation made visible there. Profiling results stay in, with their logic (Art. 15(1)(h));
+    a complete copy is always available through an access request."""
+    report = access_report(subject, language=language)
+    visible = portal_visible_categories() | {"profiling"}
+    records = []
+    for record in report["records"]:
+        fields = [f for f in record["fields"] if f["category"] in visible]
+        if fields:
+            records.append({**record, "fields": fields})
+    shown = {f["category"] for r in records for f in r["fields"]}
+    return {**report, "records": records, "categories": [c for c in report["categories"] if c["key"] in shown]}
+
+
+def portal_hides_data() -> bool:
+    """Whether the organisation keeps some kind of data out of the portal."""
+    return not portal_visible_categories() >= {str(c) for c in Category}
+
+
 def portal_editable_fields(subject: Subject) -> list[EditableField]:
-    """The identity and contact fields the person's records declare, with their current values.
+    """The fields the person's records declare as a kind of data the organisation lets them
+    correct (identity and contact details by default), with their current values.
 
     A field held by several records (a contact and a lead) appears once, with the first
     value found; a correction is applied to every record that holds it.
     """
+    editable = portal_editable_categories()
+    if not editable:
+        return []
     fields: dict[str, EditableField] = {}
     for found in records_of(subject):
         declaration = found.declaration
-        if declaration.copy_of_personal_data or declaration.model._meta.app_label in _NOT_EDITABLE_APPS:
+        if (
+            declaration.copy_of_personal_data
+            or not declaration.rectify  # corrected one by one, never by a field-wide correction
+            or declaration.model._meta.app_label in _NOT_EDITABLE_APPS
+        ):
             continue
         names = [
             name
             for name, category in declaration.fields.items()
-            if category in (Category.IDENTITY, Category.CONTACT)
+            if category in editable
             and name not in _NOT_EDITABLE_FIELDS
             and isinstance(model_field(declaration.model, name), models.CharField)
         ]

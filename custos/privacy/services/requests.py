@@ -25,9 +25,11 @@ from custos.core.personal_data import Category, model_field
 from custos.core.tenancy import require_org_id
 from custos.core.validation import Cleaner
 from custos.privacy.models import PrivacyRequest, PrivacySettings, Subject
-from custos.privacy.registry import records_of
+from custos.privacy.models.requests import PORTAL_EDITABLE_CHOICES
+from custos.privacy.registry import declarations, records_of
 from custos.privacy.services.erasure import subject_erase
 from custos.privacy.services.hooks import records_changed
+from custos.privacy.services.processors import recipients_prepare, recipients_schedule
 from custos.privacy.services.reports import access_report, portability_data
 from custos.privacy.services.restriction import subject_object, subject_restrict
 from custos.privacy.services.subjects import subjects_with_email
@@ -39,9 +41,95 @@ LANGUAGES = tuple(code for code, _name in settings.LANGUAGES)
 MAX_EXTENSION_DAYS = 61
 
 
+# The settings staff change on the privacy settings page (and `invoice_keep_years`, which
+# belongs to retention, elsewhere).
+SETTINGS_FIELDS = (
+    "request_days",
+    "reminder_days",
+    "portal_link_days",
+    "inform_recipients",
+    "portal_visible",
+    "portal_editable",
+)
+# Art. 12(3): a request is answered within one month.
+MAX_REQUEST_DAYS = 31
+MAX_PORTAL_LINK_DAYS = 90
+
+
 def privacy_settings() -> PrivacySettings:
     found = PrivacySettings.objects.first()
     return found if found is not None else PrivacySettings()
+
+
+def _clean_categories(cleaner: Cleaner, field: str, value: Any, allowed: tuple[str, ...]) -> list[str]:
+    if not isinstance(value, list | tuple) or not all(isinstance(item, str) for item in value):
+        cleaner.fail(field, _("Enter a list of kinds of data."))
+        return []
+    unknown = [item for item in value if item not in allowed]
+    if unknown:
+        cleaner.fail(field, _("Choose from: %(choices)s.") % {"choices": ", ".join(allowed)})
+        return []
+    return [item for item in allowed if item in value]  # the catalogue's order, each once
+
+
+def privacy_settings_update(*, actor: Actor, data: Mapping[str, Any]) -> PrivacySettings:
+    """Change the organisation's privacy settings; the fields not given keep their values."""
+    actor.require("privacy_request.change")
+    current = privacy_settings()
+    cleaner = Cleaner()
+    for name in sorted(set(data) - set(SETTINGS_FIELDS)):
+        cleaner.fail(name, _("Unknown field."))
+    merged = {name: getattr(current, name) for name in SETTINGS_FIELDS} | {
+        k: v for k, v in data.items() if k in SETTINGS_FIELDS
+    }
+    request_days = cleaner.integer("request_days", merged["request_days"], minimum=1, maximum=MAX_REQUEST_DAYS)
+    reminder_days = cleaner.integer("reminder_days", merged["reminder_days"], minimum=0, maximum=MAX_REQUEST_DAYS)
+    link_days = cleaner.integer("portal_link_days", merged["portal_link_days"], minimum=1, maximum=MAX_PORTAL_LINK_DAYS)
+    for name, value in (
+        ("request_days", request_days),
+        ("reminder_days", reminder_days),
+        ("portal_link_days", link_days),
+    ):
+        if value is None and not any(e.field == name for e in cleaner.errors):
+            cleaner.fail(name, _("This field is required."))
+    if request_days is not None and reminder_days is not None and reminder_days >= request_days:
+        cleaner.fail("reminder_days", _("Remind before the deadline: fewer days than there are to answer."))
+    inform = merged["inform_recipients"]
+    if not isinstance(inform, bool):
+        cleaner.fail("inform_recipients", _("Enter true or false."))
+    every_category = tuple(str(c) for c in Category)
+    visible = _clean_categories(cleaner, "portal_visible", merged["portal_visible"], every_category)
+    editable = _clean_categories(
+        cleaner, "portal_editable", merged["portal_editable"], tuple(str(c) for c in PORTAL_EDITABLE_CHOICES)
+    )
+    hidden = [category for category in editable if category not in visible]
+    if hidden:
+        cleaner.fail("portal_editable", _("The person can only correct data the portal shows them."))
+    if cleaner.errors:
+        raise ValidationFailed(cleaner.errors)
+    cleaned = {
+        "request_days": request_days,
+        "reminder_days": reminder_days,
+        "portal_link_days": link_days,
+        "inform_recipients": inform,
+        "portal_visible": visible,
+        "portal_editable": editable,
+    }
+    with transaction.atomic():
+        found = PrivacySettings.objects.select_for_update().first() or PrivacySettings.objects.create()
+        changed = sorted(name for name, value in cleaned.items() if getattr(found, name) != value)
+        if changed:
+            for name in changed:
+                setattr(found, name, cleaned[name])
+            found.save(update_fields=changed)
+            audit_record(
+                actor=actor,
+                action="privacy_settings.update",
+                object_type="privacy_settings",
+                object_id=found.pk,
+                fields=changed,
+            )
+    return found
 
 
 def _clean_details(cleaner: Cleaner, kind: str, value: Any) -> dict[str, Any]:
@@ -225,7 +313,7 @@ def _rectify(actor: Actor, subject: Subject, corrections: Mapping[str, str]) -> 
     changed: dict[str, list[str]] = {}
     for found in records_of(subject):
         declaration = found.declaration
-        if declaration.copy_of_personal_data:
+        if declaration.copy_of_personal_data or not declaration.rectify:
             continue
         for name, value in sorted(corrections.items()):
             if declaration.fields.get(name) not in (Category.IDENTITY, Category.CONTACT):
@@ -271,16 +359,71 @@ def _perform(actor: Actor, request: PrivacyRequest) -> dict[str, Any]:
     raise AssertionError(request.kind)
 
 
-def request_complete(*, actor: Actor, request: PrivacyRequest) -> PrivacyRequest:
+def correctable_fields() -> dict[str, models.Field[Any, Any]]:
+    """Every field a rectification can correct, by name: identity and contact fields the
+    declarations name (the first model declaring a name decides how its value is checked)."""
+    found: dict[str, models.Field[Any, Any]] = {}
+    for declaration in declarations():
+        if declaration.copy_of_personal_data or declaration.subject is None or not declaration.rectify:
+            continue
+        for name, category in sorted(declaration.fields.items()):
+            if category in (Category.IDENTITY, Category.CONTACT):
+                found.setdefault(name, model_field(declaration.model, name))
+    return found
+
+
+def _clean_corrections(value: Any) -> dict[str, str]:
+    """Corrections given when completing a rectification: field name → corrected text, each
+    checked as the field it corrects; errors name `corrections.<field>`."""
+    cleaner = Cleaner()
+    if not isinstance(value, Mapping) or not value:
+        raise ValidationFailed.single("corrections", _("Enter an object of field names and corrected texts."))
+    country = Organization.objects.get(pk=require_org_id()).country
+    known = correctable_fields()
+    cleaned: dict[str, str] = {}
+    for name, text in sorted(value.items()):
+        key = f"corrections.{name}"
+        field_of = known.get(name)
+        if field_of is None:
+            cleaner.fail(
+                key,
+                _("No record of a person holds such a field; choose from: %(names)s.")
+                % {"names": ", ".join(sorted(known))},
+            )
+        elif not isinstance(text, str):
+            cleaner.fail(key, _("Enter text."))
+        elif isinstance(field_of, models.EmailField):
+            cleaned[name] = cleaner.email(key, text)
+        elif "phone" in name:
+            cleaned[name] = cleaner.phone(key, text, country=country)
+        else:
+            cleaned[name] = cleaner.text(key, text, max_length=getattr(field_of, "max_length", None) or 300)
+    if cleaner.errors:
+        raise ValidationFailed(cleaner.errors)
+    return cleaned
+
+
+def request_complete(*, actor: Actor, request: PrivacyRequest, corrections: Any = None) -> PrivacyRequest:
     """Carry out a verified request for its person and record what was done; a request the
-    law does not let us carry out (a legal hold) is answered as rejected, with the reason."""
+    law does not let us carry out (a legal hold) is answered as rejected, with the reason.
+
+    `corrections` (rectification only): what staff found is to be corrected, replacing the
+    corrections recorded when the request was received; None keeps those."""
     actor.require("privacy_request.change")
+    if corrections is not None and request.kind != Kind.RECTIFICATION:
+        raise ValidationFailed.single("corrections", _("Only a rectification request takes corrections."))
+    cleaned_corrections = _clean_corrections(corrections) if corrections is not None else None
     with transaction.atomic():
         request = _locked(request)
         _require_open(request)
         if request.verified_at is None:
             raise Conflict(_("Verify the requester's identity before completing the request."))
+        if cleaned_corrections is not None:
+            request.details = {**request.details, "corrections": cleaned_corrections}
+            request.save(update_fields=["details"])
         request.status = Status.IN_PROGRESS
+        # Art. 19: whom to tell, and the person's addresses, read before an erasure removes them.
+        recipients, notice = recipients_prepare(request, request.subject)
         try:
             with transaction.atomic():
                 result = _perform(actor, request)
@@ -295,12 +438,19 @@ def request_complete(*, actor: Actor, request: PrivacyRequest) -> PrivacyRequest
             _step(actor, request, "reject")
             return request
         request = _locked(request)  # an erasure has just anonymised this request's own email
+        if notice is not None and result.get("found"):
+            informing = recipients_schedule(request=request, processors=recipients, notice=notice, result=result)
+            if informing:
+                result = {**result, "recipients": informing}
         request.status = Status.COMPLETED
         request.completed_at = timezone.now()
         request.handler_id = request.handler_id or actor.user_id
         request.result = result
         request.save()
-        _step(actor, request, "complete", kind=request.kind)
+        if cleaned_corrections is not None:
+            _step(actor, request, "complete", kind=request.kind, corrections_given=sorted(cleaned_corrections))
+        else:
+            _step(actor, request, "complete", kind=request.kind)
     return request
 
 

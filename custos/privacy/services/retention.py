@@ -17,7 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import models, transaction
+from django.apps import apps
+from django.db import connection, models, transaction
 from django.db.models import Q
 from django.db.models.functions import Length
 from django.tasks import task
@@ -32,7 +33,7 @@ from custos.core.personal_data import Declaration, model_field
 from custos.core.validation import Cleaner
 from custos.privacy.models import LegalHold, RetentionPolicy, RetentionRun, Subject
 from custos.privacy.registry import declarations
-from custos.privacy.services.erasure import empty_value, leave_no_trace
+from custos.privacy.services.erasure import chunks, delete_records, empty_value, leave_no_trace
 
 logger = logging.getLogger("custos.privacy.retention")
 
@@ -45,6 +46,8 @@ DATE_FIELDS = {
     RetentionPolicy.Condition.CREATED: "created_at",
     RetentionPolicy.Condition.INACTIVE: "updated_at",
 }
+# Conditions counted from the person, so open to every record type that reaches one.
+PERSON_CONDITIONS = (RetentionPolicy.Condition.DEAL_LOST, RetentionPolicy.Condition.CONTRACT_END)
 NEW_POLICY: dict[str, Any] = {"key": "", "condition": "", "days": None, "action": "", "is_enabled": False}
 
 
@@ -65,13 +68,13 @@ def _has_field(model: type[models.Model], name: str) -> bool:
 
 
 def conditions_of(key: str) -> list[str]:
-    """The conditions every model of the key can be judged by (it has the column)."""
+    """The conditions every model of the key can be judged by: its own dates where it has the
+    column, and the person's lost deals and contract end (every governed model reaches one)."""
     governed = retention_keys().get(key, ())
-    return [
-        str(condition)
-        for condition, column in DATE_FIELDS.items()
-        if governed and all(_has_field(d.model, column) for d in governed)
-    ]
+    if not governed:
+        return []
+    own = [str(c) for c, column in DATE_FIELDS.items() if all(_has_field(d.model, column) for d in governed)]
+    return own + [str(c) for c in PERSON_CONDITIONS]
 
 
 def _emptied(declaration: Declaration) -> dict[str, Any] | None:
@@ -155,7 +158,9 @@ def _clean(data: Mapping[str, Any], current: Mapping[str, Any], policy: Retentio
     key = cleaner.choice("key", merged["key"], keys)
     cleaned: dict[str, Any] = {
         "key": key,
-        "condition": cleaner.choice("condition", merged["condition"], conditions_of(key) if key else DATE_FIELDS),
+        "condition": cleaner.choice(
+            "condition", merged["condition"], conditions_of(key) if key else RetentionPolicy.Condition.values
+        ),
         "days": cleaner.integer("days", merged["days"], minimum=1, maximum=36500),
         "action": cleaner.choice("action", merged["action"], actions_of(key) if key else RetentionPolicy.Action.values),
         "is_enabled": merged["is_enabled"],
@@ -280,10 +285,43 @@ def _of_subjects(declaration: Declaration, subjects: models.QuerySet[Any]) -> Q:
     return linked
 
 
+def _deal_model() -> type[models.Model]:
+    return apps.get_model("crm", "Deal")
+
+
+def _persons_whose_deals_were_lost(cutoff: dt.datetime) -> models.QuerySet[Any]:
+    """People with deals, every one of them lost, the last one before the cutoff."""
+    deals = _deal_model()._default_manager.filter(contact__subject__isnull=False)
+    lost = deals.filter(status="lost", closed_at__lt=cutoff).values("contact__subject")
+    # Open or won deals, and deals lost since the cutoff (or at no known time), keep the person.
+    current = deals.exclude(status="lost", closed_at__lt=cutoff).values("contact__subject")
+    return Subject.objects.filter(pk__in=lost).exclude(pk__in=current).values("pk")
+
+
+def _persons_whose_contract_ended(cutoff: dt.date) -> models.QuerySet[Any]:
+    """People whose contracts (on their contacts) all ended before the cutoff."""
+    contacts = apps.get_model("crm", "Contact")._default_manager.filter(contract_ends_on__isnull=False)
+    ended = contacts.filter(contract_ends_on__lt=cutoff).values("subject")
+    running = contacts.filter(contract_ends_on__gte=cutoff).values("subject")
+    return Subject.objects.filter(pk__in=ended).exclude(pk__in=running).values("pk")
+
+
+def _condition(declaration: Declaration, policy: RetentionPolicy, now: dt.datetime) -> Q:
+    """The policy's condition on the model's rows, before exceptions (erased, anonymised, held)."""
+    condition = RetentionPolicy.Condition(policy.condition)
+    cutoff = now - dt.timedelta(days=policy.days)
+    if condition in DATE_FIELDS:
+        return Q(**{f"{DATE_FIELDS[condition]}__lt": cutoff})
+    if condition == RetentionPolicy.Condition.DEAL_LOST:
+        if declaration.model is _deal_model():
+            return Q(status="lost", closed_at__lt=cutoff)  # a deal counts from its own loss
+        return _of_subjects(declaration, _persons_whose_deals_were_lost(cutoff))
+    return _of_subjects(declaration, _persons_whose_contract_ended(timezone.localdate(cutoff)))
+
+
 def _due(declaration: Declaration, policy: RetentionPolicy, now: dt.datetime) -> models.QuerySet[Any]:
     """Records past the policy's days that a run has not dealt with yet, held ones included."""
-    column = DATE_FIELDS[RetentionPolicy.Condition(policy.condition)]
-    due = declaration.model._default_manager.filter(**{f"{column}__lt": now - dt.timedelta(days=policy.days)})
+    due = declaration.model._default_manager.filter(_condition(declaration, policy, now))
     # The erasure of the person dealt with these records already.
     due = due.exclude(_of_subjects(declaration, Subject.objects.filter(state=Subject.State.ERASED).values("pk")))
     if policy.action == RetentionPolicy.Action.ANONYMISE:
@@ -341,99 +379,74 @@ def _copies() -> list[type[models.Model]]:
     return [d.model for d in declarations() if d.copy_of_personal_data and _has_field(d.model, "object_id")]
 
 
-class _NeedsCollector(Exception):
-    """A relation the bulk deletion does not follow itself (protect, restrict, set a default)."""
+def _among(queryset: models.QuerySet[Any], ids: Sequence[uuid.UUID], column: str = "") -> models.QuerySet[Any]:
+    """The rows whose id (or `column`) is one of these. PostgreSQL: one array parameter
+    (`= ANY`), not a placeholder per id: a batch's thousand placeholders cost more to bind,
+    send and parse than the statement's work."""
+    if connection.vendor != "postgresql":
+        return queryset.filter(**{f"{column or 'pk'}__in": ids})
+    model = queryset.model
+    name = str(model_field(model, column).column if column else model._meta.pk.column)
+    quoted = f"{connection.ops.quote_name(model._meta.db_table)}.{connection.ops.quote_name(name)}"
+    return queryset.extra(where=[f"{quoted} = ANY(%s::uuid[])"], params=[list(ids)])  # noqa: S610  # names from the model
 
 
-def _relations_to(model: type[models.Model]) -> list[Any]:
-    """Every foreign key pointing at the model, hidden ones (related_name="+") included."""
-    return [
-        f
-        for f in model._meta.get_fields(include_hidden=True)
-        if f.auto_created and not f.concrete and (f.one_to_one or f.one_to_many)
-    ]
-
-
-def _chunks(ids: Sequence[Any]) -> list[Sequence[Any]]:
-    return [ids[i : i + BATCH_SIZE] for i in range(0, len(ids), BATCH_SIZE)]
-
-
-def _bulk_delete(model: type[models.Model], ids: Sequence[Any], depth: int = 0) -> None:
-    """Delete the rows and follow the foreign keys pointing at them as they say (cascade, set
-    null), a few statements per batch: Django's collector would load every row, and every
-    dependent row, as an object first. Any other rule goes to the collector."""
-    if depth > 4:
-        raise _NeedsCollector
-    for relation in _relations_to(model):
-        on_delete = relation.on_delete
-        linked = relation.related_model._base_manager.filter(**{f"{relation.field.name}__in": ids})
-        if on_delete is models.CASCADE:
-            for chunk in _chunks(list(linked.values_list("pk", flat=True))):
-                _bulk_delete(relation.related_model, chunk, depth + 1)
-        elif on_delete is models.SET_NULL:
-            linked.update(**{relation.field.name: None})
-        elif on_delete is not models.DO_NOTHING:
-            raise _NeedsCollector
-    rows = model._base_manager.filter(pk__in=ids)
-    rows._raw_delete(rows.db)
-
-
-def _delete(model: type[models.Model], ids: Sequence[uuid.UUID]) -> None:
-    try:
-        with transaction.atomic():
-            _bulk_delete(model, ids)
-    except _NeedsCollector:
-        # Protected rows raise here, naming the relation.
-        model._default_manager.filter(pk__in=ids).only("pk").delete()
-
-
-def _remove_copies(declaration: Declaration, ids: Sequence[uuid.UUID]) -> None:
-    """The records' rows in derived indexes. By record type and id, and by person and id for
-    rows filed under another type: both are indexed lookups, never a scan of the index."""
-    records = declaration.model._default_manager.filter(pk__in=ids)
+def _remove_copies(declaration: Declaration, ids: Sequence[uuid.UUID], subjects: Sequence[uuid.UUID]) -> None:
+    """The records' rows in derived indexes: by record type and id, and by id and person for
+    rows filed under another type; indexed lookups, never a scan of the index (two
+    statements, not one with OR, which SQLite answers by reading the whole index)."""
     for copy in _copies():
-        rows = copy._default_manager.filter(object_id__in=ids)
+        rows = _among(copy._default_manager.all(), ids, "object_id")
         rows.filter(object_type=declaration.model._meta.model_name).delete()
-        if _has_field(copy, "subject"):
-            for path in declaration.subject_paths:
-                rows.filter(subject_id__in=records.values(path)).delete()
+        if _has_field(copy, "subject") and subjects:
+            _among(rows, subjects, "subject").delete()
 
 
-def _treat(declaration: Declaration, policy: RetentionPolicy, ids: Sequence[uuid.UUID]) -> None:
-    _remove_copies(declaration, ids)
+def _treat(
+    declaration: Declaration, policy: RetentionPolicy, ids: Sequence[uuid.UUID], subjects: Sequence[uuid.UUID]
+) -> None:
+    _remove_copies(declaration, ids, subjects)
     if policy.action == RetentionPolicy.Action.DELETE:
-        _delete(declaration.model, ids)
+        delete_records(declaration.model, ids)
     else:
-        declaration.model._default_manager.filter(pk__in=ids).update(**(_emptied(declaration) or {}))
+        _among(declaration.model._default_manager.all(), ids).update(**(_emptied(declaration) or {}))
 
 
 def retention_run(*, actor: Actor, policy: RetentionPolicy) -> RetentionRun:
     """Apply the policy now: batch by batch, each in its own transaction, so a long run holds
-    no lock for long and an interrupted one is finished by the next. Reported and audited."""
+    no lock for long and an interrupted one is finished by the next. Reported and audited.
+
+    The due records are listed once (one pass over the table: ids only, about 100 bytes
+    each), then each batch is checked again by id as it is treated, so that a hold placed
+    or an erasure done meanwhile is respected; reading the due set anew for every batch
+    would read the table once per batch."""
     actor.require("retention_policy.change")
     if not policy.is_enabled and not is_previewed(policy):
         raise Conflict(_("Preview the policy first: see how many records it would change, then run it."))
-    counts = retention_preview(policy)
     now = timezone.now()
-    run = RetentionRun.objects.create(policy=policy, started_at=now, matched=counts.matched, held=counts.held)
-    processed = 0
+    run = RetentionRun.objects.create(policy=policy, started_at=now)
+    matched = processed = held = 0
+    persons: set[Any] = set()
     for declaration in retention_keys().get(policy.key, ()):
-        after: uuid.UUID | None = None
-        while True:
+        due = _due(declaration, policy, now)
+        held_here = _of_subjects(declaration, _held_subjects())
+        held += due.filter(held_here).count()
+        found = list(due.exclude(held_here).order_by("pk").values_list("pk", flat=True))
+        matched += len(found)
+        for chunk in chunks(found, BATCH_SIZE):
             with transaction.atomic():
-                batch = _processable(declaration, policy, now)
-                if after is not None:
-                    batch = batch.filter(pk__gt=after)
-                ids = list(batch.order_by("pk").values_list("pk", flat=True)[:BATCH_SIZE])
-                if not ids:
-                    break
-                _treat(declaration, policy, ids)
-            processed += len(ids)
-            after = ids[-1]
+                still_due = _among(_processable(declaration, policy, now), chunk)
+                rows = list(still_due.values_list("pk", *declaration.subject_paths))
+                subjects = sorted({subject for row in rows for subject in row[1:] if subject is not None})
+                if rows:
+                    _treat(declaration, policy, [row[0] for row in rows], subjects)
+            processed += len(rows)
+            persons.update(subjects)
+    counts = RetentionCounts(matched=matched, persons=len(persons), held=held)
     with transaction.atomic():
-        run.processed = processed
+        run.matched, run.held, run.processed = counts.matched, counts.held, processed
         run.finished_at = timezone.now()
-        run.save(update_fields=["processed", "finished_at"])
+        run.save(update_fields=["matched", "held", "processed", "finished_at"])
         policy.last_run_at = run.finished_at
         policy.save(update_fields=["last_run_at"])
         audit_record(

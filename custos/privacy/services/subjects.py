@@ -23,19 +23,21 @@ def _email_fields(model: type[models.Model], fields: dict[str, Category]) -> lis
 
 def subjects_with_email(email: str) -> list[Subject]:
     """Every subject a record with this email (case-insensitive) belongs to: one indexed query
-    per declared model that holds emails and links straight to its subject."""
+    per declared model that holds emails and has one path to its subject (a contact's, or a
+    contact's further email's through its contact)."""
     email = email.strip().lower()
     if not email:
         return []
     found: set[uuid.UUID] = set()
     for declaration in declarations():
-        if declaration.subject != "subject" or declaration.copy_of_personal_data:
+        path = declaration.subject
+        if not isinstance(path, str) or not path.endswith("subject") or declaration.copy_of_personal_data:
             continue
         for name in _email_fields(declaration.model, declaration.fields):
             rows = (
                 declaration.model._default_manager.annotate(_email=Lower(name))
                 .filter(_email=email)
-                .values_list("subject_id", flat=True)
+                .values_list(path, flat=True)
             )
             found.update(s for s in rows if s is not None)
     if not found:

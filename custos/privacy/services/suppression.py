@@ -32,9 +32,10 @@ def digest_of(kind: str, value: str) -> str:
     return crypto.blind_index(_normalised(kind, value), purpose=PURPOSE, org_id=require_org_id())
 
 
-def suppress_subject(subject: Subject, *, reason: str) -> int:
-    """Put every email and phone of the person on the list; returns how many were new."""
-    found = identifiers_of(subject)
+def suppress_subject(subject: Subject, *, reason: str, identifiers: dict[str, set[str]] | None = None) -> int:
+    """Put every email and phone of the person on the list; returns how many were new.
+    `identifiers`: the person's, when the caller has read them already (erasure)."""
+    found = identifiers if identifiers is not None else identifiers_of(subject)
     added = 0
     for kind, values in ((Suppression.Kind.EMAIL, found["email"]), (Suppression.Kind.PHONE, found["phone"])):
         for value in values:
@@ -63,10 +64,11 @@ def subject_is_suppressed(subject: Subject) -> bool:
 def suppressed_among(*, emails: Iterable[str] = (), phones: Iterable[str] = ()) -> set[str]:
     """Which of these addresses and numbers are on the list, in one query (imports ask per batch)."""
     wanted: dict[str, str] = {}
+    digest = crypto.blind_indexer(purpose=PURPOSE, org_id=require_org_id())
     for kind, values in ((Suppression.Kind.EMAIL, emails), (Suppression.Kind.PHONE, phones)):
         for value in values:
             if value and value.strip():
-                wanted[digest_of(kind, value)] = value
+                wanted[digest(_normalised(kind, value))] = value
     if not wanted:
         return set()
     return {wanted[d] for d in Suppression.objects.filter(digest__in=wanted).values_list("digest", flat=True)}

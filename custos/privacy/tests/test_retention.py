@@ -57,7 +57,7 @@ def test_the_declared_retention_keys_are_offered_with_their_conditions_and_actio
     keys = retention.retention_keys()
     assert {"contact.inactive", "lead.inactive"} <= set(keys)
     assert retention.record_types("contact.inactive") == ["crm.Contact"]
-    assert retention.conditions_of("contact.inactive") == ["created", "inactive"]
+    assert retention.conditions_of("contact.inactive") == ["created", "inactive", "deal_lost", "contract_end"]
     assert retention.actions_of("contact.inactive") == ["anonymise", "delete"]
     assert retention.conditions_of("nothing.declared") == []
 
@@ -313,3 +313,81 @@ def test_deleting_follows_the_foreign_keys_as_they_say(cast):
     assert Activity.objects.get(pk=note.pk).contact_id is None
     assert not Affiliation.objects.exists()
     assert not SearchEntry.objects.filter(object_id=contact.pk).exists()
+
+
+def _deal(cast, contact, *, status, closed_days_ago=None):
+    from custos.crm.models import Deal
+    from custos.crm.services.deals import deal_create
+
+    deal = deal_create(actor=cast.actor(cast.olive), data={"name": "Deal", "contact": str(contact.pk)})
+    closed_at = timezone.now() - timedelta(days=closed_days_ago) if closed_days_ago is not None else None
+    Deal.objects.filter(pk=deal.pk).update(status=status, closed_at=closed_at)
+    return deal
+
+
+def test_deal_lost_counts_from_the_persons_last_lost_deal_once_none_is_open_or_won(cast):
+    from custos.crm.models import Deal
+
+    lost_long_ago = _contact(cast, "lost@example.org")
+    _deal(cast, lost_long_ago, status="lost", closed_days_ago=400)
+    _deal(cast, lost_long_ago, status="lost", closed_days_ago=500)
+    still_open = _contact(cast, "open@example.org")
+    _deal(cast, still_open, status="lost", closed_days_ago=400)
+    _deal(cast, still_open, status="open")
+    won = _contact(cast, "won@example.org")
+    _deal(cast, won, status="lost", closed_days_ago=400)
+    _deal(cast, won, status="won", closed_days_ago=400)
+    lost_lately = _contact(cast, "lately@example.org")
+    _deal(cast, lost_lately, status="lost", closed_days_ago=400)
+    _deal(cast, lost_lately, status="lost", closed_days_ago=100)
+    no_deals = _contact(cast, "none@example.org", days_idle=4000)
+    held = _contact(cast, "held@example.org")
+    _deal(cast, held, status="lost", closed_days_ago=400)
+    LegalHold.objects.create(subject=held.subject, reason="court case")
+    policy = _policy(cast, condition="deal_lost", days=365)
+
+    assert retention.retention_preview(policy).as_dict() == {"matched": 1, "persons": 1, "held": 1}
+    _previewed(cast, policy)
+    run = _run(cast, policy)
+
+    assert (run.matched, run.processed, run.held) == (1, 1, 1)
+    assert Contact.objects.get(pk=lost_long_ago.pk).email == ""
+    kept = {still_open.pk, won.pk, lost_lately.pk, no_deals.pk, held.pk}
+    assert set(Contact.objects.exclude(email="").values_list("pk", flat=True)) == kept
+    entry = AuditEntry.objects.filter(action="retention_policy.run").get()
+    assert entry.extra == {"matched": 1, "processed": 1, "persons": 1, "held": 1}
+    # A deal itself counts from its own loss, whatever the person's other deals.
+    deals = _policy(cast, key="deal.closed", condition="deal_lost", days=365, action="delete")
+    assert retention.retention_preview(deals).as_dict() == {"matched": 5, "persons": 4, "held": 1}
+    _previewed(cast, deals)
+    assert _run(cast, deals).processed == 5
+    assert set(Deal.objects.values_list("status", flat=True)) == {"open", "won", "lost"}
+    assert Deal.objects.filter(status="lost").count() == 2  # lost 100 days ago, and the held person's
+
+
+def test_contract_end_counts_from_the_latest_contract_end_of_the_persons_contacts(cast):
+    olive = cast.actor(cast.olive)
+    today = timezone.localdate()
+    ended = _contact(cast, "ended@example.org")
+    recent = _contact(cast, "recent@example.org")
+    running = _contact(cast, "running@example.org")
+    without = _contact(cast, "without@example.org", days_idle=4000)
+    Contact.objects.filter(pk=ended.pk).update(contract_ends_on=today - timedelta(days=400))
+    Contact.objects.filter(pk=recent.pk).update(contract_ends_on=today - timedelta(days=100))
+    Contact.objects.filter(pk=running.pk).update(contract_ends_on=today + timedelta(days=100))
+    # The person's lead (same email, same person) is governed through them.
+    lead = lead_create(actor=olive, data={"first_name": "Ida", "email": "ended@example.org"})
+    other_lead = lead_create(actor=olive, data={"first_name": "Ria", "email": "running@example.org"})
+    assert lead.subject_id == ended.subject_id
+    contacts = _policy(cast, condition="contract_end", days=365)
+    leads = _policy(cast, key="lead.inactive", condition="contract_end", days=365, action="delete")
+
+    assert retention.retention_preview(contacts).as_dict() == {"matched": 1, "persons": 1, "held": 0}
+    assert retention.retention_preview(leads).as_dict() == {"matched": 1, "persons": 1, "held": 0}
+    for policy in (contacts, leads):
+        _previewed(cast, policy)
+        assert _run(cast, policy).processed == 1
+
+    assert Contact.objects.get(pk=ended.pk).email == ""
+    assert set(Contact.objects.exclude(email="").values_list("pk", flat=True)) == {recent.pk, running.pk, without.pk}
+    assert list(Lead.objects.values_list("pk", flat=True)) == [other_lead.pk]

@@ -2,10 +2,11 @@
 
 A periodic job claims the appointments whose reminder is due (a conditional update of
 `reminder_sent_at`, so two runs never claim the same one) and enqueues one mail task per
-appointment, with ids only. The task checks again, sends in the organisation's reminder
-language and time zone, and gives the claim back if sending fails, so the next run
-retries. No mail goes to a person whose processing is restricted (or who is erased), to
-a contact without an email, or for an appointment that asks for none.
+appointment, with ids only. The task checks again, sends in the contact's language (the
+organisation's reminder language when the contact has none) and the organisation's time
+zone, and gives the claim back if sending fails, so the next run retries. No mail goes to
+a person whose processing is restricted (or who is erased), to a contact without an email,
+or for an appointment that asks for none.
 """
 
 from __future__ import annotations
@@ -92,7 +93,9 @@ def reminder_send(*, org_id: uuid.UUID, appointment_id: Any, now: datetime | Non
         "starts_at": timezone.localtime(appointment.starts_at, zone),
         "ends_at": timezone.localtime(appointment.ends_at, zone),
     }
-    with translation.override(settings_.language), timezone.override(zone):
+    # The person's own language when the contact has one; else the organisation's reminder language.
+    language = appointment.contact.language or settings_.language
+    with translation.override(language), timezone.override(zone):
         subject = render_to_string("scheduling/mail/reminder_subject.txt", context).strip()
         body = render_to_string("scheduling/mail/reminder.txt", context)
     try:

@@ -1,4 +1,4 @@
-"""Reminder mails: sent once, over real SMTP, in the reminder language, never with clinical details."""
+"""Reminder mails: sent once, over real SMTP, in the contact's or the reminder language, never with clinical details."""
 
 import json
 from datetime import timedelta
@@ -8,6 +8,8 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from custos.core.tenancy import tenant_scope
+from custos.crm.models import Contact
+from custos.crm.services.people import contact_update
 from custos.privacy.models import Subject
 from custos.scheduling.models import Appointment
 from custos.scheduling.services.appointments import appointment_set_status, appointment_update
@@ -187,3 +189,21 @@ def test_each_organisation_reminds_only_its_own(cast, smtp_server):
 
     with tenant_scope(cast.org_b):
         assert reminders_claim(org_id=cast.org_b.pk) == []
+
+
+def test_the_mail_is_in_the_contacts_own_language_when_they_have_one(practice, smtp_server):
+    """Greta reads Polish; the practice writes German to everyone else."""
+    contact_update(actor=practice.actor, contact=practice.greta, data={"language": "pl"})
+    practice.book()
+    jan = practice.book(contact=str(practice.jan.pk), starts_at="2030-01-07T10:00:00+01:00")
+    Contact.objects.filter(pk=practice.jan.pk).update(email="jan@example.org")
+    claimed = reminders_claim(org_id=practice.cast.org_a.pk, now=SUNDAY_10)
+    assert len(claimed) == 2 and jan.pk in claimed
+
+    for appointment_id in claimed:
+        reminder_send(org_id=practice.cast.org_a.pk, appointment_id=appointment_id, now=SUNDAY_10)
+
+    (polish,) = smtp_server.sent_to("greta@example.org")
+    assert polish["Subject"] == "Przypomnienie o wizycie 07-01-2030 o godz. 09:00"  # dates as Polish readers write them
+    (german,) = smtp_server.sent_to("jan@example.org")
+    assert german["Subject"] == "Erinnerung: Ihr Termin am 07.01.2030 um 10:00"

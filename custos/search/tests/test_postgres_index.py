@@ -18,11 +18,18 @@ def test_the_trigram_operators_are_leakproof(db):
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT proname, proleakproof FROM pg_proc WHERE proname IN "
-            "('similarity_op', 'word_similarity_op', 'word_similarity_commutator_op')"
+            "('similarity_op', 'word_similarity_op', 'word_similarity_commutator_op', "
+            "'strict_word_similarity_op', 'strict_word_similarity_commutator_op')"
         )
         flags = dict(cursor.fetchall())
 
-    assert flags == {"similarity_op": True, "word_similarity_op": True, "word_similarity_commutator_op": True}
+    assert flags == {
+        "similarity_op": True,
+        "word_similarity_op": True,
+        "word_similarity_commutator_op": True,
+        "strict_word_similarity_op": True,
+        "strict_word_similarity_commutator_op": True,
+    }
 
 
 def test_the_global_search_finds_a_few_letters_inside_a_word_and_a_typo(cast):

@@ -158,3 +158,19 @@ def test_the_reindex_command_rebuilds_every_organisation(cast, people):
     assert "acme-praxis: 4 records indexed" in out.getvalue()
     with tenant_scope(cast.org_a):
         assert _names(contact_list(cast.actor(cast.alice), q="lovelace")) == ["Ada Lovelace"]
+
+
+def test_one_or_two_letters_find_the_values_starting_with_them(cast, people):
+    with tenant_scope(cast.org_a):
+        hits = find(cast.actor(cast.alice), "Ad", fields={"contact": ["name"]})
+        assert [h.object_id for h in hits] == [people["ada"].pk]
+        assert find(cast.actor(cast.alice), "y", fields={"contact": ["name"]}) == []
+
+
+def test_a_text_found_as_typed_is_not_mixed_with_lookalikes(cast, people):
+    with tenant_scope(cast.org_a):
+        adam = lead_create(actor=cast.actor(cast.alice), data={"first_name": "Adam", "last_name": "Lovell"})
+        fields = {"contact": ["name"], "lead": ["name"]}
+        assert [h.object_id for h in find(cast.actor(cast.alice), "Lovell", fields=fields)] == [adam.pk]
+        both = find(cast.actor(cast.alice), "Lovel", fields=fields)
+        assert [h.object_id for h in both] == [adam.pk, people["ada"].pk]  # the shorter value first

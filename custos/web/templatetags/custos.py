@@ -3,6 +3,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import phonenumbers
 from babel import Locale, UnknownLocaleError
 from babel.numbers import format_currency, format_decimal
 from django import template
@@ -100,3 +101,14 @@ def country_name(code: str) -> str:
     except (UnknownLocaleError, ValueError):
         return code
     return str(names.get(code, code))
+
+
+@register.filter
+def phone_number(value: str) -> str:
+    """A stored E.164 number as people write it: "+49 30 1234567"."""
+    if not value:
+        return ""
+    try:
+        return phonenumbers.format_number(phonenumbers.parse(value, None), phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    except phonenumbers.NumberParseException:
+        return value

@@ -14,7 +14,7 @@ def test_a_company_added_on_the_contact_page_shows_on_both_pages(cast):
     enable_two_factor(cast.alice)
     client = web_client(cast.alice)
 
-    added = client.post(f"/contacts/{contact.pk}/affiliations/", {"company": str(second.pk), "role": "Consultant"})
+    added = client.post(f"/contacts/{contact.pk}/affiliations/", {"company": "zahnklinik süd", "role": "Consultant"})
     contact_page = client.get(f"/contacts/{contact.pk}/").content.decode()
     company_page = client.get(f"/companies/{second.pk}/").content.decode()
 
@@ -30,7 +30,7 @@ def test_a_bad_company_is_explained_and_nothing_is_added(cast):
 
     response = client.post(f"/contacts/{contact.pk}/affiliations/", {"company": "nope"}, follow=True)
 
-    assert "Choose an existing company." in response.content.decode()
+    assert "No company of this name" in response.content.decode()
     with tenant_scope(cast.org_a):
         assert not Affiliation.objects.exists()
 

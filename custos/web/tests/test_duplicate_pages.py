@@ -85,7 +85,7 @@ def test_a_similar_name_at_the_same_company_is_shown(cast):
     firm = in_org_a(cast, company_create, data={"name": "Nordwind GmbH"})
     known = _contact(cast, first_name="Jürgen", last_name="Müller", company=str(firm.pk))
     client = web_client(cast.alice)
-    body = _text(client.post(CHECK, {"first_name": "Jurgen", "last_name": "Mueller", "company": str(firm.pk)}))
+    body = _text(client.post(CHECK, {"first_name": "Jurgen", "last_name": "Mueller", "company": "Nordwind GmbH"}))
     assert f'href="/contacts/{known.pk}/"' in body and "similar name at the same place" in body
     # The same similar name elsewhere is somebody else.
     body = _text(client.post(CHECK, {"first_name": "Jurgen", "last_name": "Mueller", "company": ""}))
@@ -221,7 +221,13 @@ def test_a_merge_keeps_the_chosen_values_every_linked_record_and_both_histories(
         assert not Subject.objects.filter(pk=first.subject_id).exists()
         entry = AuditEntry.objects.get(action="contact.merge")
     assert entry.object_id == str(second.pk) and entry.extra["merged"] == str(first.pk)
-    assert entry.fields == ["city", "email"]
+    # The phone not kept as the main one stays as a further one: no way to reach them is lost.
+    assert entry.fields == ["city", "email", "other_emails", "other_phones"]
+    with tenant_scope(cast.org_a):
+        assert sorted(merged.points.values_list("email", "phone")) == [
+            ("", "+493012345678"),
+            ("a.lind@work.example", ""),
+        ]
     assert "ada@lind.example" not in str(entry.extra)
 
     page = _text(client.get(f"/contacts/{second.pk}/"))

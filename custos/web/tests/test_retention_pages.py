@@ -150,3 +150,25 @@ def test_people_without_the_right_see_no_retention_pages_and_change_nothing(cast
     mallory = web_client(cast.mallory)
     assert mallory.get(f"/privacy/retention/{policy.pk}/preview/").status_code == 404
     assert str(policy.pk) not in _text(mallory.get("/privacy/retention/"))
+
+
+def test_the_form_offers_lost_deals_and_contract_end_and_the_preview_says_so(cast):
+    client = web_client(cast.alice)
+    form = _text(client.get("/privacy/retention/new/"))
+    assert "time since the person's deals were lost" in form
+    assert "time since the person's contract ended" in form
+    response = client.post(
+        "/privacy/retention/new/",
+        {"key": "deal.closed", "condition": "deal_lost", "days": "730", "action": "delete"},
+    )
+    assert response.status_code == 302
+    preview = _text(client.get(response["Location"]))
+    assert "Delete 730 days after the person's deals were lost" in preview
+    with tenant_scope(cast.org_a):
+        policy = RetentionPolicy.objects.get()
+    client.post(
+        f"/privacy/retention/{policy.pk}/",
+        {"key": "deal.closed", "condition": "contract_end", "days": "1", "action": "delete"},
+    )
+    preview = _text(client.get(f"/privacy/retention/{policy.pk}/preview/"))
+    assert "Delete 1 day after the person's contract ended" in preview

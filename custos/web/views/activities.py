@@ -21,7 +21,7 @@ from custos.crm.selectors.deals import access_deal
 from custos.crm.selectors.leads import access_lead
 from custos.crm.selectors.people import access_company, access_contact
 from custos.crm.selectors.records import scoped
-from custos.crm.services.activities import activity_complete, activity_create, activity_delete
+from custos.crm.services.activities import activity_complete, activity_create, activity_delete, activity_update
 from custos.web.forms import ActivityForm, attach_errors
 from custos.web.selectors import activity_kinds, member_names
 from custos.web.shortcuts import actor_of
@@ -40,14 +40,31 @@ ROUTES: dict[type[models.Model], tuple[str, str, str]] = {
 }
 
 
-def activity_form(actor: Actor, data: Any = None) -> ActivityForm:
+def activity_form(actor: Actor, data: Any = None, initial: dict[str, Any] | None = None) -> ActivityForm:
     return ActivityForm(
         data,
         kinds=activity_kinds(),
         members=list(member_names(actor).items()),
         hidden=actor.hidden_fields_of("activity"),
-        initial={"kind": Activity.Kind.NOTE, "owner": str(actor.user_id or "")},
+        initial=initial or {"kind": Activity.Kind.NOTE, "owner": str(actor.user_id or "")},
     )
+
+
+def _to_the_minute(moment: Any) -> Any:
+    """The form shows times to the minute; a stored time's seconds must not count as a change."""
+    return timezone.localtime(moment).replace(second=0, microsecond=0) if moment is not None else None
+
+
+def _initial_of(activity: Activity) -> dict[str, Any]:
+    return {
+        "kind": activity.kind,
+        "title": activity.title,
+        "body": activity.body,
+        "due_at": _to_the_minute(activity.due_at),
+        "owner": str(activity.owner_id or ""),
+        "occurred_at": _to_the_minute(activity.occurred_at),
+        "duration_minutes": activity.duration_minutes,
+    }
 
 
 def _record_links(actor: Actor, activities: list[Activity]) -> dict[Any, list[tuple[str, str]]]:
@@ -190,6 +207,47 @@ def activity_done(request: HttpRequest, activity_id: str) -> HttpResponse:
         return render(request, "web/crm/timeline.html#item-swap", context)
     messages.success(request, message)
     return redirect(back)
+
+
+def _record_page(actor: Actor, activity: Activity) -> str:
+    """The page of the record the activity sits on and the actor may open; else my day."""
+    for model, (detail, _add, link) in ROUTES.items():
+        record_id = getattr(activity, f"{link}_id")
+        if (
+            record_id is not None
+            and actor.can(f"{link}.view")
+            and scoped(actor, model._default_manager.filter(pk=record_id)).exists()
+        ):
+            return reverse(detail, args=[record_id]) + "#activities"
+    return reverse("web:my-day")
+
+
+def activity_edit_view(request: HttpRequest, activity_id: str) -> HttpResponse:
+    """Change a note, task, call, email or meeting; only the fields changed are sent, so a
+    time shown to the minute is not rewritten, and a field hidden from the role is never touched."""
+    actor = actor_of(request)
+    activity = access_activity(actor, activity_id, write=True)
+    back = next_url(request, _record_page(actor, activity))
+    form = activity_form(actor, request.POST if request.method == "POST" else None, initial=_initial_of(activity))
+    if request.method == "POST" and form.is_valid():
+        data = {name: form.cleaned_data[name] for name in form.changed_data}
+        try:
+            activity_update(actor=actor, activity=activity, data=data)
+        except ValidationFailed as error:
+            attach_errors(form, error)
+        else:
+            messages.success(request, _("The entry is saved."))
+            return redirect(back)
+    return render(
+        request,
+        "web/crm/activity_form.html",
+        {
+            "form": form,
+            "activity": activity,
+            "add_url": reverse("web:activity-edit", args=[activity.pk]),
+            "back": back,
+        },
+    )
 
 
 @require_POST

@@ -113,6 +113,20 @@ class ProcessorForm(forms.Form):
         label=gettext_lazy("Purposes"), required=False, widget=forms.CheckboxSelectMultiple
     )
     is_active = forms.BooleanField(label=gettext_lazy("Active"), required=False)
+    contact_email = forms.CharField(
+        label=gettext_lazy("Contact email"),
+        max_length=254,
+        required=False,
+        widget=forms.EmailInput(attrs={"dir": "ltr"}),
+        help_text=gettext_lazy("Where the processor is told of rectifications, erasures and restrictions."),
+    )
+    inform_of_changes = forms.BooleanField(
+        label=gettext_lazy("Inform of rectification, erasure and restriction (Art. 19 GDPR)"),
+        required=False,
+        help_text=gettext_lazy(
+            "Mailed when such a request is completed, if the privacy settings say to inform recipients."
+        ),
+    )
 
     def __init__(self, *args: Any, purposes: list[tuple[str, str]] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -386,6 +400,8 @@ def processor_edit_view(request: HttpRequest, processor_id: str) -> HttpResponse
         "dpa_signed_on": processor.dpa_signed_on.isoformat() if processor.dpa_signed_on else "",
         "purposes": [str(p.pk) for p in processor.purposes.all()],
         "is_active": processor.is_active,
+        "contact_email": processor.contact_email,
+        "inform_of_changes": processor.inform_of_changes,
     }
     form = ProcessorForm(posted(request), purposes=_purpose_choices(request), initial=initial)
     if request.method == "POST" and form.is_valid():

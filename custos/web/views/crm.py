@@ -23,11 +23,11 @@ from custos.crm.selectors.people import (
     contact_list,
     people_of,
 )
-from custos.crm.selectors.records import scoped
 from custos.crm.services import people as services
 from custos.crm.services.custom_fields import fields_of
 from custos.web.custom_values import form_setup, shown_values
-from custos.web.forms import CompanyForm, ContactForm, address_initial, attach_errors
+from custos.web.forms import CompanyForm, ContactForm, address_initial, attach_errors, points_as_text
+from custos.web.pickers import company_from_label, company_label, company_options
 from custos.web.shortcuts import actor_of
 from custos.web.views.activities import timeline_context
 from custos.web.views.duplicates import duplicates_of, possible_duplicates
@@ -55,16 +55,21 @@ def contact_list_view(request: HttpRequest) -> HttpResponse:
     return _list_response(request, "web/crm/contact_list.html", context)
 
 
-def _company_choices(actor: Any, current: Company | None = None) -> list[tuple[str, str]]:
-    """Companies to pick from; the contact's current one always among them, so that saving
-    the form never unlinks it unasked."""
-    choices = [
-        (str(pk), name)
-        for pk, name in scoped(actor, Company.objects.all()).order_by("name").values_list("pk", "name")[:500]
-    ]
-    if current is not None and str(current.pk) not in {pk for pk, _ in choices}:
-        choices.insert(0, (str(current.pk), current.name))
-    return choices
+def _with_company(actor: Any, data: dict[str, Any]) -> dict[str, Any]:
+    """The form's data with the company picked by its label, as the domain takes it (an id)."""
+    if "company" in data:
+        company = company_from_label(actor, "company", data["company"] or "")
+        data["company"] = str(company.pk) if company else None
+    return data
+
+
+def company_options_view(request: HttpRequest) -> HttpResponse:
+    """The options of a company picker for what was typed so far (the input's own value)."""
+    actor = actor_of(request)
+    if not wants_partial(request):  # a plain visit, not the picker asking: the list it picks from
+        return redirect("web:company-list")
+    typed = str(next(iter(request.GET.values()), ""))
+    return render(request, "web/widgets/company_options.html", {"options": company_options(actor, typed)})
 
 
 def contact_create_view(request: HttpRequest) -> HttpResponse:
@@ -72,7 +77,6 @@ def contact_create_view(request: HttpRequest) -> HttpResponse:
     actor.require("contact.add")
     form = ContactForm(
         request.POST or None,
-        companies=_company_choices(actor),
         show_special=actor.can("special_category.change"),
         hidden=actor.hidden_fields_of("contact"),
         custom=fields_of("contact"),
@@ -81,7 +85,7 @@ def contact_create_view(request: HttpRequest) -> HttpResponse:
     duplicates = possible_duplicates(request, actor) if request.method == "POST" and form.is_valid() else []
     if request.method == "POST" and form.is_valid() and not duplicates:
         try:
-            contact = services.contact_create(actor=actor, data=form.domain_data())
+            contact = services.contact_create(actor=actor, data=_with_company(actor, form.domain_data()))
         except ValidationFailed as error:
             attach_errors(form, error)
         else:
@@ -101,6 +105,11 @@ def contact_detail_view(request: HttpRequest, contact_id: str) -> HttpResponse:
         "web/crm/contact_detail.html",
         {
             "contact": contact,
+            "points": [
+                point
+                for point in services.points_of(contact)
+                if actor.may_see_field("contact", "email" if point.email else "phone")
+            ],
             "special": special,
             "has_special": bool(contact.health_notes or contact.custom_special),
             "custom_values": shown_values(contact, "contact"),
@@ -111,7 +120,7 @@ def contact_detail_view(request: HttpRequest, contact_id: str) -> HttpResponse:
             "deals": _deals_of(actor, contact=contact),
             "deal_hidden": actor.hidden_fields_of("deal"),
             "affiliations": list(affiliations_of(actor, contact)),
-            "affiliation_companies": _company_choices(actor) if actor.can("contact.change") else [],
+            "may_add_affiliation": actor.can("contact.change") and actor.can("company.view"),
             **duplicates_of(actor, contact),
             **contact_appointments_context(actor, contact),
             **timeline_context(actor, contact),
@@ -123,8 +132,9 @@ def contact_detail_view(request: HttpRequest, contact_id: str) -> HttpResponse:
 def contact_affiliation_add_view(request: HttpRequest, contact_id: str) -> HttpResponse:
     actor = actor_of(request)
     contact = access_contact(actor, contact_id, write=True)
-    data = {"company": request.POST.get("company", ""), "role": request.POST.get("role", "")}
     try:
+        company = company_from_label(actor, "company", request.POST.get("company", "")[:240])
+        data = {"company": str(company.pk) if company else "", "role": request.POST.get("role", "")}
         services.affiliation_add(actor=actor, contact=contact, data=data)
     except ValidationFailed as failure:
         for error in failure.errors:
@@ -149,13 +159,18 @@ def contact_edit_view(request: HttpRequest, contact_id: str) -> HttpResponse:
     custom = form_setup(
         actor, "contact", contact, shown=request.method == "GET", builtin=services.SPECIAL_CONTACT_FIELDS
     )
+    points = services.stored_points(contact)
     initial = {
         "first_name": contact.first_name,
         "last_name": contact.last_name,
         "email": contact.email,
         "phone": contact.phone,
+        "other_emails": points_as_text(points["other_emails"], "email"),
+        "other_phones": points_as_text(points["other_phones"], "phone"),
+        "language": contact.language,
+        "contract_ends_on": contact.contract_ends_on,
         **address_initial(contact),
-        "company": str(contact.company_id or ""),
+        "company": company_label(contact.company),
         "tags": ", ".join(contact.tags),
         "notes": contact.notes,
         **custom.initial,
@@ -164,15 +179,13 @@ def contact_edit_view(request: HttpRequest, contact_id: str) -> HttpResponse:
     form = ContactForm(
         request.POST or None,
         initial={name: value for name, value in initial.items() if name not in hidden},
-        companies=_company_choices(actor, contact.company),
         show_special=custom.special,
         hidden=hidden,
         custom=custom.definitions,
     )
     if request.method == "POST" and form.is_valid():
-        data = form.changes()
         try:
-            services.contact_update(actor=actor, contact=contact, data=data)
+            services.contact_update(actor=actor, contact=contact, data=_with_company(actor, form.changes()))
         except ValidationFailed as error:
             attach_errors(form, error)
         else:

@@ -2,29 +2,45 @@
 
 from __future__ import annotations
 
+import contextlib
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from custos.core.actor import Actor
 from custos.core.errors import ValidationFailed
-from custos.crm.models import Company, Contact, Deal, Pipeline, Stage
+from custos.core.validation import Cleaner
+from custos.crm.models import Company, Contact, CustomField, Deal, Pipeline, Stage
 from custos.crm.selectors.deals import access_deal, access_pipeline, board, deal_history, deal_list, pipeline_list
 from custos.crm.selectors.records import scoped
 from custos.crm.services import deals as services
+from custos.crm.services.custom_fields import fields_of
 from custos.web.custom_values import CustomSetup, detail_context, form_setup
 from custos.web.forms import DealForm, DealMoveForm, attach_errors
 from custos.web.selectors import member_names
 from custos.web.shortcuts import actor_of
 from custos.web.templatetags.custos import shown_name
 from custos.web.views.activities import timeline_context
-from custos.web.views.listing import filter_value, next_url, page, posted, search_terms, submitted, wants_partial
+from custos.web.views.listing import (
+    custom_columns,
+    filter_value,
+    list_count,
+    next_url,
+    page,
+    posted,
+    search_terms,
+    submitted,
+    wants_partial,
+)
 
 DEAL_STATUSES = [str(s) for s in Deal.Status.values]
 CHOICES_LIMIT = 500
@@ -43,15 +59,87 @@ def _default_pipeline(pipelines: list[Pipeline]) -> Pipeline:
     return next((p for p in pipelines if p.is_default), pipelines[0])
 
 
-def _board_context(actor: Actor, pipeline: Pipeline, pipelines: list[Pipeline] | None = None) -> dict[str, Any]:
-    columns = board(actor, pipeline)
-    currencies = set(deal_list(actor, pipeline_id=pipeline.pk).values_list("currency", flat=True).distinct()[:2])
+# The board's filters that may sit in its address: ids, tags and dates, never a person's data.
+BOARD_FILTERS = ("owner", "company", "tag", "close_from", "close_to")
+
+
+@dataclass(frozen=True)
+class BoardFilters:
+    """What the board is narrowed to. `shown`: the filters given, by name; `in_address` the
+    part kept in the board's URL. The words searched for and values of personal custom fields
+    are posted, never put into an address (like the lists' searches)."""
+
+    q: str
+    shown: dict[str, str]
+    in_address: str
+
+
+def _board_filters(request: HttpRequest, custom: list[CustomField]) -> BoardFilters:
+    personal = {f"custom_fields.{f.key}" for f in custom if f.category != CustomField.NOT_PERSONAL}
+    given: dict[str, str] = {}
+    for data in (request.GET, request.POST if request.method == "POST" else {}):
+        for name in data:
+            if (name in BOARD_FILTERS or name.startswith("custom_fields.")) and str(data.get(name, "")).strip():
+                given[name] = str(data.get(name, ""))[:200]
+    addressed = sorted((name, value) for name, value in given.items() if name not in personal)
+    return BoardFilters(
+        q=request.POST.get("q", "")[:200] if request.method == "POST" else "",
+        shown=dict(sorted(given.items())),
+        in_address=urlencode(addressed),
+    )
+
+
+def _board_deals(actor: Actor, pipeline: Pipeline, filters: BoardFilters) -> Any:
+    """The pipeline's deals the filters let through; ValidationFailed naming each bad filter."""
+    cleaner = Cleaner()
+    close_from = cleaner.date("close_from", filters.shown.get("close_from"))
+    close_to = cleaner.date("close_to", filters.shown.get("close_to"))
+    if close_from and close_to and close_to < close_from:
+        cleaner.fail("close_to", _("Choose a date on or after the start of the range."))
+    try:
+        deals = deal_list(
+            actor,
+            q=filters.q,
+            pipeline_id=pipeline.pk,
+            filters={k: v for k, v in filters.shown.items() if k not in ("close_from", "close_to")},
+        )
+    except ValidationFailed as failure:
+        cleaner.errors.extend(failure.errors)
+    if cleaner.errors:
+        raise ValidationFailed(cleaner.errors)
+    if close_from:
+        deals = deals.filter(expected_close__gte=close_from)
+    if close_to:
+        deals = deals.filter(expected_close__lte=close_to)
+    return deals
+
+
+def _board_context(
+    actor: Actor, pipeline: Pipeline, pipelines: list[Pipeline] | None = None, request: HttpRequest | None = None
+) -> dict[str, Any]:
+    custom = [f for f in fields_of("deal") if not f.is_special]
+    filters = _board_filters(request, custom) if request is not None else BoardFilters("", {}, "")
+    errors: list[Any] = []
+    try:
+        deals = _board_deals(actor, pipeline, filters)
+    except ValidationFailed as failure:
+        errors = failure.errors
+        deals = deal_list(actor).none()
+    columns = board(actor, pipeline, deals)
+    currencies = set(deals.values_list("currency", flat=True).distinct().order_by()[:2])
     return {
+        "filters": filters,
+        "filter_errors": errors,
+        "filter_fields": custom,
+        "companies": _company_choices(actor, filters.shown.get("company", "")),
+        "board_query": filters.in_address,
+        "board_url": reverse("web:deal-board-pipeline", args=[pipeline.pk])
+        + (f"?{filters.in_address}" if filters.in_address else ""),
         "pipeline": pipeline,
         "pipelines": pipelines if pipelines is not None else _pipelines(actor),
         "columns": columns,
         "stages": [(str(column.stage.pk), column.stage.name, column.stage.outcome) for column in columns],
-        # Column sums are shown with a currency only when every deal of the pipeline has the same one.
+        # Column sums are shown with a currency only when every deal shown has the same one.
         "currency": currencies.pop() if len(currencies) == 1 else "",
         "mixed_currencies": len(currencies) > 1,
         "members": member_names(actor),
@@ -66,7 +154,17 @@ def deal_board_view(request: HttpRequest, pipeline_id: str | None = None) -> Htt
     actor.require("deal.view")
     pipelines = _pipelines(actor)
     pipeline = access_pipeline(actor, pipeline_id) if pipeline_id else _default_pipeline(pipelines)
-    return render(request, "web/crm/deal_board.html", _board_context(actor, pipeline, pipelines))
+    return render(request, "web/crm/deal_board.html", _board_context(actor, pipeline, pipelines, request))
+
+
+def _company_choices(actor: Actor, chosen: str) -> list[tuple[str, str]]:
+    """Companies to narrow the board to; the chosen one always among them."""
+    companies = scoped(actor, Company.objects.all()).order_by("name")
+    choices = [(str(pk), name) for pk, name in companies.values_list("pk", "name")[:CHOICES_LIMIT]]
+    if chosen and chosen not in {pk for pk, _name in choices}:
+        with contextlib.suppress(Company.DoesNotExist, ValueError, DjangoValidationError):
+            choices.insert(0, (chosen, companies.get(pk=chosen).name))
+    return choices
 
 
 def deal_list_view(request: HttpRequest) -> HttpResponse:
@@ -79,10 +177,14 @@ def deal_list_view(request: HttpRequest) -> HttpResponse:
     stage_id = filter_value(request, "stage", [str(s.pk) for p in pipelines for s in p.stages.all()])
     queryset = deal_list(actor, q=q, status=status, pipeline_id=pipeline_id or None, stage_id=stage_id or None)
     rows, next_cursor = page(queryset, cursor)
+    count = list_count(queryset)
+    columns = custom_columns(request, actor, "deal", rows)
     filters = [
         (name, value) for name, value in (("status", status), ("pipeline", pipeline_id), ("stage", stage_id)) if value
-    ]
+    ] + columns["column_filter"]
     context = {
+        **columns,
+        "count": count,
         "deals": rows,
         "next_cursor": next_cursor,
         "q": q,
@@ -255,13 +357,21 @@ def deal_move_view(request: HttpRequest, deal_id: str) -> HttpResponse:
         else:
             message = _("“%(deal)s” is now in %(stage)s.") % {"deal": deal.name, "stage": stage.name}
             if wants_partial(request):
-                context = {**_board_context(actor, deal.pipeline), "board_message": message, "moved": deal.pk}
+                context = {
+                    **_board_context(actor, deal.pipeline, request=request),
+                    "board_message": message,
+                    "moved": deal.pk,
+                }
                 return render(request, "web/crm/deal_board.html#board", context)
             messages.success(request, message)
             return redirect(next_url(request, board_url) + f"#deal-{deal.pk}")
     if request.method == "POST" and wants_partial(request):
         errors = [str(error) for errors in form.errors.values() for error in errors]
-        context = {**_board_context(actor, deal.pipeline), "board_message": " ".join(errors), "moved": deal.pk}
+        context = {
+            **_board_context(actor, deal.pipeline, request=request),
+            "board_message": " ".join(errors),
+            "moved": deal.pk,
+        }
         return render(request, "web/crm/deal_board.html#board", context, status=422)
     return render(
         request,

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from typing import Any
 
+from django.db import connection
 from django.http import HttpRequest
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 
+from custos.core.actor import Actor
 from custos.core.errors import ValidationFailed
 from custos.core.pagination import paginate
 from custos.crm.selectors.filters import list_order
 from custos.crm.services.custom_fields import fields_of
+from custos.web.custom_values import shown_value
 from custos.web.forms import country_choices
 from custos.web.selectors import member_names
 from custos.web.shortcuts import actor_of
@@ -80,6 +85,73 @@ def next_url(request: HttpRequest, default: str) -> str:
     return default
 
 
+# Up to this many rows a list counts exactly; beyond it, counting would scan the whole match.
+EXACT_COUNT_LIMIT = 10_000
+
+
+@dataclass(frozen=True)
+class ListCount:
+    """How many rows a list has: `exact`, else `estimated` (PostgreSQL's planner) or only known
+    to be more than `value` (SQLite, which keeps no row estimates)."""
+
+    value: int
+    exact: bool = True
+    estimated: bool = False
+
+
+def list_count(queryset: Any) -> ListCount:
+    """The size of a list without scanning millions of rows: an exact count up to
+    EXACT_COUNT_LIMIT (the count stops there), beyond it the planner's estimate on PostgreSQL,
+    rounded to two significant digits; on SQLite "more than EXACT_COUNT_LIMIT"."""
+    queryset = queryset.order_by()
+    counted = queryset[: EXACT_COUNT_LIMIT + 1].count()
+    if counted <= EXACT_COUNT_LIMIT:
+        return ListCount(counted)
+    if connection.vendor == "postgresql":
+        plan = json.loads(queryset.explain(format="json"))
+        estimate = max(int(plan[0]["Plan"]["Plan Rows"]), EXACT_COUNT_LIMIT + 1)
+        return ListCount(_two_digits(estimate), exact=False, estimated=True)
+    return ListCount(EXACT_COUNT_LIMIT, exact=False)
+
+
+def _two_digits(number: int) -> int:
+    """1,234,567 → 1,200,000: an estimate should not look more precise than it is."""
+    step = 10 ** max(len(str(number)) - 2, 0)
+    return round(number / step) * step
+
+
+MAX_COLUMNS = 10
+
+
+def custom_columns(request: HttpRequest, actor: Actor, object_type: str, rows: list[Any]) -> dict[str, Any]:
+    """The custom fields the user chose to see as list columns (`columns`: their keys, in the
+    address or posted with a search), and each row's values as people read them. Special-category
+    fields are never columns: they are encrypted and each read of them is audited."""
+    hidden = "custom_fields" in actor.hidden_fields_of(object_type)
+    offered = [] if hidden else [f for f in fields_of(object_type) if not f.is_special]
+    data = request.POST if request.method == "POST" else request.GET
+    wanted = {key.strip() for value in data.getlist("columns") for key in value[:1000].split(",")}
+    columns = [f for f in offered if f.key in wanted][:MAX_COLUMNS]
+    value = ",".join(f.key for f in columns)
+    return {
+        "column_choices": offered,
+        "columns": columns,
+        "columns_value": value,
+        "column_values": {
+            row.pk: [shown_value(f, (getattr(row, "custom_fields", None) or {}).get(f.key)) for f in columns]
+            for row in rows
+        },
+        # Carried by the pager and the search like a filter, so that the next page keeps them.
+        "column_filter": [("columns", value)] if value else [],
+        "column_keep": [
+            (name, item)
+            for name in request.GET
+            if name not in ("columns", "cursor")
+            for item in request.GET.getlist(name)
+        ][:20],
+    }
+
+
 def filtered_list(request: HttpRequest, object_type: str, lister: Any, related: tuple[str, ...]) -> dict[str, Any]:
     """A list page (contacts, companies, leads): searched, filtered and sorted; a bad filter is shown
     beside the filters, with no rows, rather than silently ignored."""
@@ -90,18 +162,23 @@ def filtered_list(request: HttpRequest, object_type: str, lister: Any, related: 
     errors: list[Any] = []
     rows: list[Any] = []
     next_cursor = None
+    count = ListCount(0)
     try:
         ordering = list_order(object_type, order)
         records = lister(actor, q=q, filters=filters)
         rows, next_cursor = page(records.select_related(*related) if related else records, cursor, ordering)
+        count = list_count(records)
     except ValidationFailed as failure:
         errors = failure.errors
     chosen = {**filters, **({"order": order} if order else {})}
+    columns = custom_columns(request, actor, object_type, rows)
     return {
+        **columns,
         "rows": rows,
+        "count": count,
         "next_cursor": next_cursor,
         "q": q,
-        "filters": sorted(chosen.items()),
+        "filters": sorted(chosen.items()) + columns["column_filter"],
         "chosen": chosen,
         "filter_errors": errors,
         "filter_fields": [f for f in fields_of(object_type) if not f.is_special],

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from django import forms
 from django.apps import apps
 from django.contrib import messages
 from django.db import models
@@ -20,19 +21,22 @@ from django.shortcuts import redirect, render
 from django.urls import URLPattern, path
 from django.utils import timezone
 from django.utils.text import capfirst
-from django.utils.translation import get_language, ngettext
+from django.utils.translation import get_language, gettext_lazy, ngettext
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from custos.core.actor import Actor
 from custos.core.errors import Conflict, NotFound, ValidationFailed
+from custos.core.personal_data import CATEGORY_LABELS, Category
 from custos.crm.selectors.leads import lead_list
 from custos.crm.selectors.people import contact_list
 from custos.privacy.models import ConsentEvent, PrivacyRequest, Purpose, PurposeVersion, Subject
 from custos.privacy.models.consent import ConsentSource, LegalBasis
+from custos.privacy.models.requests import PORTAL_EDITABLE_CHOICES
 from custos.privacy.selectors import access_purpose, access_request, access_subject, open_requests, purpose_list
 from custos.privacy.selectors import request_list as privacy_request_list
 from custos.privacy.services import consent as consents
+from custos.privacy.services import portal as portal_service
 from custos.privacy.services import requests as requests_service
 from custos.privacy.services.answers import FORMATS, formats_of, request_answer
 from custos.privacy.services.erasure import erasure_preview
@@ -158,7 +162,18 @@ def result_summary(found: PrivacyRequest) -> dict[str, Any]:
                     _("Not applied (no record holds such a field, or it held the value already): %(fields)s.")
                     % {"fields": ", ".join(result["not_applied"])}
                 )
+    summary["recipients"] = [
+        {"name": entry.get("name", ""), "status": entry.get("status", ""), "at": _moment(entry.get("at"))}
+        for entry in result.get("recipients", [])
+    ]
     return summary
+
+
+def _moment(value: Any) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromisoformat(value) if value else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _purpose_names(language: str) -> dict[tuple[Any, int], str]:
@@ -509,7 +524,12 @@ def _people_of(actor: Actor, subject: Subject) -> list[tuple[str, models.Model]]
 
 
 def _subject_page(
-    request: HttpRequest, subject: Subject, consent_form: ConsentForm | None = None, status: int = 200
+    request: HttpRequest,
+    subject: Subject,
+    consent_form: ConsentForm | None = None,
+    status: int = 200,
+    portal_form: PortalLinkForm | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> HttpResponse:
     actor = actor_of(request)
     language = _language()
@@ -538,6 +558,10 @@ def _subject_page(
         context["preview"] = _erasure_lines(erasure_preview(subject).as_dict())
     if actor.can("privacy_request.view"):
         context["requests"] = _rows(privacy_request_list(actor).filter(subject=subject).order_by("-pk")[:50])
+    if actor.can("privacy_request.change") and not erased:
+        context["portal_links"] = portal_service.portal_links_active(subject)
+        context["portal_form"] = portal_form or PortalLinkForm(initial=_portal_initial())
+    context.update(extra or {})
     return render(request, TEMPLATES + "subjects/detail.html", context, status=status)
 
 
@@ -599,7 +623,132 @@ def subject_lift_restriction_view(request: HttpRequest, subject_id: str) -> Http
     return redirect("web:subject-privacy", subject.pk)
 
 
+# Portal links ------------------------------------------------------------------------------
+
+
+class PortalLinkForm(forms.Form):
+    days = forms.CharField(
+        label=gettext_lazy("Valid for (days)"),
+        required=False,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "dir": "ltr", "size": 4}),
+    )
+    language = forms.ChoiceField(label=gettext_lazy("Language of the portal"), choices=LANGUAGES)
+
+
+def _portal_initial() -> dict[str, Any]:
+    return {"days": str(requests_service.privacy_settings().portal_link_days), "language": _language()}
+
+
+@require_POST
+def subject_portal_link_view(request: HttpRequest, subject_id: str) -> HttpResponse:
+    """Create a portal link. "email": mailed to the person's address on record (staff never
+    see it); else shown on this one page to hand out, and never again: the answer is not
+    cached, and the secret goes neither into a message nor into a URL."""
+    actor = actor_of(request)
+    subject = access_subject(actor, subject_id)
+    actor.require("privacy_request.change")
+    form = PortalLinkForm(request.POST)
+    by_email = request.POST.get("action") == "email"
+    if form.is_valid():
+        language, days = form.cleaned_data["language"], form.cleaned_data["days"]
+        try:
+            if by_email:
+                portal_service.portal_link_email(actor=actor, subject=subject, language=language, days=days)
+                messages.success(request, _("A new portal link is being mailed to the person's address on record."))
+                return redirect("web:subject-privacy", subject.pk)
+            link, secret = portal_service.portal_link_create(actor=actor, subject=subject, language=language, days=days)
+        except ValidationFailed as error:
+            attach_domain_errors(form, error)
+        except Conflict as error:
+            form.add_error(None, error.detail)
+        else:
+            shown = {"new_link": link, "new_link_url": portal_service.portal_link_url(secret)}
+            response = _subject_page(request, subject, extra=shown)
+            response["Cache-Control"] = "no-store"
+            response.headers["Referrer-Policy"] = "no-referrer"
+            return response
+    return _subject_page(request, subject, portal_form=form, status=422)
+
+
+@require_POST
+def subject_portal_link_revoke_view(request: HttpRequest, subject_id: str) -> HttpResponse:
+    """Revoke one of the person's links; its id travels in the POST body."""
+    actor = actor_of(request)
+    subject = access_subject(actor, subject_id)
+    link = portal_service.access_portal_link(actor, subject, request.POST.get("link"))
+    portal_service.portal_link_revoke(actor=actor, link=link)
+    messages.success(request, _("The portal link is revoked: it no longer opens the portal."))
+    return redirect("web:subject-privacy", subject.pk)
+
+
+# Privacy settings --------------------------------------------------------------------------
+
+
+def _category_choices(categories: Iterable[Category]) -> list[tuple[str, str]]:
+    return [(str(c), str(CATEGORY_LABELS[c])) for c in categories]
+
+
+class PrivacySettingsForm(forms.Form):
+    request_days = forms.IntegerField(
+        label=gettext_lazy("Days to answer a request"),
+        help_text=gettext_lazy("At most one month (Art. 12(3) GDPR)."),
+        required=False,
+    )
+    reminder_days = forms.IntegerField(
+        label=gettext_lazy("Remind this many days before a request's deadline"), required=False
+    )
+    portal_link_days = forms.IntegerField(
+        label=gettext_lazy("Days a portal link stays valid"),
+        help_text=gettext_lazy("The default when staff create a link, and for links people ask for."),
+        required=False,
+    )
+    inform_recipients = forms.BooleanField(
+        label=gettext_lazy("Inform recipients of rectifications, erasures and restrictions (Art. 19 GDPR)"),
+        help_text=gettext_lazy("Mails the processors marked for it in the processors register."),
+        required=False,
+    )
+    portal_visible = forms.MultipleChoiceField(
+        label=gettext_lazy("Data the portal shows the person"),
+        choices=_category_choices(Category),
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+    portal_editable = forms.MultipleChoiceField(
+        label=gettext_lazy("Data the person may correct in the portal"),
+        help_text=gettext_lazy("Other data is corrected by staff, through a rectification request."),
+        choices=_category_choices(PORTAL_EDITABLE_CHOICES),
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+
+
+def privacy_settings_view(request: HttpRequest) -> HttpResponse:
+    """The organisation's privacy settings: request deadlines, the portal, Art. 19."""
+    actor = actor_of(request)
+    actor.require("privacy_request.view")
+    current = requests_service.privacy_settings()
+    initial = {name: getattr(current, name) for name in requests_service.SETTINGS_FIELDS}
+    may_change = actor.can("privacy_request.change")
+    form = PrivacySettingsForm(posted(request), initial=initial)
+    if request.method == "POST":
+        actor.require("privacy_request.change")
+        if form.is_valid():
+            try:
+                requests_service.privacy_settings_update(actor=actor, data=form.cleaned_data)
+            except ValidationFailed as error:
+                attach_domain_errors(form, error)
+            else:
+                messages.success(request, _("The privacy settings are saved."))
+                return redirect("web:privacy-settings")
+    if not may_change:
+        for field in form.fields.values():
+            field.disabled = True
+    status = 422 if form.errors else 200
+    return render(request, TEMPLATES + "settings.html", {"form": form, "may_change": may_change}, status=status)
+
+
 urlpatterns: list[URLPattern] = [
+    path("privacy/settings/", privacy_settings_view, name="privacy-settings"),
     path("privacy/requests/", privacy_requests, name="privacy-requests"),
     path("privacy/requests/new/", privacy_request_create_view, name="privacy-request-create"),
     path("privacy/requests/<str:request_id>/", privacy_request_detail_view, name="privacy-request-detail"),
@@ -618,5 +767,11 @@ urlpatterns: list[URLPattern] = [
         "privacy/subjects/<str:subject_id>/lift-restriction/",
         subject_lift_restriction_view,
         name="subject-lift-restriction",
+    ),
+    path("privacy/subjects/<str:subject_id>/portal-links/", subject_portal_link_view, name="subject-portal-link"),
+    path(
+        "privacy/subjects/<str:subject_id>/portal-links/revoke/",
+        subject_portal_link_revoke_view,
+        name="subject-portal-link-revoke",
     ),
 ]

@@ -36,10 +36,23 @@ def key_label(key: str) -> str:
 
 def describe_policy(policy: RetentionPolicy) -> str:
     """“Anonymise 365 days after the last change”, in words."""
-    if policy.condition == RetentionPolicy.Condition.CREATED:
-        when = ngettext("%(days)d day after creation", "%(days)d days after creation", policy.days)
-    else:
-        when = ngettext("%(days)d day after the last change", "%(days)d days after the last change", policy.days)
+    match policy.condition:
+        case RetentionPolicy.Condition.CREATED:
+            when = ngettext("%(days)d day after creation", "%(days)d days after creation", policy.days)
+        case RetentionPolicy.Condition.DEAL_LOST:
+            when = ngettext(
+                "%(days)d day after the person's deals were lost",
+                "%(days)d days after the person's deals were lost",
+                policy.days,
+            )
+        case RetentionPolicy.Condition.CONTRACT_END:
+            when = ngettext(
+                "%(days)d day after the person's contract ended",
+                "%(days)d days after the person's contract ended",
+                policy.days,
+            )
+        case _:
+            when = ngettext("%(days)d day after the last change", "%(days)d days after the last change", policy.days)
     when = when % {"days": policy.days}
     if policy.action == RetentionPolicy.Action.DELETE:
         return _("Delete %(when)s") % {"when": when}
@@ -49,7 +62,14 @@ def describe_policy(policy: RetentionPolicy) -> str:
 class RetentionPolicyForm(forms.Form):
     key = forms.ChoiceField(label=gettext_lazy("Record type"))
     condition = forms.ChoiceField(
-        label=gettext_lazy("Due after"), choices=RetentionPolicy.Condition.choices, required=False
+        label=gettext_lazy("Due after"),
+        choices=RetentionPolicy.Condition.choices,
+        required=False,
+        help_text=gettext_lazy(
+            "Lost deals: once none of the person's deals is open or won, counted from the last one lost "
+            "(a deal itself counts from its own loss). Contract end: counted from the latest "
+            "“contract ends on” day of the person's contacts."
+        ),
     )
     days = forms.IntegerField(label=gettext_lazy("Days"), required=False, min_value=1, max_value=36500)
     action = forms.ChoiceField(label=gettext_lazy("Then"), choices=RetentionPolicy.Action.choices, required=False)

@@ -1,0 +1,124 @@
+"""A token's rights are its member's rights now: every change applies to the very next request.
+
+Each test first uses the token (so that whatever the process remembers about it is warm),
+then changes something through the actions the UI uses, then asks again.
+"""
+
+from django.test import Client
+
+from custos.accounts.models import Membership, Role
+from custos.accounts.services import member_change_role, member_remove, role_update, team_create, team_set_members
+from custos.accounts.tests.helpers import add_member
+from custos.core.tenancy import tenant_scope
+from custos.crm.services.people import contact_create
+from custos.testing import api_client
+
+JSON = "application/json"
+
+
+def _as_owner(cast):
+    return cast.actor(cast.olive)
+
+
+def _contact(cast, last_name, owner):
+    with tenant_scope(cast.org_a):
+        contact = contact_create(actor=_as_owner(cast), data={"last_name": last_name, "owner": str(owner.pk)})
+    return str(contact.pk)
+
+
+def _membership(cast, user):
+    return Membership.objects.get(user=user, org=cast.org_a)
+
+
+def test_removing_a_member_refuses_their_token_at_once(cast):
+    client = api_client(cast, cast.sam, "read")
+    assert client.get("/api/v1/me").status_code == 200
+    with tenant_scope(cast.org_a):
+        member_remove(actor=_as_owner(cast), membership=_membership(cast, cast.sam))
+    response = client.get("/api/v1/me")
+    assert response.status_code == 401
+    assert response["Content-Type"] == "application/problem+json"
+
+
+def test_a_deactivated_membership_refuses_the_token_at_once(cast):
+    client = api_client(cast, cast.sam, "read")
+    assert client.get("/api/v1/me").status_code == 200
+    Membership.objects.filter(user=cast.sam, org=cast.org_a).update(is_active=False)
+    assert client.get("/api/v1/me").status_code == 401
+
+
+def test_a_changed_role_applies_to_the_next_request(cast):
+    client = api_client(cast, cast.sam, "write")
+    assert client.post("/api/v1/contacts", {"last_name": "Nowak"}, content_type=JSON).status_code == 201
+    with tenant_scope(cast.org_a):
+        member_change_role(
+            actor=_as_owner(cast), membership=_membership(cast, cast.sam), role=Role.objects.get(key="read_only")
+        )
+    assert client.get("/api/v1/me").json()["role"] == "read_only"
+    response = client.post("/api/v1/contacts", {"last_name": "Lind"}, content_type=JSON)
+    assert response.status_code == 403
+    assert response["Content-Type"] == "application/problem+json"
+
+
+def test_narrowing_a_role_applies_to_the_next_request(cast):
+    contact_id = _contact(cast, "Nowak", cast.sam)
+    client = api_client(cast, cast.sam, "read")
+    assert client.get(f"/api/v1/contacts/{contact_id}").json()["phone"] == ""
+    with tenant_scope(cast.org_a):
+        sales = Role.objects.get(key="sales")
+        role_update(
+            actor=_as_owner(cast),
+            role=sales,
+            name=sales.name,
+            permissions=list(sales.permissions),
+            record_scope=sales.record_scope,
+            hidden_fields=["contact.phone"],
+        )
+    assert client.get(f"/api/v1/contacts/{contact_id}").json()["phone"] is None
+    with tenant_scope(cast.org_a):
+        role_update(
+            actor=_as_owner(cast),
+            role=sales,
+            name=sales.name,
+            permissions=[p for p in sales.permissions if p != "contact.view"],
+            record_scope=sales.record_scope,
+            hidden_fields=["contact.phone"],
+        )
+    assert client.get(f"/api/v1/contacts/{contact_id}").status_code == 403
+
+
+def test_leaving_a_team_hides_the_team_mates_records_at_once(cast):
+    mia = add_member(cast, "mia@acme.example", "manager")  # the manager role sees its teams' records
+    tom = add_member(cast, "tom@acme.example", "sales")
+    toms = _contact(cast, "Toms", tom)
+    with tenant_scope(cast.org_a):
+        team = team_create(actor=_as_owner(cast), name="North")
+        team_set_members(actor=_as_owner(cast), team=team, user_ids={mia.pk, tom.pk})
+    client = api_client(cast, mia, "read")
+    assert client.get(f"/api/v1/contacts/{toms}").status_code == 200
+    with tenant_scope(cast.org_a):
+        team_set_members(actor=_as_owner(cast), team=team, user_ids={mia.pk})
+    response = client.get(f"/api/v1/contacts/{toms}")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/problem+json"
+
+
+def test_a_token_never_reaches_another_organisation_even_when_remembered(cast):
+    client = api_client(cast, cast.sam, "read")
+    assert client.get("/api/v1/me").json()["organization"] == cast.org_a.slug
+    mallorys = _contact_in_b(cast)
+    assert client.get(f"/api/v1/contacts/{mallorys}").status_code == 404
+
+
+def test_a_session_cookie_does_not_sign_anyone_in_to_the_api(cast):
+    browser = Client()
+    browser.force_login(cast.alice)
+    response = browser.get("/api/v1/me")
+    assert response.status_code == 401
+    assert response["Content-Type"] == "application/problem+json"
+
+
+def _contact_in_b(cast):
+    with tenant_scope(cast.org_b):
+        contact = contact_create(actor=cast.actor(cast.mallory), data={"last_name": "Mallorys"})
+    return str(contact.pk)

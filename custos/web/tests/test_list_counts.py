@@ -1,0 +1,69 @@
+"""List pages say how many rows they have: exactly when few, "about N" from PostgreSQL's
+planner or "more than N" on SQLite when an exact count would scan a large table."""
+
+import pytest
+
+from custos.crm.services.people import contact_create
+from custos.testing import on_postgres, web_client
+from custos.web.tests.sales import in_org_a
+from custos.web.views import listing
+
+
+@pytest.fixture
+def small_limit(monkeypatch):
+    monkeypatch.setattr(listing, "EXACT_COUNT_LIMIT", 3)
+
+
+def _contacts(cast, count, **data):
+    for number in range(count):
+        in_org_a(cast, contact_create, data={"last_name": f"Lind {number}", **data})
+
+
+def _count_line(body):
+    return body.split('<p class="muted list-count">')[1].split("</p>")[0]
+
+
+def test_a_small_list_is_counted_exactly(cast):
+    _contacts(cast, 2)
+    assert _count_line(web_client(cast.alice).get("/contacts/").content.decode()) == "2 entries"
+    in_org_a(cast, contact_create, data={"last_name": "Berg"})
+    body = web_client(cast.alice).post("/contacts/", {"q": "Berg"}, headers={"HX-Request": "true"}).content.decode()
+    assert _count_line(body) == "1 entry"
+
+
+def test_a_large_list_is_estimated_without_counting_every_row(cast, small_limit):
+    _contacts(cast, 5)
+    line = _count_line(web_client(cast.alice).get("/contacts/").content.decode())
+    if on_postgres():
+        assert line.startswith("about ") and int(line.split()[1].replace(",", "")) >= 4
+    else:
+        assert line == "more than 3 entries"
+
+
+def test_a_filter_that_leaves_few_rows_is_exact_again(cast, small_limit):
+    _contacts(cast, 5)
+    _contacts(cast, 2, tags=["fair"])
+    body = web_client(cast.alice).post("/contacts/", {"tag": "fair"}).content.decode()
+    assert _count_line(body) == "2 entries"
+
+
+@pytest.mark.parametrize(
+    ("path", "make"),
+    [("/companies/", "company"), ("/leads/", "lead"), ("/deals/list/", "deal")],
+)
+def test_every_list_counts(cast, path, make):
+    from custos.crm.services.deals import deal_create
+    from custos.crm.services.leads import lead_create
+    from custos.crm.services.people import company_create
+
+    create, data = {
+        "company": (company_create, {"name": "Lind GmbH"}),
+        "lead": (lead_create, {"last_name": "Lind"}),
+        "deal": (deal_create, {"name": "Chairs"}),
+    }[make]
+    in_org_a(cast, create, data=data)
+    assert _count_line(web_client(cast.alice).get(path).content.decode()) == "1 entry"
+
+
+def test_estimates_are_rounded_to_two_digits():
+    assert [listing._two_digits(n) for n in (7, 12, 987, 10_001, 1_234_567)] == [7, 12, 990, 10_000, 1_200_000]
