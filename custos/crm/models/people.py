@@ -118,6 +118,8 @@ class Contact(PostalAddress, TenantModel):
             "custom_special": SPECIAL,
             **ADDRESS,
         }
+        # Like the timestamps, the contract's end is what retention counts from: emptied by an
+        # anonymisation, it would stop other policies (the person's leads) from finding them.
         not_personal = ("id", "org", "subject", "company", "owner", "contract_ends_on", "created_at", "updated_at")
         on_erasure = ANONYMISE
         retention = "contact.inactive"
