@@ -532,7 +532,7 @@ class DealForm(CustomFieldsMixin):
         help_text=_("Needed when the stage is a lost one."),
     )
     owner = forms.ChoiceField(label=_("Owner"), required=False)
-    company = forms.ChoiceField(label=_("Company"), required=False)
+    company = company_field(_("Company"))
     contact = forms.ChoiceField(label=_("Contact"), required=False)
     tags = forms.CharField(label=_("Tags"), max_length=2000, required=False, help_text=_("Separate tags with commas."))
     notes = forms.CharField(
@@ -545,7 +545,6 @@ class DealForm(CustomFieldsMixin):
         stages: list[tuple[str, list[tuple[str, str]]]],
         pipeline_of_stage: dict[str, str],
         members: list[tuple[str, str]],
-        companies: list[tuple[str, str]],
         contacts: list[tuple[str, str]],
         hidden: frozenset[str] = frozenset(),
         custom: list[CustomField] | None = None,
@@ -556,7 +555,6 @@ class DealForm(CustomFieldsMixin):
         self.pipeline_of_stage = pipeline_of_stage
         self.fields["stage"].choices = stages  # type: ignore[attr-defined]
         self.fields["owner"].choices = [("", "—"), *members]  # type: ignore[attr-defined]
-        self.fields["company"].choices = [("", "—"), *companies]  # type: ignore[attr-defined]
         self.fields["contact"].choices = [("", "—"), *contacts]  # type: ignore[attr-defined]
         _drop_hidden(self, hidden, keep=frozenset({"name"}))
         self.add_custom_fields(custom or [], special=special)
@@ -568,9 +566,8 @@ class DealForm(CustomFieldsMixin):
             data["amount"] = str(data["amount"]) if data["amount"] is not None else None
         if "tags" in data:
             data["tags"] = _tag_list(data["tags"])
-        for name in ("company", "contact"):
-            if name in data:
-                data[name] = data[name] or None
+        if "contact" in data:
+            data["contact"] = data["contact"] or None
         return self.pop_custom(data)
 
 

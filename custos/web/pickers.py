@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models.functions import Lower
 from django.utils.translation import gettext as _
 
@@ -100,3 +101,22 @@ def company_label(company: Company | None) -> str:
         return ""
     twins = Company.objects.annotate(lower_name=Lower("name")).filter(lower_name=company.name.lower())
     return company.name if twins.count() < 2 else _qualified(company)
+
+
+def company_by_id_label(actor: Actor, company_id: str) -> str:
+    """The picker's text for a company named by id (a link such as "new deal for this
+    company"); empty for one the actor may not see or that does not exist."""
+    if not company_id or not actor.can("company.view"):
+        return ""
+    try:
+        return company_label(company_list(actor).filter(pk=company_id).first())
+    except (ValueError, DjangoValidationError):
+        return ""
+
+
+def with_company(actor: Actor, data: dict[str, Any], field: str = "company") -> dict[str, Any]:
+    """A form's data with the company picked by its label, as the domain takes it (an id)."""
+    if field in data:
+        company = company_from_label(actor, field, data[field] or "")
+        data[field] = str(company.pk) if company else None
+    return data

@@ -2,8 +2,9 @@
 under which agreement, and how a transfer out of the EU/EEA is safeguarded (Art. 44 to 49).
 
 Art. 19: a processor marked "inform of changes", with a contact address, is told when a
-rectification, erasure or restriction is carried out, if the organisation informs recipients
-(privacy settings). The mail names only what the recipient must act on: the person by the
+rectification, erasure or restriction *request* is completed, if the organisation informs
+recipients (privacy settings). A restriction staff set on the person's page without a request
+informs no one yet: that is still to be built. The mail names only what the recipient must act on: the person by the
 addresses it knows them by, what to do, and for a rectification the corrected values. It is
 sent in-process after commit, like the double opt-in mail: the person's addresses are read
 before an erasure removes them and live only in memory until they are in the mail, never in

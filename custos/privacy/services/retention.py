@@ -38,6 +38,8 @@ from custos.privacy.services.erasure import chunks, delete_records, empty_value,
 logger = logging.getLogger("custos.privacy.retention")
 
 BATCH_SIZE = 1000
+# Due ids read at a time: the memory a run holds stays the same at 10 rows or 10 million.
+PAGE_SIZE = 20 * BATCH_SIZE
 POLICY_FIELDS = ("key", "condition", "days", "action", "is_enabled")
 # What a policy decides; changing any of them makes earlier previews stale.
 TERMS = ("key", "condition", "days", "action")
@@ -416,10 +418,10 @@ def retention_run(*, actor: Actor, policy: RetentionPolicy) -> RetentionRun:
     """Apply the policy now: batch by batch, each in its own transaction, so a long run holds
     no lock for long and an interrupted one is finished by the next. Reported and audited.
 
-    The due records are listed once (one pass over the table: ids only, about 100 bytes
-    each), then each batch is checked again by id as it is treated, so that a hold placed
-    or an erasure done meanwhile is respected; reading the due set anew for every batch
-    would read the table once per batch."""
+    The due records are listed in pages of ids, each page taking up in key order where the
+    last stopped (one pass over the table in all, and memory for one page only), then each
+    batch is checked again by id as it is treated, so that a hold placed or an erasure done
+    meanwhile is respected."""
     actor.require("retention_policy.change")
     if not policy.is_enabled and not is_previewed(policy):
         raise Conflict(_("Preview the policy first: see how many records it would change, then run it."))
@@ -431,17 +433,22 @@ def retention_run(*, actor: Actor, policy: RetentionPolicy) -> RetentionRun:
         due = _due(declaration, policy, now)
         held_here = _of_subjects(declaration, _held_subjects())
         held += due.filter(held_here).count()
-        found = list(due.exclude(held_here).order_by("pk").values_list("pk", flat=True))
-        matched += len(found)
-        for chunk in chunks(found, BATCH_SIZE):
-            with transaction.atomic():
-                still_due = _among(_processable(declaration, policy, now), chunk)
-                rows = list(still_due.values_list("pk", *declaration.subject_paths))
-                subjects = sorted({subject for row in rows for subject in row[1:] if subject is not None})
-                if rows:
-                    _treat(declaration, policy, [row[0] for row in rows], subjects)
-            processed += len(rows)
-            persons.update(subjects)
+        pending = due.exclude(held_here).order_by("pk")
+        last = None
+        while found := list(
+            (pending if last is None else pending.filter(pk__gt=last)).values_list("pk", flat=True)[:PAGE_SIZE]
+        ):
+            last = found[-1]
+            matched += len(found)
+            for chunk in chunks(found, BATCH_SIZE):
+                with transaction.atomic():
+                    still_due = _among(_processable(declaration, policy, now), chunk)
+                    rows = list(still_due.values_list("pk", *declaration.subject_paths))
+                    subjects = sorted({subject for row in rows for subject in row[1:] if subject is not None})
+                    if rows:
+                        _treat(declaration, policy, [row[0] for row in rows], subjects)
+                processed += len(rows)
+                persons.update(subjects)
     counts = RetentionCounts(matched=matched, persons=len(persons), held=held)
     with transaction.atomic():
         run.matched, run.held, run.processed = counts.matched, counts.held, processed

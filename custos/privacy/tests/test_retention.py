@@ -391,3 +391,18 @@ def test_contract_end_counts_from_the_latest_contract_end_of_the_persons_contact
     assert Contact.objects.get(pk=ended.pk).email == ""
     assert set(Contact.objects.exclude(email="").values_list("pk", flat=True)) == {recent.pk, running.pk, without.pk}
     assert list(Lead.objects.values_list("pk", flat=True)) == [other_lead.pk]
+
+
+def test_a_run_goes_through_the_due_records_page_by_page_and_misses_none(cast, monkeypatch):
+    monkeypatch.setattr(retention, "PAGE_SIZE", 2)
+    monkeypatch.setattr(retention, "BATCH_SIZE", 1)
+    idle = [_contact(cast, f"idle{n}@example.org", days_idle=400) for n in range(5)]
+    active = _contact(cast, "active@example.org")
+    policy = _policy(cast)
+    _previewed(cast, policy)
+
+    run = _run(cast, policy)
+
+    assert (run.matched, run.processed) == (5, 5)
+    assert set(Contact.objects.filter(email="").values_list("pk", flat=True)) == {c.pk for c in idle}
+    assert Contact.objects.get(pk=active.pk).email == "active@example.org"

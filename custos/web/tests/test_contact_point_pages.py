@@ -122,3 +122,32 @@ def test_an_ambiguous_or_unknown_company_is_explained_and_nothing_is_saved(cast)
     assert "No company of this name" in unknown.content.decode()
     with tenant_scope(cast.org_a):
         assert not Contact.objects.exists()
+
+
+def test_a_deal_gets_its_company_by_name_and_the_edit_form_shows_it(cast):
+    from custos.crm.models import Deal
+    from custos.web.tests.sales import stages_of
+
+    companies = _companies(cast)
+    stages = stages_of(cast)
+    enable_two_factor(cast.alice)
+    client = web_client(cast.alice)
+    # "New deal" from a company's page names the company by id: the form shows its label.
+    form = client.get("/deals/new/", {"company": str(companies["north_b"].pk)}).content.decode()
+    assert 'value="Nordwind GmbH · Berlin"' in form
+
+    created = client.post(
+        "/deals/new/",
+        {"name": "Chairs", "stage": str(stages["Proposal"].pk), "currency": "EUR", "company": "Praxis Dr. Weiss"},
+    )
+    refused = client.post(
+        "/deals/new/",
+        {"name": "Desks", "stage": str(stages["Proposal"].pk), "currency": "EUR", "company": "Nordwind GmbH"},
+    )
+
+    assert created.status_code == 302
+    assert "Several companies have this name" in refused.content.decode()
+    with tenant_scope(cast.org_a):
+        deal = Deal.objects.get()
+        assert deal.company_id == companies["praxis"].pk
+    assert 'value="Praxis Dr. Weiss"' in client.get(f"/deals/{deal.pk}/edit/").content.decode()

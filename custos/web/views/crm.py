@@ -27,7 +27,7 @@ from custos.crm.services import people as services
 from custos.crm.services.custom_fields import fields_of
 from custos.web.custom_values import form_setup, shown_values
 from custos.web.forms import CompanyForm, ContactForm, address_initial, attach_errors, points_as_text
-from custos.web.pickers import company_from_label, company_label, company_options
+from custos.web.pickers import company_from_label, company_label, company_options, with_company
 from custos.web.shortcuts import actor_of
 from custos.web.views.activities import timeline_context
 from custos.web.views.duplicates import duplicates_of, possible_duplicates
@@ -55,14 +55,6 @@ def contact_list_view(request: HttpRequest) -> HttpResponse:
     return _list_response(request, "web/crm/contact_list.html", context)
 
 
-def _with_company(actor: Any, data: dict[str, Any]) -> dict[str, Any]:
-    """The form's data with the company picked by its label, as the domain takes it (an id)."""
-    if "company" in data:
-        company = company_from_label(actor, "company", data["company"] or "")
-        data["company"] = str(company.pk) if company else None
-    return data
-
-
 def company_options_view(request: HttpRequest) -> HttpResponse:
     """The options of a company picker for what was typed so far (the input's own value)."""
     actor = actor_of(request)
@@ -85,7 +77,7 @@ def contact_create_view(request: HttpRequest) -> HttpResponse:
     duplicates = possible_duplicates(request, actor) if request.method == "POST" and form.is_valid() else []
     if request.method == "POST" and form.is_valid() and not duplicates:
         try:
-            contact = services.contact_create(actor=actor, data=_with_company(actor, form.domain_data()))
+            contact = services.contact_create(actor=actor, data=with_company(actor, form.domain_data()))
         except ValidationFailed as error:
             attach_errors(form, error)
         else:
@@ -185,7 +177,7 @@ def contact_edit_view(request: HttpRequest, contact_id: str) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         try:
-            services.contact_update(actor=actor, contact=contact, data=_with_company(actor, form.changes()))
+            services.contact_update(actor=actor, contact=contact, data=with_company(actor, form.changes()))
         except ValidationFailed as error:
             attach_errors(form, error)
         else:

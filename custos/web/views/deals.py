@@ -26,6 +26,7 @@ from custos.crm.services import deals as services
 from custos.crm.services.custom_fields import fields_of
 from custos.web.custom_values import CustomSetup, detail_context, form_setup
 from custos.web.forms import DealForm, DealMoveForm, attach_errors
+from custos.web.pickers import company_by_id_label, company_label, with_company
 from custos.web.selectors import member_names
 from custos.web.shortcuts import actor_of
 from custos.web.templatetags.custos import shown_name
@@ -218,10 +219,6 @@ def _deal_form(
     pipelines = _pipelines(actor)
     stages = [(p.name, [(str(s.pk), s.name) for s in p.stages.all()]) for p in pipelines]
     pipeline_of_stage = {str(s.pk): str(p.pk) for p in pipelines for s in p.stages.all()}
-    companies = [
-        (str(pk), name)
-        for pk, name in scoped(actor, Company.objects.all()).order_by("name").values_list("pk", "name")[:CHOICES_LIMIT]
-    ]
     contacts = [
         (str(contact.pk), shown_name(contact, actor))
         for contact in scoped(actor, Contact.objects.only("pk", "first_name", "last_name", "email")).order_by(
@@ -229,7 +226,6 @@ def _deal_form(
         )[:CHOICES_LIMIT]
     ]
     if deal is not None:
-        _choices_with(companies, deal.company)
         _choices_with(contacts, deal.contact, shown_name(deal.contact, actor) if deal.contact else "")
     return DealForm(
         data,
@@ -237,7 +233,6 @@ def _deal_form(
         stages=stages,
         pipeline_of_stage=pipeline_of_stage,
         members=list(member_names(actor).items()),
-        companies=companies,
         contacts=contacts,
         hidden=actor.hidden_fields_of("deal"),
         custom=custom.definitions,
@@ -254,13 +249,13 @@ def deal_create_view(request: HttpRequest) -> HttpResponse:
         "owner": str(actor.user_id or ""),
         "currency": "EUR",
         "stage": request.GET.get("stage") or (str(first_open.pk) if first_open else ""),
-        "company": request.GET.get("company", ""),
+        "company": company_by_id_label(actor, request.GET.get("company", "")),
         "contact": request.GET.get("contact", ""),
     }
     form = _deal_form(actor, posted(request), initial)
     if request.method == "POST" and form.is_valid():
         try:
-            deal = services.deal_create(actor=actor, data=submitted(request, form))
+            deal = services.deal_create(actor=actor, data=with_company(actor, submitted(request, form)))
         except ValidationFailed as error:
             attach_errors(form, error, rename={"pipeline": "stage"})
         else:
@@ -304,7 +299,7 @@ def deal_edit_view(request: HttpRequest, deal_id: str) -> HttpResponse:
         "expected_close": deal.expected_close,
         "lost_reason": deal.lost_reason,
         "owner": str(deal.owner_id or ""),
-        "company": str(deal.company_id or ""),
+        "company": company_label(deal.company),
         "contact": str(deal.contact_id or ""),
         "tags": ", ".join(deal.tags),
         "notes": deal.notes,
@@ -317,7 +312,7 @@ def deal_edit_view(request: HttpRequest, deal_id: str) -> HttpResponse:
         if "stage" in data:
             data["pipeline"] = form.pipeline_of_stage[data["stage"]]
         try:
-            services.deal_update(actor=actor, deal=deal, data=data)
+            services.deal_update(actor=actor, deal=deal, data=with_company(actor, data))
         except ValidationFailed as error:
             attach_errors(form, error, rename={"pipeline": "stage"})
         else:
