@@ -154,10 +154,10 @@ type Candidates = list[tuple[str, uuid.UUID, str]]
 def find(actor: Actor, q: str, *, fields: Mapping[str, Iterable[str]], limit: int = 20) -> list[Hit]:
     """The best records for q across types, forgiving typos; `fields` are the visible ones.
 
-    First the entries containing the text (on PostgreSQL: at a word's start); if there are
-    none, those similar to it; if there are none either, on PostgreSQL, those containing it
-    inside a word. Each look-up reads at most CANDIDATES entries, in no particular order
-    (ordering them all would read them all), which are then ranked here.
+    First the entries containing the text (on PostgreSQL: at a word's start, then, if that
+    fills no page, inside a word too, as SQLite's index finds them at once); if there are
+    none, those similar to it. Each look-up reads at most CANDIDATES entries, in no
+    particular order (ordering them all would read them all), which are then ranked here.
     """
     text = _query_text(q)
     if not text or not fields:
@@ -170,11 +170,11 @@ def find(actor: Actor, q: str, *, fields: Mapping[str, Iterable[str]], limit: in
         _set_thresholds(word=AT_A_WORDS_START_THRESHOLD, strict=SIMILARITY_THRESHOLD)
     best: dict[tuple[str, uuid.UUID], float] = {}
     _score(best, text, _containing(entries, text))
+    if len(best) < limit and connection.vendor == "postgresql":  # inside a word: "mann" in "Hoffmann"
+        _score(best, text, _containing(entries, text, missing=ANYWHERE))
     if not best:  # nothing contains the text as typed: forgive a typo
         for candidates in _similar(entries, text):
             _score(best, text, candidates)
-    if not best and connection.vendor == "postgresql":  # last, the text inside a word ("dqv")
-        _score(best, text, _containing(entries, text, missing=ANYWHERE))
     ranked = sorted(best.items(), key=lambda item: -item[1])[:limit]
     return [Hit(object_type=t, object_id=i, score=round(s, 3)) for (t, i), s in ranked]
 

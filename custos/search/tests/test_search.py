@@ -174,3 +174,14 @@ def test_a_text_found_as_typed_is_not_mixed_with_lookalikes(cast, people):
         assert [h.object_id for h in find(cast.actor(cast.alice), "Lovell", fields=fields)] == [adam.pk]
         both = find(cast.actor(cast.alice), "Lovel", fields=fields)
         assert [h.object_id for h in both] == [adam.pk, people["ada"].pk]  # the shorter value first
+
+
+def test_a_text_inside_a_word_is_found_beside_one_starting_a_word_on_both_databases(cast, people):
+    with tenant_scope(cast.org_a):
+        actor = cast.actor(cast.alice)
+        mannheim = company_create(actor=actor, data={"name": "Mannheim Dental GmbH"})
+        hoffmann = contact_create(actor=actor, data={"first_name": "Erika", "last_name": "Hoffmann"})
+
+        hits = find(actor, "mann", fields={"contact": ["name"], "company": ["name"]})
+
+        assert [h.object_id for h in hits] == [hoffmann.pk, mannheim.pk]  # the shorter value first
