@@ -12,27 +12,29 @@ actions and audited; a bulk load of records is not an action anyone took).
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import random
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pyotp
-from django.db import connection, transaction
+from django.db import connection, connections
 from django.utils import timezone
 
 from bench import data
+from bench.loading import Loader
 from custos.accounts.access import actor_for
 from custos.accounts.models import Membership, Role
 from custos.accounts.services import member_add, organization_create
 from custos.core import crypto
 from custos.core.actor import Via
-from custos.core.db.bulk import insert_rows as insert
 from custos.core.tenancy import tenant_scope
 from custos.crm.models import Activity, Company, Contact, Deal, DealStageChange, Lead, Stage
 from custos.crm.search import _document
@@ -44,6 +46,8 @@ from custos.search.services import _entries
 BIG_TENANT = "Bench Big GmbH"
 SMALL_TENANTS = 9
 CHUNK = 2000  # records per transaction
+# Processes writing chunks at once on PostgreSQL: building rows in Python is the bottleneck.
+WORKERS = min(os.cpu_count() or 1, 4)
 STAFF_ROLES = ("sales",) * 8 + ("manager", "manager", "support", "read_only")
 # Records are spread over the years before the benchmark date, oldest first (ids are time-ordered too).
 FIRST_DAY = datetime(2021, 1, 1, tzinfo=UTC)
@@ -84,6 +88,37 @@ class Tenant:
     lead_ids: list[uuid.UUID] = field(default_factory=list)
     deal_ids: list[uuid.UUID] = field(default_factory=list)
 
+    def extend(self, grown: Grown) -> None:
+        for name in Grown.__dataclass_fields__:
+            getattr(self, name).extend(getattr(grown, name))
+
+
+@dataclass
+class Grown:
+    """What one chunk adds to its tenant's lists (in a worker process, sent back to the parent)."""
+
+    companies: list[Company] = field(default_factory=list)
+    contact_ids: list[uuid.UUID] = field(default_factory=list)
+    contact_subjects: list[uuid.UUID] = field(default_factory=list)
+    contact_emails: list[str] = field(default_factory=list)
+    contact_company: list[int] = field(default_factory=list)
+    lead_ids: list[uuid.UUID] = field(default_factory=list)
+    deal_ids: list[uuid.UUID] = field(default_factory=list)
+
+
+@dataclass
+class Chunk:
+    """One transaction's worth of one kind of record: what its step reads and where it writes."""
+
+    out: Loader
+    numbers: range
+    total: int
+    tenant: Tenant  # what earlier steps made
+    rng: random.Random
+    people: list[tuple[data.Person, str]]  # made beforehand, in order: emails are unique
+    stages: list[Stage]
+    grown: Grown = field(default_factory=Grown)
+
 
 def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
@@ -109,11 +144,16 @@ def generate(scale: int, *, seed: int = 2026) -> dict[str, Any]:
     small = Counts.for_scale(max(scale // 100, 10))
     tenants += [(f"Bench Small {n + 1}", data.COUNTRIES[n % 3], small) for n in range(SMALL_TENANTS)]
     rows = 0
-    for name, country, counts in tenants:
-        tenant_started = time.perf_counter()
-        _tenant(name, country, counts, rng, emails)
-        rows += counts.rows
-        _say(f"{name}: {counts.rows:,} records in {time.perf_counter() - tenant_started:.0f} s")
+    loader = Loader()
+    try:
+        with loader.indexes_built_afterwards():
+            for name, country, counts in tenants:
+                tenant_started = time.perf_counter()
+                _tenant(loader, name, country, counts, rng, emails)
+                rows += counts.rows
+                _say(f"{name}: {counts.rows:,} records in {time.perf_counter() - tenant_started:.0f} s")
+    finally:
+        loader.close()
     with connection.cursor() as cursor:
         # What autovacuum (PostgreSQL) or `PRAGMA optimize` (SQLite) would do in time.
         cursor.execute("VACUUM ANALYZE" if connection.vendor == "postgresql" else "ANALYZE")
@@ -127,7 +167,7 @@ def generate(scale: int, *, seed: int = 2026) -> dict[str, Any]:
     }
 
 
-def _tenant(name: str, country: str, counts: Counts, rng: random.Random, emails: data.Emails) -> None:
+def _tenant(loader: Loader, name: str, country: str, counts: Counts, rng: random.Random, emails: data.Emails) -> None:
     slug_domain = data.ascii_local(name.replace(" ", "-"))
     created = organization_create(name=name, owner_email=f"owner@{slug_domain}.example", country=country)
     with tenant_scope(created.org):
@@ -151,25 +191,99 @@ def _tenant(name: str, country: str, counts: Counts, rng: random.Random, emails:
             (_deals, counts.deals),
             (_activities, counts.activities),
         ):
-            _write(step, total, tenant, rng, emails, stages)
+            _write(step, total, loader, tenant, rng, emails, stages)
 
 
-def _write(step: Callable[..., int], total: int, *args: Any) -> None:
+def _write(
+    step: Callable[[Chunk], int],
+    total: int,
+    loader: Loader,
+    tenant: Tenant,
+    rng: random.Random,
+    emails: data.Emails,
+    stages: list[Stage],
+) -> None:
+    """Every chunk of one step, each with a seed of its own drawn here, so the data is the same
+    whether the chunks run here or in worker processes (PostgreSQL only: SQLite has one writer)."""
     started = time.perf_counter()
+    people = _people(step, total, rng, emails)
+    chunks = [(numbers, rng.getrandbits(64)) for numbers in _chunks(total)]
+    args: _Forked = (step, total, tenant, people, stages)
+    if loader.copying and WORKERS > 1 and len(chunks) >= 2 * WORKERS:
+        global _forked
+        _forked = args  # the workers read it from their copy of this process
+        loader.close()  # no connection may be shared with a forked process
+        connections.close_all()
+        with multiprocessing.get_context("fork").Pool(WORKERS) as pool:
+            done = _progress(step, total, started, tenant, pool.imap(_chunk_in_worker, chunks))
+        _forked = None
+    else:
+        done = _progress(step, total, started, tenant, (_chunk(loader, *args, *chunk) for chunk in chunks))
+    assert done == total, f"{step.__name__}: {done} of {total}"
+
+
+def _progress(
+    step: Callable[..., int], total: int, started: float, tenant: Tenant, grown: Iterable[tuple[int, Grown]]
+) -> int:
     done = 0
-    for numbers in _chunks(total):
-        with transaction.atomic():
-            done += step(numbers, total, *args)
+    for count, chunk_grown in grown:
+        tenant.extend(chunk_grown)
+        done += count
         if done % (CHUNK * 50) < CHUNK or done == total:
             rate = done / max(time.perf_counter() - started, 1e-9)
             _say(f"  {step.__name__.strip('_')}: {done:,}/{total:,} ({rate:,.0f}/s)")
+    return done
 
 
-def index(records: list[Any]) -> None:
+def _chunk(
+    loader: Loader,
+    step: Callable[[Chunk], int],
+    total: int,
+    tenant: Tenant,
+    people: list[tuple[data.Person, str]],
+    stages: list[Stage],
+    numbers: range,
+    seed: int,
+) -> tuple[int, Grown]:
+    chunk = Chunk(loader, numbers, total, tenant, random.Random(seed), people, stages)
+    with loader.chunk():
+        count = step(chunk)
+    return count, chunk.grown
+
+
+# (step, total, tenant, people, stages) of the step being forked
+_Forked = tuple[Callable[[Chunk], int], int, Tenant, list[tuple[data.Person, str]], list[Stage]]
+_forked: _Forked | None = None
+_worker_loader: Loader | None = None
+
+
+def _chunk_in_worker(chunk: tuple[range, int]) -> tuple[int, Grown]:
+    global _worker_loader
+    if _worker_loader is None:
+        _worker_loader = Loader()
+    assert _forked is not None
+    return _chunk(_worker_loader, *_forked, *chunk)
+
+
+def _people(
+    step: Callable[..., int], total: int, rng: random.Random, emails: data.Emails
+) -> list[tuple[data.Person, str]]:
+    """Contacts' and leads' names and emails, made in one place so every address is unique."""
+    share = {_contacts: 0.9, _leads: 0.85}.get(step)
+    if share is None:
+        return []
+    people = []
+    for _ in range(total):
+        who = data.person(rng)
+        people.append((who, emails(who) if rng.random() < share else ""))
+    return people
+
+
+def index(loader: Loader, records: list[Any]) -> None:
     """The search entries `reindex_many` writes for new records, made by the application's own
     functions; only the INSERT is the benchmark's (new records have no entries to replace)."""
     # New records: no further emails or phones yet.
-    insert(SearchEntry, [entry for record in records for entry in _entries(_document(record, ()))])
+    loader.write(SearchEntry, [entry for record in records for entry in _entries(_document(record, ()))])
 
 
 def _country(rng: random.Random, tenant: Tenant) -> str:
@@ -177,9 +291,10 @@ def _country(rng: random.Random, tenant: Tenant) -> str:
     return tenant.country if rng.random() < 0.7 else rng.choice(data.COUNTRIES)
 
 
-def _companies(numbers: range, total: int, tenant: Tenant, rng: random.Random, emails: data.Emails, *_: Any) -> int:
+def _companies(chunk: Chunk) -> int:
+    tenant, rng, total = chunk.tenant, chunk.rng, chunk.total
     batch = []
-    for n in numbers:
+    for n in chunk.numbers:
         country = _country(rng, tenant)
         name = data.company_name(rng, country)
         domain = data.ascii_local(name.split(" ")[0]) + rng.choice((".de", ".com", ".eu", ".pl", ".at"))
@@ -198,16 +313,17 @@ def _companies(numbers: range, total: int, tenant: Tenant, rng: random.Random, e
                 **(data.address(rng, country) if rng.random() < 0.7 else {}),
             )
         )
-    insert(Company, batch)
-    index(batch)
-    tenant.companies.extend(batch)
+    chunk.out.write(Company, batch)
+    index(chunk.out, batch)
+    chunk.grown.companies.extend(batch)
     return len(batch)
 
 
-def _contacts(numbers: range, total: int, tenant: Tenant, rng: random.Random, emails: data.Emails, *_: Any) -> int:
+def _contacts(chunk: Chunk) -> int:
+    tenant, rng, total = chunk.tenant, chunk.rng, chunk.total
     subjects, batch = [], []
-    for n in numbers:
-        who = data.person(rng)
+    for n in chunk.numbers:
+        who, email = chunk.people[n]
         created = _moment(rng, n / total)
         company_index = rng.randrange(len(tenant.companies)) if tenant.companies and rng.random() < 0.4 else -1
         subject = Subject(created_at=created)
@@ -215,7 +331,7 @@ def _contacts(numbers: range, total: int, tenant: Tenant, rng: random.Random, em
             subject_id=subject.pk,
             first_name=who.first_name,
             last_name=who.last_name,
-            email=emails(who) if rng.random() < 0.9 else "",
+            email=email,
             phone=data.phone(rng, who.country) if rng.random() < 0.8 else "",
             owner_id=rng.choice(tenant.owner_ids),
             tags=rng.sample(data.TAGS, k=rng.choice((0, 0, 1, 1, 2))),
@@ -229,21 +345,22 @@ def _contacts(numbers: range, total: int, tenant: Tenant, rng: random.Random, em
             contact.company = tenant.companies[company_index]  # the search entry quotes its name
         subjects.append(subject)
         batch.append(contact)
-        tenant.contact_ids.append(contact.pk)
-        tenant.contact_subjects.append(subject.pk)
-        tenant.contact_emails.append(contact.email)
-        tenant.contact_company.append(company_index)
-    insert(Subject, subjects)
-    insert(Contact, batch)
-    index(batch)
+        chunk.grown.contact_ids.append(contact.pk)
+        chunk.grown.contact_subjects.append(subject.pk)
+        chunk.grown.contact_emails.append(contact.email)
+        chunk.grown.contact_company.append(company_index)
+    chunk.out.write(Subject, subjects)
+    chunk.out.write(Contact, batch)
+    index(chunk.out, batch)
     return len(batch)
 
 
-def _leads(numbers: range, total: int, tenant: Tenant, rng: random.Random, emails: data.Emails, *_: Any) -> int:
+def _leads(chunk: Chunk) -> int:
+    tenant, rng, total = chunk.tenant, chunk.rng, chunk.total
     subjects, batch = [], []
     statuses = [*["new"] * 5, *["contacted"] * 3, "qualified", "disqualified", "converted"]
-    for n in numbers:
-        who = data.person(rng)
+    for n in chunk.numbers:
+        who, email = chunk.people[n]
         created = _moment(rng, n / total)
         status = rng.choice(statuses)
         # One person, one subject: some leads are people already known as contacts.
@@ -253,7 +370,7 @@ def _leads(numbers: range, total: int, tenant: Tenant, rng: random.Random, email
         else:
             subject = Subject(created_at=created)
             subjects.append(subject)
-            subject_id, email = subject.pk, emails(who) if rng.random() < 0.85 else ""
+            subject_id = subject.pk
         batch.append(
             Lead(
                 subject_id=subject_id,
@@ -273,18 +390,17 @@ def _leads(numbers: range, total: int, tenant: Tenant, rng: random.Random, email
                 updated_at=created,
             )
         )
-    insert(Subject, subjects)
-    insert(Lead, batch)
-    index(batch)
-    tenant.lead_ids.extend(lead.pk for lead in batch)
+    chunk.out.write(Subject, subjects)
+    chunk.out.write(Lead, batch)
+    index(chunk.out, batch)
+    chunk.grown.lead_ids.extend(lead.pk for lead in batch)
     return len(batch)
 
 
-def _deals(
-    numbers: range, total: int, tenant: Tenant, rng: random.Random, emails: data.Emails, stages: list[Stage]
-) -> int:
+def _deals(chunk: Chunk) -> int:
+    tenant, rng, total, stages = chunk.tenant, chunk.rng, chunk.total, chunk.stages
     batch, changes = [], []
-    for n in numbers:
+    for n in chunk.numbers:
         created = _moment(rng, n / total)
         stage = rng.choice(stages)
         status = {"won": "won", "lost": "lost"}.get(stage.outcome, "open")
@@ -314,17 +430,18 @@ def _deals(
         )
         batch.append(deal)
         changes.append(DealStageChange(deal=deal, to_stage=stage, changed_at=created, actor_user_id=deal.owner_id))
-    insert(Deal, batch)
-    insert(DealStageChange, changes)
-    index(batch)
-    tenant.deal_ids.extend(deal.pk for deal in batch)
+    chunk.out.write(Deal, batch)
+    chunk.out.write(DealStageChange, changes)
+    index(chunk.out, batch)
+    chunk.grown.deal_ids.extend(deal.pk for deal in batch)
     return len(batch)
 
 
-def _activities(numbers: range, total: int, tenant: Tenant, rng: random.Random, *_: Any) -> int:
+def _activities(chunk: Chunk) -> int:
+    tenant, rng, total = chunk.tenant, chunk.rng, chunk.total
     batch = []
     kinds = ["note"] * 4 + ["task"] * 2 + ["call"] * 2 + ["email", "meeting"]
-    for n in numbers:
+    for n in chunk.numbers:
         created = _moment(rng, n / total)
         kind = rng.choice(kinds)
         link = rng.random()
@@ -353,5 +470,5 @@ def _activities(numbers: range, total: int, tenant: Tenant, rng: random.Random, 
                 **links,
             )
         )
-    insert(Activity, batch)
+    chunk.out.write(Activity, batch)
     return len(batch)

@@ -50,6 +50,13 @@ def big_tenant() -> tuple[Organization, Membership]:
     return org, owner
 
 
+def stored() -> dict[str, int]:
+    """The size of the data a run finds: the big tenant's contacts."""
+    org, _owner = big_tenant()
+    with tenant_scope(org):
+        return {"scale": Contact.objects.count()}
+
+
 def sample(model: Any, count: int, rng: random.Random) -> list[Any]:
     """`count` records drawn evenly from the whole table (one pass over the primary key index)."""
     total = model.objects.count()

@@ -50,6 +50,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--quick", action="store_true", help="Few samples and no profile: checks that the benchmark runs."
         )
+        parser.add_argument(
+            "--reuse",
+            action="store_true",
+            help="crm: measure the data an earlier run left in the benchmark database instead of generating it "
+            "again (no baseline; an import measured before has added its rows).",
+        )
         # privacy
         parser.add_argument(
             "--contacts",
@@ -107,6 +113,7 @@ class Command(BaseCommand):
             api_seconds=options["api_seconds"],
             baseline_scale=options["baseline_scale"],
             quick=options["quick"],
+            reuse=options["reuse"],
         )
         text = json.dumps(report, indent=2, ensure_ascii=False)
         if options["json_path"]:
