@@ -23,6 +23,7 @@ from __future__ import annotations
 import cProfile
 import datetime as dt
 import json
+import os
 import pstats
 import random
 import subprocess
@@ -37,7 +38,8 @@ from django.db import connection
 from bench.crm import bench_dir, child_environment, code_version, fresh_database, machine, say
 from bench.measure import big_tenant, database_version, sample, summary
 
-DATABASE_NAME = "custos_bench_privacy"
+# Two benchmarks at once on one machine each name their own database (and var directory).
+DATABASE_NAME = os.environ.get("CUSTOS_BENCH_PRIVACY_DATABASE", "custos_bench_privacy")
 POSTGRES_SERVER = "postgres://postgres@127.0.0.1:5432"
 BASELINE_CONTACTS = 10_000
 # Contacts whose creation the benchmark moves into the past, for the retention policy to find.
@@ -273,7 +275,8 @@ class Children:
     def __init__(self, vendor: str) -> None:
         self.url = database_url(vendor)
         # A var directory of its own: the erasures' journal belongs to this database alone.
-        self.var_dir = bench_dir() / "privacy"
+        default = DATABASE_NAME == "custos_bench_privacy"
+        self.var_dir = bench_dir() / ("privacy" if default else f"privacy_{DATABASE_NAME}")
         self.var_dir.mkdir(exist_ok=True, mode=0o700)
         self.env = {**child_environment(self.url), "CUSTOS_VAR_DIR": str(self.var_dir)}
 

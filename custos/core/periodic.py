@@ -36,6 +36,8 @@ JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob("privacy.remind_deadlines", "custos.privacy.tasks.remind_request_deadlines", timedelta(hours=6)),
     # 15 minutes: the 72-hour clock's reminders go out at most a quarter of an hour late.
     PeriodicJob("privacy.remind_breach_clocks", "custos.privacy.tasks.remind_breach_clocks", timedelta(minutes=15)),
+    # 5 minutes: an Art. 19 notice the process did not live to mail goes at most this late.
+    PeriodicJob("privacy.send_recipient_notices", "custos.privacy.tasks.send_recipient_notices", timedelta(minutes=5)),
     PeriodicJob(
         "privacy.apply_retention", "custos.privacy.services.retention.apply_retention_policies", timedelta(days=1)
     ),

@@ -96,6 +96,15 @@ def remind_breach_clocks() -> int:
 
 
 @task
+def send_recipient_notices() -> int:
+    """Every organisation's Art. 19 notices that are due: never mailed after their commit (the
+    process died first) or refused by the mail server before; returns how many went."""
+    from custos.privacy.services.processors import recipients_sweep
+
+    return sum(recipients_sweep(org_id) for org_id in Organization.objects.values_list("pk", flat=True))
+
+
+@task
 def send_breach_clock_reminder(org_id: str, breach_id: str, threshold: str) -> int:
     """Mail the privacy officers where the breach's clock stands and where to find it; no title,
     no description, nothing about the persons: those may name someone."""

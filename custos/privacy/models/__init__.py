@@ -5,7 +5,7 @@ from custos.privacy.models.breaches import Breach, BreachSubject
 from custos.privacy.models.consent import ConsentEvent, Purpose, PurposeVersion
 from custos.privacy.models.holds import KeptRecord, LegalHold
 from custos.privacy.models.portal import PortalLink
-from custos.privacy.models.processors import Processor
+from custos.privacy.models.processors import Processor, RecipientNotice
 from custos.privacy.models.requests import PrivacyRequest, PrivacySettings
 from custos.privacy.models.retention import RetentionPolicy, RetentionRun
 from custos.privacy.models.subjects import Subject, new_reference
@@ -23,6 +23,7 @@ __all__ = [
     "Processor",
     "Purpose",
     "PurposeVersion",
+    "RecipientNotice",
     "RetentionPolicy",
     "RetentionRun",
     "Subject",

@@ -32,7 +32,9 @@ class PrivacySettings(TenantModel):
     reminder_days = models.PositiveIntegerField(_("remind this many days before the deadline"), default=7)
     portal_link_days = models.PositiveIntegerField(_("days a portal link stays valid"), default=7)
     invoice_keep_years = models.PositiveIntegerField(_("years issued invoices are kept"), default=10)
-    inform_recipients = models.BooleanField(_("inform recipients of rectifications and erasures"), default=False)
+    inform_recipients = models.BooleanField(
+        _("inform recipients of rectifications, erasures and restrictions"), default=False
+    )
     # Category values of custos.core.personal_data.
     portal_visible = models.JSONField(_("data shown in the portal"), default=default_portal_visible)
     portal_editable = models.JSONField(_("data the person may correct in the portal"), default=default_portal_editable)

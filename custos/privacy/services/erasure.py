@@ -20,7 +20,7 @@ from typing import Any
 
 from django.apps import apps
 from django.db import connection, models, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.db.models.expressions import RawSQL, Value
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -34,10 +34,10 @@ from custos.core.models import Organization
 from custos.core.personal_data import Category, Declaration, Erasure, model_field
 from custos.core.tenancy import TenantModel, current_org_id, require_org_id
 from custos.privacy.models import KeptRecord, LegalHold, PrivacyRequest, Subject
-from custos.privacy.registry import declaration_of, declarations, records_of
+from custos.privacy.registry import _linked, declaration_of, declarations, subject_models
 from custos.privacy.services.hooks import records_changed
 from custos.privacy.services.journal import journal_append
-from custos.privacy.services.subjects import identifiers_of, phone_variants
+from custos.privacy.services.subjects import identifier_fields, identifiers_of, no_identifiers, phone_variants
 from custos.privacy.services.suppression import suppress_subject
 
 logger = logging.getLogger(__name__)
@@ -276,6 +276,22 @@ def _indexed_columns() -> dict[str, set[str]]:
     return found
 
 
+# Per database connection: the schema changes only by migrations, which run before the
+# application uses a connection; the catalog query costs a round trip per erasure otherwise.
+# By alias, with the connection it was read on (SQLite's cannot be weakly referenced).
+_indexed_by_connection: dict[str, tuple[Any, dict[str, set[str]]]] = {}
+
+
+def _mention_indexes() -> dict[str, set[str]]:
+    """`_indexed_columns()`, read once per database connection."""
+    connection.ensure_connection()
+    raw = connection.connection
+    known = _indexed_by_connection.get(connection.alias)
+    if known is None or known[0] is not raw:
+        known = _indexed_by_connection[connection.alias] = (raw, _indexed_columns())
+    return known[1]
+
+
 def _candidates(
     model: type[models.Model], fields: Sequence[MentionField], words: set[str], indexed: dict[str, set[str]]
 ) -> models.QuerySet[Any]:
@@ -286,10 +302,14 @@ def _candidates(
     if not covered:
         logger.warning("erasure: %s has no complete mention index; its text is read", model._meta.label)
     if connection.vendor == "postgresql":
-        # Word similarity 1 for a whole-word occurrence; the GIN index finds the rows.
+        # Word similarity 1 for a whole-word occurrence; the GIN index finds the rows. Each word
+        # is a sub-select, which the planner cannot look into: with the word itself it would
+        # estimate the operator's selectivity by running it over the column's statistics (a
+        # few hundred values per word and table), which took longer than the query (measured at
+        # 10,000 contacts: 35-42 ms planning, then under 1 ms; execution the same).
         text = quote(MENTION_COLUMN) if covered else f"({mention_expression(fields)})"
         ordered = sorted(words)
-        condition = " OR ".join(f"%s <%% {text}" for _ in ordered)
+        condition = " OR ".join(f"(SELECT %s::text) <%% {text}" for _ in ordered)
         return rows.extra(where=[f"({condition})"], params=ordered)  # noqa: S610  # names from the models; the words are parameters
     if covered:
         index = quote(mention_index_name(model))
@@ -333,20 +353,25 @@ def _ids_by_label(querysets: dict[str, models.QuerySet[Any]]) -> dict[str, list[
 
 
 def _mentions(
-    subject: Subject, own: dict[str, list[Any]], identifiers: dict[str, set[str]] | None = None
+    subject: Subject,
+    own: dict[str, list[Any]],
+    identifiers: dict[str, set[str]] | None = None,
+    *,
+    country: str | None = None,
 ) -> list[Mention]:
     """Records whose text names the person (other people's, and the proof kept about this
     one), with the text redacted: the candidates of every table in one indexed statement,
-    then the text of those few rows."""
+    then the text of those few rows. `country`: the organisation's, where the caller has it."""
     identifiers = identifiers if identifiers is not None else identifiers_of(subject)
-    country = Organization.objects.filter(pk=require_org_id()).values_list("country", flat=True).first() or ""
+    if country is None:
+        country = Organization.objects.filter(pk=require_org_id()).values_list("country", flat=True).first() or ""
     words = _words(identifiers, country)
     if not words:
         return []
     pattern = mention_pattern(words)
     tables = {model._meta.label: (model, fields) for model, fields in mention_fields().items()}
     with transaction.atomic(savepoint=False):
-        indexed = _indexed_columns()
+        indexed = _mention_indexes()
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SELECT set_config('pg_trgm.word_similarity_threshold', %s, true)", [_WORD_SIMILARITY])
@@ -371,9 +396,50 @@ def _mentions(
     return found
 
 
+def _own_records(subject: Subject) -> tuple[dict[str, list[Any]], dict[str, set[str]]]:
+    """The person's records by model label (the ids every later step works on), and the values
+    they are recognised by (`identifiers_of`), in one statement.
+
+    One part per model and path to the person, not the paths OR-ed as `records_of` does: with
+    two `IN (subquery)` conditions OR-ed, PostgreSQL used neither foreign key's index and read
+    every activity of the tenant (measured: 19 ms of the statement's 20 at 10,000 contacts)."""
+    parts = []
+    for declaration in subject_models():
+        label = declaration.model._meta.label
+        for path in declaration.subject_paths:
+            rows = declaration.model._default_manager.filter(_linked(declaration.model, path, subject))
+            parts.append((label, identifier_fields(declaration), rows))
+    emails = max((len(w.emails) for _, w, _ in parts if w), default=0)
+    phones = max((len(w.phones) for _, w, _ in parts if w), default=0)
+    names = 2 if any(w and w.has_names for _, w, _ in parts) else 0
+    nothing = Value(None, output_field=models.CharField())
+    labelled = []
+    wanted = {}
+    for label, fields, rows in parts:
+        wanted[label] = fields
+        columns: list[Any] = [nothing] * (emails + phones + names)
+        if fields:  # expressions all (F, not names): every part selects its columns in one order
+            columns[: len(fields.emails)] = [F(n) for n in fields.emails]
+            columns[emails : emails + len(fields.phones)] = [F(n) for n in fields.phones]
+            columns[emails + phones : emails + phones + len(fields.names)] = [F(n) for n in fields.names]
+        labelled.append(rows.order_by().values_list(Value(label, output_field=models.CharField()), "pk", *columns))
+    combined = labelled[0].union(*labelled[1:], all=True) if len(labelled) > 1 else labelled[0]
+    own: dict[str, dict[Any, None]] = {}
+    identifiers = no_identifiers()
+    for label, pk, *values in combined:
+        own.setdefault(label, {})[pk] = None  # a record reached by two paths counts once
+        fields = wanted[label]
+        if fields:
+            row = dict(zip(fields.emails, values[:emails], strict=False))
+            row |= dict(zip(fields.phones, values[emails : emails + phones], strict=False))
+            row |= dict(zip(fields.names, values[emails + phones :], strict=False))
+            fields.add(identifiers, row)
+    return {label: list(ids) for label, ids in own.items()}, identifiers
+
+
 def _own_ids(subject: Subject) -> dict[str, list[Any]]:
     """The person's records by model label: the ids every later step works on."""
-    return _ids_by_label({records.declaration.model._meta.label: records.queryset for records in records_of(subject)})
+    return _own_records(subject)[0]
 
 
 def erasure_preview(subject: Subject) -> ErasurePlan:
@@ -414,22 +480,27 @@ def subject_erase(*, actor: Actor, subject: Subject) -> ErasurePlan:
     """Erase the person. Refused while a legal hold is active; idempotent otherwise."""
     actor.require("subject.erase")
     with transaction.atomic():
-        subject = Subject.objects.select_for_update().get(pk=subject.pk)
+        # The organisation's country (for the ways a phone number is written) comes along.
+        subject = Subject.objects.select_for_update(of=("self",)).select_related("org").get(pk=subject.pk)
         holds = _active_holds(subject)
         if holds:
             raise Conflict(_("A legal hold keeps this person's data; release it before erasing."))
         if subject.state == Subject.State.ERASED:
             # Done before: no writes, no hooks, no second journal line.
             return _plan(subject, _own_ids(subject), [], holds=[])
-        identifiers = identifiers_of(subject)
+        # Found once, before anything changes: finding them needs the person's values.
+        own, identifiers = _own_records(subject)
         # Requests received before the address was on record name the person by email only.
         if identifiers["email"]:
-            PrivacyRequest.objects.filter(subject__isnull=True).annotate(_email=Lower("email")).filter(
-                _email__in=identifiers["email"]
-            ).update(subject=subject)
-        # Found once, before anything changes: finding them needs the person's values.
-        own = _own_ids(subject)
-        mentions = _mentions(subject, own, identifiers)
+            linked = (
+                PrivacyRequest.objects.filter(subject__isnull=True)
+                .annotate(_email=Lower("email"))
+                .filter(_email__in=identifiers["email"])
+                .update(subject=subject)
+            )
+            if linked:  # now records of the person too
+                own, identifiers = _own_records(subject)
+        mentions = _mentions(subject, own, identifiers, country=subject.org.country)
         plan = _plan(subject, own, mentions, holds=[])
         # Entries about the person's records keep ids only, but those made through the portal or
         # a web form also name the visitor's network address and browser: gone with the person.

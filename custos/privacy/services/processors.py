@@ -1,18 +1,27 @@
 """The processors register (Art. 28): who processes personal data for the organisation, where,
 under which agreement, and how a transfer out of the EU/EEA is safeguarded (Art. 44 to 49).
 
-Art. 19: a processor marked "inform of changes", with a contact address, is told when a
-rectification, erasure or restriction *request* is completed, if the organisation informs
-recipients (privacy settings). A restriction staff set on the person's page without a request
-informs no one yet: that is still to be built. The mail names only what the recipient must act on: the person by the
-addresses it knows them by, what to do, and for a rectification the corrected values. It is
-sent in-process after commit, like the double opt-in mail: the person's addresses are read
-before an erasure removes them and live only in memory until they are in the mail, never in
-a table, a task payload or a log. The request records whom it informed and when.
+Art. 19: a processor marked "inform of changes", with a contact address, is told of every
+rectification, erasure or restriction, if the organisation informs recipients (privacy
+settings): when such a request is completed, and when staff restrict a person, or lift the
+restriction, directly on the person's page (the restriction's mail asks the recipient to hold
+the data until told otherwise). The mail names only what the recipient must act on: the person
+by the addresses it knows them by, what to do, and for a rectification the corrected values
+as stored (cleaned as the records were written).
+
+One `RecipientNotice` per recipient is recorded in the change's own transaction and mailed in
+process after commit. The person's addresses are read before an erasure removes them; they
+stay on the notice, encrypted, only until the mail went or was given up, and never reach a
+task payload, an audit entry or a log. A notice the process did not live to send, or whose
+mail the server refused, is sent by the sweeper (`privacy.send_recipient_notices`); a
+compare-and-set claim makes each attempt one process's. A request records whom it informed
+and when; a change without a request, the person's audit trail.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import logging
 import smtplib
 import uuid
@@ -35,7 +44,7 @@ from custos.core.lookup import get_or_not_found
 from custos.core.models import Organization
 from custos.core.tenancy import require_org_id, tenant_scope
 from custos.core.validation import Cleaner
-from custos.privacy.models import PrivacyRequest, PrivacySettings, Processor, Purpose, Subject
+from custos.privacy.models import PrivacyRequest, PrivacySettings, Processor, Purpose, RecipientNotice, Subject
 from custos.privacy.services.subjects import identifiers_of
 
 logger = logging.getLogger(__name__)
@@ -211,8 +220,24 @@ def processor_delete(*, actor: Actor, processor: Processor) -> None:
 
 # Informing recipients (Art. 19) ------------------------------------------------------------
 
-# What a recipient is told to do, per kind of request; other kinds inform nobody.
-INFORMED_KINDS = (PrivacyRequest.Kind.RECTIFICATION, PrivacyRequest.Kind.ERASURE, PrivacyRequest.Kind.RESTRICTION)
+Kind = RecipientNotice.Kind
+NoticeStatus = RecipientNotice.Status
+# What a recipient is told of: a completed rectification, erasure or restriction, and a
+# restriction lifted (the restriction's mail asks them to hold the data "until we tell you").
+INFORMED_KINDS = frozenset(Kind.values)
+# The mail normally goes right after commit; a notice still pending this long after it was
+# recorded (the process died in between) is the sweeper's. Also the first wait after a refusal.
+SWEEP_AFTER = dt.timedelta(minutes=5)
+# A refused mail is tried again after 5, 10, 20… minutes, at most 12 hours apart: 12 attempts
+# span about two and a half days, then the notice is given up (and its values emptied).
+MAX_ATTEMPTS = 12
+MAX_RETRY_DELAY = dt.timedelta(hours=12)
+SWEEP_BATCH = 200
+
+
+def retry_delay(attempts: int) -> dt.timedelta:
+    """How long after its `attempts`-th attempt a notice waits (also how long a claim holds)."""
+    return min(SWEEP_AFTER * 2 ** max(attempts - 1, 0), MAX_RETRY_DELAY)
 
 
 def recipients_to_inform() -> list[Processor]:
@@ -229,63 +254,101 @@ def recipients_to_inform() -> list[Processor]:
 
 
 @dataclass(frozen=True)
-class RecipientNotice:
-    """What the mail says; held in memory until it is sent, never stored."""
+class NoticeDetails:
+    """What the mail names the person by and, for a rectification, the values as stored."""
 
-    kind: str
-    reference: str
     emails: tuple[str, ...]
     phones: tuple[str, ...]
-    # (record type, field name, corrected value), for a rectification
+    # (record type, field name, corrected value)
     corrections: tuple[tuple[str, str, str], ...] = field(default=())
 
+    def dumps(self) -> str:
+        return json.dumps(
+            {"emails": self.emails, "phones": self.phones, "corrections": self.corrections}, ensure_ascii=False
+        )
 
-def recipients_prepare(
-    request: PrivacyRequest, subject: Subject | None
-) -> tuple[list[Processor], RecipientNotice | None]:
-    """Before the request is carried out (an erasure removes the addresses): whom to tell, and
-    how to name the person to them."""
-    if request.kind not in INFORMED_KINDS or subject is None:
-        return [], None
+    @classmethod
+    def loads(cls, text: str) -> NoticeDetails:
+        data = json.loads(text)
+        return cls(
+            emails=tuple(data["emails"]),
+            phones=tuple(data["phones"]),
+            corrections=tuple((str(label), str(name), str(value)) for label, name, value in data["corrections"]),
+        )
+
+
+@dataclass(frozen=True)
+class PreparedNotice:
+    """Whom to tell of a change and how to name the person, read before the change (an
+    erasure removes the addresses)."""
+
+    kind: str
+    subject: Subject
+    processors: tuple[Processor, ...]
+    details: NoticeDetails
+
+
+def recipients_prepare(*, kind: str, subject: Subject | None) -> PreparedNotice | None:
+    """Before the change, in its transaction: None when nobody is to be told, because the
+    organisation informs no one, the kind is not told, or the change changes nothing (a
+    restriction of a person restricted already was told then; an erased person was told at
+    the erasure)."""
+    if kind not in INFORMED_KINDS or subject is None:
+        return None
+    # Locked, so that a request's restriction and a direct one at the same time tell once.
+    state = Subject.objects.select_for_update().values_list("state", flat=True).get(pk=subject.pk)
+    if state == Subject.State.ERASED:
+        return None
+    if kind == Kind.RESTRICTION and state != Subject.State.ACTIVE:
+        return None
+    if kind == Kind.RESTRICTION_LIFTED and state != Subject.State.RESTRICTED:
+        return None
     processors = recipients_to_inform()
     if not processors:
-        return [], None
+        return None
     found = identifiers_of(subject)
-    notice = RecipientNotice(
-        kind=request.kind,
-        reference=subject.reference,
+    details = NoticeDetails(
         emails=tuple(sorted(found["email"])),
         # Only when no address is on record: the least that still names the person.
         phones=() if found["email"] else tuple(sorted(found["phone"])),
     )
-    return processors, notice
+    return PreparedNotice(kind=kind, subject=subject, processors=tuple(processors), details=details)
 
 
 def recipients_schedule(
-    *, request: PrivacyRequest, processors: list[Processor], notice: RecipientNotice, result: Mapping[str, Any]
+    *,
+    prepared: PreparedNotice,
+    request: PrivacyRequest | None = None,
+    corrections: tuple[tuple[str, str, str], ...] = (),
 ) -> list[dict[str, Any]]:
-    """After the request was carried out, in its transaction: the entries recording whom it
-    informs (`pending` until the mail went), and the mail sent once it commits."""
-    if request.kind == PrivacyRequest.Kind.RECTIFICATION:
-        corrected = result.get("corrected", {})
-        values = request.details.get("corrections", {})
-        notice = RecipientNotice(
-            kind=notice.kind,
-            reference=notice.reference,
-            emails=notice.emails,
-            phones=notice.phones,
-            corrections=tuple(
-                (label, name, str(values.get(name, "")))
-                for label, names in sorted(corrected.items())
-                for name in names
-                if name in values
-            ),
+    """After the change, in its transaction: one pending notice per recipient, mailed once the
+    transaction commits (or by the sweeper, if that never happens); returns the entries a
+    request records whom it informs by. A rectification that corrected nothing tells no one.
+
+    `corrections`: (record type, field name, value as stored) for each field corrected."""
+    if prepared.kind == Kind.RECTIFICATION:
+        if not corrections:
+            return []
+        details = NoticeDetails(prepared.details.emails, prepared.details.phones, tuple(corrections))
+    else:
+        details = prepared.details
+    now = timezone.now()
+    notices = RecipientNotice.objects.bulk_create(
+        RecipientNotice(
+            subject=prepared.subject,
+            request=request,
+            processor=processor,
+            kind=prepared.kind,
+            details=details.dumps(),
+            next_attempt_at=now + SWEEP_AFTER,
+            created_at=now,
         )
-        if not notice.corrections:
-            return []  # nothing changed: nothing to pass on
-    entries = [{"processor": str(p.pk), "name": p.name, "status": "pending", "at": None} for p in processors]
-    transaction.on_commit(partial(recipients_inform, require_org_id(), request.pk, notice), robust=True)
-    return entries
+        for processor in prepared.processors
+    )
+    transaction.on_commit(
+        partial(recipients_inform, require_org_id(), [n.pk for n in notices], after_commit=True), robust=True
+    )
+    return [{"processor": str(p.pk), "name": p.name, "status": "pending", "at": None} for p in prepared.processors]
 
 
 def _field_label(label: str, name: str) -> str:
@@ -295,70 +358,199 @@ def _field_label(label: str, name: str) -> str:
         return name
 
 
-def recipients_inform(org_id: uuid.UUID, request_id: uuid.UUID, notice: RecipientNotice) -> int:
-    """Mail each pending recipient of the request in the organisation's language and record
-    the outcome; returns how many were informed. Logs ids only."""
-    from custos.privacy.services.breaches import organization_language
+def _claim(notice_id: uuid.UUID, *, after_commit: bool, now: dt.datetime) -> RecipientNotice | None:
+    """Take a pending notice for one attempt, or None if it is not to be tried now or another
+    process took it first: a compare-and-set on its attempts, committed before the mail goes.
+    The attempt's claim holds until its retry time, so nobody else tries meanwhile.
 
-    with tenant_scope(org_id):
-        request = PrivacyRequest.objects.filter(pk=request_id).first()
+    After commit, only a notice nobody tried yet is taken; the sweeper takes those due."""
+    seen = (
+        RecipientNotice.objects.filter(pk=notice_id, status=NoticeStatus.PENDING)
+        .values_list("attempts", "next_attempt_at")
+        .first()
+    )
+    if seen is None:
+        return None
+    attempts, due_at = seen
+    if (attempts != 0) if after_commit else (due_at > now):
+        return None
+    if attempts >= MAX_ATTEMPTS:
+        # Every attempt was cut short (the process died while sending): given up, as a refusal is.
+        RecipientNotice.objects.filter(pk=notice_id, attempts=attempts).update(status=NoticeStatus.FAILED, details="")
+        return None
+    # Held from now, not from when a long sweep began: else a claim made late is over already.
+    held_from = max(now, timezone.now())
+    taken = RecipientNotice.objects.filter(pk=notice_id, status=NoticeStatus.PENDING, attempts=attempts).update(
+        attempts=attempts + 1, next_attempt_at=held_from + retry_delay(attempts + 1)
+    )
+    if not taken:
+        return None
+    return RecipientNotice.objects.select_related("processor", "subject").get(pk=notice_id)
+
+
+def _mail(notice: RecipientNotice, processor: Processor, organization: Organization, language: str) -> EmailMessage:
+    details = NoticeDetails.loads(notice.details)
+    with translation.override(language):
+        corrections: dict[str, str] = {}
+        for label, name, value in details.corrections:
+            corrections.setdefault(_field_label(label, name), value)
+        context = {
+            "organization": organization.name,
+            "processor": processor.name,
+            "kind": notice.kind,
+            "requested": notice.request_id is not None,
+            "reference": notice.subject.reference,
+            "emails": details.emails,
+            "phones": details.phones,
+            "corrections": sorted(corrections.items()),
+        }
+        subject_line = render_to_string("privacy/mail/recipient_notice_subject.txt", context).strip()
+        body = render_to_string("privacy/mail/recipient_notice.txt", context)
+    return EmailMessage(subject_line, body, None, [processor.contact_email], headers={"Content-Language": language})
+
+
+@dataclass
+class _Outcome:
+    notice: RecipientNotice
+    status: str  # informed, failed, or pending (refused, tried again at `retry_at`)
+    at: dt.datetime
+    retry_at: dt.datetime | None = None
+
+
+def _attempt(notice: RecipientNotice, organization: Organization, language: str) -> _Outcome:
+    """One attempt at one claimed notice; its row records the outcome (autocommit: at once)."""
+    now = timezone.now()
+    processor = notice.processor
+    if processor is None or not processor.contact_email or not notice.details:
+        # Removed from the register, or its address, meanwhile: nobody left to write to.
+        RecipientNotice.objects.filter(pk=notice.pk).update(status=NoticeStatus.FAILED, details="")
+        return _Outcome(notice, NoticeStatus.FAILED, now)
+    try:
+        _mail(notice, processor, organization, language).send()
+    except (smtplib.SMTPException, OSError) as error:
+        logger.warning(
+            "Art. 19 notice %s to processor %s failed (attempt %s): %s",
+            notice.pk,
+            processor.pk,
+            notice.attempts,
+            type(error).__name__,
+        )
+        if notice.attempts >= MAX_ATTEMPTS:
+            RecipientNotice.objects.filter(pk=notice.pk).update(status=NoticeStatus.FAILED, details="")
+            return _Outcome(notice, NoticeStatus.FAILED, now)
+        return _Outcome(notice, NoticeStatus.PENDING, now, retry_at=notice.next_attempt_at)
+    RecipientNotice.objects.filter(pk=notice.pk).update(status=NoticeStatus.INFORMED, details="", sent_at=now)
+    return _Outcome(notice, NoticeStatus.INFORMED, now)
+
+
+# An audit entry holds short values (ids, names): four processor ids fit, so more recipients
+# make more entries.
+AUDIT_CHUNK = 4
+
+
+def _audit_chunks(outcomes: list[_Outcome]) -> list[tuple[list[str], int]]:
+    """(processor ids informed, how many not) per audit entry."""
+    chunks = []
+    for start in range(0, len(outcomes), AUDIT_CHUNK):
+        part = outcomes[start : start + AUDIT_CHUNK]
+        informed = [str(o.notice.processor_id) for o in part if o.status == NoticeStatus.INFORMED]
+        chunks.append((informed, len(part) - len(informed)))
+    return chunks
+
+
+def _record_on_request(org_id: uuid.UUID, request_id: uuid.UUID, outcomes: list[_Outcome]) -> None:
+    """The request's entries say whom it informed and when; a refused mail shows as failed,
+    with the time it is tried again."""
+    with transaction.atomic():
+        request = PrivacyRequest.objects.select_for_update().filter(pk=request_id).first()
         if request is None:
-            return 0
-        entries = [dict(e) for e in request.result.get("recipients", [])]
-        pending = {e["processor"]: e for e in entries if e.get("status") == "pending"}
-        processors = Processor.objects.filter(pk__in=list(pending)).exclude(contact_email="")
-        organization = Organization.objects.get(pk=org_id)
-        language = organization_language(organization)
-        informed = 0
-        for processor in processors:
-            with translation.override(language):
-                corrections: dict[str, str] = {}
-                for label, name, value in notice.corrections:
-                    corrections.setdefault(_field_label(label, name), value)
-                context = {
-                    "organization": organization.name,
-                    "processor": processor.name,
-                    "kind": notice.kind,
-                    "reference": notice.reference,
-                    "emails": notice.emails,
-                    "phones": notice.phones,
-                    "corrections": sorted(corrections.items()),
-                }
-                subject_line = render_to_string("privacy/mail/recipient_notice_subject.txt", context).strip()
-                body = render_to_string("privacy/mail/recipient_notice.txt", context)
-            message = EmailMessage(
-                subject_line, body, None, [processor.contact_email], headers={"Content-Language": language}
-            )
-            entry = pending[str(processor.pk)]
-            try:
-                message.send()
-            except (smtplib.SMTPException, OSError) as error:
-                logger.warning(
-                    "Art. 19 notice of request %s to processor %s failed: %s",
-                    request_id,
-                    processor.pk,
-                    type(error).__name__,
-                )
-                entry["status"] = "failed"
-            else:
-                entry["status"] = "informed"
-                informed += 1
-            entry["at"] = timezone.now().isoformat()
-        for entry in pending.values():
-            if entry["status"] == "pending":  # removed from the register, or its address, meanwhile
-                entry["status"] = "failed"
-        with transaction.atomic():
-            locked = PrivacyRequest.objects.select_for_update().get(pk=request_id)
-            locked.result = {**locked.result, "recipients": entries}
-            locked.save(update_fields=["result"])
+            return
+        by_processor = {str(o.notice.processor_id): o for o in outcomes if o.notice.processor_id is not None}
+        entries = []
+        for entry in request.result.get("recipients", []):
+            outcome = by_processor.get(entry.get("processor"))
+            if outcome is not None:
+                entry = {k: v for k, v in entry.items() if k != "retry_at"}
+                entry["status"] = "failed" if outcome.status != NoticeStatus.INFORMED else "informed"
+                entry["at"] = outcome.at.isoformat()
+                if outcome.retry_at is not None:
+                    entry["retry_at"] = outcome.retry_at.isoformat()
+            entries.append(entry)
+        # A recipient removed from the register meanwhile: its notice lost its processor.
+        waiting = [e["processor"] for e in entries if e.get("status") == "pending"]
+        remaining = {str(pk) for pk in Processor.objects.filter(pk__in=waiting).values_list("pk", flat=True)}
+        for entry in entries:
+            if entry.get("status") == "pending" and entry["processor"] not in remaining:
+                entry["status"], entry["at"] = "failed", timezone.now().isoformat()
+        request.result = {**request.result, "recipients": entries}
+        request.save(update_fields=["result"])
+        for informed, failed in _audit_chunks(outcomes):
             audit_record(
                 actor=Actor.system(org_id),
                 action="privacy_request.inform_recipients",
                 object_type="privacy_request",
                 object_id=request_id,
-                extra={
-                    "informed": [e["processor"] for e in entries if e["status"] == "informed"],
-                    "failed": len(pending) - informed,
-                },
+                extra={"informed": informed, "failed": failed},
             )
-    return informed
+
+
+def _record_on_subject(org_id: uuid.UUID, subject_id: uuid.UUID, kind: str, outcomes: list[_Outcome]) -> None:
+    """A change made without a request: the person's audit trail says whom it informed."""
+    with transaction.atomic():
+        for informed, failed in _audit_chunks(outcomes):
+            audit_record(
+                actor=Actor.system(org_id),
+                action="subject.inform_recipients",
+                object_type="subject",
+                object_id=subject_id,
+                extra={"kind": kind, "informed": informed, "failed": failed},
+            )
+
+
+def recipients_inform(
+    org_id: uuid.UUID, notice_ids: list[uuid.UUID], *, after_commit: bool = False, now: dt.datetime | None = None
+) -> int:
+    """Mail each of these notices that is due and not taken by another process, in the
+    organisation's language, and record the outcomes; returns how many were sent. Runs outside
+    a transaction: each claim commits before its mail goes. Logs ids only."""
+    from custos.privacy.services.breaches import organization_language
+
+    with tenant_scope(org_id):
+        organization = Organization.objects.get(pk=org_id)
+        language = organization_language(organization)
+        outcomes: list[_Outcome] = []
+        for notice_id in notice_ids:
+            notice = _claim(notice_id, after_commit=after_commit, now=now or timezone.now())
+            if notice is not None:
+                outcomes.append(_attempt(notice, organization, language))
+        by_request: dict[uuid.UUID, list[_Outcome]] = {}
+        by_change: dict[tuple[uuid.UUID, str], list[_Outcome]] = {}
+        for outcome in outcomes:
+            if outcome.notice.request_id is not None:
+                by_request.setdefault(outcome.notice.request_id, []).append(outcome)
+            else:
+                by_change.setdefault((outcome.notice.subject_id, outcome.notice.kind), []).append(outcome)
+        for request_id, of_request in by_request.items():
+            _record_on_request(org_id, request_id, of_request)
+        for (subject_id, kind), of_change in by_change.items():
+            _record_on_subject(org_id, subject_id, kind, of_change)
+    return sum(1 for o in outcomes if o.status == NoticeStatus.INFORMED)
+
+
+def recipients_sweep(org_id: uuid.UUID, *, now: dt.datetime | None = None) -> int:
+    """Send the organisation's notices that are due: never sent after their commit (a crash),
+    or refused before and due again. Several sweepers at once send each notice once."""
+    now = now or timezone.now()
+    sent = 0
+    with tenant_scope(org_id):
+        while True:
+            due = list(
+                RecipientNotice.objects.filter(status=NoticeStatus.PENDING, next_attempt_at__lte=now)
+                .order_by("next_attempt_at", "pk")
+                .values_list("pk", flat=True)[:SWEEP_BATCH]
+            )
+            if not due:
+                return sent
+            sent += recipients_inform(org_id, due, now=now)
+            if len(due) < SWEEP_BATCH:
+                return sent

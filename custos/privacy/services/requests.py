@@ -10,10 +10,11 @@ import datetime as dt
 import hashlib
 import secrets
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -75,7 +76,42 @@ def _clean_categories(cleaner: Cleaner, field: str, value: Any, allowed: tuple[s
 def privacy_settings_update(*, actor: Actor, data: Mapping[str, Any]) -> PrivacySettings:
     """Change the organisation's privacy settings; the fields not given keep their values."""
     actor.require("privacy_request.change")
-    current = privacy_settings()
+    with transaction.atomic():
+        # Locked (created first if need be) before reading, so the fields not given keep the
+        # values of a save that ran at the same time, not those read before it.
+        current = _settings_locked()
+        changed = _settings_apply(current, data)
+        if changed:
+            current.save(update_fields=changed)
+            audit_record(
+                actor=actor,
+                action="privacy_settings.update",
+                object_type="privacy_settings",
+                object_id=current.pk,
+                fields=changed,
+            )
+    return current
+
+
+def _settings_locked() -> PrivacySettings:
+    """The organisation's settings row, locked; the first save creates it."""
+    found = PrivacySettings.objects.select_for_update().first()
+    return found if found is not None else settings_row_created()
+
+
+def settings_row_created() -> PrivacySettings:
+    """Insert the settings row, or, when a save running at the same time inserted it first
+    (the unique constraint on the organisation refuses a second), lock and use that one."""
+    try:
+        with transaction.atomic():
+            return PrivacySettings.objects.create()
+    except IntegrityError:
+        return PrivacySettings.objects.select_for_update().get()
+
+
+def _settings_apply(current: PrivacySettings, data: Mapping[str, Any]) -> list[str]:
+    """Check the change against the current settings and set it on them; returns the names
+    changed. Raises with every problem at once, changing nothing."""
     cleaner = Cleaner()
     for name in sorted(set(data) - set(SETTINGS_FIELDS)):
         cleaner.fail(name, _("Unknown field."))
@@ -115,21 +151,10 @@ def privacy_settings_update(*, actor: Actor, data: Mapping[str, Any]) -> Privacy
         "portal_visible": visible,
         "portal_editable": editable,
     }
-    with transaction.atomic():
-        found = PrivacySettings.objects.select_for_update().first() or PrivacySettings.objects.create()
-        changed = sorted(name for name, value in cleaned.items() if getattr(found, name) != value)
-        if changed:
-            for name in changed:
-                setattr(found, name, cleaned[name])
-            found.save(update_fields=changed)
-            audit_record(
-                actor=actor,
-                action="privacy_settings.update",
-                object_type="privacy_settings",
-                object_id=found.pk,
-                fields=changed,
-            )
-    return found
+    changed = sorted(name for name, value in cleaned.items() if getattr(current, name) != value)
+    for name in changed:
+        setattr(current, name, cleaned[name])
+    return changed
 
 
 def _clean_details(cleaner: Cleaner, kind: str, value: Any) -> dict[str, Any]:
@@ -305,57 +330,88 @@ def request_reject(*, actor: Actor, request: PrivacyRequest, reason: Any) -> Pri
     return request
 
 
-def _rectify(actor: Actor, subject: Subject, corrections: Mapping[str, str]) -> dict[str, Any]:
+def clean_correction(cleaner: Cleaner, key: str, field_of: models.Field[Any, Any], value: Any, *, country: str) -> str:
+    """A corrected value checked and normalised as the record's own write does it: an email
+    with its domain in lower case, a phone in E.164, a VAT ID compact, a country code upper
+    case, a choice among the field's choices; other text trimmed to the field's length.
+    Errors name `key`."""
+    name = field_of.name
+    if isinstance(field_of, models.EmailField):
+        return cleaner.email(key, value)
+    if "phone" in name:
+        return cleaner.phone(key, value, country=country)
+    if name == "vat_id":
+        return cleaner.vat_id(key, value)
+    if name == "country":
+        return cleaner.country(key, value)
+    if field_of.choices:
+        return cleaner.choice(key, value, ["", *(str(code) for code, _label in field_of.flatchoices)])
+    return cleaner.text(key, value, max_length=field_of.max_length or 300)
+
+
+@dataclass(frozen=True)
+class Rectified:
+    # What changed, by record type and field name: the request's result (no values).
+    result: dict[str, Any]
+    # (record type, field name, value as stored) for each field changed: for the recipients'
+    # notice only, never stored with the request.
+    written: tuple[tuple[str, str, str], ...]
+
+
+def _rectify(actor: Actor, subject: Subject, corrections: Mapping[str, str]) -> Rectified:
     """Apply each correction to every record of the person that declares that field as
-    identity or contact data; returns what changed, by record type and field name."""
+    identity or contact data, cleaned as that record's field is."""
     country = Organization.objects.get(pk=require_org_id()).country
     cleaner = Cleaner()
     changed: dict[str, list[str]] = {}
+    written: list[tuple[str, str, str]] = []
     for found in records_of(subject):
         declaration = found.declaration
         if declaration.copy_of_personal_data or not declaration.rectify:
             continue
-        for name, value in sorted(corrections.items()):
+        for name, given in sorted(corrections.items()):
             if declaration.fields.get(name) not in (Category.IDENTITY, Category.CONTACT):
                 continue
-            field_of = model_field(declaration.model, name)
-            if isinstance(field_of, models.EmailField):
-                value = cleaner.email(name, value)
-            elif "phone" in name:
-                value = cleaner.phone(name, value, country=country)
-            else:
-                value = cleaner.text(name, value, max_length=field_of.max_length or 300)
+            value = clean_correction(cleaner, name, model_field(declaration.model, name), given, country=country)
             if cleaner.errors:
                 raise ValidationFailed(cleaner.errors)
             if found.queryset.exclude(**{name: value}).update(**{name: value}):
-                changed.setdefault(declaration.model._meta.label, []).append(name)
+                label = declaration.model._meta.label
+                changed.setdefault(label, []).append(name)
+                written.append((label, name, value))
     unknown = sorted(set(corrections) - {n for names in changed.values() for n in names})
     records_changed(subject)
-    return {"corrected": {label: sorted(names) for label, names in changed.items()}, "not_applied": unknown}
+    return Rectified(
+        result={"corrected": {label: sorted(names) for label, names in changed.items()}, "not_applied": unknown},
+        written=tuple(sorted(written)),
+    )
 
 
-def _perform(actor: Actor, request: PrivacyRequest) -> dict[str, Any]:
+def _perform(actor: Actor, request: PrivacyRequest) -> tuple[dict[str, Any], tuple[tuple[str, str, str], ...]]:
+    """Carry the request out; returns its result and, for a rectification, the values written."""
     subject = request.subject
     if subject is None:
-        return {"found": False}
+        return {"found": False}, ()
     match request.kind:
         case Kind.ACCESS:
             report = access_report(subject, language=request.language)
-            return {"found": True, "records": len(report["records"])}
+            return {"found": True, "records": len(report["records"])}, ()
         case Kind.PORTABILITY:
             data = portability_data(subject)
-            return {"found": True, "records": sum(len(rows) for rows in data.values())}
+            return {"found": True, "records": sum(len(rows) for rows in data.values())}, ()
         case Kind.ERASURE:
-            return {"found": True, **subject_erase(actor=actor, subject=subject).as_dict()}
+            return {"found": True, **subject_erase(actor=actor, subject=subject).as_dict()}, ()
         case Kind.RESTRICTION:
-            subject_restrict(actor=actor, subject=subject)
-            return {"found": True, "restricted": True}
+            # The request informs the recipients itself, recording whom on its result.
+            subject_restrict(actor=actor, subject=subject, inform=False)
+            return {"found": True, "restricted": True}, ()
         case Kind.OBJECTION:
             about = request.details.get("about", "marketing")
             subject_object(actor=actor, subject=subject, about=about)
-            return {"found": True, "objection": about}
+            return {"found": True, "objection": about}, ()
         case Kind.RECTIFICATION:
-            return {"found": True, **_rectify(actor, subject, request.details.get("corrections", {}))}
+            rectified = _rectify(actor, subject, request.details.get("corrections", {}))
+            return {"found": True, **rectified.result}, rectified.written
     raise AssertionError(request.kind)
 
 
@@ -392,12 +448,8 @@ def _clean_corrections(value: Any) -> dict[str, str]:
             )
         elif not isinstance(text, str):
             cleaner.fail(key, _("Enter text."))
-        elif isinstance(field_of, models.EmailField):
-            cleaned[name] = cleaner.email(key, text)
-        elif "phone" in name:
-            cleaned[name] = cleaner.phone(key, text, country=country)
         else:
-            cleaned[name] = cleaner.text(key, text, max_length=getattr(field_of, "max_length", None) or 300)
+            cleaned[name] = clean_correction(cleaner, key, field_of, text, country=country)
     if cleaner.errors:
         raise ValidationFailed(cleaner.errors)
     return cleaned
@@ -423,10 +475,10 @@ def request_complete(*, actor: Actor, request: PrivacyRequest, corrections: Any 
             request.save(update_fields=["details"])
         request.status = Status.IN_PROGRESS
         # Art. 19: whom to tell, and the person's addresses, read before an erasure removes them.
-        recipients, notice = recipients_prepare(request, request.subject)
+        notice = recipients_prepare(kind=request.kind, subject=request.subject)
         try:
             with transaction.atomic():
-                result = _perform(actor, request)
+                result, written = _perform(actor, request)
         except Conflict as refusal:
             # The law keeps the data (a legal hold, Art. 17(3)) or it is gone already: the
             # request is answered, rejected with the reason, rather than left open.
@@ -439,7 +491,7 @@ def request_complete(*, actor: Actor, request: PrivacyRequest, corrections: Any 
             return request
         request = _locked(request)  # an erasure has just anonymised this request's own email
         if notice is not None and result.get("found"):
-            informing = recipients_schedule(request=request, processors=recipients, notice=notice, result=result)
+            informing = recipients_schedule(prepared=notice, request=request, corrections=written)
             if informing:
                 result = {**result, "recipients": informing}
         request.status = Status.COMPLETED

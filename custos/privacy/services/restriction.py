@@ -10,36 +10,48 @@ from django.utils.translation import gettext as _
 from custos.audit.services import audit_record
 from custos.core.actor import Actor
 from custos.core.errors import Conflict
-from custos.privacy.models import Subject
+from custos.privacy.models import RecipientNotice, Subject
 from custos.privacy.registry import declaration_of
+from custos.privacy.services.processors import recipients_prepare, recipients_schedule
 from custos.privacy.services.suppression import suppress_subject
 
 
-def subject_restrict(*, actor: Actor, subject: Subject) -> Subject:
+def subject_restrict(*, actor: Actor, subject: Subject, inform: bool = True) -> Subject:
     """From now on the person's records may be stored, not processed: read-only, and out of
-    mailings, automation, scoring and exports (enforced where those happen, by subject state)."""
+    mailings, automation, scoring and exports (enforced where those happen, by subject state).
+
+    The recipients are told (Art. 19) unless `inform` is False: a restriction request's
+    completion tells them itself, so that its result records whom."""
     actor.require("subject.change")
     with transaction.atomic():
         subject = Subject.objects.select_for_update().get(pk=subject.pk)
         if subject.state == Subject.State.ERASED:
             raise Conflict(_("This person's data has been erased."))
         if subject.state != Subject.State.RESTRICTED:
+            notice = recipients_prepare(kind=RecipientNotice.Kind.RESTRICTION, subject=subject) if inform else None
             subject.state = Subject.State.RESTRICTED
             subject.restricted_at = timezone.now()
             subject.save(update_fields=["state", "restricted_at"])
             audit_record(actor=actor, action="subject.restrict", object_type="subject", object_id=subject.pk)
+            if notice is not None:
+                recipients_schedule(prepared=notice)
     return subject
 
 
 def subject_lift_restriction(*, actor: Actor, subject: Subject) -> Subject:
+    """The person's records may be processed again; the recipients told of the restriction
+    were asked to hold the data until told otherwise, so they are told (Art. 19)."""
     actor.require("subject.change")
     with transaction.atomic():
         subject = Subject.objects.select_for_update().get(pk=subject.pk)
         if subject.state == Subject.State.RESTRICTED:
+            notice = recipients_prepare(kind=RecipientNotice.Kind.RESTRICTION_LIFTED, subject=subject)
             subject.state = Subject.State.ACTIVE
             subject.restricted_at = None
             subject.save(update_fields=["state", "restricted_at"])
             audit_record(actor=actor, action="subject.lift_restriction", object_type="subject", object_id=subject.pk)
+            if notice is not None:
+                recipients_schedule(prepared=notice)
     return subject
 
 

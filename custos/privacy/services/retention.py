@@ -33,12 +33,13 @@ from custos.core.personal_data import Declaration, model_field
 from custos.core.validation import Cleaner
 from custos.privacy.models import LegalHold, RetentionPolicy, RetentionRun, Subject
 from custos.privacy.registry import declarations
-from custos.privacy.services.erasure import chunks, delete_records, empty_value, leave_no_trace
+from custos.privacy.services.erasure import delete_records, empty_value, leave_no_trace
 
 logger = logging.getLogger("custos.privacy.retention")
 
 BATCH_SIZE = 1000
-# Due ids read at a time: the memory a run holds stays the same at 10 rows or 10 million.
+# No longer read: due ids were once listed in pages of this size apart from the batches; a run
+# now chooses each batch in the batch's own transaction. Kept so that code setting it still runs.
 PAGE_SIZE = 20 * BATCH_SIZE
 POLICY_FIELDS = ("key", "condition", "days", "action", "is_enabled")
 # What a policy decides; changing any of them makes earlier previews stale.
@@ -418,38 +419,38 @@ def retention_run(*, actor: Actor, policy: RetentionPolicy) -> RetentionRun:
     """Apply the policy now: batch by batch, each in its own transaction, so a long run holds
     no lock for long and an interrupted one is finished by the next. Reported and audited.
 
-    The due records are listed in pages of ids, each page taking up in key order where the
-    last stopped (one pass over the table in all, and memory for one page only), then each
-    batch is checked again by id as it is treated, so that a hold placed or an erasure done
-    meanwhile is respected."""
+    Each batch is the next due records in key order after the last batch (one pass over the
+    table in all, and memory for one batch only), chosen and treated in one transaction, so
+    that a hold placed or an erasure done meanwhile is respected: one statement to choose a
+    batch rather than listing pages of ids and checking every batch again by id."""
     actor.require("retention_policy.change")
     if not policy.is_enabled and not is_previewed(policy):
         raise Conflict(_("Preview the policy first: see how many records it would change, then run it."))
     now = timezone.now()
     run = RetentionRun.objects.create(policy=policy, started_at=now)
-    matched = processed = held = 0
+    processed = held = 0
     persons: set[Any] = set()
     for declaration in retention_keys().get(policy.key, ()):
         due = _due(declaration, policy, now)
-        held_here = _of_subjects(declaration, _held_subjects())
-        held += due.filter(held_here).count()
-        pending = due.exclude(held_here).order_by("pk")
+        held += due.filter(_of_subjects(declaration, _held_subjects())).count()
+        pending = _processable(declaration, policy, now).order_by("pk")
         last = None
-        while found := list(
-            (pending if last is None else pending.filter(pk__gt=last)).values_list("pk", flat=True)[:PAGE_SIZE]
-        ):
-            last = found[-1]
-            matched += len(found)
-            for chunk in chunks(found, BATCH_SIZE):
-                with transaction.atomic():
-                    still_due = _among(_processable(declaration, policy, now), chunk)
-                    rows = list(still_due.values_list("pk", *declaration.subject_paths))
-                    subjects = sorted({subject for row in rows for subject in row[1:] if subject is not None})
-                    if rows:
-                        _treat(declaration, policy, [row[0] for row in rows], subjects)
-                processed += len(rows)
-                persons.update(subjects)
-    counts = RetentionCounts(matched=matched, persons=len(persons), held=held)
+        while True:
+            with transaction.atomic():
+                batch = pending if last is None else pending.filter(pk__gt=last)
+                # One more than the batch: whether another batch follows, without asking again.
+                rows = list(batch.values_list("pk", *declaration.subject_paths)[: BATCH_SIZE + 1])
+                more, rows = len(rows) > BATCH_SIZE, rows[:BATCH_SIZE]
+                subjects = sorted({subject for row in rows for subject in row[1:] if subject is not None})
+                if rows:
+                    _treat(declaration, policy, [row[0] for row in rows], subjects)
+            processed += len(rows)
+            persons.update(subjects)
+            if not more:
+                break
+            last = rows[-1][0]
+    # Every record a batch chose is treated in that batch: matched and processed are one.
+    counts = RetentionCounts(matched=processed, persons=len(persons), held=held)
     with transaction.atomic():
         run.matched, run.held, run.processed = counts.matched, counts.held, processed
         run.finished_at = timezone.now()

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import phonenumbers
 from django.db import models
 from django.db.models.functions import Lower
 
-from custos.core.personal_data import Category, model_field
+from custos.core.personal_data import Category, Declaration, model_field
 from custos.privacy.models import Subject
 from custos.privacy.registry import declarations
 
@@ -45,31 +48,56 @@ def subjects_with_email(email: str) -> list[Subject]:
     return list(Subject.objects.filter(pk__in=found).exclude(state=Subject.State.ERASED).order_by("pk"))
 
 
-def identifiers_of(subject: Subject) -> dict[str, set[str]]:
-    """The values by which a person is recognised in text and lists: emails, phones, full names.
+@dataclass(frozen=True)
+class IdentifierFields:
+    """The fields of a model a person is recognised by: emails, phones, first and last name."""
 
-    Read from the declarations by field kind: EmailField → email; a contact field named like
-    `phone` → phone; `first_name` + `last_name` → name.
-    """
+    emails: tuple[str, ...]
+    phones: tuple[str, ...]
+    has_names: bool
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return ("first_name", "last_name") if self.has_names else ()
+
+    def add(self, found: dict[str, set[str]], row: Mapping[str, Any]) -> None:
+        """Add one record's values (read by these field names) to `found`."""
+        found["email"].update(row[n].strip().lower() for n in self.emails if row[n])
+        found["phone"].update(row[n] for n in self.phones if row[n])
+        if self.has_names and row["first_name"] and row["last_name"]:
+            found["name"].add(f"{row['first_name']} {row['last_name']}")
+
+
+def identifier_fields(declaration: Declaration) -> IdentifierFields | None:
+    """Read from the declaration by field kind: EmailField → email; a contact field named like
+    `phone` → phone; `first_name` + `last_name` → name. None where there are none (and for
+    derived copies, which hold nothing the records do not)."""
+    if declaration.copy_of_personal_data:
+        return None
+    fields = declaration.fields
+    wanted = IdentifierFields(
+        emails=tuple(_email_fields(declaration.model, fields)),
+        phones=tuple(n for n, c in fields.items() if c == Category.CONTACT and "phone" in n),
+        has_names="first_name" in fields and "last_name" in fields,
+    )
+    return wanted if wanted.emails or wanted.phones or wanted.has_names else None
+
+
+def no_identifiers() -> dict[str, set[str]]:
+    return {"email": set(), "phone": set(), "name": set()}
+
+
+def identifiers_of(subject: Subject) -> dict[str, set[str]]:
+    """The values by which a person is recognised in text and lists: emails, phones, full names."""
     from custos.privacy.registry import records_of
 
-    found: dict[str, set[str]] = {"email": set(), "phone": set(), "name": set()}
+    found = no_identifiers()
     for records in records_of(subject):
-        declaration = records.declaration
-        if declaration.copy_of_personal_data:
+        wanted = identifier_fields(records.declaration)
+        if wanted is None:
             continue
-        fields = declaration.fields
-        emails = _email_fields(declaration.model, fields)
-        phones = [n for n, c in fields.items() if c == Category.CONTACT and "phone" in n]
-        has_names = "first_name" in fields and "last_name" in fields
-        wanted = [*emails, *phones, *(["first_name", "last_name"] if has_names else [])]
-        if not wanted:
-            continue
-        for row in records.queryset.values(*wanted):
-            found["email"].update(row[n].strip().lower() for n in emails if row[n])
-            found["phone"].update(row[n] for n in phones if row[n])
-            if has_names and row["first_name"] and row["last_name"]:
-                found["name"].add(f"{row['first_name']} {row['last_name']}")
+        for row in records.queryset.values(*wanted.emails, *wanted.phones, *wanted.names):
+            wanted.add(found, row)
     return found
 
 

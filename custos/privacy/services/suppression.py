@@ -36,14 +36,19 @@ def suppress_subject(subject: Subject, *, reason: str, identifiers: dict[str, se
     """Put every email and phone of the person on the list; returns how many were new.
     `identifiers`: the person's, when the caller has read them already (erasure)."""
     found = identifiers if identifiers is not None else identifiers_of(subject)
-    added = 0
-    for kind, values in ((Suppression.Kind.EMAIL, found["email"]), (Suppression.Kind.PHONE, found["phone"])):
-        for value in values:
-            _, created = Suppression.objects.get_or_create(
-                kind=kind, digest=digest_of(kind, value), defaults={"reason": reason}
-            )
-            added += created
-    return added
+    wanted = {
+        (kind, digest_of(kind, value))
+        for kind, values in ((Suppression.Kind.EMAIL, found["email"]), (Suppression.Kind.PHONE, found["phone"]))
+        for value in values
+    }
+    if not wanted:
+        return 0
+    # Two statements for all of them (an erasure runs this): which are listed, then the rest.
+    known = set(Suppression.objects.filter(digest__in={d for _, d in wanted}).values_list("kind", "digest"))
+    new = [Suppression(kind=kind, digest=digest, reason=reason) for kind, digest in sorted(wanted - known)]
+    # One listed meanwhile by another transaction stays as it is.
+    Suppression.objects.bulk_create(new, ignore_conflicts=True)
+    return len(new)
 
 
 def is_suppressed(*, email: str = "", phone: str = "") -> bool:
