@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
-from django.urls import reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
+from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext_lazy as _
 
 from custos.accounts.access import organizations_of
@@ -45,12 +47,16 @@ def shell(request: HttpRequest) -> dict[str, Any]:
     if actor is not None and user is not None and user.is_authenticated:
         context["navigation"] = [
             (url, label, request.path == url or (url != "/" and request.path.startswith(url)))
-            for url, label in (
-                (reverse(name), label)
-                for name, label, permission in NAVIGATION
-                if permission is None or actor.can(permission)
-            )
+            for url, label, permission in _navigation(get_script_prefix(), get_urlconf())
+            if permission is None or actor.can(permission)
         ]
-        context["organizations"] = organizations_of(user)
+        # Read only when shown: a partial answer (a search as you type) has no page frame.
+        context["organizations"] = SimpleLazyObject(lambda: organizations_of(user))
         context["current_organization"] = request.membership.org  # type: ignore[attr-defined]
     return context
+
+
+@functools.lru_cache(maxsize=16)
+def _navigation(script_prefix: str, urlconf: str | None) -> tuple[tuple[str, Any, str | None], ...]:
+    """NAVIGATION with its addresses: reversed once per process, not on every page."""
+    return tuple((reverse(name, urlconf=urlconf), label, permission) for name, label, permission in NAVIGATION)

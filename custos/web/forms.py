@@ -18,7 +18,7 @@ from custos.core.errors import ValidationFailed
 from custos.core.validation import COUNTRIES
 from custos.crm.models import ContactPoint, CustomField
 from custos.crm.services.people import POINT_FIELDS
-from custos.web.pickers import company_field
+from custos.web.pickers import company_field, contact_field
 
 
 def attach_errors(form: forms.Form, error: ValidationFailed, rename: dict[str, str] | None = None) -> None:
@@ -533,7 +533,7 @@ class DealForm(CustomFieldsMixin):
     )
     owner = forms.ChoiceField(label=_("Owner"), required=False)
     company = company_field(_("Company"))
-    contact = forms.ChoiceField(label=_("Contact"), required=False)
+    contact = contact_field(_("Contact"))
     tags = forms.CharField(label=_("Tags"), max_length=2000, required=False, help_text=_("Separate tags with commas."))
     notes = forms.CharField(
         label=_("Notes"), max_length=20000, required=False, widget=forms.Textarea(attrs={"rows": 4})
@@ -545,7 +545,6 @@ class DealForm(CustomFieldsMixin):
         stages: list[tuple[str, list[tuple[str, str]]]],
         pipeline_of_stage: dict[str, str],
         members: list[tuple[str, str]],
-        contacts: list[tuple[str, str]],
         hidden: frozenset[str] = frozenset(),
         custom: list[CustomField] | None = None,
         special: bool = False,
@@ -555,7 +554,6 @@ class DealForm(CustomFieldsMixin):
         self.pipeline_of_stage = pipeline_of_stage
         self.fields["stage"].choices = stages  # type: ignore[attr-defined]
         self.fields["owner"].choices = [("", "—"), *members]  # type: ignore[attr-defined]
-        self.fields["contact"].choices = [("", "—"), *contacts]  # type: ignore[attr-defined]
         _drop_hidden(self, hidden, keep=frozenset({"name"}))
         self.add_custom_fields(custom or [], special=special)
 

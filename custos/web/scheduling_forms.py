@@ -10,6 +10,7 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from custos.scheduling.models import FeedDetail, Resource
+from custos.web.pickers import contact_field
 
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 
@@ -19,7 +20,7 @@ def _choices(field: forms.Field, options: list[tuple[str, str]], *, empty: bool)
 
 
 class AppointmentForm(forms.Form):
-    contact = forms.ChoiceField(label=_("Patient or customer"))
+    contact = contact_field(_("Patient or customer"), required=True)
     service = forms.ChoiceField(label=_("Service"))
     practitioner = forms.ChoiceField(label=_("Practitioner"))
     resource = forms.ChoiceField(label=_("Room, chair or equipment"), required=False)
@@ -43,7 +44,6 @@ class AppointmentForm(forms.Form):
     def __init__(
         self,
         *args: Any,
-        contacts: list[tuple[str, str]],
         services: list[tuple[str, str]],
         practitioners: list[tuple[str, str]],
         resources: list[tuple[str, str]],
@@ -53,7 +53,6 @@ class AppointmentForm(forms.Form):
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        _choices(self.fields["contact"], contacts, empty=True)
         _choices(self.fields["service"], services, empty=True)
         _choices(self.fields["practitioner"], practitioners, empty=True)
         _choices(self.fields["resource"], resources, empty=True)
@@ -149,16 +148,13 @@ class SchedulingSettingsForm(forms.Form):
 
 
 class RecallForm(forms.Form):
-    contact = forms.ChoiceField(label=_("Patient or customer"))
+    contact = contact_field(_("Patient or customer"), required=True)
     service = forms.ChoiceField(label=_("Service"))
     interval_months = forms.IntegerField(label=_("Every (months)"), min_value=1, max_value=120, initial=6)
     due_on = forms.DateField(label=_("Next due"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
 
-    def __init__(
-        self, *args: Any, contacts: list[tuple[str, str]], services: list[tuple[str, str]], **kwargs: Any
-    ) -> None:
+    def __init__(self, *args: Any, services: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        _choices(self.fields["contact"], contacts, empty=True)
         _choices(self.fields["service"], services, empty=True)
 
     def domain_data(self) -> dict[str, Any]:

@@ -49,6 +49,7 @@ urlpatterns = [
     path("account/tokens/<str:token_id>/revoke/", account.token_revoke_view, name="token-revoke"),
     path("contacts/", crm.contact_list_view, name="contact-list"),
     path("contacts/new/", crm.contact_create_view, name="contact-create"),
+    path("contacts/options/", crm.contact_options_view, name="contact-options"),
     path("contacts/export/", exports.contact_export_view, name="contact-export"),
     path("contacts/<str:contact_id>/", crm.contact_detail_view, name="contact-detail"),
     path("contacts/<str:contact_id>/edit/", crm.contact_edit_view, name="contact-edit"),

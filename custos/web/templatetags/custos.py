@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 from typing import Any
 
@@ -7,10 +8,13 @@ import phonenumbers
 from babel import Locale, UnknownLocaleError
 from babel.numbers import format_currency, format_decimal
 from django import template
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 from django.utils.text import capfirst
 from django.utils.translation import get_language, gettext, to_locale
 
-from custos.web.labels import ACTIVITY_KINDS
+from custos.web.forms import country_choices
+from custos.web.labels import ACTIVITY_KINDS, person_name
 
 register = template.Library()
 
@@ -26,18 +30,8 @@ def get_item(mapping: Any, key: Any) -> Any:
 @register.filter
 def shown_name(record: Any, actor: Any) -> str:
     """A contact's or lead's name as this actor may see it: hidden fields never show through."""
-    model_key = record._meta.model_name
-    hidden = actor.hidden_fields_of(model_key) if actor is not None else frozenset()
-    parts = [getattr(record, f) for f in ("first_name", "last_name") if f not in hidden and getattr(record, f)]
-    if parts:
-        return " ".join(parts)
-    if "email" not in hidden and record.email:
-        return str(record.email)
-    if model_key == "lead":
-        if "company_name" not in hidden and record.company_name:
-            return str(record.company_name)
-        return gettext("Lead %(reference)s") % {"reference": str(record.pk)[-6:]}
-    return gettext("Contact %(reference)s") % {"reference": str(record.pk)[-6:]}
+    hidden = actor.hidden_fields_of(record._meta.model_name) if actor is not None else frozenset()
+    return person_name(record, hidden)
 
 
 def _locale() -> Locale:
@@ -112,3 +106,24 @@ def phone_number(value: str) -> str:
         return phonenumbers.format_number(phonenumbers.parse(value, None), phonenumbers.PhoneNumberFormat.INTERNATIONAL)
     except phonenumbers.NumberParseException:
         return value
+
+
+@register.simple_tag
+def country_options(chosen: str = "") -> SafeString:
+    """The options of a country select, `chosen` selected: made once per language and process,
+    since a list page's filters offer every country and rendering them was a good part of it."""
+    options = _country_options(get_language() or "en")
+    # Each part was escaped by format_html.
+    return SafeString("".join(selected if chosen and code == chosen else plain for code, plain, selected in options))
+
+
+@functools.lru_cache(maxsize=64)
+def _country_options(language: str) -> tuple[tuple[str, str, str], ...]:
+    """(code, option, the option selected) by country name in `language` (the active one);
+    the empty choice first, labelled "All"."""
+    options = []
+    for code, name in country_choices():
+        label = name if code else gettext("All")
+        plain = format_html('<option value="{}">{}</option>', code, label)
+        options.append((code, plain, format_html('<option value="{}" selected>{}</option>', code, label)))
+    return tuple(options)

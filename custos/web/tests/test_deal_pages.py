@@ -29,7 +29,7 @@ def test_a_deal_is_created_through_the_form(cast):
     contact = in_org_a(cast, contact_create, data={"last_name": "Berg"})
     client = web_client(cast.alice)
     form = client.get(f"/deals/new/?contact={contact.pk}").content.decode()
-    assert f'<option value="{contact.pk}" selected>Berg</option>' in form
+    assert 'name="contact" value="Berg"' in form  # the picker shows the contact named by id
     response = client.post(
         "/deals/new/",
         {
@@ -39,7 +39,7 @@ def test_a_deal_is_created_through_the_form(cast):
             "currency": "eur",
             "expected_close": "2026-12-31",
             "owner": str(cast.sam.pk),
-            "contact": str(contact.pk),
+            "contact": "Berg",
         },
     )
     assert response.status_code == 302

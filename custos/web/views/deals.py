@@ -26,10 +26,17 @@ from custos.crm.services import deals as services
 from custos.crm.services.custom_fields import fields_of
 from custos.web.custom_values import CustomSetup, detail_context, form_setup
 from custos.web.forms import DealForm, DealMoveForm, attach_errors
-from custos.web.pickers import company_by_id_label, company_label, with_company
+from custos.web.pickers import (
+    company_by_id_label,
+    company_label,
+    contact_by_id_label,
+    contact_label,
+    linked_contact,
+    with_company,
+    with_contact,
+)
 from custos.web.selectors import member_names
 from custos.web.shortcuts import actor_of
-from custos.web.templatetags.custos import shown_name
 from custos.web.views.activities import timeline_context
 from custos.web.views.listing import (
     custom_columns,
@@ -44,6 +51,8 @@ from custos.web.views.listing import (
 )
 
 DEAL_STATUSES = [str(s) for s in Deal.Status.values]
+# The board's company filter is a select, since its choice goes into the board's address as an
+# id (a company's name may name a sole trader); the chosen company is always among them.
 CHOICES_LIMIT = 500
 
 
@@ -68,11 +77,18 @@ BOARD_FILTERS = ("owner", "company", "tag", "close_from", "close_to")
 class BoardFilters:
     """What the board is narrowed to. `shown`: the filters given, by name; `in_address` the
     part kept in the board's URL. The words searched for and values of personal custom fields
-    are posted, never put into an address (like the lists' searches)."""
+    are posted, never put into an address (like the lists' searches); `posted` are those,
+    which every card's move posts again, so that the board it answers with keeps them."""
 
     q: str
     shown: dict[str, str]
     in_address: str
+    posted: tuple[tuple[str, str], ...] = ()
+
+
+def _filter_fields() -> list[CustomField]:
+    """The deal custom fields the board filters by: every one but special-category ones."""
+    return [f for f in fields_of("deal") if not f.is_special]
 
 
 def _board_filters(request: HttpRequest, custom: list[CustomField]) -> BoardFilters:
@@ -83,10 +99,12 @@ def _board_filters(request: HttpRequest, custom: list[CustomField]) -> BoardFilt
             if (name in BOARD_FILTERS or name.startswith("custom_fields.")) and str(data.get(name, "")).strip():
                 given[name] = str(data.get(name, ""))[:200]
     addressed = sorted((name, value) for name, value in given.items() if name not in personal)
+    q = request.POST.get("q", "")[:200] if request.method == "POST" else ""
     return BoardFilters(
-        q=request.POST.get("q", "")[:200] if request.method == "POST" else "",
+        q=q,
         shown=dict(sorted(given.items())),
         in_address=urlencode(addressed),
+        posted=(*((("q", q),) if q.strip() else ()), *sorted((n, v) for n, v in given.items() if n in personal)),
     )
 
 
@@ -118,7 +136,7 @@ def _board_deals(actor: Actor, pipeline: Pipeline, filters: BoardFilters) -> Any
 def _board_context(
     actor: Actor, pipeline: Pipeline, pipelines: list[Pipeline] | None = None, request: HttpRequest | None = None
 ) -> dict[str, Any]:
-    custom = [f for f in fields_of("deal") if not f.is_special]
+    custom = _filter_fields()
     filters = _board_filters(request, custom) if request is not None else BoardFilters("", {}, "")
     errors: list[Any] = []
     try:
@@ -203,15 +221,6 @@ def deal_list_view(request: HttpRequest) -> HttpResponse:
     return response
 
 
-def _choices_with(
-    choices: list[tuple[str, str]], current: Company | Contact | None, label: str = ""
-) -> list[tuple[str, str]]:
-    """Keep the deal's current company or contact selectable, so that saving never unlinks it unasked."""
-    if current is not None and str(current.pk) not in {pk for pk, _ in choices}:
-        choices.insert(0, (str(current.pk), label or str(current)))
-    return choices
-
-
 def _deal_form(
     actor: Actor, data: Any, initial: dict[str, Any], deal: Deal | None = None, custom: CustomSetup | None = None
 ) -> DealForm:
@@ -219,21 +228,12 @@ def _deal_form(
     pipelines = _pipelines(actor)
     stages = [(p.name, [(str(s.pk), s.name) for s in p.stages.all()]) for p in pipelines]
     pipeline_of_stage = {str(s.pk): str(p.pk) for p in pipelines for s in p.stages.all()}
-    contacts = [
-        (str(contact.pk), shown_name(contact, actor))
-        for contact in scoped(actor, Contact.objects.only("pk", "first_name", "last_name", "email")).order_by(
-            "last_name", "first_name"
-        )[:CHOICES_LIMIT]
-    ]
-    if deal is not None:
-        _choices_with(contacts, deal.contact, shown_name(deal.contact, actor) if deal.contact else "")
     return DealForm(
         data,
         initial=initial,
         stages=stages,
         pipeline_of_stage=pipeline_of_stage,
         members=list(member_names(actor).items()),
-        contacts=contacts,
         hidden=actor.hidden_fields_of("deal"),
         custom=custom.definitions,
         special=custom.special,
@@ -250,12 +250,13 @@ def deal_create_view(request: HttpRequest) -> HttpResponse:
         "currency": "EUR",
         "stage": request.GET.get("stage") or (str(first_open.pk) if first_open else ""),
         "company": company_by_id_label(actor, request.GET.get("company", "")),
-        "contact": request.GET.get("contact", ""),
+        "contact": contact_by_id_label(actor, request.GET.get("contact", "")[:64]),
     }
     form = _deal_form(actor, posted(request), initial)
     if request.method == "POST" and form.is_valid():
         try:
-            deal = services.deal_create(actor=actor, data=with_company(actor, submitted(request, form)))
+            data = with_contact(actor, with_company(actor, submitted(request, form)))
+            deal = services.deal_create(actor=actor, data=data)
         except ValidationFailed as error:
             attach_errors(form, error, rename={"pipeline": "stage"})
         else:
@@ -291,6 +292,7 @@ def deal_edit_view(request: HttpRequest, deal_id: str) -> HttpResponse:
     actor = actor_of(request)
     deal = access_deal(actor, deal_id, write=True)
     custom = form_setup(actor, "deal", deal, shown=request.method == "GET")
+    contact = linked_contact(deal.contact_id)
     initial = {
         "name": deal.name,
         "stage": str(deal.stage_id),
@@ -300,7 +302,7 @@ def deal_edit_view(request: HttpRequest, deal_id: str) -> HttpResponse:
         "lost_reason": deal.lost_reason,
         "owner": str(deal.owner_id or ""),
         "company": company_label(deal.company),
-        "contact": str(deal.contact_id or ""),
+        "contact": contact_label(actor, contact),
         "tags": ", ".join(deal.tags),
         "notes": deal.notes,
         **custom.initial,
@@ -312,7 +314,8 @@ def deal_edit_view(request: HttpRequest, deal_id: str) -> HttpResponse:
         if "stage" in data:
             data["pipeline"] = form.pipeline_of_stage[data["stage"]]
         try:
-            services.deal_update(actor=actor, deal=deal, data=with_company(actor, data))
+            data = with_contact(actor, with_company(actor, data), current=contact)
+            services.deal_update(actor=actor, deal=deal, data=data)
         except ValidationFailed as error:
             attach_errors(form, error, rename={"pipeline": "stage"})
         else:
@@ -359,6 +362,10 @@ def deal_move_view(request: HttpRequest, deal_id: str) -> HttpResponse:
                 }
                 return render(request, "web/crm/deal_board.html#board", context)
             messages.success(request, message)
+            if _board_filters(request, _filter_fields()).posted:
+                # A posted search cannot ride a redirect without entering an address: the board
+                # is answered here (posting the same move again changes nothing).
+                return render(request, "web/crm/deal_board.html", _board_context(actor, deal.pipeline, request=request))
             return redirect(next_url(request, board_url) + f"#deal-{deal.pk}")
     if request.method == "POST" and wants_partial(request):
         errors = [str(error) for errors in form.errors.values() for error in errors]
@@ -371,5 +378,11 @@ def deal_move_view(request: HttpRequest, deal_id: str) -> HttpResponse:
     return render(
         request,
         "web/crm/deal_move.html",
-        {"form": form, "deal": deal, "stages": stages, "next": next_url(request, board_url)},
+        {
+            "form": form,
+            "deal": deal,
+            "stages": stages,
+            "next": next_url(request, board_url),
+            "posted": _board_filters(request, _filter_fields()).posted,
+        },
     )

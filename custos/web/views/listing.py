@@ -8,6 +8,8 @@ from typing import Any
 
 from django.db import connection
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.functional import SimpleLazyObject
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 
@@ -17,7 +19,6 @@ from custos.core.pagination import paginate
 from custos.crm.selectors.filters import list_order
 from custos.crm.services.custom_fields import fields_of
 from custos.web.custom_values import shown_value
-from custos.web.forms import country_choices
 from custos.web.selectors import member_names
 from custos.web.shortcuts import actor_of
 
@@ -123,12 +124,17 @@ def _two_digits(number: int) -> int:
 MAX_COLUMNS = 10
 
 
-def custom_columns(request: HttpRequest, actor: Actor, object_type: str, rows: list[Any]) -> dict[str, Any]:
+def custom_columns(
+    request: HttpRequest, actor: Actor, object_type: str, rows: list[Any], definitions: list[Any] | None = None
+) -> dict[str, Any]:
     """The custom fields the user chose to see as list columns (`columns`: their keys, in the
     address or posted with a search), and each row's values as people read them. Special-category
-    fields are never columns: they are encrypted and each read of them is audited."""
+    fields are never columns: they are encrypted and each read of them is audited.
+    `definitions`: the object type's custom fields, when the caller has read them already."""
     hidden = "custom_fields" in actor.hidden_fields_of(object_type)
-    offered = [] if hidden else [f for f in fields_of(object_type) if not f.is_special]
+    if definitions is None and not hidden:
+        definitions = fields_of(object_type)
+    offered = [] if hidden else [f for f in definitions or () if not f.is_special]
     data = request.POST if request.method == "POST" else request.GET
     wanted = {key.strip() for value in data.getlist("columns") for key in value[:1000].split(",")}
     columns = [f for f in offered if f.key in wanted][:MAX_COLUMNS]
@@ -152,6 +158,16 @@ def custom_columns(request: HttpRequest, actor: Actor, object_type: str, rows: l
     }
 
 
+# Stands for a row's id in a detail page's address: ids are UUIDs, which need no quoting.
+_ROW_ID = "00000000-0000-0000-0000-000000000000"
+
+
+def detail_urls(url_name: str, rows: list[Any]) -> list[str]:
+    """Each row's detail page: the address is reversed once per page, not once per row."""
+    pattern = reverse(url_name, args=[_ROW_ID])
+    return [pattern.replace(_ROW_ID, str(row.pk)) for row in rows]
+
+
 def filtered_list(request: HttpRequest, object_type: str, lister: Any, related: tuple[str, ...]) -> dict[str, Any]:
     """A list page (contacts, companies, leads): searched, filtered and sorted; a bad filter is shown
     beside the filters, with no rows, rather than silently ignored."""
@@ -171,7 +187,8 @@ def filtered_list(request: HttpRequest, object_type: str, lister: Any, related: 
     except ValidationFailed as failure:
         errors = failure.errors
     chosen = {**filters, **({"order": order} if order else {})}
-    columns = custom_columns(request, actor, object_type, rows)
+    definitions = fields_of(object_type)
+    columns = custom_columns(request, actor, object_type, rows, definitions)
     return {
         **columns,
         "rows": rows,
@@ -181,9 +198,9 @@ def filtered_list(request: HttpRequest, object_type: str, lister: Any, related: 
         "filters": sorted(chosen.items()) + columns["column_filter"],
         "chosen": chosen,
         "filter_errors": errors,
-        "filter_fields": [f for f in fields_of(object_type) if not f.is_special],
-        "members": member_names(actor),
-        "countries": country_choices(),
+        "filter_fields": [f for f in definitions if not f.is_special],
+        # Only the whole page shows the filters' choices, not the part a search as you type swaps in.
+        "members": SimpleLazyObject(lambda: member_names(actor)),
         "orders": [
             ("", _("Oldest first")),
             ("-created", _("Newest first")),

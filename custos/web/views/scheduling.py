@@ -38,13 +38,12 @@ from custos.scheduling.selectors.catalogue import (
 from custos.scheduling.services import appointments as services
 from custos.scheduling.services.recalls import recall_create, recall_update
 from custos.web.forms import attach_errors
+from custos.web.pickers import contact_by_id_label, contact_label, linked_contact, with_contact
 from custos.web.scheduling_forms import AppointmentForm, RecallForm
 from custos.web.shortcuts import actor_of
-from custos.web.templatetags.custos import shown_name
 from custos.web.views.listing import filter_value, posted, submitted
 
 Status = Appointment.Status
-CHOICES_LIMIT = 500
 RECALLS_SHOWN = 200
 STATUS_MESSAGES = {
     Status.CONFIRMED: gettext_lazy("The appointment is confirmed."),
@@ -136,26 +135,15 @@ def calendar_view(request: HttpRequest) -> HttpResponse:
 
 
 def _choices_with(choices: list[tuple[str, str]], current: Any, label: str) -> list[tuple[str, str]]:
-    """Keep a chosen record selectable even when it is past the list's limit or inactive."""
+    """Keep a chosen record selectable even when it is inactive."""
     if current is not None and str(current.pk) not in {pk for pk, _label in choices}:
         choices.insert(0, (str(current.pk), label))
     return choices
 
 
-def _contact_choices(actor: Actor, current: Contact | None) -> list[tuple[str, str]]:
-    contacts = scoped(actor, Contact.objects.only("pk", "first_name", "last_name", "email")).order_by(
-        "last_name", "first_name"
-    )[:CHOICES_LIMIT]
-    choices = [(str(contact.pk), shown_name(contact, actor)) for contact in contacts]
-    return _choices_with(choices, current, shown_name(current, actor) if current else "")
-
-
 def _appointment_form(
     actor: Actor, data: Any, initial: dict[str, Any], *, appointment: Appointment | None = None
 ) -> AppointmentForm:
-    contact: Contact | None = appointment.contact if appointment else None
-    if contact is None and initial.get("contact"):
-        contact = scoped(actor, Contact.objects.all()).filter(pk=initial["contact"]).first()
     services_ = [
         (str(s.pk), _("%(name)s (%(minutes)s min)") % {"name": s.name, "minutes": s.duration_minutes})
         for s in service_list(actor, active_only=True)
@@ -169,7 +157,6 @@ def _appointment_form(
     return AppointmentForm(
         data,
         initial=initial,
-        contacts=_contact_choices(actor, contact),
         services=services_,
         practitioners=practitioners,
         resources=resources,
@@ -203,21 +190,28 @@ def appointment_create_view(request: HttpRequest) -> HttpResponse:
     """Book an appointment; the calendar's links fill in who or what, and when."""
     actor = actor_of(request)
     actor.require("appointment.add")
-    initial: dict[str, Any] = {
-        name: request.GET.get(name, "")[:64] for name in ("contact", "service", "practitioner", "resource")
-    }
+    initial: dict[str, Any] = {name: request.GET.get(name, "")[:64] for name in ("service", "practitioner", "resource")}
+    # A contact is named by id in the link (never by a value of theirs); the picker shows its label.
+    initial["contact"] = contact_by_id_label(actor, request.GET.get("contact", "")[:64])
     if not initial["practitioner"] and (own := practitioner_of(actor)) is not None and own.is_active:
         initial["practitioner"] = str(own.pk)
     if starts_at := _local_start(request.GET.get("starts_at", "")):
         initial["starts_at"] = timezone.localtime(starts_at)
     recall: Recall | None = None
+    recalled = None
     if request.GET.get("recall"):
         recall = access_recall(actor, request.GET["recall"])
-        initial |= {"recall": str(recall.pk), "contact": str(recall.contact_id), "service": str(recall.service_id)}
+        recalled = linked_contact(recall.contact_id)
+        initial |= {
+            "recall": str(recall.pk),
+            "contact": contact_label(actor, recalled),
+            "service": str(recall.service_id),
+        }
     form = _appointment_form(actor, posted(request), initial)
     if request.method == "POST" and form.is_valid():
         try:
-            appointment = services.appointment_create(actor=actor, data=submitted(request, form))
+            data = with_contact(actor, submitted(request, form), current=recalled)
+            appointment = services.appointment_create(actor=actor, data=data)
         except ValidationFailed as error:
             attach_errors(form, error)
         else:
@@ -233,8 +227,9 @@ def appointment_edit_view(request: HttpRequest, appointment_id: str) -> HttpResp
     only for a member who may see and change them."""
     actor = actor_of(request)
     appointment = access_appointment(actor, appointment_id, write=True)
+    contact = linked_contact(appointment.contact_id)
     initial: dict[str, Any] = {
-        "contact": str(appointment.contact_id),
+        "contact": contact_label(actor, contact),
         "service": str(appointment.service_id),
         "practitioner": str(appointment.practitioner_id),
         "resource": str(appointment.resource_id or ""),
@@ -249,7 +244,8 @@ def appointment_edit_view(request: HttpRequest, appointment_id: str) -> HttpResp
         form.initial["clinical_details"] = special["clinical_details"]
     if request.method == "POST" and form.is_valid():
         try:
-            services.appointment_update(actor=actor, appointment=appointment, data=form.domain_data())
+            data = with_contact(actor, form.domain_data(), current=contact)
+            services.appointment_update(actor=actor, appointment=appointment, data=data)
         except ValidationFailed as error:
             attach_errors(form, error)
         else:
@@ -344,17 +340,14 @@ def recall_list_view(request: HttpRequest) -> HttpResponse:
 def recall_create_view(request: HttpRequest) -> HttpResponse:
     actor = actor_of(request)
     actor.require("appointment.add")
-    contact_id = request.GET.get("contact", "")[:64]
-    contact = scoped(actor, Contact.objects.all()).filter(pk=contact_id).first() if contact_id else None
     form = RecallForm(
         posted(request),
-        initial={"contact": str(contact.pk) if contact else ""},
-        contacts=_contact_choices(actor, contact),
+        initial={"contact": contact_by_id_label(actor, request.GET.get("contact", "")[:64])},
         services=[(str(s.pk), s.name) for s in service_list(actor, active_only=True)],
     )
     if request.method == "POST" and form.is_valid():
         try:
-            recall = recall_create(actor=actor, data=form.domain_data())
+            recall = recall_create(actor=actor, data=with_contact(actor, form.domain_data()))
         except ValidationFailed as error:
             attach_errors(form, error)
         else:
