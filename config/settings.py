@@ -158,7 +158,11 @@ TEMPLATES = [
 # Databases -----------------------------------------------------------------------
 
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'custos.sqlite3'}")
-_database = dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=True)
+# No health check: it costs every request that touches the database one more round trip
+# (`SELECT 1`, one of three for an API read). Without it, a connection the server closed
+# (a PostgreSQL restart) fails the one request that next uses it, which changes nothing
+# (writes are transactions), and Django then replaces the connection.
+_database = dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=False)
 if _database["ENGINE"] == "django.db.backends.sqlite3":
     _database["CONN_MAX_AGE"] = 0 if TESTING else 600
     _database["OPTIONS"] = {

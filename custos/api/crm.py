@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+import uuid
 from datetime import date, datetime
 from typing import Any
 
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.models import prefetch_related_objects
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
@@ -12,10 +15,12 @@ from ninja import Router, Schema, Status
 from pydantic import ConfigDict, Field
 
 from custos.api.rendering import FILTERS_DOC, AddressIn, AddressOut, address_of, list_filters, wants_special
-from custos.core.actor import Actor
-from custos.core.errors import ValidationFailed
+from custos.core.actor import Actor, RecordScope
+from custos.core.db.prepared import execute_prepared
+from custos.core.errors import NotFound, ValidationFailed
 from custos.core.pagination import paginate
-from custos.crm.models import Affiliation, Company, Contact
+from custos.core.tenancy import require_org_id
+from custos.crm.models import Affiliation, Company, Contact, ContactPoint
 from custos.crm.selectors.filters import list_order
 from custos.crm.selectors.people import (
     access_affiliation,
@@ -172,12 +177,155 @@ def contact_out(actor: Actor, contact: Contact, *, special: dict[str, Any] | Non
         "created_at": contact.created_at,
         "updated_at": contact.updated_at,
     }
+    return _contact_shown(actor, data)
+
+
+def _contact_shown(actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
+    """The contact's fields, those hidden from the actor's role as null."""
     return {
         name: _visible(actor, "contact", services.POINT_FIELDS.get(name, name), value)
         if name not in {"id", "subject", "created_at", "updated_at"}
         else value
         for name, value in data.items()
     }
+
+
+# `GET /contacts/{id}`, the API's most frequent call, in one statement ----------------------
+#
+# Through the ORM, composing the contact's query and then its points' query cost more CPU
+# than the database spent answering them (0.74 + 0.56 ms against 0.2 + 0.14 ms). Here the
+# contact and its further emails and phones come from one statement, written once per
+# record scope, prepared on PostgreSQL, each value converted by its field's own
+# converters. It reads what `access_contact` and `contact_out` give: the same permission,
+# tenant (and row-level security), record scope and hidden fields; the special-category
+# fields are left out, as there (`include=special` takes the audited way).
+# `test_contact_read.py` holds the two side by side.
+
+CONTACT_COLUMNS = (
+    "id",
+    "subject",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "language",
+    "contract_ends_on",
+    "company",
+    "owner",
+    "tags",
+    "custom_fields",
+    "notes",
+    "street",
+    "postcode",
+    "city",
+    "country",
+    "created_at",
+    "updated_at",
+)
+POINT_COLUMNS = ("email", "phone", "label")
+# Record scopes narrowed to a team are one statement per team size: prepared up to this size.
+PREPARED_TEAM_SIZE = 16
+
+
+def _field(model: type[models.Model], name: str) -> models.Field[Any, Any]:
+    field = model._meta.get_field(name)
+    if not isinstance(field, models.Field):
+        raise TypeError(f"{model.__name__}.{name} is not a column")
+    return field
+
+
+@functools.cache
+def _contact_read_sql(scope: RecordScope, mates: int) -> str:
+    columns = [f"c.{_field(Contact, name).column}" for name in CONTACT_COLUMNS]
+    columns += [f"p.{_field(ContactPoint, name).column}" for name in POINT_COLUMNS]
+    owner = f"c.{_field(Contact, 'owner').column}"
+    narrowed = {
+        RecordScope.ALL: "",
+        RecordScope.TEAM: f"AND {owner} IN ({', '.join(['%s'] * mates)})",
+        RecordScope.OWN: f"AND {owner} = %s",
+    }[scope]
+    # Table and column names come from the models; every value is a parameter.
+    return f"""
+        SELECT {", ".join(columns)}
+        FROM {Contact._meta.db_table} c
+        LEFT JOIN {ContactPoint._meta.db_table} p ON p.contact_id = c.id AND p.org_id = c.org_id
+        WHERE c.id = %s AND c.org_id = %s {narrowed}
+        ORDER BY p.created_at, p.id
+    """  # noqa: S608
+
+
+@functools.cache
+def _contact_converters(vendor: str) -> list[list[Any]]:
+    """Each contact column's converters, as the ORM applies them (backend's, then field's).
+    Their results depend on the settings only, so the first connection's serve every thread."""
+    converters = []
+    for name in CONTACT_COLUMNS:
+        column = _field(Contact, name).get_col("c")
+        converters.append([*connection.ops.get_db_converters(column), *column.get_db_converters(connection)])
+    return converters
+
+
+def contact_read(actor: Actor, contact_id: str) -> dict[str, Any]:
+    """The contact as `contact_out` renders it, without special-category data; NotFound
+    for a missing, foreign, out-of-scope or malformed id alike."""
+    actor.require("contact.view")
+    try:
+        pk = uuid.UUID(str(contact_id))
+    except ValueError:
+        raise NotFound() from None
+    database = connections[DEFAULT_DB_ALIAS]  # not the `connection` proxy: looked up once
+    owner_field = _field(Contact, "owner")
+    params = [
+        _field(Contact, "id").get_db_prep_value(pk, database),
+        _field(Contact, "org").get_db_prep_value(require_org_id(), database),
+    ]
+    mates = 0
+    if actor.record_scope == RecordScope.TEAM:
+        mates = len(actor.team_member_ids)
+        params += [owner_field.get_db_prep_value(mate, database) for mate in sorted(actor.team_member_ids)]
+    elif actor.record_scope == RecordScope.OWN:
+        params.append(owner_field.get_db_prep_value(actor.user_id, database))
+    sql = _contact_read_sql(RecordScope(actor.record_scope), mates)
+    with database.cursor() as cursor:
+        if mates <= PREPARED_TEAM_SIZE:
+            execute_prepared(cursor, f"custos_contact_read_{actor.record_scope}_{mates}", sql, params)
+        else:
+            cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    if not rows:
+        raise NotFound()
+    values = list(rows[0][: len(CONTACT_COLUMNS)])
+    for index, converters in enumerate(_contact_converters(database.vendor)):
+        for convert in converters:
+            values[index] = convert(values[index], None, database)
+    contact = dict(zip(CONTACT_COLUMNS, values, strict=True))
+    points: dict[str, list[dict[str, str]]] = {"other_emails": [], "other_phones": []}
+    for email, phone, label in (row[len(CONTACT_COLUMNS) :] for row in rows):
+        if email:
+            points["other_emails"].append({"email": email, "label": label})
+        elif phone:
+            points["other_phones"].append({"phone": phone, "label": label})
+    data = {
+        "id": str(contact["id"]),
+        "subject": str(contact["subject"]),
+        "first_name": contact["first_name"],
+        "last_name": contact["last_name"],
+        "email": contact["email"],
+        "phone": contact["phone"],
+        **points,
+        "language": contact["language"],
+        "contract_ends_on": contact["contract_ends_on"],
+        "company": str(contact["company"]) if contact["company"] else None,
+        "owner": str(contact["owner"]) if contact["owner"] else None,
+        "tags": contact["tags"],
+        "custom_fields": {**contact["custom_fields"]},
+        "notes": contact["notes"],
+        "health_notes": None,
+        **{name: contact[name] for name in ("street", "postcode", "city", "country")},
+        "created_at": contact["created_at"],
+        "updated_at": contact["updated_at"],
+    }
+    return _contact_shown(actor, data)
 
 
 def company_out(actor: Actor, company: Company) -> dict[str, Any]:
@@ -246,8 +394,10 @@ def bulk_create_contacts(request: HttpRequest, payload: BulkIn) -> Status[dict[s
 def get_contact(request: HttpRequest, contact_id: str, include: str = "") -> dict[str, Any]:
     """`include=special` adds the special-category fields; the read is written to the audit log."""
     actor: Actor = request.auth  # type: ignore[attr-defined]
+    if not wants_special(include):
+        return contact_read(actor, contact_id)
     contact = access_contact(actor, contact_id, with_company=False)
-    special = services.contact_read_special(actor=actor, contact=contact) if wants_special(include) else None
+    special = services.contact_read_special(actor=actor, contact=contact)
     return contact_out(actor, contact, special=special)
 
 
