@@ -7,7 +7,7 @@ a record by it either: each search field names the record fields it is made from
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 
 import phonenumbers
 from django.db import models
@@ -147,11 +147,16 @@ def reindex(record: models.Model) -> None:
         index_document(_document(dependant))
 
 
-def reindex_many(records: Iterable[models.Model]) -> None:
-    """Index records written in bulk (an import's batch)."""
+def reindex_many(records: Iterable[models.Model], points: Mapping[uuid.UUID, list[ContactPoint]] | None = None) -> None:
+    """Index records written in bulk (an import's batch). `points`: the further emails and
+    phones of contacts, where the caller has them (the ones it just created); the others' are
+    read in one query."""
     records = [record for record in records if type(record) in MODELS]
-    points = _points_by_contact(records)
-    index_documents(_document(record, points.get(record.pk, [])) for record in records)
+    given = points or {}
+    found = _points_by_contact([record for record in records if record.pk not in given])
+    index_documents(
+        _document(record, given[record.pk] if record.pk in given else found.get(record.pk, [])) for record in records
+    )
 
 
 def unindex(record: models.Model) -> None:

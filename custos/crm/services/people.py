@@ -174,8 +174,10 @@ def clean_contact(
                 cleaned[name] = _clean_points(cleaner, name, value, country=country, main=str(main or ""))
             case "contract_ends_on":
                 cleaned[name] = cleaner.date(name, value)
+            case "language" if not value:
+                cleaned[name] = ""  # what the choice below gives; most rows come here, so no list to build
             case "language":
-                cleaned[name] = cleaner.choice(name, value or "", ["", *(code for code, _name in settings.LANGUAGES)])
+                cleaned[name] = cleaner.choice(name, value, ["", *(code for code, _name in settings.LANGUAGES)])
             case "company" if value in (None, ""):
                 cleaned["company_id"] = None  # no queryset to build: an import's rows mostly come here
             case "company":

@@ -12,6 +12,7 @@ from custos.core.tenancy import tenant_scope
 from custos.crm import imports
 from custos.crm.imports import import_preview, import_start, import_undo, import_upload
 from custos.crm.models import Company, Contact, ImportJob
+from custos.crm.selectors.search import global_search
 from custos.crm.services.people import company_create, contact_create
 from custos.testing import run_tasks
 
@@ -73,6 +74,9 @@ def test_a_messy_csv_imports_the_good_rows_and_reports_every_rejected_one(cast):
     with tenant_scope(cast.org_a):
         assert Contact.objects.get(first_name="Jürgen").company.name == "Nordwind GmbH"  # created on the way
         assert Contact.objects.get(first_name="Zofia").company.name == "Kurz Labor"  # found by VAT ID
+        # The company made on the way is found in the search box, as one made by hand.
+        found = global_search(cast.actor(cast.alice), "Nordwind", types=["company"])
+        assert [result.label for result in found] == ["Nordwind GmbH"]
     report = imports.rejected_report(job).decode("utf-8-sig")
     assert report.splitlines()[1] == "3,Email,Enter a valid email address."
     assert not Path(job.file_path).exists()  # everyone's rows: gone once read
