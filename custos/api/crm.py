@@ -282,6 +282,8 @@ def contact_read(actor: Actor, contact_id: str) -> dict[str, Any]:
     mates = 0
     if actor.record_scope == RecordScope.TEAM:
         mates = len(actor.team_member_ids)
+        if not mates:  # nobody's records in scope (and `IN ()` is no SQL)
+            raise NotFound()
         params += [owner_field.get_db_prep_value(mate, database) for mate in sorted(actor.team_member_ids)]
     elif actor.record_scope == RecordScope.OWN:
         params.append(owner_field.get_db_prep_value(actor.user_id, database))

@@ -38,7 +38,7 @@ class CompanyPicker(forms.TextInput):
     template_name = "web/widgets/company_picker.html"
 
     def __init__(self, attrs: dict[str, Any] | None = None) -> None:
-        super().__init__({"autocomplete": "off", "maxlength": "240", **(attrs or {})})
+        super().__init__({"autocomplete": "off", "dir": "auto", "maxlength": "240", **(attrs or {})})
 
 
 def company_field(label: Any, *, required: bool = False) -> forms.CharField:
@@ -145,7 +145,7 @@ class ContactPicker(forms.TextInput):
     template_name = "web/widgets/contact_picker.html"
 
     def __init__(self, attrs: dict[str, Any] | None = None) -> None:
-        super().__init__({"autocomplete": "off", "maxlength": "400", **(attrs or {})})
+        super().__init__({"autocomplete": "off", "dir": "auto", "maxlength": "400", **(attrs or {})})
 
 
 def contact_field(label: Any, *, required: bool = False) -> forms.CharField:

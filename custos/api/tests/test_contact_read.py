@@ -145,6 +145,12 @@ def test_a_team_larger_than_the_prepared_sizes_still_reads_by_team(cast, people)
         assert [_sql_way(wide, c) is not NotFound for c in people["contacts"]] == [True, True, False, False]
 
 
+def test_a_team_scope_with_nobody_in_it_finds_nothing(cast, people):
+    with tenant_scope(cast.org_a):
+        lonely = dataclasses.replace(cast.actor(people["mia"]), team_member_ids=frozenset())
+        assert {_sql_way(lonely, contact) for contact in people["contacts"]} == {NotFound}
+
+
 def test_the_endpoint_answers_from_one_statement_after_the_tokens(cast, people):
     from django.test.utils import CaptureQueriesContext
 
@@ -178,6 +184,7 @@ def test_a_prepared_read_never_crosses_into_another_organisation(cast, people):
 
 
 @pytest.mark.postgres
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="statements are prepared on PostgreSQL only")
 def test_what_a_session_has_prepared_serves_whichever_connection_holds_it(cast, people):
     """psycopg's pool hands one server session to whichever thread's connection asks next:
     that connection uses what the session prepared before instead of preparing it again."""
@@ -199,6 +206,7 @@ def test_what_a_session_has_prepared_serves_whichever_connection_holds_it(cast, 
 
 
 @pytest.mark.postgres
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="statements are prepared on PostgreSQL only")
 def test_a_statement_prepared_in_a_rolled_back_transaction_still_runs(db):
     """PREPARE is not undone by a rollback: what the session remembers stays true."""
     with pytest.raises(RuntimeError), transaction.atomic(), connection.cursor() as cursor:
