@@ -366,13 +366,19 @@ def _claim(notice_id: uuid.UUID, *, after_commit: bool, now: dt.datetime) -> Rec
     After commit, only a notice nobody tried yet is taken; the sweeper takes those due."""
     seen = (
         RecipientNotice.objects.filter(pk=notice_id, status=NoticeStatus.PENDING)
-        .values_list("attempts", "next_attempt_at")
+        .values_list("attempts", "next_attempt_at", "subject_id", "processor_id")
         .first()
     )
     if seen is None:
         return None
-    attempts, due_at = seen
+    attempts, due_at, subject_id, processor_id = seen
     if (attempts != 0) if after_commit else (due_at > now):
+        return None
+    if RecipientNotice.objects.filter(
+        subject_id=subject_id, processor_id=processor_id, status=NoticeStatus.PENDING, pk__lt=notice_id
+    ).exists():
+        # An earlier notice to this recipient about this person is not through yet: they must
+        # arrive in order (a "lifted" before its restriction, old corrections last, mislead).
         return None
     if attempts >= MAX_ATTEMPTS:
         # Every attempt was cut short (the process died while sending): given up, as a refusal is.

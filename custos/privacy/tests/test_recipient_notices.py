@@ -340,6 +340,39 @@ def test_a_refused_mail_is_tried_again_later_and_given_up_in_the_end(cast, setti
         assert entry["status"] == "failed" and "retry_at" not in entry
 
 
+def test_notices_to_one_recipient_about_one_person_go_in_the_order_they_were_made(cast, settings, smtp_server):
+    subject = _setup(cast)
+    actor = cast.actor(cast.alice)
+    working = settings.MAILERS
+    settings.MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {"host": "127.0.0.1", "port": 9, "timeout": 1},
+        }
+    }
+    with tenant_scope(cast.org_a):
+        subject_restrict(actor=actor, subject=subject)
+    run_tasks()  # refused: tried again later
+    settings.MAILERS = working
+    with tenant_scope(cast.org_a):
+        subject_lift_restriction(actor=actor, subject=subject)
+    run_tasks()
+
+    # The lifting waits for the restriction: the recipient never reads "lifted" first.
+    assert smtp_server.messages == []
+    with tenant_scope(cast.org_a):
+        assert [(n.kind, n.status) for n in _notices()] == [
+            ("restriction", "pending"),
+            ("restriction_lifted", "pending"),
+        ]
+    _sweep(cast, minutes=60)
+    _sweep(cast, minutes=60)
+    subjects = [m["Subject"] for m in smtp_server.wait_for(2)]
+    assert subjects[0].startswith("Restriction of processing:") and subjects[1].startswith(
+        "Restriction of processing lifted"
+    )
+
+
 def test_a_refused_mail_goes_when_the_server_is_back(cast, settings, smtp_server):
     _setup(cast)
     working = settings.MAILERS
