@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import smtplib
 import uuid
 from functools import partial
@@ -17,6 +18,8 @@ from custos.accounts.models import Membership, User
 from custos.core.models import Organization
 from custos.core.tenancy import tenant_scope
 from custos.privacy.models import Breach, PrivacyRequest
+
+logger = logging.getLogger(__name__)
 
 
 class ReminderNotSent(RuntimeError):
@@ -101,7 +104,14 @@ def send_recipient_notices() -> int:
     process died first) or refused by the mail server before; returns how many went."""
     from custos.privacy.services.processors import recipients_sweep
 
-    return sum(recipients_sweep(org_id) for org_id in Organization.objects.values_list("pk", flat=True))
+    sent = 0
+    for org_id in Organization.objects.values_list("pk", flat=True):
+        try:
+            sent += recipients_sweep(org_id)
+        except Exception as error:  # one organisation's failure must not hold up the others'
+            # The error's type only: its message could quote a value.
+            logger.error("Art. 19 sweep of organisation %s failed: %s", org_id, type(error).__name__)
+    return sent
 
 
 @task

@@ -548,15 +548,20 @@ def recipients_sweep(org_id: uuid.UUID, *, now: dt.datetime | None = None) -> in
     or refused before and due again. Several sweepers at once send each notice once."""
     now = now or timezone.now()
     sent = 0
+    after: tuple[dt.datetime, uuid.UUID] | None = None
     with tenant_scope(org_id):
         while True:
-            due = list(
-                RecipientNotice.objects.filter(status=NoticeStatus.PENDING, next_attempt_at__lte=now)
-                .order_by("next_attempt_at", "pk")
-                .values_list("pk", flat=True)[:SWEEP_BATCH]
-            )
-            if not due:
+            # Onwards from the last batch: a notice left waiting (its recipient has an earlier
+            # one still pending) stays due, and must not be read again and again.
+            due = RecipientNotice.objects.filter(status=NoticeStatus.PENDING, next_attempt_at__lte=now)
+            if after is not None:
+                due = due.filter(
+                    models.Q(next_attempt_at__gt=after[0]) | models.Q(next_attempt_at=after[0], pk__gt=after[1])
+                )
+            batch = list(due.order_by("next_attempt_at", "pk").values_list("next_attempt_at", "pk")[:SWEEP_BATCH])
+            if not batch:
                 return sent
-            sent += recipients_inform(org_id, due, now=now)
-            if len(due) < SWEEP_BATCH:
+            sent += recipients_inform(org_id, [pk for _at, pk in batch], now=now)
+            if len(batch) < SWEEP_BATCH:
                 return sent
+            after = batch[-1]

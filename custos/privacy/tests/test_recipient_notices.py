@@ -373,6 +373,39 @@ def test_notices_to_one_recipient_about_one_person_go_in_the_order_they_were_mad
     )
 
 
+def test_a_sweep_passes_notices_left_waiting_and_ends(cast, settings, monkeypatch):
+    """A notice waiting for an earlier one stays due; the sweep reads on, not the same batch again."""
+    from custos.privacy.services import processors
+
+    subject = _setup(cast)
+    actor = cast.actor(cast.alice)
+    settings.MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {"host": "127.0.0.1", "port": 9, "timeout": 1},
+        }
+    }
+    with tenant_scope(cast.org_a):
+        subject_restrict(actor=actor, subject=subject)
+        run_tasks()  # refused: its next attempt is later
+        subject_lift_restriction(actor=actor, subject=subject)
+        subject_restrict(actor=actor, subject=subject)
+    run_tasks()
+    monkeypatch.setattr(processors, "SWEEP_BATCH", 1)
+    batches = []
+    inform = processors.recipients_inform
+
+    def counted(*args, **kwargs):
+        batches.append(args[1])
+        assert len(batches) < 10, "the sweep reads the same waiting notices again and again"
+        return inform(*args, **kwargs)
+
+    monkeypatch.setattr(processors, "recipients_inform", counted)
+    assert _sweep(cast, minutes=SWEEP_AFTER.total_seconds() / 60 + 1) == 0
+    # The refused one (tried again, refused again) and the two waiting for it: each read once.
+    assert len(batches) == 3 and len({batch[0] for batch in batches}) == 3
+
+
 def test_a_refused_mail_goes_when_the_server_is_back(cast, settings, smtp_server):
     _setup(cast)
     working = settings.MAILERS
