@@ -15,6 +15,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import random
+import signal
 import sys
 import time
 import uuid
@@ -214,8 +215,10 @@ def _write(
         _forked = args  # the workers read it from their copy of this process
         loader.close()  # no connection may be shared with a forked process
         connections.close_all()
-        with multiprocessing.get_context("fork").Pool(WORKERS) as pool:
+        with multiprocessing.get_context("fork").Pool(WORKERS, initializer=_worker_start) as pool:
             done = _progress(step, total, started, tenant, pool.imap(_chunk_in_worker, chunks))
+            pool.close()  # the workers end on their own once the queue is empty
+            pool.join()
         _forked = None
     else:
         done = _progress(step, total, started, tenant, (_chunk(loader, *args, *chunk) for chunk in chunks))
@@ -255,6 +258,12 @@ def _chunk(
 _Forked = tuple[Callable[[Chunk], int], int, Tenant, list[tuple[data.Person, str]], list[Stage]]
 _forked: _Forked | None = None
 _worker_loader: Loader | None = None
+
+
+def _worker_start() -> None:
+    """A worker ends when its pool says so, whatever signal handlers the forking process had
+    (a job worker's, say, that would keep it alive and its pool waiting)."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _chunk_in_worker(chunk: tuple[range, int]) -> tuple[int, Grown]:
