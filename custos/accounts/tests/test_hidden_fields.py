@@ -104,3 +104,17 @@ def test_a_hidden_field_cannot_be_probed_by_searching(cast):
     client = api_client(cast, cast.sam, "read")
     assert [c["last_name"] for c in client.get("/api/v1/contacts", {"q": "Nowak"}).json()["items"]] == ["Nowak"]
     assert client.get("/api/v1/contacts", {"q": "1234567"}).json()["items"] == []
+
+
+def test_a_hidden_company_is_not_in_the_contact_list(cast):
+    from custos.crm.services.people import company_create
+
+    with tenant_scope(cast.org_a):
+        company = company_create(actor=cast.actor(cast.olive), data={"name": "Verborgen Werke GmbH"})
+        contact_create(
+            actor=cast.actor(cast.olive),
+            data={"last_name": "Nowak", "company": str(company.pk), "owner": str(cast.sam.pk)},
+        )
+    assert "Verborgen Werke" in web_client(cast.sam).get("/contacts/").content.decode()
+    _hide(cast, "sales", "contact.company")
+    assert "Verborgen Werke" not in web_client(cast.sam).get("/contacts/").content.decode()

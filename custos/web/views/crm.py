@@ -72,7 +72,7 @@ def _contact_rows(contacts: list[Contact], context: dict[str, Any]) -> list[Cont
             name=person_name(contact, hidden),
             email=contact.email,
             phone=contact.phone,
-            company=contact.company.name if contact.company else "",
+            company=contact.company.name if contact.company and "company" not in hidden else "",
             values=values.get(contact.pk, []),
         )
         for contact, url in zip(contacts, detail_urls("web:contact-detail", contacts), strict=True)
