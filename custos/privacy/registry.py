@@ -51,7 +51,7 @@ class SubjectRecords:
     queryset: models.QuerySet[models.Model]
 
 
-def _linked(model: type[models.Model], path: str, subject: Subject) -> Q:
+def linked_to(model: type[models.Model], path: str, subject: Subject) -> Q:
     """Rows reaching the subject by `path`. A path through one relation (`contact__subject`)
     becomes `contact IN (the subject's contacts)`: with several paths OR-ed, a join per path
     would keep the database from using the foreign keys' indexes."""
@@ -68,5 +68,5 @@ def records_of(subject: Subject) -> Iterator[SubjectRecords]:
     for declaration in subject_models():
         linked = Q()
         for path in declaration.subject_paths:
-            linked |= _linked(declaration.model, path, subject)
+            linked |= linked_to(declaration.model, path, subject)
         yield SubjectRecords(declaration, declaration.model._default_manager.filter(linked))

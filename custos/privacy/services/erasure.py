@@ -34,7 +34,7 @@ from custos.core.models import Organization
 from custos.core.personal_data import Category, Declaration, Erasure, model_field
 from custos.core.tenancy import TenantModel, current_org_id, require_org_id
 from custos.privacy.models import KeptRecord, LegalHold, PrivacyRequest, Subject
-from custos.privacy.registry import _linked, declaration_of, declarations, subject_models
+from custos.privacy.registry import declaration_of, declarations, linked_to, subject_models
 from custos.privacy.services.hooks import records_changed
 from custos.privacy.services.journal import journal_append
 from custos.privacy.services.subjects import identifier_fields, identifiers_of, no_identifiers, phone_variants
@@ -407,7 +407,7 @@ def _own_records(subject: Subject) -> tuple[dict[str, list[Any]], dict[str, set[
     for declaration in subject_models():
         label = declaration.model._meta.label
         for path in declaration.subject_paths:
-            rows = declaration.model._default_manager.filter(_linked(declaration.model, path, subject))
+            rows = declaration.model._default_manager.filter(linked_to(declaration.model, path, subject))
             parts.append((label, identifier_fields(declaration), rows))
     emails = max((len(w.emails) for _, w, _ in parts if w), default=0)
     phones = max((len(w.phones) for _, w, _ in parts if w), default=0)
