@@ -18,7 +18,6 @@ from custos.api.rendering import FILTERS_DOC, AddressIn, AddressOut, address_of,
 from custos.core.actor import Actor, RecordScope
 from custos.core.db.prepared import execute_prepared
 from custos.core.errors import NotFound, ValidationFailed
-from custos.core.pagination import paginate
 from custos.core.tenancy import require_org_id
 from custos.crm.models import Affiliation, Company, Contact, ContactPoint
 from custos.crm.selectors.filters import list_order
@@ -30,6 +29,7 @@ from custos.crm.selectors.people import (
     company_list,
     contact_list,
 )
+from custos.crm.selectors.records import searched_page
 from custos.crm.services import people as services
 
 router = Router(tags=["crm"])
@@ -367,8 +367,11 @@ def list_contacts(
 ) -> dict[str, Any]:
     actor: Actor = request.auth  # type: ignore[attr-defined]
     filters = list_filters(request, tag=tag, owner=owner, company=company, country=country)
-    contacts = contact_list(actor, q=q, filters=filters)
-    rows, next_cursor = paginate(contacts, cursor=cursor, limit=limit, order=list_order("contact", order))
+    contacts = contact_list(actor, filters=filters)
+    order_by = list_order("contact", order)
+    rows, next_cursor, _ = searched_page(
+        actor, "contact", contacts, q, cursor=cursor, order=order_by, limit=limit, counted=False
+    )
     prefetch_related_objects(rows, "points")
     return {"items": [contact_out(actor, c) for c in rows], "next": next_cursor}
 
@@ -500,8 +503,11 @@ def list_companies(
     order: str = "",
 ) -> dict[str, Any]:
     actor: Actor = request.auth  # type: ignore[attr-defined]
-    companies = company_list(actor, q=q, filters=list_filters(request, tag=tag, owner=owner, country=country))
-    rows, next_cursor = paginate(companies, cursor=cursor, limit=limit, order=list_order("company", order))
+    companies = company_list(actor, filters=list_filters(request, tag=tag, owner=owner, country=country))
+    order_by = list_order("company", order)
+    rows, next_cursor, _ = searched_page(
+        actor, "company", companies, q, cursor=cursor, order=order_by, limit=limit, counted=False
+    )
     return {"items": [company_out(actor, c) for c in rows], "next": next_cursor}
 
 

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, StreamingHttpResponse
 from django.utils.http import content_disposition_header
 from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
@@ -104,7 +104,7 @@ def import_out(actor: Actor, job: ImportJob) -> dict[str, Any]:
         "updated": job.updated_count,
         "skipped": job.skipped_count,
         "rejected": job.rejected_count,
-        "undoable": job.status == ImportJob.Status.COMPLETED and not job.dry_run and bool(job.journal),
+        "undoable": job.undoable,
         "created_by": reference(job.created_by_id),
         "created_at": moment(job.created_at),
         "finished_at": moment(job.finished_at),
@@ -190,10 +190,10 @@ def start_import(request: HttpRequest, import_id: str, payload: ImportSettingsIn
     summary="The rejected rows of an import, as CSV",
     openapi_extra={"responses": {200: {"description": "Row, field and reason", "content": {"text/csv": {}}}}},
 )
-def import_report(request: HttpRequest, import_id: str) -> HttpResponse:
-    """One line per problem: the row's line number, the field and the reason (never the values)."""
+def import_report(request: HttpRequest, import_id: str) -> StreamingHttpResponse:
+    """One line per problem, in row order: the row's line number, the field and the reason (never the values)."""
     job = access_import(actor_of(request), import_id)
-    response = HttpResponse(rejected_report(job), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(rejected_report(job), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = content_disposition_header(True, f"import-{job.pk}-rejected.csv")
     return response
 
@@ -203,4 +203,4 @@ def undo_import(request: HttpRequest, import_id: str) -> dict[str, Any]:
     """Removes the contacts the import created and restores those it changed, within the undo window."""
     actor = actor_of(request)
     job = access_import(actor, import_id, write=True)
-    return import_out(actor, import_undo(actor=actor, job=job))
+    return import_out(actor, import_undo(actor=actor, job=job).job)

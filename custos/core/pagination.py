@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import uuid
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from django.core import signing
-from django.db import models
+from django.db import connection, models
 from django.utils.translation import gettext as _
 
 from custos.core.errors import ValidationFailed
@@ -38,7 +40,12 @@ def decode_cursor(cursor: str, order: tuple[str, ...] = ("pk",)) -> list[str]:
         ) from None
 
 
-def _after(order: tuple[str, ...], values: list[str]) -> models.Q:
+def after_cursor(order: tuple[str, ...], cursor: str) -> models.Q:
+    """The rows after a cursor in this order (ValidationFailed for a cursor of another order)."""
+    return rows_after(order, decode_cursor(cursor, order))
+
+
+def rows_after(order: tuple[str, ...], values: list[str]) -> models.Q:
     """Rows after the given values in this order: (a > x) or (a = x and b > y) or …"""
     after = models.Q()
     for position, name in enumerate(order):
@@ -69,8 +76,44 @@ def paginate[M: models.Model](
     """
     size = check_limit(limit)
     if cursor:
-        queryset = queryset.filter(_after(order, decode_cursor(cursor, order)))
+        queryset = queryset.filter(after_cursor(order, cursor))
     rows = list(queryset.order_by(*order)[: size + 1])
     more = len(rows) > size
     rows = rows[:size]
     return rows, encode_cursor(rows[-1], order) if more and rows else None
+
+
+# Up to this many rows a list counts exactly; beyond it, counting would scan the whole match.
+EXACT_COUNT_LIMIT = 10_000
+
+
+@dataclass(frozen=True)
+class ListCount:
+    """How many rows a list has: `exact`, else `estimated` (PostgreSQL's planner, or a sample of
+    the list) or only known to be more than `value` (SQLite, which keeps no row estimates)."""
+
+    value: int
+    exact: bool = True
+    estimated: bool = False
+
+
+def list_count(queryset: models.QuerySet[Any]) -> ListCount:
+    """The size of a list without scanning millions of rows: an exact count up to
+    EXACT_COUNT_LIMIT (the count stops there), beyond it the planner's estimate on PostgreSQL,
+    rounded to two significant digits; on SQLite "more than EXACT_COUNT_LIMIT"."""
+    queryset = queryset.order_by()
+    counted = queryset[: EXACT_COUNT_LIMIT + 1].count()
+    if counted <= EXACT_COUNT_LIMIT:
+        return ListCount(counted)
+    if connection.vendor == "postgresql":
+        plan = json.loads(queryset.explain(format="json"))
+        estimate = max(int(plan[0]["Plan"]["Plan Rows"]), EXACT_COUNT_LIMIT + 1)
+        return ListCount(rounded(estimate), exact=False, estimated=True)
+    return ListCount(EXACT_COUNT_LIMIT, exact=False)
+
+
+def rounded(number: float, digits: int = 2) -> int:
+    """1,234,567 → 1,200,000: an estimate should not look more precise than it is."""
+    number = round(number)
+    step = 10 ** max(len(str(number)) - digits, 0)
+    return round(number / step) * step

@@ -27,6 +27,7 @@ class PeriodicJob:
 JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob("audit.truncate_old_ips", "custos.audit.tasks.truncate_old_ips", timedelta(days=1)),
     PeriodicJob("tasks.prune_results", "custos.core.tasks.prune_task_results", timedelta(days=1)),
+    PeriodicJob("core.refresh_statistics", "custos.core.tasks.refresh_statistics", timedelta(days=1)),
     PeriodicJob("accounts.prune_throttle", "custos.accounts.tasks.prune_throttle_counters", timedelta(hours=1)),
     PeriodicJob("crm.expire_imports", "custos.crm.tasks.expire_imports", timedelta(hours=6)),
     PeriodicJob("crm.reassign_untouched", "custos.crm.tasks.reassign_untouched_leads", timedelta(minutes=15)),

@@ -9,7 +9,9 @@
   number, the field and the reason, and the good rows are kept.
 - Rows are written in batches, each in one transaction, with a checkpoint: an interrupted
   import resumes after the last finished batch and never writes a row twice.
-- Undo removes what the import created and restores what it changed.
+- Undo removes what the import created and restores what it changed. What it needs is a
+  journal row per record, written with the batch; rejected rows are rows of their own too,
+  so a batch costs the same at the millionth row as at the first.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ import os
 import re
 import uuid
 import zipfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -33,7 +36,7 @@ from django.conf import settings
 from django.db import models, transaction
 from django.db.models import Q, prefetch_related_objects
 from django.db.models.functions import Lower
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -42,18 +45,34 @@ from custos.audit.services import audit_record
 from custos.core.actor import Actor
 from custos.core.db.bulk import insert_rows
 from custos.core.errors import Conflict, FieldError, ValidationFailed
+from custos.core.ids import uuid7
 from custos.core.tenancy import tenant_scope
 from custos.core.validation import Cleaner
 from custos.crm.duplicates import stored_by_email_or_phone
-from custos.crm.models import Company, Contact, ContactPoint, CustomField, ImportJob, ImportMapping, Lead
+from custos.crm.models import (
+    Company,
+    Contact,
+    ContactPoint,
+    CustomField,
+    ImportJob,
+    ImportJournalEntry,
+    ImportMapping,
+    ImportRejectedRow,
+    Lead,
+)
 from custos.crm.search import reindex_many
 from custos.crm.services.custom_fields import fields_of
 from custos.crm.services.people import POINT_FIELDS, clean_contact
 from custos.crm.services.records import org_country
 from custos.privacy.models import Subject
 from custos.privacy.services.suppression import suppressed_among
+from custos.search.models import SearchEntry
 
 BATCH_SIZE = 500
+UNDO_DAYS = 7
+# Rows read at a time by undo (of the journal) and by the rejected rows' report.
+UNDO_CHUNK = 1000
+REPORT_CHUNK = 2000
 MAX_FILE_BYTES = 200 * 1024 * 1024
 PREVIEW_ROWS = 20
 # What a column can become; `company` and `owner` are found by natural key.
@@ -360,6 +379,7 @@ class _Resolver:
         # By the key's lower case: the company found (or created), or None when none is.
         self.companies: dict[str, Company | None] = {}
         self.pending: list[Company] = []  # created, to be inserted with the batch
+        self.inserted: list[Company] = []  # inserted since the batch began: for its journal
         self.custom_fields = {definition.key: definition for definition in fields_of("contact")}
 
     def owner(self, value: str) -> tuple[uuid.UUID | None, str | None]:
@@ -414,6 +434,7 @@ class _Resolver:
         if self.pending:
             insert_rows(Company, self.pending)
             reindex_many(self.pending)  # findable by name in the search box, as a company made by hand
+            self.inserted.extend(self.pending)
             self.pending = []
 
 
@@ -567,10 +588,6 @@ def import_start(
     return job
 
 
-def _journal(job: ImportJob) -> dict[str, Any]:
-    return json.loads(job.journal) if job.journal else {"created": [], "updated": {}}
-
-
 def import_process(job: ImportJob, actor: Actor) -> ImportJob:
     """Process the job from its checkpoint to the end (the worker's part). Batch by batch,
     each in one transaction with its checkpoint: stopping anywhere loses at most the batch
@@ -608,14 +625,12 @@ def _write_batch(
         locked = ImportJob.objects.select_for_update().get(pk=job.pk)
         if locked.status != ImportJob.Status.RUNNING:
             return
-        journal = _journal(locked)
+        resolver.inserted = []
         outcomes = _check_rows(locked, actor, resolver, batch, country, create=write)
         resolver.flush()
         good = [o for o in outcomes if not o.errors]
-        for outcome in outcomes:
-            if outcome.errors:
-                locked.rejected_count += 1
-                locked.rejected.extend({"row": outcome.row, "field": f, "message": m} for f, m in outcome.errors)
+        rejected = [(o.row, f, m) for o in outcomes for f, m in o.errors]
+        locked.rejected_count += sum(1 for o in outcomes if o.errors)
         # Duplicates by email (any case), in one query for the batch; rows earlier in the
         # batch count too, and rows of earlier batches are stored by now.
         existing, _by_phone = stored_by_email_or_phone(o.data.get("email") or "" for o in good)
@@ -631,7 +646,9 @@ def _write_batch(
         created: list[Contact] = []
         new_subjects: list[Subject] = []
         touched: list[Contact] = []
-        # People who objected or were erased come back flagged: out of marketing, listed in the job.
+        # The values updates replace, per contact: the first of each field the batch replaced.
+        replaced: dict[uuid.UUID, tuple[uuid.UUID, dict[str, Any]]] = {}
+        # People who objected or were erased come back flagged: out of marketing, counted in the job.
         suppressed = suppressed_among(
             emails=(email for o in good for email in _addresses(o.data, "email")),
             phones=(phone for o in good for phone in _addresses(o.data, "phone")),
@@ -642,6 +659,7 @@ def _write_batch(
             prefetch_related_objects(list(existing.values()), "points")
         seen_in_batch: set[str] = set()
         new_points: list[ContactPoint] = []
+        added_points: list[ContactPoint] = []
         points_of_created: dict[uuid.UUID, list[ContactPoint]] = {}
         held_points: dict[Any, set[str]] = {}
         for outcome in good:
@@ -661,9 +679,9 @@ def _write_batch(
                     k: v for k, v in outcome.data.items() if v not in ("", None, []) and getattr(duplicate, k) != v
                 }
                 if changes and write:
-                    journal["updated"].setdefault(
-                        str(duplicate.pk), {k: _jsonable(getattr(duplicate, k)) for k in changes}
-                    )
+                    previous = replaced.setdefault(duplicate.pk, (duplicate.subject_id, {}))[1]
+                    for name in changes:
+                        previous.setdefault(name, _jsonable(getattr(duplicate, name)))
                     for name, value in changes.items():
                         setattr(duplicate, name, value)
                     if "company_id" in changes:
@@ -676,7 +694,7 @@ def _write_batch(
                     for point in added:
                         point.contact = duplicate
                     new_points.extend(added)
-                    journal.setdefault("points", []).extend(str(point.pk) for point in added)
+                    added_points.extend(added)
                     changes = changes or {"other_emails": True}
                     if duplicate not in touched:
                         touched.append(duplicate)
@@ -689,8 +707,7 @@ def _write_batch(
                 outcome.data.get("phone"),
             }
             on_list = bool(given & suppressed)
-            if on_list:
-                journal.setdefault("suppressed", []).append(outcome.row)
+            locked.suppressed_count += 1 if on_list else 0
             if write:
                 subject_id = subjects.get(email) if email else None
                 if subject_id is None:
@@ -712,16 +729,27 @@ def _write_batch(
             insert_rows(Subject, new_subjects)
             insert_rows(Contact, created)
             insert_rows(ContactPoint, new_points)
-            journal["created"].extend(str(c.pk) for c in created)
+            journal = [
+                *((ImportJournalEntry.Kind.CREATED, "company", c.pk, None, "") for c in resolver.inserted),
+                *((ImportJournalEntry.Kind.CREATED, "contact", c.pk, None, "") for c in created),
+                *((ImportJournalEntry.Kind.CREATED, "contactpoint", p.pk, None, "") for p in added_points),
+                *(
+                    (ImportJournalEntry.Kind.UPDATED, "contact", pk, subject_id, json.dumps(previous))
+                    for pk, (subject_id, previous) in replaced.items()
+                ),
+            ]
+            insert_rows(ImportJournalEntry, _journal_rows(locked, journal))
             reindex_many([*created, *touched], points=points_of_created)
-        if write or journal.get("suppressed"):
-            locked.journal = json.dumps(journal)
+        insert_rows(ImportRejectedRow, _rejected_rows(locked, rejected))
+        resolver.inserted = []
         if next_checkpoint is not None:
             locked.checkpoint = next_checkpoint
         if last:
             locked.status = ImportJob.Status.COMPLETED
             locked.finished_at = timezone.now()
             locked.checkpoint = locked.total_rows
+            if write:
+                locked.undo_until = locked.finished_at + timedelta(days=UNDO_DAYS)
             audit_record(
                 actor=actor,
                 action="import.finish",
@@ -732,17 +760,52 @@ def _write_batch(
                     "updated": locked.updated_count,
                     "skipped": locked.skipped_count,
                     "rejected": locked.rejected_count,
-                    "suppressed": len(journal.get("suppressed", [])),
+                    "suppressed": locked.suppressed_count,
                     "dry_run": locked.dry_run,
                 },
             )
         locked.save()
-        for name in ("rejected", "journal", "checkpoint", "status", "finished_at"):
+        for name in ("checkpoint", "status", "finished_at", "undo_until"):
             setattr(job, name, getattr(locked, name))
-        for name in ("created_count", "updated_count", "skipped_count", "rejected_count"):
+        for name in ("created_count", "updated_count", "skipped_count", "rejected_count", "suppressed_count"):
             setattr(job, name, getattr(locked, name))
     if last:
         Path(job.file_path).unlink(missing_ok=True)  # the file held everyone's rows: gone once read
+
+
+def _ordered_ids(count: int) -> list[uuid.UUID]:
+    """Ids for rows written together, rising in the order given: UUIDv7 orders by the
+    millisecond only, and undo and the report read rows back in id order."""
+    return sorted(uuid7() for _ in range(count))
+
+
+def _journal_rows(
+    job: ImportJob, entries: Sequence[tuple[str, str, uuid.UUID, uuid.UUID | None, str]]
+) -> list[ImportJournalEntry]:
+    return [
+        _new(
+            ImportJournalEntry,
+            {
+                "id": pk,
+                "job_id": job.pk,
+                "kind": kind,
+                "object_type": object_type,
+                "object_id": object_id,
+                "subject_id": subject_id,
+                "previous": previous,
+            },
+        )
+        for pk, (kind, object_type, object_id, subject_id, previous) in zip(
+            _ordered_ids(len(entries)), entries, strict=True
+        )
+    ]
+
+
+def _rejected_rows(job: ImportJob, problems: list[tuple[int, str, str]]) -> list[ImportRejectedRow]:
+    return [
+        _new(ImportRejectedRow, {"id": pk, "job_id": job.pk, "row": row, "field": name[:100], "message": message[:500]})
+        for pk, (row, name, message) in zip(_ordered_ids(len(problems)), problems, strict=True)
+    ]
 
 
 def _points_to_add(contact: Contact, points: list[ContactPoint], held: dict[Any, set[str]]) -> list[ContactPoint]:
@@ -772,54 +835,161 @@ def _jsonable(value: Any) -> Any:
     return str(value) if isinstance(value, uuid.UUID) else value
 
 
-def import_undo(*, actor: Actor, job: ImportJob) -> ImportJob:
-    """Remove the contacts the import created and restore the values it replaced."""
-    actor.require(f"{job.object_type}.delete")
-    if job.status != ImportJob.Status.COMPLETED or job.dry_run:
-        raise Conflict(_("Only a finished import can be undone."))
-    if not job.journal:
-        raise Conflict(_("The undo window of this import has closed."))
-    journal = _journal(job)
-    from custos.crm.search import reindex, unindex
+@dataclass(frozen=True)
+class ImportUndone:
+    """What an undo did. Companies the import created are kept where another record uses
+    them by now (a contact, deal, activity or affiliation added since): deleting them would
+    take that link away."""
 
+    job: ImportJob
+    removed: int
+    restored: int
+    companies_removed: int
+    companies_kept: int
+    # Replaced values not put back: the company or owner they named is gone since.
+    not_restored: int = 0
+
+
+def import_undo(*, actor: Actor, job: ImportJob) -> ImportUndone:
+    """Remove the contacts and companies the import created and restore the values it replaced,
+    reading its journal in chunks: the memory it takes does not grow with the import."""
+    actor.require(f"{job.object_type}.delete")
     with transaction.atomic():
-        added = ContactPoint.objects.filter(pk__in=journal.get("points", []))
-        widened = set(added.values_list("contact_id", flat=True))
-        added.delete()
-        for contact in Contact.objects.filter(pk__in=journal["created"]):
-            unindex(contact)
-            contact.delete()
-        # An erased (or restricted) person's values never come back from a journal.
-        # The search must forget the addresses taken away again.
-        for contact in Contact.objects.filter(pk__in=widened - set(journal["updated"])):
-            reindex(contact)
-        restorable = Contact.objects.filter(pk__in=list(journal["updated"]), subject__state=Subject.State.ACTIVE)
-        for contact in restorable:
-            previous = journal["updated"][str(contact.pk)]
-            for name, value in previous.items():
-                setattr(contact, name, value)
-            contact.save(update_fields=list(previous))
-            reindex(contact)
-        job.status, job.undone_at, job.journal = ImportJob.Status.UNDONE, timezone.now(), ""
-        job.save(update_fields=["status", "undone_at", "journal"])
+        locked = ImportJob.objects.select_for_update().get(pk=job.pk)  # two clicks undo once
+        if locked.status != ImportJob.Status.COMPLETED or locked.dry_run:
+            raise Conflict(_("Only a finished import can be undone."))
+        if not locked.undoable:
+            raise Conflict(_("The undo window of this import has closed."))
+        entries = ImportJournalEntry.objects.filter(job=locked)
+        removed = restored = companies_removed = companies_kept = not_restored = 0
+        created = entries.filter(kind=ImportJournalEntry.Kind.CREATED)
+        for chunk in _chunks(
+            created.filter(object_type__in=("contact", "contactpoint")).only("object_type", "object_id")
+        ):
+            ids = [e.object_id for e in chunk if e.object_type == "contact"]
+            points = ContactPoint.objects.filter(pk__in=[e.object_id for e in chunk if e.object_type == "contactpoint"])
+            widened = set(points.values_list("contact_id", flat=True))
+            points.delete()
+            SearchEntry.objects.filter(object_type="contact", object_id__in=ids).delete()
+            removed += Contact.objects.filter(pk__in=ids).delete()[1].get(Contact._meta.label, 0)
+            # The search must forget the addresses taken away again.
+            reindex_many(Contact.objects.filter(pk__in=widened).select_related("company"))
+        # Newest first: where two batches changed one contact, the older values win. An erased
+        # person's entries are gone with them; a restricted person's values never come back.
+        updated = entries.filter(kind=ImportJournalEntry.Kind.UPDATED)
+        for chunk in _chunks(updated, newest_first=True):
+            contacts = (
+                Contact.objects.filter(pk__in=[e.object_id for e in chunk], subject__state=Subject.State.ACTIVE)
+                .select_related("company")
+                .in_bulk()
+            )
+            replaced = [(e.object_id, json.loads(e.previous)) for e in chunk if e.object_id in contacts]
+            gone = _gone_targets(previous for _pk, previous in replaced)
+            fields: dict[uuid.UUID, set[str]] = {}
+            for pk, previous in replaced:
+                for name, value in previous.items():
+                    if value is not None and str(value) in gone.get(name, ()):
+                        not_restored += 1
+                        continue
+                    setattr(contacts[pk], name, value)
+                    fields.setdefault(pk, set()).add(name)
+            for pk, names in fields.items():
+                contacts[pk].save(update_fields=sorted(names))
+            restored += len(fields)
+            reindex_many([contacts[pk] for pk in fields])
+        # Last, once neither the import's contacts nor restored ones point at them any more.
+        for chunk in _chunks(created.filter(object_type="company").only("object_id")):
+            still = set(Company.objects.filter(pk__in=[e.object_id for e in chunk]).values_list("pk", flat=True))
+            used = _companies_in_use(still)
+            SearchEntry.objects.filter(object_type="company", object_id__in=still - used).delete()
+            Company.objects.filter(pk__in=still - used).delete()
+            companies_removed += len(still - used)
+            companies_kept += len(used)
+        entries.delete()
+        job.status, job.undone_at, job.undo_until = ImportJob.Status.UNDONE, timezone.now(), None
+        locked.status, locked.undone_at, locked.undo_until = job.status, job.undone_at, None
+        locked.save(update_fields=["status", "undone_at", "undo_until"])
         audit_record(
             actor=actor,
             action="import.undo",
             object_type="import",
             object_id=job.pk,
-            extra={"removed": len(journal["created"]), "restored": len(journal["updated"])},
+            extra={
+                "removed": removed,
+                "restored": restored,
+                "companies_removed": companies_removed,
+                "companies_kept": companies_kept,
+                "not_restored": not_restored,
+            },
         )
-    return job
+    return ImportUndone(job, removed, restored, companies_removed, companies_kept, not_restored)
 
 
-def rejected_report(job: ImportJob) -> bytes:
-    """The rejected rows as CSV: row number, field and reason (the file holds the values)."""
+def _gone_targets(replaced: Iterable[Mapping[str, Any]]) -> dict[str, set[str]]:
+    """Of replaced values naming another record (a company, an owner), those whose record was
+    deleted since: putting them back would break the link. One query per kind of record."""
+    values = list(replaced)
+    gone: dict[str, set[str]] = {}
+    for relation in Contact._meta.concrete_fields:
+        named = {str(v[relation.attname]) for v in values if v.get(relation.attname) is not None}
+        if relation.many_to_one and named:
+            found = relation.related_model._default_manager.filter(pk__in=named).values_list("pk", flat=True)  # type: ignore[union-attr]
+            gone[relation.attname] = named - {str(pk) for pk in found}
+    return gone
+
+
+def _chunks(
+    entries: models.QuerySet[ImportJournalEntry], *, newest_first: bool = False
+) -> Iterator[list[ImportJournalEntry]]:
+    """A job's journal rows in id order, `UNDO_CHUNK` at a time (by key, not by offset)."""
+    order = "-pk" if newest_first else "pk"
+    after = "pk__lt" if newest_first else "pk__gt"
+    chunk = list(entries.order_by(order)[:UNDO_CHUNK])
+    while chunk:
+        yield chunk
+        chunk = list(entries.filter(**{after: chunk[-1].pk}).order_by(order)[:UNDO_CHUNK])
+
+
+def _companies_in_use(ids: set[uuid.UUID]) -> set[uuid.UUID]:
+    """Of these companies, those any record points at: one query per kind of record."""
+    used: set[uuid.UUID] = set()
+    for relation in Company._meta.get_fields(include_hidden=True):
+        if ids - used and relation.auto_created and not relation.concrete and relation.one_to_many:
+            name = relation.field.name  # type: ignore[union-attr]
+            linked = relation.related_model._default_manager.filter(**{f"{name}__in": ids - used})  # type: ignore[union-attr]
+            used.update(linked.values_list(name, flat=True).distinct())
+    return used
+
+
+def rejected_report(job: ImportJob) -> Iterator[bytes]:
+    """The rejected rows as CSV, in row order: row number, field and reason (the file holds the
+    values). Streamed: read a chunk at a time, each in the job's organisation and the caller's
+    language, since a response is consumed after the request's own scope has ended."""
+    header = ["\ufeff" + _("Row"), _("Field"), _("Reason")]
+    return _rejected_lines(job, header, translation.get_language())
+
+
+def _rejected_lines(job: ImportJob, header: list[str], language: str | None) -> Iterator[bytes]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow([_("Row"), _("Field"), _("Reason")])
-    for item in job.rejected:
-        writer.writerow([item["row"], target_label(item["field"]), item["message"]])
-    return ("\ufeff" + buffer.getvalue()).encode()
+    writer.writerow(header)
+    labels: dict[str, str] = {}
+    chunk: list[ImportRejectedRow] = []
+    while True:
+        with tenant_scope(job.org_id), translation.override(language):
+            rows = ImportRejectedRow.objects.filter(job_id=job.pk).order_by("row", "pk")
+            if chunk:
+                rows = rows.filter(Q(row__gt=chunk[-1].row) | Q(row=chunk[-1].row, pk__gt=chunk[-1].pk))
+            chunk = list(rows.only("row", "field", "message")[:REPORT_CHUNK])
+            for name in {problem.field for problem in chunk} - labels.keys():
+                labels[name] = target_label(name)
+        for problem in chunk:
+            writer.writerow([problem.row, labels[problem.field], problem.message])
+        yield buffer.getvalue().encode()
+        if len(chunk) < REPORT_CHUNK:
+            return
+        buffer.seek(0)
+        buffer.truncate()
 
 
 def run_job(org_id: str, job_id: str) -> None:
@@ -845,21 +1015,25 @@ def run_job(org_id: str, job_id: str) -> None:
             job.save(update_fields=["status", "error"])
 
 
-UNDO_DAYS = 7
-
-
 def imports_expire(*, now: Any = None) -> int:
-    """Close undo windows (the journal holds replaced values) and drop uploads never started."""
-    from datetime import timedelta
+    """Close undo windows (their journals hold replaced values: deleted in bulk) and drop
+    uploads never started. A failed import cannot be undone: its journal goes after as long.
 
+    An import still "running" after the undo window has lost its worker: it is marked failed
+    (the truth, where "running" would promise an end that never comes), so its journal and
+    file go like any failed import's."""
     now = now or timezone.now()
-    expired = ImportJob.objects.filter(finished_at__lt=now - timedelta(days=UNDO_DAYS), undone_at__isnull=True)
-    count = 0
-    for job in expired.only("id", "journal"):
-        if job.journal:
-            job.journal = ""
-            job.save(update_fields=["journal"])
-            count += 1
+    window = now - timedelta(days=UNDO_DAYS)
+    stuck = list(ImportJob.objects.filter(status=ImportJob.Status.RUNNING, created_at__lt=window))
+    for job in stuck:
+        Path(job.file_path).unlink(missing_ok=True)
+        job.status, job.error = ImportJob.Status.FAILED, "stopped without finishing"
+        job.save(update_fields=["status", "error"])
+    closed = list(ImportJob.objects.filter(undo_until__lt=now).values_list("pk", flat=True))
+    failed = ImportJob.objects.filter(status=ImportJob.Status.FAILED, created_at__lt=window)
+    ImportJournalEntry.objects.filter(Q(job__in=closed) | Q(job__in=failed.values("pk"))).delete()
+    ImportJob.objects.filter(pk__in=closed).update(undo_until=None)
+    count = len(closed) + len(stuck)
     for job in ImportJob.objects.filter(status=ImportJob.Status.UPLOADED, created_at__lt=now - timedelta(days=1)):
         Path(job.file_path).unlink(missing_ok=True)
         job.status, job.error = ImportJob.Status.FAILED, "never started"

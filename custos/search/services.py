@@ -146,6 +146,18 @@ def matching_ids(actor: Actor, object_type: str, q: str, fields: Iterable[str]) 
     return entries.values("object_id")
 
 
+def matching_record(actor: Actor, object_type: str, q: str, fields: Iterable[str]) -> models.Subquery:
+    """1 if the record of the outer query (`OuterRef("pk")`) has a visible field containing q,
+    else null: a look-up of one record's entries through their (org, type, record) index, for
+    a list read in its own order (`crm.selectors.records.searched_page`); it agrees with
+    `matching_ids`. A scalar subquery, not EXISTS: PostgreSQL would plan an EXISTS for every
+    row of the table and read the whole index at once instead, however few rows are read."""
+    text = _query_text(q)
+    entries = _scoped(actor, SearchEntry.objects.filter(object_type=object_type, field__in=list(fields)))
+    entries = entries.filter(object_id=models.OuterRef("pk"), value__contains=text) if text else entries.none()
+    return models.Subquery(entries.values_list(models.Value(1))[:1], output_field=models.IntegerField())
+
+
 @dataclass(frozen=True)
 class Hit:
     object_type: str

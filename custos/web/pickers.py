@@ -7,12 +7,17 @@ typed still works. A name several companies share is told apart by its VAT ID or
 
 A contact is offered as "Full name · email" (phone, then company, when there is no email;
 only what the actor's role may see), and read back from that label, the email or the
-exact name. Its options are posted, not asked for in an address: a picked label carries a
-stored email, which must not end up in a URL or an access log.
+exact name. One whose name the role may not see (or that has none) is offered by reference,
+"Contact · email · 3f9c2a" (the end of its id, as the contact list shows it), and found by
+that reference too. A label is read back by the records each of its splits could name, then
+compared whole, so a company or a name holding " · " does not derail it. Its options are
+posted, not asked for in an address: a picked label carries a stored email, which must not
+end up in a URL or an access log.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import Any
 
@@ -21,6 +26,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
 from django.db.models.functions import Concat, Lower, Trim
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from custos.core.actor import Actor
 from custos.core.errors import ValidationFailed
@@ -139,6 +145,10 @@ CONTACT_LABEL_FIELDS = ("first_name", "last_name", "email", "phone", "company__n
 # Same-name contacts read to tell twins apart, and candidates read for a typed label: bounded,
 # so that a picker's work does not grow with the tenant.
 TWINS = 200
+# The splits of a label tried when reading it back: a name and a company hold a few " · " at most.
+SPLITS = 4
+# A contact's reference: the end of its id, as labels and the contact list show it.
+REFERENCE = re.compile(r"[0-9a-f]{6}")
 
 
 class ContactPicker(forms.TextInput):
@@ -149,11 +159,23 @@ class ContactPicker(forms.TextInput):
 
 
 def contact_field(label: Any, *, required: bool = False) -> forms.CharField:
-    return forms.CharField(label=label, required=required, max_length=400, widget=ContactPicker())
+    """The help text is tied to the input (aria-describedby) by the form's field rendering."""
+    return forms.CharField(
+        label=label,
+        required=required,
+        max_length=400,
+        widget=ContactPicker(),
+        help_text=gettext_lazy("Type a name, email, phone or reference, then choose from the list."),
+    )
 
 
 def _contacts(actor: Actor) -> models.QuerySet[Contact]:
     return scoped(actor, Contact.objects.select_related("company").only(*CONTACT_LABEL_FIELDS))
+
+
+def _names_searchable(actor: Actor) -> bool:
+    """Whether the role may find contacts by their full name (it sees first and last names)."""
+    return "name" in visible_search_fields(actor, "contact", ("first_name", "last_name"))
 
 
 def _contact_name(actor: Actor, contact: Contact) -> str:
@@ -180,28 +202,34 @@ def _contact_base_label(actor: Actor, contact: Contact) -> str:
 def _contact_labels(actor: Actor, contacts: list[Contact]) -> dict[Any, str]:
     """Each contact's label; where another contact the actor may see would have the same one
     (same name, no email, phone or company to tell them apart), or where a name alone would
-    be read back as several contacts, the end of its id instead."""
-    if not contacts:
-        return {}
+    be read back as several contacts, its reference too. A contact the actor cannot find by
+    name (none stored, or the role may not see it) is labelled by its reference."""
+    named = [c for c in contacts if _contact_name(actor, c)] if _names_searchable(actor) else []
+    if not named:
+        return {c.pk: _reference_label(actor, c, qualified=True) for c in contacts}
     same_name = models.Q()
-    for first_name, last_name in {(c.first_name, c.last_name) for c in contacts}:
+    for first_name, last_name in {(c.first_name, c.last_name) for c in named}:
         same_name |= models.Q(first_name=first_name, last_name=last_name)  # the (org, name) index
-    others = list(_contacts(actor).filter(same_name).exclude(pk__in=[c.pk for c in contacts])[:TWINS])
-    bases = {c.pk: _contact_base_label(actor, c) for c in contacts}
+    others = list(_contacts(actor).filter(same_name).exclude(pk__in=[c.pk for c in named])[:TWINS])
+    bases = {c.pk: _contact_base_label(actor, c) for c in named}
     labels = Counter(label.casefold() for label in [*bases.values(), *(_contact_base_label(actor, o) for o in others)])
-    names = Counter(_contact_name(actor, c).casefold() for c in [*contacts, *others])
+    names = Counter(_contact_name(actor, c).casefold() for c in [*named, *others])
 
     def unique(contact: Contact) -> bool:
-        base = bases[contact.pk]
+        base = bases.get(contact.pk, "")
         if not base or labels[base.casefold()] > 1:
             return False
         return SEPARATOR in base or base != _contact_name(actor, contact) or names[base.casefold()] == 1
 
-    return {c.pk: bases[c.pk] if unique(c) else _reference_label(actor, c) for c in contacts}
+    return {c.pk: bases[c.pk] if unique(c) else _reference_label(actor, c, qualified=True) for c in contacts}
 
 
-def _reference_label(actor: Actor, contact: Contact) -> str:
-    return f"{_contact_name(actor, contact) or _('Contact')}{SEPARATOR}{str(contact.pk)[-6:]}"
+def _reference_label(actor: Actor, contact: Contact, *, qualified: bool = False) -> str:
+    """A contact by what of its name the actor may see (or "Contact") and its reference;
+    `qualified`: with its email, phone or company between, for one the actor may pick."""
+    qualifier = _contact_qualifier(actor, contact) if qualified else ""
+    parts = [_contact_name(actor, contact) or _("Contact"), *([qualifier] if qualifier else []), str(contact.pk)[-6:]]
+    return SEPARATOR.join(parts)
 
 
 def contact_label(actor: Actor, contact: Contact | None) -> str:
@@ -221,11 +249,38 @@ def contact_options(actor: Actor, text: str) -> list[str]:
     text = text.strip()[:200]
     if len(text) < 2 or not actor.can("contact.view"):
         return []
+    by_reference = _by_reference(actor, _typed_reference(text) or _label_reference(text))
     ids = [result.object_id for result in global_search(actor, text, types=["contact"], limit=OPTIONS)]
     found = _contacts(actor).in_bulk(ids)
-    contacts = [found[pk] for pk in ids if pk in found]
-    labels = _contact_labels(actor, contacts)
-    return [labels[c.pk] for c in contacts]
+    contacts = {c.pk: c for c in [*by_reference, *(found[pk] for pk in ids if pk in found)]}
+    return list(_contact_labels(actor, list(contacts.values())[:OPTIONS]).values())
+
+
+def _typed_reference(text: str) -> str:
+    """The reference typed alone, or as the contact list shows it ("Contact 3f9c2a"); empty
+    for any other text."""
+    word = re.escape(_("Contact").casefold())
+    typed = re.fullmatch(rf"(?:{word}\s*(?:·\s*)?)?({REFERENCE.pattern})", text.strip().casefold())
+    return typed.group(1) if typed else ""
+
+
+def _label_reference(label: str) -> str:
+    """The reference a label ends with, if it ends with one."""
+    separator, last = label.strip().casefold().rpartition(SEPARATOR)[1:]
+    return last if separator and REFERENCE.fullmatch(last) else ""
+
+
+def _by_reference(actor: Actor, reference: str) -> list[Contact]:
+    """Contacts whose id ends with this reference, among those a reference labels: all for a
+    role that may not find them by name, else those stored without a name (through the (org,
+    name) index). The end of an id has no index: for such a role this reads the contacts it may
+    see, once per pick."""
+    if not REFERENCE.fullmatch(reference):
+        return []
+    candidates = _contacts(actor)
+    if _names_searchable(actor):
+        candidates = candidates.filter(first_name="", last_name="")
+    return list(candidates.filter(pk__endswith=reference)[:TWINS])
 
 
 def _by_email(actor: Actor, text: str) -> list[Contact]:
@@ -258,14 +313,19 @@ def _by_name(actor: Actor, text: str) -> list[Contact]:
     return list(found.values())
 
 
-def _unnamed(actor: Actor, name: str) -> list[Contact]:
-    """Contacts stored with no name, which a reference label calls "Contact": those sharing an
-    email are told apart only by it, and no name or email finds them (the (org, name) index)."""
-    if name.strip() != _("Contact") or "name" not in visible_search_fields(
-        actor, "contact", ("first_name", "last_name")
-    ):
-        return []
-    return list(_contacts(actor).filter(first_name="", last_name="")[:TWINS])
+def _labelled(actor: Actor, label: str) -> dict[Any, Contact]:
+    """The contacts a label could be of: for each split into a name and what follows it (from
+    the right: a name or a company may hold the separator too), those of that name or email,
+    and those of the reference at its end."""
+    parts = label.split(SEPARATOR)
+    found: dict[Any, Contact] = {}
+    for cut in range(len(parts) - 1, max(len(parts) - 1 - SPLITS, 0), -1):
+        name, qualifier = SEPARATOR.join(parts[:cut]), SEPARATOR.join(parts[cut:])
+        for contact in [*_by_name(actor, name), *_by_email(actor, qualifier)]:
+            found.setdefault(contact.pk, contact)
+    for contact in _by_reference(actor, _label_reference(label)):
+        found.setdefault(contact.pk, contact)
+    return found
 
 
 def _one_of(field: str, contacts: list[Contact], several: str) -> Contact | None:
@@ -275,8 +335,8 @@ def _one_of(field: str, contacts: list[Contact], several: str) -> Contact | None
 
 
 def contact_from_label(actor: Actor, field: str, text: str, *, current: Contact | None = None) -> Contact | None:
-    """The contact a picker's text names: by its label, its email or its exact name. Empty:
-    none. `current`: the record's contact now, kept when its label comes back unchanged even
+    """The contact a picker's text names: by its label, its email, its exact name or its
+    reference. Empty: none. `current`: the record's contact now, kept when its label comes back unchanged even
     if the actor could not pick it (another member's, past their record scope)."""
     text = text.strip()
     if not text:
@@ -285,9 +345,8 @@ def contact_from_label(actor: Actor, field: str, text: str, *, current: Contact 
         return current
     if not actor.can("contact.view"):
         raise ValidationFailed.single(field, _("Your role may not see contacts, so it cannot choose one."))
-    name, separator, qualifier = text.rpartition(SEPARATOR)
-    if separator:
-        candidates = {c.pk: c for c in [*_by_name(actor, name), *_by_email(actor, qualifier), *_unnamed(actor, name)]}
+    if SEPARATOR in text:
+        candidates = _labelled(actor, text)
         labels = _contact_labels(actor, list(candidates.values()))
         chosen = [c for pk, c in candidates.items() if labels[pk] == text] or [
             c for pk, c in candidates.items() if labels[pk].casefold() == text.casefold()
@@ -300,6 +359,10 @@ def contact_from_label(actor: Actor, field: str, text: str, *, current: Contact 
         return found
     if found := _one_of(
         field, _by_name(actor, text)[:2], _("Several contacts have this name: choose one from the list.")
+    ):
+        return found
+    if found := _one_of(
+        field, _by_reference(actor, _typed_reference(text))[:2], _("Several contacts match: choose one from the list.")
     ):
         return found
     raise ValidationFailed.single(

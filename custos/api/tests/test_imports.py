@@ -71,7 +71,7 @@ def test_an_import_runs_through_the_api_from_upload_to_undo(cast):
     report = client.get(f"{path}/report")
     assert report.status_code == 200 and report["Content-Type"] == "text/csv; charset=utf-8"
     assert report["Content-Disposition"].startswith("attachment")
-    rows = list(csv.reader(io.StringIO(report.content.decode("utf-8-sig"))))
+    rows = list(csv.reader(io.StringIO(b"".join(report.streaming_content).decode("utf-8-sig"))))
     assert rows[:2] == [["Row", "Field", "Reason"], ["3", "Email", "Enter a valid email address."]]
 
     listed = ok(client.get("/api/v1/imports"))

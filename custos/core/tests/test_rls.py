@@ -3,7 +3,7 @@
 import psycopg
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 
 from custos.core.db.rls import POLICY
 from custos.core.tenancy import tenant_models, tenant_scope
@@ -52,6 +52,19 @@ def test_tenant_work_runs_as_the_application_role(cast):
     with tenant_scope(cast.org_a), connection.cursor() as cursor:
         cursor.execute("SELECT current_user, current_setting('custos.org_id')")
         assert cursor.fetchone() == (settings.CUSTOS_DB_APP_ROLE, str(cast.org_a.pk))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_scope_whose_first_read_is_an_iterator_is_walled_too(cast):
+    """`.iterator()` reads through a server-side cursor, which only declares the statements
+    run on it: the wall must be set on a cursor of its own, or the scope's first read runs as
+    the login role without the organisation (a non-superuser owner then sees no rows)."""
+    connection.close()  # a new connection: the scope's first statement sets the wall
+    with tenant_scope(cast.org_a), transaction.atomic():
+        cursor = connection.chunked_cursor()  # what `.iterator()` reads through
+        cursor.execute("SELECT current_user, current_setting('custos.org_id', true)")
+        assert cursor.fetchall() == [(settings.CUSTOS_DB_APP_ROLE, str(cast.org_a.pk))]
+        cursor.close()
 
 
 @pytest.mark.django_db(transaction=True)

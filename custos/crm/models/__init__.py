@@ -4,7 +4,7 @@ from custos.crm.models.activities import Activity
 from custos.crm.models.custom_fields import CustomField
 from custos.crm.models.deals import Deal, DealStageChange, Pipeline, Stage
 from custos.crm.models.forms import LeadForm, LeadFormSubmission
-from custos.crm.models.imports import ImportJob, ImportMapping
+from custos.crm.models.imports import ImportJob, ImportJournalEntry, ImportMapping, ImportRejectedRow
 from custos.crm.models.leads import Lead
 from custos.crm.models.people import Affiliation, Company, Contact, ContactPoint
 from custos.crm.models.rules import AssignmentRule, RepCapacity, ScoringRule
@@ -20,7 +20,9 @@ __all__ = [
     "Deal",
     "DealStageChange",
     "ImportJob",
+    "ImportJournalEntry",
     "ImportMapping",
+    "ImportRejectedRow",
     "Lead",
     "LeadForm",
     "LeadFormSubmission",

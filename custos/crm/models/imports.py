@@ -8,8 +8,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from custos.core.fields import EncryptedTextField
-from custos.core.personal_data import FREE_TEXT
+from custos.core.personal_data import DELETE, FREE_TEXT, SPECIAL
 from custos.core.tenancy import TenantModel
+from custos.privacy.models import Subject
 
 
 class ImportJob(TenantModel):
@@ -46,11 +47,8 @@ class ImportJob(TenantModel):
     updated_count = models.PositiveIntegerField(default=0)
     skipped_count = models.PositiveIntegerField(default=0)
     rejected_count = models.PositiveIntegerField(default=0)
-    # Row number, field and reason only; the file itself says what the row held.
-    rejected = models.JSONField(default=list, blank=True)
-    # What undo needs: ids created, and the values an update replaced (personal: encrypted,
-    # and cleared when the undo window closes).
-    journal = EncryptedTextField(blank=True)
+    # Rows of people on the suppression list (objected or erased), imported flagged.
+    suppressed_count = models.PositiveIntegerField(default=0)
     error = models.CharField(max_length=300, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -58,15 +56,18 @@ class ImportJob(TenantModel):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     finished_at = models.DateTimeField(null=True, blank=True)
     undone_at = models.DateTimeField(null=True, blank=True)
+    # Until when undo may run: set when a written import finishes, emptied (with its journal)
+    # when the window closes or the import is undone.
+    undo_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
 
     class Privacy:
         # An import holds many people's rows; the file is deleted once processed and the
-        # journal once the undo window closes. The file name may name someone.
+        # journal (`ImportJournalEntry`) once the undo window closes. The file name may name someone.
         subject = None
-        fields = {"file_name": FREE_TEXT, "journal": FREE_TEXT}
+        fields = {"file_name": FREE_TEXT}
         not_personal = (
             "id",
             "org",
@@ -87,16 +88,81 @@ class ImportJob(TenantModel):
             "updated_count",
             "skipped_count",
             "rejected_count",
-            "rejected",
+            "suppressed_count",
             "error",
             "created_by",
             "created_at",
             "finished_at",
             "undone_at",
+            "undo_until",
+        )
+
+    @property
+    def undoable(self) -> bool:
+        """Finished, written, and still inside its undo window."""
+        return (
+            self.status == self.Status.COMPLETED
+            and not self.dry_run
+            and self.undo_until is not None
+            and self.undo_until > timezone.now()
         )
 
     def __str__(self) -> str:
         return f"{self.object_type} import {self.pk}"
+
+
+class ImportJournalEntry(TenantModel):
+    """One record an import created or changed, for its undo: a row per record, appended with
+    the batch that wrote it (and rolled back with it), deleted when the undo window closes.
+
+    An update's entry holds the values it replaced, encrypted, and belongs to that person:
+    their erasure deletes it, so a replaced value never outlives the person in a journal."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created", _("created")
+        UPDATED = "updated", _("updated")
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="+", db_index=False)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    object_type = models.CharField(max_length=16)  # a model name: contact, company, contactpoint
+    object_id = models.UUIDField()
+    subject = models.ForeignKey(Subject, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    # An update's replaced values as JSON, field by field (a health note too): encrypted.
+    previous = EncryptedTextField(_("values an import replaced"), blank=True)
+
+    class Meta:
+        # Undo and the window's end read a job's entries in id order.
+        indexes = [models.Index(fields=["job", "id"], name="import_journal_job")]
+
+    class Privacy:
+        subject = "subject"
+        fields = {"previous": SPECIAL}
+        not_personal = ("id", "org", "job", "kind", "object_type", "object_id", "subject")
+        on_erasure = DELETE
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.object_type} {self.object_id}"
+
+
+class ImportRejectedRow(TenantModel):
+    """One reason a row of an import was rejected: its line number, the field and the message.
+    The messages say what is wrong and never quote the value (the file holds it)."""
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="+", db_index=False)
+    row = models.PositiveIntegerField()
+    field = models.CharField(max_length=100, blank=True)
+    message = models.CharField(max_length=500)
+
+    class Meta:
+        indexes = [models.Index(fields=["job", "row", "id"], name="import_rejected_job_row")]
+
+    class Privacy:
+        subject = None
+        fields: dict[str, str] = {}
+        not_personal = ("id", "org", "job", "row", "field", "message")
+
+    def __str__(self) -> str:
+        return f"row {self.row}: {self.field}"
 
 
 class ImportMapping(TenantModel):

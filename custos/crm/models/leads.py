@@ -77,6 +77,8 @@ class Lead(PostalAddress, TenantModel):
             models.Index(fields=["org", "owner"], name="lead_org_owner"),
             models.Index(fields=["org", "subject"], name="lead_org_subject"),
             models.Index(F("org"), Lower("email"), name="lead_org_email_lower"),
+            models.Index(fields=["org", "country"], name="lead_org_country"),
+            models.Index(fields=["org", "id"], name="lead_org_id"),
         ]
 
     class Privacy:

@@ -49,6 +49,8 @@ class Company(PostalAddress, TenantModel):
         indexes = [
             models.Index(fields=["org", "name"], name="company_org_name"),
             models.Index(fields=["org", "owner"], name="company_org_owner"),
+            models.Index(fields=["org", "country"], name="company_org_country"),
+            models.Index(fields=["org", "id"], name="company_org_id"),
         ]
 
     class Privacy:
@@ -101,6 +103,12 @@ class Contact(PostalAddress, TenantModel):
             models.Index(F("org"), Lower("email"), name="contact_org_email_lower"),
             models.Index(fields=["org", "owner"], name="contact_org_owner"),
             models.Index(fields=["org", "subject"], name="contact_org_subject"),
+            # The list's country filter, and its count up to 10,000 (25-65 ms without, 2 ms with,
+            # at a million contacts).
+            models.Index(fields=["org", "country"], name="contact_org_country"),
+            # A list's default order within the organisation: without it SQLite reads the
+            # organisation's rows through another index and sorts them all (166 ms at 100,000).
+            models.Index(fields=["org", "id"], name="contact_org_id"),
         ]
 
     class Privacy:

@@ -28,9 +28,10 @@ on SQLite (a table remake) drops the triggers: recreate them and rebuild the ind
 """
 
 import sqlite3
-import sys
 
 from django.db import migrations, models
+
+from custos.core.db.functions import alter_functions
 
 # table -> columns, JSON columns marked (they are indexed as their text).
 TABLES = {
@@ -94,20 +95,16 @@ WORD_SIMILARITY_FUNCTIONS = ("word_similarity_op(text, text)", "word_similarity_
 
 def _operator_cost(cost):
     def run(apps, schema_editor):
-        if schema_editor.connection.vendor != "postgresql":
-            return
-        with schema_editor.connection.cursor() as cursor:
-            cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
-            (superuser,) = cursor.fetchone()
-            if not superuser:
-                sys.stderr.write(
-                    "privacy: not a superuser, so pg_trgm's word similarity keeps COST 1 and erasure may read "
-                    "whole tables to find mentions; run as superuser: ALTER FUNCTION word_similarity_op(text, text) "
-                    "COST 100; ALTER FUNCTION word_similarity_commutator_op(text, text) COST 100;\n"
-                )
-                return
-            for function in WORD_SIMILARITY_FUNCTIONS:
-                cursor.execute(f"ALTER FUNCTION {function} COST {int(cost)}")
+        alter_functions(
+            schema_editor,
+            WORD_SIMILARITY_FUNCTIONS,
+            f"COST {int(cost)}",
+            unless_superuser=(
+                "privacy: not a superuser, so pg_trgm's word similarity keeps COST 1 and erasure may read "
+                "whole tables to find mentions; run as superuser: ALTER FUNCTION word_similarity_op(text, text) "
+                "COST 100; ALTER FUNCTION word_similarity_commutator_op(text, text) COST 100;"
+            ),
+        )
 
     return run
 

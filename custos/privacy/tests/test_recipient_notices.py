@@ -27,6 +27,7 @@ from custos.privacy.services.processors import (
     SWEEP_AFTER,
     _claim,
     processor_create,
+    recipients_inform,
     recipients_sweep,
 )
 from custos.privacy.services.requests import (
@@ -125,10 +126,12 @@ def test_a_direct_restriction_tells_the_recipients_once_and_so_does_its_lifting(
     assert "at the request of" not in body  # staff restricted; nobody asked
     assert "Greta" not in body and "1234567" not in body
     with tenant_scope(cast.org_a):
-        entry = AuditEntry.objects.get(action="subject.inform_recipients")
-        assert entry.object_id == str(subject.pk)
-        assert entry.extra["kind"] == "restriction" and entry.extra["failed"] == 0
-        assert len(entry.extra["informed"]) == 2
+        # Each recorded right after its mail went.
+        entries = AuditEntry.objects.filter(action="subject.inform_recipients")
+        assert {e.object_id for e in entries} == {str(subject.pk)}
+        assert [(e.extra["kind"], e.extra["failed"], len(e.extra["informed"])) for e in entries] == [
+            ("restriction", 0, 1)
+        ] * 2
         assert [(n.status, n.details, n.attempts) for n in _notices()] == [("informed", "", 1)] * 2
     _ids_only_in_audit_and_tasks(EMAIL, "greta@")
 
@@ -232,11 +235,13 @@ def test_a_claimed_notice_is_one_process_s_and_the_after_commit_send_takes_only_
     assert second is None and late is None
     assert RecipientNotice.objects.get(pk=notice.pk).next_attempt_at > later  # held until then
 
-    # A notice whose every attempt was cut short (the process died while sending) is given up.
+    # A notice whose every attempt was cut short (the process died while sending) is claimed once
+    # more, and that attempt gives it up rather than mail it.
     RecipientNotice.objects.filter(pk=notice.pk).update(attempts=MAX_ATTEMPTS)
     far = later + dt.timedelta(days=7)
-    assert _claim(notice.pk, after_commit=False, now=far) is None
+    assert recipients_inform(cast.org_a.pk, [notice.pk], now=far) == 0
     assert RecipientNotice.objects.filter(pk=notice.pk).values_list("status", "details").get() == ("failed", "")
+    assert _claim(notice.pk, after_commit=False, now=far) is None
 
 
 def test_a_claim_made_late_in_a_long_sweep_still_holds_from_when_it_was_made(cast, as_tenant):
@@ -323,8 +328,9 @@ def test_a_refused_mail_is_tried_again_later_and_given_up_in_the_end(cast, setti
         [notice] = _notices()
         assert (notice.status, notice.attempts) == ("pending", 1) and notice.details
         [entry] = PrivacyRequest.objects.get(pk=done.pk).result["recipients"]
-        assert entry["status"] == "failed" and entry["retry_at"] == notice.next_attempt_at.isoformat()
-        assert AuditEntry.objects.get(action="privacy_request.inform_recipients").extra["failed"] == 1
+        assert entry["status"] == "pending" and entry["retry_at"] == notice.next_attempt_at.isoformat()
+        audit = AuditEntry.objects.get(action="privacy_request.inform_recipients")
+        assert (audit.extra["failed"], audit.extra["pending"]) == (0, 1)
     assert _sweep(cast, minutes=1) == 0  # not before its time
     with tenant_scope(cast.org_a):
         assert RecipientNotice.objects.get(pk=notice.pk).attempts == 1
@@ -337,12 +343,13 @@ def test_a_refused_mail_is_tried_again_later_and_given_up_in_the_end(cast, setti
         notice = RecipientNotice.objects.get(pk=notice.pk)
         assert (notice.status, notice.details, notice.attempts) == ("failed", "", MAX_ATTEMPTS)
         [entry] = PrivacyRequest.objects.get(pk=done.pk).result["recipients"]
-        assert entry["status"] == "failed" and "retry_at" not in entry
+        assert entry["status"] == "failed" and entry["reason"] == "attempts_used" and "retry_at" not in entry
+        audit = AuditEntry.objects.filter(action="privacy_request.inform_recipients").order_by("seq").last()
+        assert audit.extra == {"informed": [], "failed": 1, "reason": "attempts_used"}
 
 
 def test_notices_to_one_recipient_about_one_person_go_in_the_order_they_were_made(cast, settings, smtp_server):
-    subject = _setup(cast)
-    actor = cast.actor(cast.alice)
+    _setup(cast)
     working = settings.MAILERS
     settings.MAILERS = {
         "default": {
@@ -350,46 +357,37 @@ def test_notices_to_one_recipient_about_one_person_go_in_the_order_they_were_mad
             "OPTIONS": {"host": "127.0.0.1", "port": 9, "timeout": 1},
         }
     }
-    with tenant_scope(cast.org_a):
-        subject_restrict(actor=actor, subject=subject)
+    _completed(cast, "rectification", corrections={"last_name": "Berg"})
     run_tasks()  # refused: tried again later
     settings.MAILERS = working
-    with tenant_scope(cast.org_a):
-        subject_lift_restriction(actor=actor, subject=subject)
+    _completed(cast, "rectification", corrections={"last_name": "Brandt"})
     run_tasks()
 
-    # The lifting waits for the restriction: the recipient never reads "lifted" first.
+    # The later correction waits for the earlier: the recipient never ends with the old value.
     assert smtp_server.messages == []
     with tenant_scope(cast.org_a):
-        assert [(n.kind, n.status) for n in _notices()] == [
-            ("restriction", "pending"),
-            ("restriction_lifted", "pending"),
-        ]
+        assert [(n.kind, n.status) for n in _notices()] == [("rectification", "pending")] * 2
     _sweep(cast, minutes=60)
     _sweep(cast, minutes=60)
-    subjects = [m["Subject"] for m in smtp_server.wait_for(2)]
-    assert subjects[0].startswith("Restriction of processing:") and subjects[1].startswith(
-        "Restriction of processing lifted"
-    )
+    bodies = [m.get_content() for m in smtp_server.wait_for(2)]
+    assert "Berg" in bodies[0] and "Brandt" in bodies[1]
 
 
 def test_a_sweep_passes_notices_left_waiting_and_ends(cast, settings, monkeypatch):
     """A notice waiting for an earlier one stays due; the sweep reads on, not the same batch again."""
     from custos.privacy.services import processors
 
-    subject = _setup(cast)
-    actor = cast.actor(cast.alice)
+    _setup(cast)
     settings.MAILERS = {
         "default": {
             "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
             "OPTIONS": {"host": "127.0.0.1", "port": 9, "timeout": 1},
         }
     }
-    with tenant_scope(cast.org_a):
-        subject_restrict(actor=actor, subject=subject)
-        run_tasks()  # refused: its next attempt is later
-        subject_lift_restriction(actor=actor, subject=subject)
-        subject_restrict(actor=actor, subject=subject)
+    _completed(cast, "rectification", corrections={"last_name": "Berg"})
+    run_tasks()  # refused: its next attempt is later
+    _completed(cast, "rectification", corrections={"last_name": "Brandt"})
+    _completed(cast, "rectification", corrections={"last_name": "Bauer"})
     run_tasks()
     monkeypatch.setattr(processors, "SWEEP_BATCH", 1)
     batches = []

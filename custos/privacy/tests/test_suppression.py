@@ -1,7 +1,6 @@
 """The suppression list: kept as keyed hashes, honoured by imports and by marketing."""
 
 import io
-import json
 
 from custos.core.tenancy import tenant_scope
 from custos.crm.imports import import_start, import_upload
@@ -42,7 +41,7 @@ def test_an_erased_person_reimported_comes_back_flagged_and_out_of_marketing(cas
 
     with tenant_scope(cast.org_a):
         job = ImportJob.objects.get(pk=job.pk)
-        assert json.loads(job.journal)["suppressed"] == [2]
+        assert job.suppressed_count == 1
         assert job.created_count == 2  # flagged, not refused: the team decides
         back = Contact.objects.get(email="GRETA@example.org")
         hans = Contact.objects.get(email="hans@example.org")

@@ -8,31 +8,23 @@ superuser, and a migration run by another role leaves them as they are (typo sea
 correct, only slower) and says so: a superuser runs the ALTER FUNCTION statements once.
 """
 
-import sys
-
 from django.db import migrations
 
+from custos.core.db.functions import alter_functions
+
 FUNCTIONS = ("strict_word_similarity_op(text, text)", "strict_word_similarity_commutator_op(text, text)")
+UNLESS_SUPERUSER = (
+    "search: not a superuser, so the strict word similarity operators stay NOT LEAKPROOF and a "
+    "search with a typo reads the whole table under row-level security; see docs/operations.md."
+)
 
 
-def _leakproof(apps, schema_editor, flag="LEAKPROOF"):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    with schema_editor.connection.cursor() as cursor:
-        cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
-        (superuser,) = cursor.fetchone()
-        if not superuser:
-            sys.stderr.write(
-                "search: not a superuser, so the strict word similarity operators stay NOT LEAKPROOF and a "
-                "search with a typo reads the whole table under row-level security; see docs/operations.md.\n"
-            )
-            return
-        for function in FUNCTIONS:
-            cursor.execute(f"ALTER FUNCTION {function} {flag}")
+def _leakproof(apps, schema_editor):
+    alter_functions(schema_editor, FUNCTIONS, "LEAKPROOF", unless_superuser=UNLESS_SUPERUSER)
 
 
 def _not_leakproof(apps, schema_editor):
-    _leakproof(apps, schema_editor, flag="NOT LEAKPROOF")
+    alter_functions(schema_editor, FUNCTIONS, "NOT LEAKPROOF", unless_superuser=UNLESS_SUPERUSER)
 
 
 class Migration(migrations.Migration):

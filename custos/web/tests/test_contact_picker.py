@@ -12,7 +12,7 @@ from custos.core.actor import Via
 from custos.core.tenancy import tenant_scope
 from custos.crm.models import Deal
 from custos.crm.services.deals import deal_create
-from custos.crm.services.people import contact_bulk_create, contact_create
+from custos.crm.services.people import company_create, contact_bulk_create, contact_create
 from custos.scheduling.models import Recall
 from custos.scheduling.services.catalogue import service_create
 from custos.testing import web_client
@@ -52,8 +52,8 @@ def people(cast):
     return found
 
 
-def _options(client, typed, **extra):
-    return client.post("/contacts/options/", {"contact": typed}, **PARTIAL, **extra).content.decode()
+def _options(client, typed, field="contact"):
+    return client.post("/contacts/options/", {field: typed}, **PARTIAL).content.decode()
 
 
 def _new_deal(client, cast, contact_text):
@@ -81,16 +81,18 @@ def test_the_options_are_labels_of_whom_the_actor_may_see(cast, people):
     carls = _options(client, "carl ohm")
     assert f'value="Carl Ohm · {str(people["carl"].pk)[-6:]}"' in carls
     assert f'value="Carl Ohm · {str(people["carl_too"].pk)[-6:]}"' in carls
-    # The search text may come as ?q= too; one letter offers nothing yet.
-    assert (
-        'value="Anna Berg · anna@berg.example"'
-        in client.get("/contacts/options/", {"q": "berg"}, **PARTIAL).content.decode()
-    )
+    # The search text may come as q too; one letter offers nothing yet.
+    assert 'value="Anna Berg · anna@berg.example"' in _options(client, "berg", field="q")
     assert _options(client, "a").strip() == ""
     response = client.post("/contacts/options/", {"contact": "anna"}, **PARTIAL)
     assert "no-store" in response["Cache-Control"]
-    # A plain visit is sent to the list it picks from.
-    assert client.get("/contacts/options/", {"q": "anna"})["Location"] == "/contacts/"
+    # What is typed may be an email: it is never asked for in an address, not even by htmx.
+    for extra in (PARTIAL, {}):
+        refused = client.get("/contacts/options/", {"q": "anna@berg.example"}, **extra)
+        assert (refused.status_code, refused["Allow"]) == (405, "POST")
+        assert "berg.example" not in refused.content.decode()
+    # A post not from the picker is sent to the list it picks from.
+    assert client.post("/contacts/options/", {"q": "anna"})["Location"] == "/contacts/"
 
 
 def test_another_organisation_neither_offers_nor_finds_them(cast, people):
@@ -235,12 +237,12 @@ def test_an_edit_keeps_a_contact_the_member_could_not_pick_and_shows_no_email_of
 
 def test_contacts_of_no_name_sharing_an_email_are_picked_by_their_reference(cast):
     """An email alone names a contact (an import may hold it twice); twins of it are offered
-    as "Contact · <reference>", and that label is read back."""
+    as "Contact · <email> · <reference>", and that label is read back."""
     stages_of(cast)
     first = in_org_a(cast, contact_create, data={"email": "info@twin.example"})
     second = in_org_a(cast, contact_create, data={"email": "info@twin.example"})
     client = web_client(cast.alice)
-    labels = {contact.pk: f"Contact · {str(contact.pk)[-6:]}" for contact in (first, second)}
+    labels = {contact.pk: f"Contact · info@twin.example · {str(contact.pk)[-6:]}" for contact in (first, second)}
     options = _options(client, "info@twin.example")
     assert all(f'value="{label}"' in options for label in labels.values())
 
@@ -249,6 +251,79 @@ def test_contacts_of_no_name_sharing_an_email_are_picked_by_their_reference(cast
         assert response.status_code == 302, labels[contact.pk]
         assert _last_deal(cast).contact_id == contact.pk
     before = crm_state(cast)
-    response = _new_deal(client, cast, "Contact · 000000")
+    response = _new_deal(client, cast, "Contact · info@twin.example · 000000")
     assert "No contact of this name or email address" in response.content.decode()
     assert crm_state(cast) == before
+
+
+def test_a_company_or_a_name_holding_the_separator_is_read_back_from_its_label(cast, people):
+    """A label is split where its parts could be a name and what follows, not just at the last
+    " · ": a company "Müller · Söhne" qualifies a contact and names a company on its own."""
+    company = in_org_a(cast, company_create, data={"name": "Müller · Söhne"})
+    roth = in_org_a(cast, contact_create, data={"first_name": "Ida", "last_name": "Roth", "company": str(company.pk)})
+    dotted = in_org_a(
+        cast, contact_create, data={"first_name": "Jo · Jo", "last_name": "Wolf", "phone": "+49 30 7654321"}
+    )
+    client = web_client(cast.alice)
+    assert 'value="Ida Roth · Müller · Söhne"' in _options(client, "roth")
+    assert 'value="Jo · Jo Wolf · +49307654321"' in _options(client, "wolf")
+
+    for typed, expected in (("Ida Roth · Müller · Söhne", roth), ("Jo · Jo Wolf · +49307654321", dotted)):
+        stage = stages_of(cast)["Qualification"]
+        data = {"name": "Chairs", "stage": str(stage.pk), "currency": "EUR", "contact": typed}
+        assert client.post("/deals/new/", {**data, "company": "Müller · Söhne"}).status_code == 302, typed
+        deal = _last_deal(cast)
+        assert (deal.contact_id, deal.company_id) == (expected.pk, company.pk), typed
+        assert f'value="{typed}"' in client.get(f"/deals/{deal.pk}/edit/").content.decode()
+
+
+def test_a_role_that_may_not_see_names_finds_and_picks_contacts_by_reference(cast, people):
+    """Offered as "Contact · <what the role may see> · <reference>", found by that or by the
+    reference the contact list shows, typed or chosen; no hidden value shows anywhere."""
+    with tenant_scope(cast.org_a):
+        sales = role(cast.org_a, "sales")
+        role_update(
+            actor=cast.actor(cast.olive),
+            role=sales,
+            name=sales.name,
+            permissions=sales.permissions,
+            record_scope=sales.record_scope,
+            hidden_fields=["contact.first_name", "contact.last_name", "contact.email"],
+        )
+    dora = people["sams"]
+    reference = str(dora.pk)[-6:]
+    label = f"Contact · +4940555666 · {reference}"
+    sam = web_client(cast.sam)
+    listed = sam.get("/contacts/").content.decode()
+    assert f"Contact {reference}" in listed
+
+    for typed in ("+4940555666", f"Contact {reference}", reference.upper(), label):
+        options = _options(sam, typed)
+        assert f'value="{label}"' in options, typed
+        assert not {"Dora", "Sand", "nordlicht"} & set(re.findall(r"\w+", options)), typed
+    assert _options(sam, "dora").strip() == ""  # not found by a field the role may not see
+
+    before = crm_state(cast)
+    for hidden in ("Dora Sand", "ds@nordlicht.example", "Contact · 000000"):
+        assert "No contact of this name or email address" in _new_deal(sam, cast, hidden).content.decode(), hidden
+    assert crm_state(cast) == before
+    # Chosen from the list, or typed as the contact list shows it (without JavaScript).
+    for typed in (label, f"Contact {reference}"):
+        assert _new_deal(sam, cast, typed).status_code == 302, typed
+        deal = _last_deal(cast)
+        assert deal.contact_id == dora.pk, typed
+    edit = sam.get(f"/deals/{deal.pk}/edit/").content.decode()
+    assert f'name="contact" value="{label}"' in edit and "Dora" not in edit and "nordlicht" not in edit
+
+
+def test_the_picker_says_how_to_use_it_to_screen_readers_too(cast, people):
+    client = web_client(cast.alice)
+    help_text = "Type a name, email, phone or reference, then choose from the list."
+    for path in ("/deals/new/", "/appointments/new/", "/appointments/recalls/new/"):
+        form = client.get(path).content.decode()
+        picker = form.split('name="contact"')[1].split(">")[0]
+        assert 'aria-describedby="id_contact_helptext"' in picker, path
+        assert f'<div class="helptext" id="id_contact_helptext">{help_text}</div>' in form, path
+    refused = _new_deal(client, cast, "Zoe Unbekannt").content.decode()
+    picker = refused.split('name="contact"')[1].split(">")[0]
+    assert 'aria-describedby="id_contact_helptext id_contact_error"' in picker

@@ -94,13 +94,14 @@ def company_options_view(request: HttpRequest) -> HttpResponse:
     return render(request, "web/widgets/company_options.html", {"options": company_options(actor, typed)})
 
 
+@require_POST
 def contact_options_view(request: HttpRequest) -> HttpResponse:
-    """The options of a contact picker for what was typed so far. The picker posts it (a
-    picked label holds an email, which stays out of addresses); `?q=` is read too."""
+    """The options of a contact picker for what was typed so far. Posted only: what is typed
+    may be an email, and a picked label holds one, which stays out of addresses and logs."""
     actor = actor_of(request)
-    if not wants_partial(request):  # a plain visit, not the picker asking: the list it picks from
+    if not wants_partial(request):  # not the picker asking: the list it picks from
         return redirect("web:contact-list")
-    data = request.POST if request.method == "POST" else request.GET
+    data = request.POST
     typed = data.get("q") or next((value for name, value in data.items() if name != "csrfmiddlewaretoken"), "")
     response = render(request, "web/widgets/company_options.html", {"options": contact_options(actor, str(typed))})
     patch_cache_control(response, private=True, no_store=True)  # people's emails: kept by no cache
@@ -241,7 +242,8 @@ def contact_delete_view(request: HttpRequest, contact_id: str) -> HttpResponse:
 
 def company_list_view(request: HttpRequest) -> HttpResponse:
     context = filtered_list(request, "company", company_list, ())
-    context["companies"] = context.pop("rows")
+    rows = context.pop("rows")
+    context["companies"] = list(zip(rows, detail_urls("web:company-detail", rows), strict=True))
     return _list_response(request, "web/crm/company_list.html", context)
 
 

@@ -41,11 +41,10 @@ from custos.web.views.activities import timeline_context
 from custos.web.views.listing import (
     custom_columns,
     filter_value,
-    list_count,
     next_url,
-    page,
     posted,
     search_terms,
+    searched_list_page,
     submitted,
     wants_partial,
 )
@@ -194,9 +193,8 @@ def deal_list_view(request: HttpRequest) -> HttpResponse:
     status = filter_value(request, "status", DEAL_STATUSES)
     pipeline_id = filter_value(request, "pipeline", [str(p.pk) for p in pipelines])
     stage_id = filter_value(request, "stage", [str(s.pk) for p in pipelines for s in p.stages.all()])
-    queryset = deal_list(actor, q=q, status=status, pipeline_id=pipeline_id or None, stage_id=stage_id or None)
-    rows, next_cursor = page(queryset, cursor)
-    count = list_count(queryset)
+    queryset = deal_list(actor, status=status, pipeline_id=pipeline_id or None, stage_id=stage_id or None)
+    rows, next_cursor, count = searched_list_page(actor, "deal", queryset, q, cursor)
     columns = custom_columns(request, actor, "deal", rows)
     filters = [
         (name, value) for name, value in (("status", status), ("pipeline", pipeline_id), ("stage", stage_id)) if value

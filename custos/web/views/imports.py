@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
 from django.utils.http import content_disposition_header
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from custos.core.actor import Actor
@@ -116,13 +116,7 @@ def _job_context(actor: Actor, job: ImportJob) -> dict[str, Any]:
         "delimiter": _delimiter_label(job.delimiter) if job.delimiter else "",
         "processed": min(job.checkpoint, job.total_rows),
         "may_start": job.status == ImportJob.Status.UPLOADED and actor.can(f"{job.object_type}.add"),
-        "may_undo": (
-            job.status == ImportJob.Status.COMPLETED
-            and not job.dry_run
-            and bool(job.journal)
-            and actor.can(f"{job.object_type}.add")
-            and actor.can(f"{job.object_type}.delete")
-        ),
+        "may_undo": (job.undoable and actor.can(f"{job.object_type}.add") and actor.can(f"{job.object_type}.delete")),
         "undo_days": UNDO_DAYS,
         "members": member_names(actor),
     }
@@ -231,11 +225,11 @@ def import_start_view(request: HttpRequest, import_id: str) -> HttpResponse:
 
 
 @require_GET
-def import_report_view(request: HttpRequest, import_id: str) -> HttpResponse:
+def import_report_view(request: HttpRequest, import_id: str) -> StreamingHttpResponse:
     """The rejected rows as CSV: row number, field and reason."""
     actor = actor_of(request)
     job = access_import(actor, import_id)
-    response = HttpResponse(rejected_report(job), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(rejected_report(job), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = content_disposition_header(True, f"import-{job.pk}-rejected.csv")
     return response
 
@@ -245,9 +239,29 @@ def import_undo_view(request: HttpRequest, import_id: str) -> HttpResponse:
     actor = actor_of(request)
     job = access_import(actor, import_id, write=True)
     try:
-        import_undo(actor=actor, job=job)
+        undone = import_undo(actor=actor, job=job)
     except Conflict as error:
         messages.error(request, error.detail)
     else:
         messages.success(request, _("The import is undone: its new contacts are removed, changed ones restored."))
+        if undone.companies_kept:
+            messages.info(
+                request,
+                ngettext(
+                    "%(count)d company the import created is kept: other records use it by now.",
+                    "%(count)d companies the import created are kept: other records use them by now.",
+                    undone.companies_kept,
+                )
+                % {"count": undone.companies_kept},
+            )
+        if undone.not_restored:
+            messages.warning(
+                request,
+                ngettext(
+                    "%(count)d value could not be restored: its company or owner was deleted since.",
+                    "%(count)d values could not be restored: their company or owner was deleted since.",
+                    undone.not_restored,
+                )
+                % {"count": undone.not_restored},
+            )
     return redirect("web:import-detail", job.pk)

@@ -26,7 +26,7 @@ from custos.web.forms import LeadConvertForm, LeadDisqualifyForm, LeadForm, addr
 from custos.web.selectors import member_names
 from custos.web.shortcuts import actor_of
 from custos.web.views.activities import timeline_context
-from custos.web.views.listing import filter_value, filtered_list, posted, submitted, wants_partial
+from custos.web.views.listing import detail_urls, filter_value, filtered_list, posted, submitted, wants_partial
 
 LEAD_STATUSES = [str(s) for s in Lead.Status.values]
 
@@ -62,7 +62,8 @@ def lead_list_view(request: HttpRequest) -> HttpResponse:
         return lead_list(actor, q=q, status=status, filters=filters)
 
     context = filtered_list(request, "lead", leads, ())
-    context["leads"] = context.pop("rows")
+    rows = context.pop("rows")
+    context["leads"] = list(zip(rows, detail_urls("web:lead-detail", rows), strict=True))
     context["status"] = status
     context["statuses"] = _status_choices(settable=False)
     context["filters"] = sorted([*context["filters"], *([("status", status)] if status else [])])

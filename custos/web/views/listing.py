@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.functional import SimpleLazyObject
@@ -15,8 +12,9 @@ from django.utils.translation import gettext as _
 
 from custos.core.actor import Actor
 from custos.core.errors import ValidationFailed
-from custos.core.pagination import paginate
+from custos.core.pagination import ListCount, decode_cursor, paginate
 from custos.crm.selectors.filters import list_order
+from custos.crm.selectors.records import searched_page
 from custos.crm.services.custom_fields import fields_of
 from custos.web.custom_values import shown_value
 from custos.web.selectors import member_names
@@ -61,6 +59,22 @@ def page(queryset: Any, cursor: str | None, order: tuple[str, ...] = ("pk",)) ->
         return paginate(queryset, cursor=None, limit=PAGE_SIZE, order=order)
 
 
+def searched_list_page(
+    actor: Actor, object_type: str, records: Any, q: str, cursor: str | None, order: tuple[str, ...] = ("pk",)
+) -> tuple[list[Any], str | None, ListCount]:
+    """A list page searched for q, its next cursor and the list's size; a cursor of another
+    sort order or a tampered one starts again from the first page."""
+    if cursor:
+        try:
+            decode_cursor(cursor, order)
+        except ValidationFailed:
+            cursor = None
+    rows, next_cursor, count = searched_page(
+        actor, object_type, records, q, cursor=cursor, order=order, limit=PAGE_SIZE
+    )
+    return rows, next_cursor, count or ListCount(0)
+
+
 LIST_FILTERS = ("tag", "owner", "company", "country", "order")
 
 
@@ -84,41 +98,6 @@ def next_url(request: HttpRequest, default: str) -> str:
     if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=False):
         return target
     return default
-
-
-# Up to this many rows a list counts exactly; beyond it, counting would scan the whole match.
-EXACT_COUNT_LIMIT = 10_000
-
-
-@dataclass(frozen=True)
-class ListCount:
-    """How many rows a list has: `exact`, else `estimated` (PostgreSQL's planner) or only known
-    to be more than `value` (SQLite, which keeps no row estimates)."""
-
-    value: int
-    exact: bool = True
-    estimated: bool = False
-
-
-def list_count(queryset: Any) -> ListCount:
-    """The size of a list without scanning millions of rows: an exact count up to
-    EXACT_COUNT_LIMIT (the count stops there), beyond it the planner's estimate on PostgreSQL,
-    rounded to two significant digits; on SQLite "more than EXACT_COUNT_LIMIT"."""
-    queryset = queryset.order_by()
-    counted = queryset[: EXACT_COUNT_LIMIT + 1].count()
-    if counted <= EXACT_COUNT_LIMIT:
-        return ListCount(counted)
-    if connection.vendor == "postgresql":
-        plan = json.loads(queryset.explain(format="json"))
-        estimate = max(int(plan[0]["Plan"]["Plan Rows"]), EXACT_COUNT_LIMIT + 1)
-        return ListCount(_two_digits(estimate), exact=False, estimated=True)
-    return ListCount(EXACT_COUNT_LIMIT, exact=False)
-
-
-def _two_digits(number: int) -> int:
-    """1,234,567 → 1,200,000: an estimate should not look more precise than it is."""
-    step = 10 ** max(len(str(number)) - 2, 0)
-    return round(number / step) * step
 
 
 MAX_COLUMNS = 10
@@ -181,9 +160,10 @@ def filtered_list(request: HttpRequest, object_type: str, lister: Any, related: 
     count = ListCount(0)
     try:
         ordering = list_order(object_type, order)
-        records = lister(actor, q=q, filters=filters)
-        rows, next_cursor = page(records.select_related(*related) if related else records, cursor, ordering)
-        count = list_count(records)
+        records = lister(actor, q="", filters=filters)
+        rows, next_cursor, count = searched_list_page(
+            actor, object_type, records.select_related(*related) if related else records, q, cursor, ordering
+        )
     except ValidationFailed as failure:
         errors = failure.errors
     chosen = {**filters, **({"order": order} if order else {})}

@@ -37,6 +37,7 @@ from custos.privacy.selectors import access_purpose, access_request, access_subj
 from custos.privacy.selectors import request_list as privacy_request_list
 from custos.privacy.services import consent as consents
 from custos.privacy.services import portal as portal_service
+from custos.privacy.services import processors
 from custos.privacy.services import requests as requests_service
 from custos.privacy.services.answers import FORMATS, formats_of, request_answer
 from custos.privacy.services.erasure import erasure_preview
@@ -163,10 +164,29 @@ def result_summary(found: PrivacyRequest) -> dict[str, Any]:
                     % {"fields": ", ".join(result["not_applied"])}
                 )
     summary["recipients"] = [
-        {"name": entry.get("name", ""), "status": entry.get("status", ""), "at": _moment(entry.get("at"))}
+        {
+            "name": entry.get("name", ""),
+            "status": entry.get("status", ""),
+            "at": _moment(entry.get("at")),
+            "retry_at": _moment(entry.get("retry_at")),
+            "reason": _given_up_reason(entry.get("reason", "")),
+        }
         for entry in result.get("recipients", [])
     ]
     return summary
+
+
+def _given_up_reason(code: str) -> str:
+    """Why a recipient's notice was given up, in words; a code this page does not know yet
+    reads as no reason rather than as the code."""
+    reasons = {
+        processors.ATTEMPTS_USED: _("every attempt was refused, so it was given up"),
+        processors.RECIPIENT_REMOVED: _("the recipient, or its address, was removed from the register"),
+        processors.PERSON_ERASED: _("the person was erased first: the erasure's own notice tells the recipient"),
+        processors.RESTRICTION_LIFTED: _("the restriction was lifted before the recipient heard of it"),
+        processors.RESTRICTION_NOT_SENT: _("the recipient was never told of the restriction this lifts"),
+    }
+    return reasons.get(code, "")
 
 
 def _moment(value: Any) -> dt.datetime | None:

@@ -54,7 +54,12 @@ class DatabaseWrapper(base.DatabaseWrapper):
         self._tenant_state = org_id
 
     def _tenant_wall(self, execute: Any, sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
-        self._sync_tenant(context["cursor"].cursor)
+        if self._tenant_state != current_org_id():
+            # A cursor of its own: the statement's may be a server-side one (`.iterator()`),
+            # which would only declare these statements, never run them, and the first read
+            # of a tenant scope would then see no rows.
+            with self.connection.cursor() as raw_cursor:
+                self._sync_tenant(raw_cursor)
         return execute(sql, params, many, context)
 
     def _rollback(self) -> None:
