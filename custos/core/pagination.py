@@ -102,14 +102,20 @@ def list_count(queryset: models.QuerySet[Any]) -> ListCount:
     EXACT_COUNT_LIMIT (the count stops there), beyond it the planner's estimate on PostgreSQL,
     rounded to two significant digits; on SQLite "more than EXACT_COUNT_LIMIT"."""
     queryset = queryset.order_by()
-    counted = queryset[: EXACT_COUNT_LIMIT + 1].count()
-    if counted <= EXACT_COUNT_LIMIT:
+    counted = counted_exactly(queryset)
+    if counted is not None:
         return ListCount(counted)
     if connection.vendor == "postgresql":
         plan = json.loads(queryset.explain(format="json"))
         estimate = max(int(plan[0]["Plan"]["Plan Rows"]), EXACT_COUNT_LIMIT + 1)
         return ListCount(rounded(estimate), exact=False, estimated=True)
     return ListCount(EXACT_COUNT_LIMIT, exact=False)
+
+
+def counted_exactly(queryset: models.QuerySet[Any]) -> int | None:
+    """The number of rows if EXACT_COUNT_LIMIT or fewer, else None: the count stops there."""
+    counted = queryset.order_by()[: EXACT_COUNT_LIMIT + 1].count()
+    return counted if counted <= EXACT_COUNT_LIMIT else None
 
 
 def rounded(number: float, digits: int = 2) -> int:

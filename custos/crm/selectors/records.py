@@ -16,6 +16,7 @@ from custos.core.pagination import (
     ListCount,
     after_cursor,
     check_limit,
+    counted_exactly,
     encode_cursor,
     list_count,
     paginate,
@@ -194,6 +195,6 @@ def _searched_count(
         return ListCount(len(walk.hits))
     if by_index:
         return indexed.count()
-    if list_count(queryset).exact:
+    if counted_exactly(queryset) is not None:
         return ListCount(queryset.annotate(_hit=match).filter(_hit__isnull=False).count())
     return ListCount(len(walk.hits), exact=False)
