@@ -13,16 +13,21 @@ from collections.abc import Iterable
 from typing import Any
 
 
-def alter_functions(schema_editor: Any, functions: Iterable[str], change: str, *, unless_superuser: str) -> None:
-    """`ALTER FUNCTION f <change>` for each function, on PostgreSQL as a superuser; as another
-    role, write `unless_superuser` (what stays slow, and where to read on) to stderr."""
-    if schema_editor.connection.vendor != "postgresql":
-        return
+def superuser(schema_editor: Any, unless_superuser: str) -> bool:
+    """Whether the migrating role is a superuser; if not, say `unless_superuser` (what stays
+    slow, and where to read on) on stderr."""
     with schema_editor.connection.cursor() as cursor:
         cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
-        (superuser,) = cursor.fetchone()
-        if not superuser:
-            sys.stderr.write(unless_superuser + "\n")
-            return
+        (is_superuser,) = cursor.fetchone()
+    if not is_superuser:
+        sys.stderr.write(unless_superuser + "\n")
+    return bool(is_superuser)
+
+
+def alter_functions(schema_editor: Any, functions: Iterable[str], change: str, *, unless_superuser: str) -> None:
+    """`ALTER FUNCTION f <change>` for each function, on PostgreSQL as a superuser."""
+    if schema_editor.connection.vendor != "postgresql" or not superuser(schema_editor, unless_superuser):
+        return
+    with schema_editor.connection.cursor() as cursor:
         for function in functions:
             cursor.execute(f"ALTER FUNCTION {function} {change}")
