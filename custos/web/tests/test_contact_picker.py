@@ -6,8 +6,7 @@ import re
 
 import pytest
 
-from custos.accounts.services import role_update
-from custos.accounts.tests.helpers import role
+from custos.api.tests.helpers import hide
 from custos.core.actor import Via
 from custos.core.tenancy import tenant_scope
 from custos.crm.models import Deal
@@ -121,16 +120,7 @@ def test_a_member_limited_to_their_own_records_picks_among_them_only(cast, peopl
 
 
 def test_a_role_that_may_not_see_emails_gets_labels_without_them_and_cannot_pick_by_one(cast, people):
-    with tenant_scope(cast.org_a):
-        sales = role(cast.org_a, "sales")
-        role_update(
-            actor=cast.actor(cast.olive),
-            role=sales,
-            name=sales.name,
-            permissions=sales.permissions,
-            record_scope=sales.record_scope,
-            hidden_fields=["contact.email"],
-        )
+    hide(cast, "sales", "contact.email")
     sam = web_client(cast.sam)
 
     options = _options(sam, "dora")
@@ -280,16 +270,7 @@ def test_a_company_or_a_name_holding_the_separator_is_read_back_from_its_label(c
 def test_a_role_that_may_not_see_names_finds_and_picks_contacts_by_reference(cast, people):
     """Offered as "Contact · <what the role may see> · <reference>", found by that or by the
     reference the contact list shows, typed or chosen; no hidden value shows anywhere."""
-    with tenant_scope(cast.org_a):
-        sales = role(cast.org_a, "sales")
-        role_update(
-            actor=cast.actor(cast.olive),
-            role=sales,
-            name=sales.name,
-            permissions=sales.permissions,
-            record_scope=sales.record_scope,
-            hidden_fields=["contact.first_name", "contact.last_name", "contact.email"],
-        )
+    hide(cast, "sales", "contact.first_name", "contact.last_name", "contact.email")
     dora = people["sams"]
     reference = str(dora.pk)[-6:]
     label = f"Contact · +4940555666 · {reference}"
