@@ -198,9 +198,31 @@ def import_report(request: HttpRequest, import_id: str) -> StreamingHttpResponse
     return response
 
 
-@router.post("/imports/{import_id}/undo", response=ImportOut, summary="Undo a finished import")
+class UndoCountsOut(Schema):
+    removed: int = Field(description="Contacts the import created that were removed.")
+    contacts_kept: int = Field(
+        description="Contacts the import created that were kept: another record points at them, someone changed "
+        "them after the import, or their person is under a legal hold."
+    )
+    restored: int = Field(description="Contacts the import changed whose replaced values were put back.")
+    restore_skipped: int = Field(
+        description="Contacts the import changed that someone changed after the import: left as they are."
+    )
+    not_restored: int = Field(description="Replaced values not put back: the company or owner they named is gone.")
+    companies_removed: int
+    companies_kept: int = Field(description="Companies the import created that other records use by now.")
+
+
+class ImportUndoneOut(ImportOut):
+    undo: UndoCountsOut = Field(description="What the undo did: counts only.")
+
+
+@router.post("/imports/{import_id}/undo", response=ImportUndoneOut, summary="Undo a finished import")
 def undo_import(request: HttpRequest, import_id: str) -> dict[str, Any]:
-    """Removes the contacts the import created and restores those it changed, within the undo window."""
+    """Removes the contacts the import created and restores those it changed, within the undo window; what
+    someone worked on since the import is kept as it is, and `undo` counts it."""
     actor = actor_of(request)
     job = access_import(actor, import_id, write=True)
-    return import_out(actor, import_undo(actor=actor, job=job).job)
+    undone = import_undo(actor=actor, job=job)
+    counts = {name: getattr(undone, name) for name in UndoCountsOut.model_fields}
+    return {**import_out(actor, undone.job), "undo": counts}

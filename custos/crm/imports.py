@@ -532,13 +532,19 @@ def _check_rows(
     """Validate the rows, then find the company of each good one (in one lookup for all)
     and, if `create`, make the missing ones; they are inserted by `resolver.flush()`."""
     outcomes = [_check_row(job, actor, resolver, number, raw, country) for number, raw in rows]
+    _find_companies(resolver, outcomes, rows, create=create)
+    return outcomes
+
+
+def _find_companies(
+    resolver: _Resolver, outcomes: list[RowOutcome], rows: list[tuple[int, dict[str, str]]], *, create: bool
+) -> None:
     named = [(o, raw["company"]) for o, (_n, raw) in zip(outcomes, rows, strict=True) if raw.get("company")]
     named = [(o, value) for o, value in named if not o.errors]
     resolver.prefetch(value for _o, value in named)
     for outcome, value in named:
         outcome.company = resolver.company(value, create=create)
         outcome.data["company_id"] = outcome.company.pk if outcome.company else None
-    return outcomes
 
 
 def import_preview(*, actor: Actor, job: ImportJob, mapping: Mapping[str, str]) -> list[RowOutcome]:
@@ -621,12 +627,15 @@ def _write_batch(
     last: bool = False,
 ) -> None:
     write = not job.dry_run
+    # The rows' own checks need nothing from the database: done before the transaction, so
+    # the job's row (and on SQLite the database) is locked only while the batch is written.
+    outcomes = [_check_row(job, actor, resolver, number, raw, country) for number, raw in batch]
     with transaction.atomic():
         locked = ImportJob.objects.select_for_update().get(pk=job.pk)
         if locked.status != ImportJob.Status.RUNNING:
             return
         resolver.inserted = []
-        outcomes = _check_rows(locked, actor, resolver, batch, country, create=write)
+        _find_companies(resolver, outcomes, batch, create=write)
         resolver.flush()
         good = [o for o in outcomes if not o.errors]
         rejected = [(o.row, f, m) for o in outcomes for f, m in o.errors]
@@ -652,6 +661,7 @@ def _write_batch(
         suppressed = suppressed_among(
             emails=(email for o in good for email in _addresses(o.data, "email")),
             phones=(phone for o in good for phone in _addresses(o.data, "phone")),
+            phones_cleaned=True,
         )
         # Further addresses already held, for the batch's stored matches: one query, and only
         # where an update may add to them (building the prefetch costs more than the query).
@@ -839,7 +849,9 @@ def _jsonable(value: Any) -> Any:
 class ImportUndone:
     """What an undo did. Companies the import created are kept where another record uses
     them by now (a contact, deal, activity or affiliation added since): deleting them would
-    take that link away."""
+    take that link away. Contacts it created are kept likewise, and where someone changed them
+    since or a legal hold keeps their person; contacts it changed that someone changed again
+    since are left as they are, so no later work is overwritten."""
 
     job: ImportJob
     removed: int
@@ -848,11 +860,16 @@ class ImportUndone:
     companies_kept: int
     # Replaced values not put back: the company or owner they named is gone since.
     not_restored: int = 0
+    # Created contacts not removed: in use, changed since or under a legal hold.
+    contacts_kept: int = 0
+    # Changed contacts changed again since: neither their values nor their addresses put back.
+    restore_skipped: int = 0
 
 
 def import_undo(*, actor: Actor, job: ImportJob) -> ImportUndone:
     """Remove the contacts and companies the import created and restore the values it replaced,
-    reading its journal in chunks: the memory it takes does not grow with the import."""
+    reading its journal in chunks: the memory it takes does not grow with the import. What
+    someone worked on since the import finished is kept as it is (see `ImportUndone`)."""
     actor.require(f"{job.object_type}.delete")
     with transaction.atomic():
         locked = ImportJob.objects.select_for_update().get(pk=job.pk)  # two clicks undo once
@@ -862,33 +879,42 @@ def import_undo(*, actor: Actor, job: ImportJob) -> ImportUndone:
             raise Conflict(_("The undo window of this import has closed."))
         entries = ImportJournalEntry.objects.filter(job=locked)
         removed = restored = companies_removed = companies_kept = not_restored = 0
+        contacts_kept = restore_skipped = 0
         created = entries.filter(kind=ImportJournalEntry.Kind.CREATED)
+        updated = entries.filter(kind=ImportJournalEntry.Kind.UPDATED)
         for chunk in _chunks(
             created.filter(object_type__in=("contact", "contactpoint")).only("object_type", "object_id")
         ):
             ids = [e.object_id for e in chunk if e.object_type == "contact"]
-            points = ContactPoint.objects.filter(pk__in=[e.object_id for e in chunk if e.object_type == "contactpoint"])
-            widened = set(points.values_list("contact_id", flat=True))
-            points.delete()
-            SearchEntry.objects.filter(object_type="contact", object_id__in=ids).delete()
-            removed += Contact.objects.filter(pk__in=ids).delete()[1].get(Contact._meta.label, 0)
+            kept = _contacts_to_keep(locked, ids)
+            gone = [pk for pk in ids if pk not in kept]
+            widened, left = _remove_points(locked, [e.object_id for e in chunk if e.object_type == "contactpoint"])
+            # A contact whose replaced values are journaled too is counted with them, below.
+            if left:
+                left -= set(updated.filter(object_id__in=left).values_list("object_id", flat=True))
+            restore_skipped += len(left)
+            SearchEntry.objects.filter(object_type="contact", object_id__in=gone).delete()
+            removed += Contact.objects.filter(pk__in=gone).delete()[1].get(Contact._meta.label, 0)
+            contacts_kept += len(kept)
             # The search must forget the addresses taken away again.
             reindex_many(Contact.objects.filter(pk__in=widened).select_related("company"))
         # Newest first: where two batches changed one contact, the older values win. An erased
         # person's entries are gone with them; a restricted person's values never come back.
-        updated = entries.filter(kind=ImportJournalEntry.Kind.UPDATED)
+        since = locked.finished_at or locked.created_at  # see `_contacts_to_keep`
         for chunk in _chunks(updated, newest_first=True):
-            contacts = (
+            found = (
                 Contact.objects.filter(pk__in=[e.object_id for e in chunk], subject__state=Subject.State.ACTIVE)
                 .select_related("company")
                 .in_bulk()
             )
+            contacts = {pk: contact for pk, contact in found.items() if contact.updated_at <= since}
+            restore_skipped += len(found.keys() - contacts.keys())
             replaced = [(e.object_id, json.loads(e.previous)) for e in chunk if e.object_id in contacts]
-            gone = _gone_targets(previous for _pk, previous in replaced)
+            gone_targets = _gone_targets(previous for _pk, previous in replaced)
             fields: dict[uuid.UUID, set[str]] = {}
             for pk, previous in replaced:
                 for name, value in previous.items():
-                    if value is not None and str(value) in gone.get(name, ()):
+                    if value is not None and str(value) in gone_targets.get(name, ()):
                         not_restored += 1
                         continue
                     setattr(contacts[pk], name, value)
@@ -920,9 +946,67 @@ def import_undo(*, actor: Actor, job: ImportJob) -> ImportUndone:
                 "companies_removed": companies_removed,
                 "companies_kept": companies_kept,
                 "not_restored": not_restored,
+                "contacts_kept": contacts_kept,
+                "restore_skipped": restore_skipped,
             },
         )
-    return ImportUndone(job, removed, restored, companies_removed, companies_kept, not_restored)
+    return ImportUndone(
+        job,
+        removed,
+        restored,
+        companies_removed,
+        companies_kept,
+        not_restored,
+        contacts_kept=contacts_kept,
+        restore_skipped=restore_skipped,
+    )
+
+
+def _contacts_to_keep(job: ImportJob, ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    """Of contacts the import created, those an undo must not delete: changed since the import
+    finished, of a person under an active legal hold, or pointed at by any other record (a
+    note, a deal, an appointment, a converted lead, an affiliation: every reverse relation).
+    The import's own further addresses of a contact do not count, nor its search entries (no
+    relation). One query, then one per kind of relation, for all the contacts given."""
+    from custos.privacy.models import LegalHold  # a rare need of the undo alone
+
+    if not ids:
+        return set()
+    # The import stamps `updated_at` on what it writes before it finishes (batch by batch);
+    # every change through the domain services (`update_record`, a merge) stamps it afresh.
+    # A completed job always has its end; without one, anything since its start counts.
+    since = job.finished_at or job.created_at
+    holds = LegalHold.objects.filter(released_at__isnull=True).filter(
+        Q(until__isnull=True) | Q(until__gte=timezone.localdate())
+    )
+    kept = set(
+        Contact.objects.filter(pk__in=ids)
+        .filter(Q(updated_at__gt=since) | Q(subject__in=holds.values("subject_id")))
+        .values_list("pk", flat=True)
+    )
+    for relation in Contact._meta.get_fields(include_hidden=True):
+        rest = set(ids) - kept
+        if not rest or not relation.auto_created or relation.concrete:
+            continue
+        name = relation.field.name  # type: ignore[union-attr]
+        linked = relation.related_model._default_manager.filter(**{f"{name}__in": rest})  # type: ignore[union-attr]
+        if relation.related_model is ContactPoint:
+            linked = linked.filter(created_at__gt=since)  # the import wrote the ones before
+        kept.update(linked.values_list(name, flat=True).distinct())
+    return kept
+
+
+def _remove_points(job: ImportJob, ids: list[uuid.UUID]) -> tuple[set[uuid.UUID], set[uuid.UUID]]:
+    """Delete the further addresses the import added to stored contacts, except on a contact
+    someone changed since (they saw and kept the address). Returns the contacts whose addresses
+    went (to reindex) and those whose addresses were left."""
+    if not ids:
+        return set(), set()
+    since = job.finished_at or job.created_at  # see `_contacts_to_keep`
+    points = list(ContactPoint.objects.filter(pk__in=ids).values_list("pk", "contact_id", "contact__updated_at"))
+    left = {contact_id for _pk, contact_id, updated_at in points if updated_at > since}
+    ContactPoint.objects.filter(pk__in=[pk for pk, contact_id, _at in points if contact_id not in left]).delete()
+    return {contact_id for _pk, contact_id, _at in points} - left, left
 
 
 def _gone_targets(replaced: Iterable[Mapping[str, Any]]) -> dict[str, set[str]]:
@@ -951,7 +1035,8 @@ def _chunks(
 
 
 def _companies_in_use(ids: set[uuid.UUID]) -> set[uuid.UUID]:
-    """Of these companies, those any record points at: one query per kind of record."""
+    """Of these companies, those any record points at: one query per kind of record. A contact
+    the undo keeps is such a record, so its company stays with it."""
     used: set[uuid.UUID] = set()
     for relation in Company._meta.get_fields(include_hidden=True):
         if ids - used and relation.auto_created and not relation.concrete and relation.one_to_many:

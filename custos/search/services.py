@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import EmptyResultSet
-from django.db import connection, models
+from django.db import OperationalError, connection, models, transaction
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Collate
 
@@ -45,6 +45,12 @@ ANYWHERE = 3
 # words where Python does not: (n - 1) / n - 0.05 for the shortest texts looked up (n = 4).
 # One value for every text, so the session keeps it between searches.
 AT_A_WORDS_START_THRESHOLD = 0.7
+# Typos are looked up one slip away in texts up to this long (three patterns a character);
+# a longer one by its head and tail (`_pieces`).
+MAX_EDITED = 24
+# How long the look-up one slip away may take before the search tries head and tail instead.
+SLIP_BUDGET_MS = 150
+QUERY_CANCELED = "57014"
 
 
 @dataclass(frozen=True)
@@ -255,17 +261,62 @@ def _containing(entries: models.QuerySet[SearchEntry], text: str, *, missing: in
 
 
 def _similar(entries: models.QuerySet[SearchEntry], text: str) -> Iterator[Candidates]:
-    """Candidates for a text with a typo, a bounded number per look-up. PostgreSQL: values with
-    a run of words as similar to it as a result must be (pg_trgm's strict word similarity,
-    through the GIN index). SQLite: values containing its head or its tail (`_pieces`),
-    through the FTS5 index."""
+    """Candidates for a text with a typo, a bounded number per look-up: values containing its
+    head or its tail (`_pieces`), through the FTS5 index on SQLite and the trigram index on
+    PostgreSQL. Without the containment operator (migration 0007), PostgreSQL looks for
+    values with a run of words as similar to the text as a result must be (pg_trgm's strict
+    word similarity): the same results, but the index then reads the lists of the text's
+    commonest trigrams ("  s", " sc") whole, a second and more at a million contacts."""
     if len(text) < 3:
         return
-    if connection.vendor == "postgresql":  # at the strict threshold `find` set
-        yield _rows(entries.filter(_StrictWordSimilar(models.Value(text), "value")))
-        return
+    if connection.vendor == "postgresql":
+        if not _has_containment():  # at the strict threshold `find` set
+            yield _rows(entries.filter(_StrictWordSimilar(models.Value(text), "value")))
+            return
+        if len(text) <= MAX_EDITED:
+            found = _within_budget(lambda: _rows(entries.filter(_one_slip_away(text))))
+            if found is not None:
+                yield found
+                return
     for piece in _pieces(text):
-        yield _containing(entries, piece)
+        yield _containing(entries, piece, missing=ANYWHERE)
+
+
+def _one_slip_away(text: str) -> models.Q:
+    """Values containing the text with one slip undone, as LIKE patterns: a character changed
+    or two swapped (`__` in their place), one left out (`_` where it was) or one added (left
+    out here). Only patterns with a run of three characters: the trigram index needs one."""
+    escape = connection.ops.prep_for_like_query
+    shapes = {
+        *((text[:i], "__", text[i + 2 :]) for i in range(len(text) - 1)),
+        *((text[:i], "_", text[i:]) for i in range(1, len(text))),
+        *((text[:i] + text[i + 1 :], "", "") for i in range(len(text))),
+    }
+    condition = models.Q()
+    for head, gap, tail in sorted(shapes):
+        if max(len(head), len(tail)) >= 3:
+            condition |= models.Q(_Like(f"%{escape(head)}{gap}{escape(tail)}%"))
+    return condition
+
+
+def _within_budget[T](look_up: Callable[[], T]) -> T | None:
+    """PostgreSQL: the look-up's result, or None if it takes longer than SLIP_BUDGET_MS. A
+    short text's patterns can share a common trigram ("mat" in "mat__n") whose rows the index
+    cannot narrow down; cut off there, the search falls back to the text's head and tail."""
+    try:
+        with transaction.atomic():  # a savepoint: the cut-off statement and its setting are undone
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT current_setting('statement_timeout')")
+                (before,) = cursor.fetchone()
+                cursor.execute("SELECT set_config('statement_timeout', %s, true)", [f"{SLIP_BUDGET_MS}ms"])
+            found = look_up()
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT set_config('statement_timeout', %s, true)", [before])
+            return found
+    except OperationalError as error:
+        if getattr(error.__cause__, "sqlstate", None) != QUERY_CANCELED:
+            raise
+        return None
 
 
 def _pieces(text: str) -> list[str]:
@@ -339,6 +390,18 @@ def _set_thresholds(*, word: float | None = None, strict: float | None = None) -
             [part for pair in changed.items() for part in pair],
         )
     current.update(changed)
+
+
+class _Like(models.Func):
+    """`value ~~~ pattern`: LIKE made LEAKPROOF (migration 0007), for a pattern whose text is
+    escaped already."""
+
+    template = "%(expressions)s"
+    arg_joiner = " ~~~ "
+    output_field = models.BooleanField()
+
+    def __init__(self, pattern: str) -> None:
+        super().__init__(models.F("value"), models.Value(pattern))
 
 
 class _Containing(models.Func):

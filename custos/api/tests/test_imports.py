@@ -153,3 +153,35 @@ def test_undo_needs_the_right_to_delete_contacts(cast):
     before = snapshot(cast.org_a)
     assert problem(post(sam, f"/api/v1/imports/{job['id']}/undo"), 403)
     assert snapshot(cast.org_a) == before
+
+
+def test_the_undo_answers_what_it_removed_kept_and_left(cast):
+    from custos.crm.services.activities import activity_create
+    from custos.crm.services.people import contact_create, contact_update
+
+    alice = cast.actor(cast.alice)
+    with tenant_scope(cast.org_a):
+        stored = contact_create(actor=alice, data={"last_name": "Alt", "email": "ute@example.org"})
+    client = api_client(cast, cast.alice, "write")
+    text = b"Last name,Email,Company\nNeu,ute@example.org,\nLind,lind@example.org,L AG\nHolm,holm@example.org,H KG\n"
+    job = ok(_upload(client, content=text, name="people.csv"), 201)
+    ok(post(client, f"/api/v1/imports/{job['id']}/start", {"duplicates": "update"}), 202)
+    run_tasks()
+    with tenant_scope(cast.org_a):
+        lind = Contact.objects.get(last_name="Lind")
+        activity_create(actor=alice, data={"kind": "call", "title": "Called", "contact": str(lind.pk)})
+        contact_update(actor=alice, contact=Contact.objects.get(pk=stored.pk), data={"city": "Köln"})
+
+    undone = ok(post(client, f"/api/v1/imports/{job['id']}/undo"))
+
+    assert (undone["id"], undone["status"], undone["undoable"]) == (job["id"], "undone", False)
+    assert undone["undo"] == {
+        "removed": 1,
+        "contacts_kept": 1,
+        "restored": 0,
+        "restore_skipped": 1,
+        "not_restored": 0,
+        "companies_removed": 1,
+        "companies_kept": 1,
+    }
+    assert _people(cast) == [("", "lind@example.org"), ("", "ute@example.org")]

@@ -51,6 +51,9 @@ class Company(PostalAddress, TenantModel):
             models.Index(fields=["org", "owner"], name="company_org_owner"),
             models.Index(fields=["org", "country"], name="company_org_country"),
             models.Index(fields=["org", "id"], name="company_org_id"),
+            # An import finds a row's company by VAT ID or by name in any case, a batch at a time.
+            models.Index(F("org"), Lower("name"), name="company_org_name_lower"),
+            models.Index(fields=["org", "vat_id"], name="company_org_vat_id"),
         ]
 
     class Privacy:

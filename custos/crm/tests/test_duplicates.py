@@ -1,10 +1,16 @@
 """The same person twice: found by email, phone or a close name at the same place; merged whole."""
 
+import json
+
 import pytest
+from django.conf import settings
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from custos.audit.models import AuditEntry
 from custos.core.errors import Conflict, PermissionDenied
-from custos.crm.duplicates import contact_duplicates, contact_merge, find_duplicates
+from custos.core.tenancy import tenant_scope
+from custos.crm.duplicates import contact_duplicates, contact_merge, find_duplicates, stored_by_email_or_phone
 from custos.crm.models import Activity, Contact, Deal, Lead
 from custos.crm.selectors.people import contact_list
 from custos.crm.services.activities import activity_create
@@ -13,6 +19,7 @@ from custos.crm.services.leads import lead_create
 from custos.crm.services.people import company_create, contact_create
 from custos.privacy.models import Subject
 from custos.search.models import SearchEntry
+from custos.testing import on_postgres
 
 
 @pytest.fixture
@@ -108,3 +115,42 @@ def test_merging_needs_both_change_and_delete_and_two_contacts(cast, alice):
     with pytest.raises(Conflict):
         contact_merge(actor=alice, keep=one, other=one)
     assert Contact.objects.count() == 2
+
+
+def _nodes(plan):
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from _nodes(child)
+
+
+def test_a_batch_s_emails_are_found_through_the_index_not_by_reading_every_contact(cast):
+    """As the application role, under row-level security: `lower(email)` is LEAKPROOF (core
+    migration 0004), so an import's batch finds its stored people through the per-organisation
+    index on it. Without the mark the policy keeps the planner off that index, and each batch
+    read every contact of the organisation."""
+    if not on_postgres():
+        pytest.skip("the plan is PostgreSQL's; the mark is for its row-level security")
+    with tenant_scope(cast.org_a):
+        people = Subject.objects.bulk_create([Subject() for _ in range(3000)])
+        Contact.objects.bulk_create(
+            Contact(last_name=f"P{i}", email=f"Person.{i}@Example.org", subject=s) for i, s in enumerate(people)
+        )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE crm_contact")  # as the owner: the planner's statistics
+
+    with tenant_scope(cast.org_a):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_user, row_security_active('crm_contact')")
+            assert cursor.fetchone() == (settings.CUSTOS_DB_APP_ROLE, True)
+        with CaptureQueriesContext(connection) as ran:
+            by_email, _by_phone = stored_by_email_or_phone(["person.7@example.org", "PERSON.2999@example.ORG"])
+        assert sorted(c.last_name for c in by_email.values()) == ["P2999", "P7"]
+        [statement] = [q["sql"] for q in ran.captured_queries if "crm_contact" in q["sql"]]
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN (FORMAT JSON) {statement}")
+            raw = cursor.fetchone()[0]
+        [plan] = raw if isinstance(raw, list) else json.loads(raw)  # psycopg reads json already
+
+    reads = [(n["Node Type"], n.get("Relation Name"), n.get("Index Name")) for n in _nodes(plan["Plan"])]
+    assert ("Seq Scan", "crm_contact", None) not in reads, reads
+    assert any(index == "contact_org_email_lower" for _type, _relation, index in reads), reads

@@ -7,11 +7,11 @@ scan of every entry, 0.6 to 0.8 s at 25,000 contacts, against 0.15 s through the
 
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 
 from custos.core.tenancy import tenant_scope
 from custos.crm.services.people import contact_bulk_create
-from custos.search.services import find
+from custos.search.services import _within_budget, find
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's row security")
@@ -94,3 +94,37 @@ def test_a_substring_is_looked_up_by_the_leakproof_operator_the_index_serves(cas
     assert role == settings.CUSTOS_DB_APP_ROLE
     assert "~~~ '%kowalski%'" in plan and in_operator_class == 1 and "custos_trgm_ops" in index
     assert len(found) == 1
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's trigram index")
+@pytest.mark.parametrize("typed", ["Kowlaski", "Kowalki", "Kowalsski", "Kowalsko", "Okwalski"])
+def test_a_typo_is_found_one_slip_away_whichever_the_slip(cast, typed):
+    """Two letters swapped, one left out, one added, one changed, at any place."""
+    with tenant_scope(cast.org_a):
+        people = contact_bulk_create(
+            actor=cast.actor(cast.alice),
+            items=[{"first_name": "Jan", "last_name": "Kowalski"}, {"first_name": "Ewa", "last_name": "Kowal"}],
+        )
+        hits = find(cast.actor(cast.alice), typed, fields={"contact": ["name"]})
+
+    assert hits[0].object_id == people[0].pk
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's statement timeout")
+def test_a_look_up_over_its_budget_is_cut_off_and_the_transaction_goes_on(db):
+    """A slow look-up one slip away gives None (the search then tries head and tail); the
+    request's transaction and its statement timeout are as they were."""
+
+    def slow() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_sleep(2)")
+        return "too late"
+
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL statement_timeout = '20s'")
+        assert _within_budget(slow) is None
+        assert _within_budget(lambda: "in time") == "in time"
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting('statement_timeout'), 1 + 1")
+            assert cursor.fetchone() == ("20s", 2)

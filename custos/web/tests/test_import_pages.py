@@ -236,3 +236,34 @@ def test_undo_says_which_values_it_could_not_restore(cast):
     assert "1 value could not be restored: its company or owner was deleted since." in page
     with tenant_scope(cast.org_a):
         assert list(Contact.objects.values_list("last_name", flat=True)) == ["Alt"]
+
+
+def test_undo_says_which_contacts_it_kept_and_left_as_they_are(cast):
+    """Work done since the import stays: a created contact with a logged call is kept, and a
+    changed contact edited by hand since keeps that edit; the page says both."""
+    from custos.crm.services.activities import activity_create
+    from custos.crm.services.people import contact_create, contact_update
+
+    alice = cast.actor(cast.alice)
+    with tenant_scope(cast.org_a):
+        stored = contact_create(actor=alice, data={"last_name": "Alt", "email": "ute@example.org"})
+        job = import_upload(
+            actor=alice,
+            object_type="contact",
+            file_name="people.csv",
+            stream=io.BytesIO(b"Last name,Email\nNeu,ute@example.org\nLind,lind@example.org\nHolm,holm@example.org\n"),
+        )
+    client = web_client(cast.alice)
+    client.post(f"/imports/{job.pk}/start/", {"column_0": "last_name", "column_1": "email", "duplicates": "update"})
+    run_tasks()
+    with tenant_scope(cast.org_a):
+        lind = Contact.objects.get(last_name="Lind")
+        activity_create(actor=alice, data={"kind": "call", "title": "Called", "contact": str(lind.pk)})
+        contact_update(actor=alice, contact=Contact.objects.get(pk=stored.pk), data={"city": "Köln"})
+
+    page = client.post(f"/imports/{job.pk}/undo/", follow=True).content.decode()
+
+    assert "1 contact the import created is kept: it was worked on since or is under a legal hold." in page
+    assert "1 contact was changed after the import and was left as it is." in page
+    with tenant_scope(cast.org_a):
+        assert sorted(Contact.objects.values_list("last_name", "city")) == [("Lind", ""), ("Neu", "Köln")]

@@ -254,6 +254,27 @@ def import_undo_view(request: HttpRequest, import_id: str) -> HttpResponse:
                 )
                 % {"count": undone.companies_kept},
             )
+        if undone.contacts_kept:
+            messages.info(
+                request,
+                ngettext(
+                    "%(count)d contact the import created is kept: it was worked on since or is under a legal hold.",
+                    "%(count)d contacts the import created are kept: they were worked on since or are under a "
+                    "legal hold.",
+                    undone.contacts_kept,
+                )
+                % {"count": undone.contacts_kept},
+            )
+        if undone.restore_skipped:
+            messages.info(
+                request,
+                ngettext(
+                    "%(count)d contact was changed after the import and was left as it is.",
+                    "%(count)d contacts were changed after the import and were left as they are.",
+                    undone.restore_skipped,
+                )
+                % {"count": undone.restore_skipped},
+            )
         if undone.not_restored:
             messages.warning(
                 request,
