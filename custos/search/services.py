@@ -45,6 +45,9 @@ ANYWHERE = 3
 # words where Python does not: (n - 1) / n - 0.05 for the shortest texts looked up (n = 4).
 # One value for every text, so the session keeps it between searches.
 AT_A_WORDS_START_THRESHOLD = 0.7
+# From this many trigrams on, a text is looked up anywhere in a value at once, not first at a
+# word's start: so long a text is contained in fewer values than a look-up reads.
+FEW_MATCHES_TRIGRAMS = 16
 # Typos are looked up one slip away in texts up to this long (three patterns a character);
 # a longer one by its head and tail (`_pieces`).
 MAX_EDITED = 24
@@ -210,9 +213,14 @@ def find(actor: Actor, q: str, *, fields: Mapping[str, Iterable[str]], limit: in
     if connection.vendor == "postgresql":  # the thresholds the look-ups below read
         _set_thresholds(word=AT_A_WORDS_START_THRESHOLD, strict=SIMILARITY_THRESHOLD)
     best: dict[tuple[str, uuid.UUID], float] = {}
-    _score(best, text, _containing(entries, text))
-    if len(best) < limit and connection.vendor == "postgresql":  # inside a word: "mann" in "Hoffmann"
+    if connection.vendor == "postgresql" and _trigram_count(text) >= FEW_MATCHES_TRIGRAMS and _has_containment():
+        # A long text (a company's name, an email) is contained in few values, and the two
+        # look-ups below would read the same posting lists twice: one look-up for all.
         _score(best, text, _containing(entries, text, missing=ANYWHERE))
+    else:
+        _score(best, text, _containing(entries, text))
+        if len(best) < limit and connection.vendor == "postgresql":  # inside a word: "mann" in "Hoffmann"
+            _score(best, text, _containing(entries, text, missing=ANYWHERE))
     if not best:  # nothing contains the text as typed: forgive a typo
         for candidates in _similar(entries, text):
             _score(best, text, candidates)
@@ -393,8 +401,9 @@ def _set_thresholds(*, word: float | None = None, strict: float | None = None) -
 
 
 class _Like(models.Func):
-    """`value ~~~ pattern`: LIKE made LEAKPROOF (migration 0007), for a pattern whose text is
-    escaped already."""
+    """`value ~~~ pattern`: LIKE made LEAKPROOF, which the trigram index answers by
+    intersecting the trigrams of the pattern's runs of text (migration 0007). The pattern's
+    text is escaped already."""
 
     template = "%(expressions)s"
     arg_joiner = " ~~~ "
@@ -404,18 +413,12 @@ class _Like(models.Func):
         super().__init__(models.F("value"), models.Value(pattern))
 
 
-class _Containing(models.Func):
-    """`value ~~~ '%text%'` (or another `shape` of the pattern): LIKE made LEAKPROOF, which the trigram index answers by
-    intersecting the text's trigrams (migration 0007; the pattern escaped as Django's
-    `contains` escapes it)."""
-
-    template = "%(expressions)s"
-    arg_joiner = " ~~~ "
-    output_field = models.BooleanField()
+class _Containing(_Like):
+    """`value ~~~ '%text%'` (or another `shape` of the pattern), the text escaped as Django's
+    `contains` escapes it."""
 
     def __init__(self, text: str, shape: str = "%{}%") -> None:
-        pattern = shape.format(connection.ops.prep_for_like_query(text))
-        super().__init__(models.F("value"), models.Value(pattern))
+        super().__init__(shape.format(connection.ops.prep_for_like_query(text)))
 
 
 # Whether each database has the operator: a migration run by another role than a superuser

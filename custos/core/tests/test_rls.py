@@ -5,7 +5,7 @@ import pytest
 from django.conf import settings
 from django.db import connection, transaction
 
-from custos.core.db.rls import POLICY
+from custos.core.db.rls import POLICY, install_row_level_security
 from custos.core.tenancy import tenant_models, tenant_scope
 from custos.crm.models import Company
 
@@ -109,3 +109,41 @@ def test_the_application_role_cannot_truncate_which_would_ignore_the_wall(cast):
         raw.execute("SELECT set_config('custos.org_id', %s, false)", [str(cast.org_a.pk)])
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             raw.execute("TRUNCATE crm_company")
+
+
+def _policies() -> dict[str, int]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname, p.oid FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid WHERE p.polname = %s",
+            [POLICY],
+        )
+        return dict(cursor.fetchall())
+
+
+def test_migrating_again_leaves_the_walls_standing_and_skips_tables_gone(db):
+    """`custos migrate` runs while the application serves: a policy dropped and created again
+    leaves its table showing no row to anyone in between, so a standing wall is left as it is.
+    A model whose table a backwards migration removed is skipped, not an error."""
+    before = _policies()
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE crm_importrejectedrow")  # undone with the test's transaction
+        cursor.execute(f"DROP POLICY {POLICY} ON crm_activity")  # hypothetical drift: put back
+    walled = install_row_level_security()
+
+    after = _policies()
+    assert "crm_importrejectedrow" not in walled and "crm_contact" in walled
+    assert {t: o for t, o in after.items() if t != "crm_activity"} == {
+        t: o for t, o in before.items() if t not in ("crm_activity", "crm_importrejectedrow")
+    }
+    assert "crm_activity" in after
+
+
+def test_a_connection_open_before_the_role_existed_acts_as_it_once_the_walls_are_up(cast):
+    """On a new cluster `migrate` creates the application role on a connection that asked for
+    it before it existed; that connection must then act as the role, not on as superuser."""
+    connection.ensure_connection()
+    connection._app_role = None  # as learnt when the connection opened, before the role
+    install_row_level_security()
+    with tenant_scope(cast.org_a), connection.cursor() as cursor:
+        cursor.execute("SELECT current_user")
+        assert cursor.fetchone()[0] == settings.CUSTOS_DB_APP_ROLE

@@ -29,6 +29,11 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def init_connection_state(self) -> None:
         super().init_connection_state()
         self._tenant_state = _UNKNOWN
+        self.learn_app_role()
+
+    def learn_app_role(self) -> None:
+        """Act as the application role where this login may. Asked again once the walls are
+        installed: on a new cluster `migrate` creates the role on a connection already open."""
         self._app_role = None
         role = settings.CUSTOS_DB_APP_ROLE
         if role:
