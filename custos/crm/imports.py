@@ -28,7 +28,7 @@ import uuid
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -926,7 +926,7 @@ def import_undo(*, actor: Actor, job: ImportJob) -> ImportUndone:
         # Last, once neither the import's contacts nor restored ones point at them any more.
         for chunk in _chunks(created.filter(object_type="company").only("object_id")):
             still = set(Company.objects.filter(pk__in=[e.object_id for e in chunk]).values_list("pk", flat=True))
-            used = _companies_in_use(still)
+            used = _companies_in_use(still, since)
             SearchEntry.objects.filter(object_type="company", object_id__in=still - used).delete()
             Company.objects.filter(pk__in=still - used).delete()
             companies_removed += len(still - used)
@@ -1034,10 +1034,11 @@ def _chunks(
         chunk = list(entries.filter(**{after: chunk[-1].pk}).order_by(order)[:UNDO_CHUNK])
 
 
-def _companies_in_use(ids: set[uuid.UUID]) -> set[uuid.UUID]:
-    """Of these companies, those any record points at: one query per kind of record. A contact
-    the undo keeps is such a record, so its company stays with it."""
-    used: set[uuid.UUID] = set()
+def _companies_in_use(ids: set[uuid.UUID], since: datetime) -> set[uuid.UUID]:
+    """Of these companies, those changed by hand since the import (see `_contacts_to_keep`) or
+    that any record points at: one query per kind of record. A contact the undo keeps is such a
+    record, so its company stays with it."""
+    used = set(Company.objects.filter(pk__in=ids, updated_at__gt=since).values_list("pk", flat=True))
     for relation in Company._meta.get_fields(include_hidden=True):
         if ids - used and relation.auto_created and not relation.concrete and relation.one_to_many:
             name = relation.field.name  # type: ignore[union-attr]

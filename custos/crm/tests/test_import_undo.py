@@ -14,7 +14,13 @@ from custos.crm.models import Activity, Company, Contact, ContactPoint, Deal, Im
 from custos.crm.selectors.search import global_search
 from custos.crm.services.activities import activity_create
 from custos.crm.services.deals import deal_create
-from custos.crm.services.people import affiliation_add, company_create, contact_create, contact_update
+from custos.crm.services.people import (
+    affiliation_add,
+    company_create,
+    company_update,
+    contact_create,
+    contact_update,
+)
 from custos.privacy.services.retention import legal_hold_create
 from custos.testing import run_tasks
 
@@ -107,6 +113,22 @@ def test_undo_never_deletes_a_contact_whose_person_is_under_a_legal_hold(cast):
 
         assert list(Contact.objects.values_list("last_name", flat=True)) == ["Held"]
         assert (undone.removed, undone.contacts_kept) == (1, 1)
+
+
+def test_undo_keeps_a_company_someone_edited_since(cast):
+    """Someone filled in the new company's website after the import: that work stays, like a
+    contact edited since."""
+    job = _import(cast, "Last name,Email,Company\nKurz,kurz@example.org,Kept GmbH\nLang,lang@example.org,Gone AG\n")
+    actor = cast.actor(cast.alice)
+    with tenant_scope(cast.org_a):
+        kept = Company.objects.get(name="Kept GmbH")
+        company_update(actor=actor, company=kept, data={"website": "https://kept.example"})
+
+        undone = import_undo(actor=actor, job=job)
+
+        assert list(Company.objects.values_list("name", "website")) == [("Kept GmbH", "https://kept.example")]
+        assert (undone.removed, undone.companies_removed, undone.companies_kept) == (2, 1, 1)
+        assert global_search(actor, "Kept", types=["company"]) != []
 
 
 def test_undo_leaves_a_changed_contact_that_someone_edited_since_as_it_is(cast):
