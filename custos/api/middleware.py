@@ -5,7 +5,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils import translation
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from custos.api.problems import PROBLEM_TYPE, default_detail, problem
 from custos.core.middleware import API_PREFIX
@@ -29,9 +29,7 @@ class ApiProblemMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not request.path.startswith(API_PREFIX):
             return self.get_response(request)
-        # These answers come before the language middleware has run: use the request's own.
-        with translation.override(translation.get_language_from_request(request)):
-            early = self._refuse_early(request)
+        early = self._refuse_early(request)
         if early is not None:
             return early
         response = self.get_response(request)
@@ -48,12 +46,21 @@ class ApiProblemMiddleware:
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
-            return problem(400, _("The Content-Length header is not a number."))
+            return _in_their_language(request, 400, gettext_lazy("The Content-Length header is not a number."))
         if length > settings.CUSTOS_API_MAX_BODY_BYTES:
-            return problem(413, default_detail(413))
+            return _in_their_language(request, 413, None)
         content_type = request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
         if request.path in UPLOAD_PATHS and content_type == "multipart/form-data":
             return None
         if length and request.method in BODY_METHODS and content_type not in JSON_TYPES:
-            return problem(415, _("Send the request body as JSON (Content-Type: application/json)."))
+            return _in_their_language(
+                request, 415, gettext_lazy("Send the request body as JSON (Content-Type: application/json).")
+            )
         return None
+
+
+def _in_their_language(request: HttpRequest, status: int, detail: object) -> HttpResponse:
+    """An early refusal comes before the language middleware has run: in the request's own
+    language, found only when needed (most requests are refused nothing)."""
+    with translation.override(translation.get_language_from_request(request)):
+        return problem(status, str(detail) if detail is not None else default_detail(status))

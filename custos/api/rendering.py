@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import Schema
+from ninja.responses import NinjaJSONEncoder
 from pydantic import Field
 
 from custos.core.actor import Actor
@@ -26,6 +28,14 @@ def visible(actor: Actor, model_key: str, data: Mapping[str, Any], *, always: It
     return {
         name: value if name in shown or actor.may_see_field(model_key, name) else None for name, value in data.items()
     }
+
+
+def already_shaped(schema: type[Schema], data: Mapping[str, Any]) -> HttpResponse:
+    """`data`, built to `schema` from typed columns, rendered as django-ninja would render it
+    but without validating it again: for the hottest read, where validating cost a quarter of
+    the request. The operation keeps `schema` as its documented response."""
+    body = {name: data[name] for name in schema.model_fields}
+    return HttpResponse(json.dumps(body, cls=NinjaJSONEncoder), content_type="application/json; charset=utf-8")
 
 
 def reference(value: Any) -> str | None:
