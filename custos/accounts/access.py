@@ -160,15 +160,20 @@ def _token_use_sql(vendor: str) -> str:
     token, user, membership = ApiToken._meta.db_table, User._meta.db_table, Membership._meta.db_table
     role, team_member = Role._meta.db_table, TeamMember._meta.db_table
     # Everyone in any team the member is in, as one comma-separated text.
+    # The role's JSON comes as text: `_rights` keys its cache by that text, and PostgreSQL's
+    # jsonb would otherwise be parsed into lists (a hundred permissions) at every request.
     if vendor == "postgresql":
         mates = "string_agg(DISTINCT mate.user_id::text, ',')"
+        as_text = "::text"
     else:
         mates = "group_concat(DISTINCT mate.user_id)"
+        as_text = ""
     # Table names come from the models; every value is a parameter. The columns (TOKEN_COLUMNS
     # of them) are named for a rider to read.
     return f"""
-        SELECT t.id AS token_id, t.user_id AS user_id, t.scopes AS scopes, r.key AS role_key,
-            r.permissions AS permissions, r.record_scope AS record_scope, r.hidden_fields AS hidden_fields,
+        SELECT t.id AS token_id, t.user_id AS user_id, t.scopes{as_text} AS scopes, r.key AS role_key,
+            r.permissions{as_text} AS permissions, r.record_scope AS record_scope,
+            r.hidden_fields{as_text} AS hidden_fields,
             (SELECT {mates} FROM {team_member} mine JOIN {team_member} mate ON mate.team_id = mine.team_id
              WHERE mine.user_id = t.user_id AND mine.org_id = %s AND mate.org_id = %s) AS mates,
             (t.last_used_at IS NULL OR t.last_used_at < %s) AS record_use, t.org_id AS org_id
