@@ -131,8 +131,12 @@ class ImportJournalEntry(TenantModel):
     previous = EncryptedTextField(_("values an import replaced"), blank=True)
 
     class Meta:
-        # Undo and the window's end read a job's entries in id order.
-        indexes = [models.Index(fields=["job", "id"], name="import_journal_job")]
+        # Undo and the window's end read a job's entries in id order; undo also asks whether a
+        # record has a journaled update, which would otherwise scan the whole job's journal.
+        indexes = [
+            models.Index(fields=["job", "id"], name="import_journal_job"),
+            models.Index(fields=["job", "object_id"], name="import_journal_job_object"),
+        ]
 
     class Privacy:
         subject = "subject"
