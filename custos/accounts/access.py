@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.utils import timezone
 
-from custos.accounts.models import ApiToken, Membership, Role, TeamMember, User
+from custos.accounts.models import AccessVersion, ApiToken, Membership, Role, TeamMember, User
 from custos.accounts.permissions import TWO_FACTOR_ROLES, area_of, is_read, permissions_within_scopes
 from custos.accounts.services import TOKEN_USE_RECORDED_EVERY, token_digest, token_org_id
 from custos.core.actor import Actor, RecordScope, Via
@@ -97,10 +99,13 @@ def token_use(
     """The Actor of a usable bearer token, or None: unknown, revoked or expired token,
     membership removed or inactive, user deactivated.
 
-    Every API request comes here, so everything is read afresh in one query, written out
-    rather than composed by the ORM each time, and prepared once per connection on
-    PostgreSQL (planning it cost more than running it). It runs inside the token's organisation, so
-    on PostgreSQL row-level security walls the role and team rows as everywhere else.
+    Every API request comes here. The token, its member, role and teams are read in one
+    statement, written out and prepared once per connection on PostgreSQL, inside the token's
+    organisation (so row-level security walls the role and team rows as everywhere else).
+    The Actor built from them is remembered with the access version read in that statement;
+    the next requests only read the version (with the rider's rows) and use the Actor while
+    it stands still, for at most `TOKEN_USE_RECORDED_EVERY`: any change to a token, member,
+    role or team raises it (database triggers), so every change applies to the next request.
     """
     digest = token_digest(plaintext)
     org_id = token_org_id(digest) if digest else None
@@ -108,11 +113,20 @@ def token_use(
         return None
     now = timezone.now()
     database = connections[DEFAULT_DB_ALIAS]  # not the `connection` proxy: looked up once
+    known = _known_tokens.get(digest)
+    if known is not None and now < known.until:
+        with tenant_scope(org_id):
+            rows = _read_version(database, known.actor, rider)
+        if rows and rows[0][0] == known.version:
+            actor = dataclasses.replace(known.actor, ip=ip, user_agent=user_agent[:300])
+            ridden = [row[1:] for row in rows] if rider is not None else None
+            return TokenUse(actor=actor, token_id=known.token_id, record_use=False, ridden=ridden)
     org = org_id if database.features.has_native_uuid_field else org_id.hex
     params = [
         org,
         org,
         database.ops.adapt_datetimefield_value(now - TOKEN_USE_RECORDED_EVERY),
+        database.ops.adapt_datetimefield_value(now + TOKEN_USE_RECORDED_EVERY),
         digest,
         org,
         org,
@@ -129,10 +143,22 @@ def token_use(
         execute_prepared(cursor, name, sql, params)
         rows = cursor.fetchall()
     if not rows:
+        _known_tokens.pop(digest, None)
         return None
-    token_id, user_id, scopes, role_key, permissions, record_scope, hidden_fields, mates, record_use, _ = rows[0][
-        :TOKEN_COLUMNS
-    ]
+    (
+        token_id,
+        user_id,
+        scopes,
+        role_key,
+        permissions,
+        record_scope,
+        hidden_fields,
+        mates,
+        record_use,
+        _,
+        version,
+        lasts,
+    ) = rows[0][:TOKEN_COLUMNS]
     user_id, token_id = uuid.UUID(str(user_id)), uuid.UUID(str(token_id))
     allowed, hidden = _rights(permissions, scopes, hidden_fields)
     actor = Actor(
@@ -148,18 +174,58 @@ def token_use(
         user_agent=user_agent[:300],
         token_id=token_id,
     )
+    if version is not None and lasts:  # a token expiring within the period is read every time
+        if len(_known_tokens) >= TOKENS_REMEMBERED:
+            _known_tokens.clear()
+        _known_tokens[digest] = _KnownToken(actor, token_id, version, now + TOKEN_USE_RECORDED_EVERY)
     ridden = [row[TOKEN_COLUMNS:] for row in rows] if rider is not None else None
     return TokenUse(actor=actor, token_id=token_id, record_use=bool(record_use), ridden=ridden)
 
 
-TOKEN_COLUMNS = 10
+@dataclass(frozen=True, slots=True)
+class _KnownToken:
+    actor: Actor
+    token_id: uuid.UUID
+    version: int
+    until: datetime  # read in full again from then on: the token's use is recorded then
+
+
+# Per process, by the token's digest (never the token itself).
+_known_tokens: dict[str, _KnownToken] = {}
+TOKENS_REMEMBERED = 10_000
+TOKEN_COLUMNS = 12
+
+
+def _read_version(database: Any, actor: Actor, rider: Rider | None) -> list[tuple[Any, ...]]:
+    """The access version, with the rider's rows read for the remembered member: `tok` is
+    then made of the Actor's values instead of the token's tables."""
+    version = f"(SELECT version FROM {AccessVersion._meta.db_table} WHERE id = 1)"  # noqa: S608
+    if actor.user_id is None:  # an API Actor always has its member: never remembered otherwise
+        return []
+    with database.cursor() as cursor:
+        if rider is None:
+            execute_prepared(cursor, "custos_access_version", f"SELECT {version}", [])
+            return cursor.fetchall()
+        native = database.features.has_native_uuid_field
+        uuid_param = "CAST(%s AS uuid)" if database.vendor == "postgresql" else "%s"
+        text_param = "CAST(%s AS varchar)" if database.vendor == "postgresql" else "%s"
+        sql = (
+            f"WITH tok AS (SELECT {uuid_param} AS org_id, {uuid_param} AS user_id, {text_param} AS record_scope, "  # noqa: S608
+            f"{version} AS access_version) SELECT tok.access_version, {rider.columns} FROM tok {rider.joins}"
+        )
+        params = [
+            *((actor.org_id, actor.user_id) if native else (actor.org_id.hex, actor.user_id.hex)),
+            str(actor.record_scope),
+            *rider.params,
+        ]
+        execute_prepared(cursor, f"custos_known_token_{rider.name}", sql, params)
+        return cursor.fetchall()
 
 
 @functools.cache
 def _token_use_sql(vendor: str) -> str:
     token, user, membership = ApiToken._meta.db_table, User._meta.db_table, Membership._meta.db_table
     role, team_member = Role._meta.db_table, TeamMember._meta.db_table
-    # Everyone in any team the member is in, as one comma-separated text.
     # The role's JSON comes as text: `_rights` keys its cache by that text, and PostgreSQL's
     # jsonb would otherwise be parsed into lists (a hundred permissions) at every request.
     if vendor == "postgresql":
@@ -169,14 +235,16 @@ def _token_use_sql(vendor: str) -> str:
         mates = "group_concat(DISTINCT mate.user_id)"
         as_text = ""
     # Table names come from the models; every value is a parameter. The columns (TOKEN_COLUMNS
-    # of them) are named for a rider to read.
+    # of them) are named for a rider to read; the access version is read in the same snapshot.
     return f"""
         SELECT t.id AS token_id, t.user_id AS user_id, t.scopes{as_text} AS scopes, r.key AS role_key,
             r.permissions{as_text} AS permissions, r.record_scope AS record_scope,
             r.hidden_fields{as_text} AS hidden_fields,
             (SELECT {mates} FROM {team_member} mine JOIN {team_member} mate ON mate.team_id = mine.team_id
              WHERE mine.user_id = t.user_id AND mine.org_id = %s AND mate.org_id = %s) AS mates,
-            (t.last_used_at IS NULL OR t.last_used_at < %s) AS record_use, t.org_id AS org_id
+            (t.last_used_at IS NULL OR t.last_used_at < %s) AS record_use, t.org_id AS org_id,
+            (SELECT version FROM {AccessVersion._meta.db_table} WHERE id = 1) AS access_version,
+            (t.expires_at IS NULL OR t.expires_at > %s) AS lasts
         FROM {token} t
         JOIN {user} u ON u.id = t.user_id
         JOIN {membership} m ON m.user_id = t.user_id AND m.org_id = t.org_id

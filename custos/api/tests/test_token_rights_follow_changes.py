@@ -4,9 +4,12 @@ Each test first uses the token (so that whatever the process remembers about it 
 then changes something through the actions the UI uses, then asks again.
 """
 
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
-from custos.accounts.models import Membership, Role
+from custos.accounts.models import AccessVersion, ApiToken, Membership, Role
 from custos.accounts.services import member_change_role, member_remove, role_update, team_create, team_set_members
 from custos.accounts.tests.helpers import add_member
 from custos.core.tenancy import tenant_scope
@@ -122,3 +125,67 @@ def _contact_in_b(cast):
     with tenant_scope(cast.org_b):
         contact = contact_create(actor=cast.actor(cast.mallory), data={"last_name": "Mallorys"})
     return str(contact.pk)
+
+
+# The Actor a process remembers for a token, and the access version that retires it ---------
+
+
+def _version():
+    return AccessVersion.objects.get(pk=1).version
+
+
+def _statements_of(client, path):
+    with CaptureQueriesContext(connection) as statements:
+        response = client.get(path)
+    assert response.status_code == 200
+    return [s["sql"] for s in statements.captured_queries if not s["sql"].lstrip().startswith("PREPARE")]
+
+
+def test_a_token_used_again_reads_only_the_access_version_with_its_contact(cast):
+    client = api_client(cast, cast.olive, "read")
+    contact_id = _contact(cast, "Nowak", cast.olive)
+    first = _statements_of(client, f"/api/v1/contacts/{contact_id}")  # the token's use is recorded
+    again = _statements_of(client, f"/api/v1/contacts/{contact_id}")
+    assert len(again) == 1, again
+    # The token's tables are not read again (on PostgreSQL each statement is a prepared one's name).
+    reads_token = (ApiToken._meta.db_table, "custos_token_use")
+    assert not any(name in again[0] for name in reads_token)
+    assert any(name in again[0] for name in (AccessVersion._meta.db_table, "custos_known_token"))
+    assert any(name in first[0] for name in reads_token)
+    assert len(_statements_of(client, "/api/v1/me")) >= 1
+
+
+def test_every_change_a_tokens_rights_come_from_raises_the_access_version(cast):
+    """What the triggers watch, each change made as the application makes it or in bulk."""
+    mia = add_member(cast, "mia@acme.example", "manager")
+    membership = _membership(cast, mia)
+    changes = {
+        "token created": lambda: api_client(cast, mia, "read"),
+        "token revoked": lambda: ApiToken.objects.filter(user=mia).update(revoked_at=timezone.now()),
+        "token deleted": lambda: ApiToken.objects.filter(user=mia).delete(),
+        "membership changed": lambda: Membership.objects.filter(pk=membership.pk).update(is_active=False),
+        "role changed": lambda: Role.objects.filter(org=cast.org_a, key="manager").update(hidden_fields=["x"]),
+        "user deactivated": lambda: type(mia).objects.filter(pk=mia.pk).update(is_active=False),
+    }
+    for what, change in changes.items():
+        before = _version()
+        with tenant_scope(cast.org_a):
+            change()
+        assert _version() > before, what
+    with tenant_scope(cast.org_a):
+        team = team_create(actor=_as_owner(cast), name="North")
+        before = _version()
+        team_set_members(actor=_as_owner(cast), team=team, user_ids={mia.pk})
+        assert _version() > before, "team members"
+        before = _version()
+        team.delete()
+        assert _version() > before, "team deleted"
+
+
+def test_a_tokens_use_and_a_sign_in_leave_the_access_version_alone(cast):
+    client = api_client(cast, cast.olive, "read")
+    before = _version()
+    assert client.get("/api/v1/me").status_code == 200  # records the token's first use
+    assert ApiToken.objects.get(user=cast.olive).last_used_at is not None
+    type(cast.olive).objects.filter(pk=cast.olive.pk).update(last_login=timezone.now())
+    assert _version() == before
