@@ -102,10 +102,12 @@ def token_use(
     Every API request comes here. The token, its member, role and teams are read in one
     statement, written out and prepared once per connection on PostgreSQL, inside the token's
     organisation (so row-level security walls the role and team rows as everywhere else).
-    The Actor built from them is remembered with the access version read in that statement;
-    the next requests only read the version (with the rider's rows) and use the Actor while
-    it stands still, for at most `TOKEN_USE_RECORDED_EVERY`: any change to a token, member,
-    role or team raises it (database triggers), so every change applies to the next request.
+    The Actor built from them is remembered with the organisation's access version read in
+    that statement; the next requests only read the version (with the rider's rows) and use
+    the Actor while it stands still, for at most `TOKEN_USE_RECORDED_EVERY`: any change to a
+    token, member, role or team changes it (database triggers), so every change applies to
+    the next request. On PostgreSQL, where the triggers run at commit, a transaction that
+    has written reads no version (its own changes are not stamped yet) and remembers nothing.
     """
     digest = token_digest(plaintext)
     org_id = token_org_id(digest) if digest else None
@@ -126,6 +128,7 @@ def token_use(
         org,
         org,
         database.ops.adapt_datetimefield_value(now - TOKEN_USE_RECORDED_EVERY),
+        org,
         database.ops.adapt_datetimefield_value(now + TOKEN_USE_RECORDED_EVERY),
         digest,
         org,
@@ -199,27 +202,35 @@ TOKEN_COLUMNS = 12
 def _read_version(database: Any, actor: Actor, rider: Rider | None) -> list[tuple[Any, ...]]:
     """The access version, with the rider's rows read for the remembered member: `tok` is
     then made of the Actor's values instead of the token's tables."""
-    version = f"(SELECT version FROM {AccessVersion._meta.db_table} WHERE id = 1)"  # noqa: S608
     if actor.user_id is None:  # an API Actor always has its member: never remembered otherwise
         return []
+    native = database.features.has_native_uuid_field
+    org = actor.org_id if native else actor.org_id.hex
+    version = _version_sql(database.vendor)
     with database.cursor() as cursor:
         if rider is None:
-            execute_prepared(cursor, "custos_access_version", f"SELECT {version}", [])
+            execute_prepared(cursor, "custos_access_version", f"SELECT {version}", [org])
             return cursor.fetchall()
-        native = database.features.has_native_uuid_field
         uuid_param = "CAST(%s AS uuid)" if database.vendor == "postgresql" else "%s"
         text_param = "CAST(%s AS varchar)" if database.vendor == "postgresql" else "%s"
         sql = (
             f"WITH tok AS (SELECT {uuid_param} AS org_id, {uuid_param} AS user_id, {text_param} AS record_scope, "  # noqa: S608
             f"{version} AS access_version) SELECT tok.access_version, {rider.columns} FROM tok {rider.joins}"
         )
-        params = [
-            *((actor.org_id, actor.user_id) if native else (actor.org_id.hex, actor.user_id.hex)),
-            str(actor.record_scope),
-            *rider.params,
-        ]
+        user = actor.user_id if native else actor.user_id.hex
+        params = [org, user, str(actor.record_scope), org, *rider.params]
         execute_prepared(cursor, f"custos_known_token_{rider.name}", sql, params)
         return cursor.fetchall()
+
+
+@functools.cache
+def _version_sql(vendor: str) -> str:
+    """The organisation's access version (a parameter names it); NULL inside a PostgreSQL
+    transaction that has written, whose changes the deferred triggers have not stamped yet."""
+    version = f"(SELECT version FROM {AccessVersion._meta.db_table} WHERE org_id = %s)"  # noqa: S608
+    if vendor == "postgresql":
+        return f"CASE WHEN pg_current_xact_id_if_assigned() IS NULL THEN {version} END"
+    return version
 
 
 @functools.cache
@@ -243,7 +254,7 @@ def _token_use_sql(vendor: str) -> str:
             (SELECT {mates} FROM {team_member} mine JOIN {team_member} mate ON mate.team_id = mine.team_id
              WHERE mine.user_id = t.user_id AND mine.org_id = %s AND mate.org_id = %s) AS mates,
             (t.last_used_at IS NULL OR t.last_used_at < %s) AS record_use, t.org_id AS org_id,
-            (SELECT version FROM {AccessVersion._meta.db_table} WHERE id = 1) AS access_version,
+            {_version_sql(vendor)} AS access_version,
             (t.expires_at IS NULL OR t.expires_at > %s) AS lasts
         FROM {token} t
         JOIN {user} u ON u.id = t.user_id

@@ -259,18 +259,23 @@ class ThrottleCounter(models.Model):
 
 
 class AccessVersion(models.Model):
-    """One counter that database triggers raise whenever something a token's rights are read
-    from changes: a token, a membership, a role, a team's members, a user's deactivation. A
-    process keeps the Actor it built for a token while the counter stands still, so an API
-    request asks for one number instead of five tables (see `access.token_use`)."""
+    """Per organisation, a stamp that database triggers change whenever something its
+    tokens' rights are read from changes: a token, a membership, a role, a team's members, a
+    member's deactivation. A process keeps the Actor it built for a token while the stamp
+    stands still, so an API request asks for one number instead of five tables (see
+    `access.token_use`). A stamp is never used twice (a sequence on PostgreSQL, random on
+    SQLite), so a rolled-back change cannot bring an old one back.
 
-    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
-    version = models.BigIntegerField(default=0)
+    A platform table, not walled: the triggers write it whichever organisation a change
+    belongs to. No foreign key: an organisation's deletion changes its stamp as it commits."""
+
+    org_id = models.UUIDField(primary_key=True)
+    version = models.BigIntegerField()
 
     class Privacy:
         subject = None
         fields: dict[str, str] = {}
-        not_personal = ("id", "version")
+        not_personal = ("org_id", "version")
 
     def __str__(self) -> str:
-        return f"access version {self.version}"
+        return f"access version {self.version} of {self.org_id}"
