@@ -38,8 +38,8 @@ from custos.privacy.services.erasure import delete_records, empty_value, leave_n
 logger = logging.getLogger("custos.privacy.retention")
 
 BATCH_SIZE = 1000
-# No longer read: due ids were once listed in pages of this size apart from the batches; a run
-# now chooses each batch in the batch's own transaction. Kept so that code setting it still runs.
+# A run looks at the rows in windows of this many, in key order, and chooses its batches among
+# the window's due rows: each step reads a bounded range of the table, however many are due.
 PAGE_SIZE = 20 * BATCH_SIZE
 POLICY_FIELDS = ("key", "condition", "days", "action", "is_enabled")
 # What a policy decides; changing any of them makes earlier previews stale.
@@ -419,10 +419,12 @@ def retention_run(*, actor: Actor, policy: RetentionPolicy) -> RetentionRun:
     """Apply the policy now: batch by batch, each in its own transaction, so a long run holds
     no lock for long and an interrupted one is finished by the next. Reported and audited.
 
-    Each batch is the next due records in key order after the last batch (one pass over the
-    table in all, and memory for one batch only), chosen and treated in one transaction, so
-    that a hold placed or an erasure done meanwhile is respected: one statement to choose a
-    batch rather than listing pages of ids and checking every batch again by id."""
+    Each batch is the next due records in key order after the last batch, within a window of
+    `PAGE_SIZE` rows (one pass over the table in all, a bounded range per statement, and
+    memory for one batch only), chosen and treated in one transaction, so that a hold placed
+    or an erasure done meanwhile is respected. Without the window the database chose between
+    walking the key from the last batch and reading the whole table, and at a million
+    contacts read the whole table for every batch."""
     actor.require("retention_policy.change")
     if not policy.is_enabled and not is_previewed(policy):
         raise Conflict(_("Preview the policy first: see how many records it would change, then run it."))
@@ -436,19 +438,25 @@ def retention_run(*, actor: Actor, policy: RetentionPolicy) -> RetentionRun:
         pending = _processable(declaration, policy, now).order_by("pk")
         last = None
         while True:
-            with transaction.atomic():
-                batch = pending if last is None else pending.filter(pk__gt=last)
-                # One more than the batch: whether another batch follows, without asking again.
-                rows = list(batch.values_list("pk", *declaration.subject_paths)[: BATCH_SIZE + 1])
-                more, rows = len(rows) > BATCH_SIZE, rows[:BATCH_SIZE]
-                subjects = sorted({subject for row in rows for subject in row[1:] if subject is not None})
-                if rows:
-                    _treat(declaration, policy, [row[0] for row in rows], subjects)
-            processed += len(rows)
-            persons.update(subjects)
-            if not more:
+            end = _window_end(declaration.model, last)  # None: the window reaches the table's end
+            while True:
+                with transaction.atomic():
+                    batch = pending if last is None else pending.filter(pk__gt=last)
+                    batch = batch if end is None else batch.filter(pk__lte=end)
+                    # One more than the batch: whether another batch follows, without asking again.
+                    rows = list(batch.values_list("pk", *declaration.subject_paths)[: BATCH_SIZE + 1])
+                    more, rows = len(rows) > BATCH_SIZE, rows[:BATCH_SIZE]
+                    subjects = sorted({subject for row in rows for subject in row[1:] if subject is not None})
+                    if rows:
+                        _treat(declaration, policy, [row[0] for row in rows], subjects)
+                processed += len(rows)
+                persons.update(subjects)
+                if not more:
+                    break
+                last = rows[-1][0]
+            if end is None:
                 break
-            last = rows[-1][0]
+            last = end
     # Every record a batch chose is treated in that batch: matched and processed are one.
     counts = RetentionCounts(matched=processed, persons=len(persons), held=held)
     with transaction.atomic():
@@ -472,6 +480,14 @@ def retention_run(*, actor: Actor, policy: RetentionPolicy) -> RetentionRun:
         )
         transaction.on_commit(lambda: leave_no_trace(tables))
     return run
+
+
+def _window_end(model: type[models.Model], last: Any) -> Any:
+    """The key `PAGE_SIZE` rows after `last` (from the start for None), read from the key's
+    index alone; None when fewer rows are left."""
+    rows = model._default_manager.order_by("pk")
+    rows = rows if last is None else rows.filter(pk__gt=last)
+    return next(iter(rows.values_list("pk", flat=True)[PAGE_SIZE - 1 : PAGE_SIZE]), None)
 
 
 @task

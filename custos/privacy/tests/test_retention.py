@@ -393,6 +393,21 @@ def test_contract_end_counts_from_the_latest_contract_end_of_the_persons_contact
     assert list(Lead.objects.values_list("pk", flat=True)) == [other_lead.pk]
 
 
+def test_a_run_reads_the_table_in_windows_and_misses_no_due_record_between_them(cast, monkeypatch):
+    monkeypatch.setattr(retention, "PAGE_SIZE", 3)
+    monkeypatch.setattr(retention, "BATCH_SIZE", 2)
+    made = [_contact(cast, f"c{n}@example.org", days_idle=400 if n % 3 else 0) for n in range(11)]
+    idle = {c.pk for n, c in enumerate(made) if n % 3}
+    policy = _policy(cast)
+    _previewed(cast, policy)
+
+    run = _run(cast, policy)
+
+    assert (run.matched, run.processed) == (len(idle), len(idle))
+    assert set(Contact.objects.filter(email="").values_list("pk", flat=True)) == idle
+    assert _run(cast, policy).processed == 0
+
+
 def test_a_run_goes_through_the_due_records_page_by_page_and_misses_none(cast, monkeypatch):
     monkeypatch.setattr(retention, "PAGE_SIZE", 2)
     monkeypatch.setattr(retention, "BATCH_SIZE", 1)
