@@ -123,6 +123,26 @@ def token_use(
             actor = dataclasses.replace(known.actor, ip=ip, user_agent=user_agent[:300])
             ridden = [row[1:] for row in rows] if rider is not None else None
             return TokenUse(actor=actor, token_id=known.token_id, record_use=False, ridden=ridden)
+    with tenant_scope(org_id):
+        rows = _read_token(database, digest, org_id, now, rider)
+    if not rows:
+        _known_tokens.pop(digest, None)
+        return None
+    token_id, *_, record_use, _org_id, version, lasts = rows[0][:TOKEN_COLUMNS]
+    token_id = uuid.UUID(str(token_id))
+    actor = _actor_of(rows[0], org_id, ip=ip, user_agent=user_agent)
+    if version is not None and lasts:  # a token expiring within the period is read every time
+        if len(_known_tokens) >= TOKENS_REMEMBERED:
+            _known_tokens.clear()
+        _known_tokens[digest] = _KnownToken(actor, token_id, version, now + TOKEN_USE_RECORDED_EVERY)
+    ridden = [row[TOKEN_COLUMNS:] for row in rows] if rider is not None else None
+    return TokenUse(actor=actor, token_id=token_id, record_use=bool(record_use), ridden=ridden)
+
+
+def _read_token(
+    database: Any, digest: str, org_id: uuid.UUID, now: datetime, rider: Rider | None
+) -> list[tuple[Any, ...]]:
+    """The token's statement (with its rider's rows), inside the token's organisation."""
     org = org_id if database.features.has_native_uuid_field else org_id.hex
     params = [
         org,
@@ -142,29 +162,17 @@ def token_use(
         # Every token has at most one row: the rider's rows each repeat it.
         sql = f"WITH tok AS ({sql}) SELECT tok.*, {rider.columns} FROM tok {rider.joins}"  # noqa: S608
         name, params = f"{name}_{rider.name}", [*params, *rider.params]
-    with tenant_scope(org_id), database.cursor() as cursor:
+    with database.cursor() as cursor:
         execute_prepared(cursor, name, sql, params)
-        rows = cursor.fetchall()
-    if not rows:
-        _known_tokens.pop(digest, None)
-        return None
-    (
-        token_id,
-        user_id,
-        scopes,
-        role_key,
-        permissions,
-        record_scope,
-        hidden_fields,
-        mates,
-        record_use,
-        _,
-        version,
-        lasts,
-    ) = rows[0][:TOKEN_COLUMNS]
-    user_id, token_id = uuid.UUID(str(user_id)), uuid.UUID(str(token_id))
+        return cursor.fetchall()
+
+
+def _actor_of(row: tuple[Any, ...], org_id: uuid.UUID, *, ip: str | None, user_agent: str) -> Actor:
+    """The Actor the token statement's row describes (its first `TOKEN_COLUMNS` columns)."""
+    token_id, user_id, scopes, role_key, permissions, record_scope, hidden_fields, mates = row[:8]
+    user_id = uuid.UUID(str(user_id))
     allowed, hidden = _rights(permissions, scopes, hidden_fields)
-    actor = Actor(
+    return Actor(
         org_id=org_id,
         via=Via.API,
         user_id=user_id,
@@ -175,14 +183,8 @@ def token_use(
         hidden_fields=hidden,
         ip=ip,
         user_agent=user_agent[:300],
-        token_id=token_id,
+        token_id=uuid.UUID(str(token_id)),
     )
-    if version is not None and lasts:  # a token expiring within the period is read every time
-        if len(_known_tokens) >= TOKENS_REMEMBERED:
-            _known_tokens.clear()
-        _known_tokens[digest] = _KnownToken(actor, token_id, version, now + TOKEN_USE_RECORDED_EVERY)
-    ridden = [row[TOKEN_COLUMNS:] for row in rows] if rider is not None else None
-    return TokenUse(actor=actor, token_id=token_id, record_use=bool(record_use), ridden=ridden)
 
 
 @dataclass(frozen=True, slots=True)
