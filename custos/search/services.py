@@ -45,8 +45,9 @@ ANYWHERE = 3
 # words where Python does not: (n - 1) / n - 0.05 for the shortest texts looked up (n = 4).
 # One value for every text, so the session keeps it between searches.
 AT_A_WORDS_START_THRESHOLD = 0.7
-# From this many trigrams on, a text is looked up anywhere in a value at once, not first at a
-# word's start: so long a text is contained in fewer values than a look-up reads.
+# From this many trigrams on, a text found at a word's start is not looked up inside words
+# as well: so long a text is contained in few values, and a word's start is where people
+# type it from.
 FEW_MATCHES_TRIGRAMS = 16
 # Typos are looked up one slip away in texts up to this long (three patterns a character);
 # a longer one by its head and tail (`_pieces`).
@@ -147,7 +148,7 @@ def matching_ids(actor: Actor, object_type: str, q: str, fields: Iterable[str]) 
     entries = _scoped(actor, SearchEntry.objects.filter(object_type=object_type, field__in=list(fields)))
     if not text:
         return entries.none()
-    if connection.vendor == "postgresql" and len(text) >= 3 and _has_containment():
+    if connection.vendor == "postgresql" and len(text) >= 3 and _has("containment"):
         return entries.filter(_Containing(text)).values("object_id")
     entries = entries.filter(value__contains=text)  # what an index narrows down, confirmed
     if connection.vendor == "sqlite" and len(text) >= 3:
@@ -198,10 +199,12 @@ type Candidates = list[tuple[str, uuid.UUID, str]]
 def find(actor: Actor, q: str, *, fields: Mapping[str, Iterable[str]], limit: int = 20) -> list[Hit]:
     """The best records for q across types, forgiving typos; `fields` are the visible ones.
 
-    First the entries containing the text (on PostgreSQL: at a word's start, then, if that
-    fills no page, inside a word too, as SQLite's index finds them at once); if there are
-    none, those similar to it. Each look-up reads at most CANDIDATES entries, in no
-    particular order (ordering them all would read them all), which are then ranked here.
+    First the entries containing the text (on PostgreSQL: at a word's start, then inside a
+    word too, as SQLite's index finds them at once, if the word starts found nothing or, for
+    a short text, fill no page: a long one, a company's name or an email, is rarely inside
+    a word and all but never there alone); if there are none, those similar to it. Each
+    look-up reads at most CANDIDATES entries, in no particular order (ordering them all
+    would read them all), which are then ranked here.
     """
     text = _query_text(q)
     if not text or not fields:
@@ -213,14 +216,10 @@ def find(actor: Actor, q: str, *, fields: Mapping[str, Iterable[str]], limit: in
     if connection.vendor == "postgresql":  # the thresholds the look-ups below read
         _set_thresholds(word=AT_A_WORDS_START_THRESHOLD, strict=SIMILARITY_THRESHOLD)
     best: dict[tuple[str, uuid.UUID], float] = {}
-    if connection.vendor == "postgresql" and _trigram_count(text) >= FEW_MATCHES_TRIGRAMS and _has_containment():
-        # A long text (a company's name, an email) is contained in few values, and the two
-        # look-ups below would read the same posting lists twice: one look-up for all.
-        _score(best, text, _containing(entries, text, missing=ANYWHERE))
-    else:
-        _score(best, text, _containing(entries, text))
-        if len(best) < limit and connection.vendor == "postgresql":  # inside a word: "mann" in "Hoffmann"
-            _score(best, text, _containing(entries, text, missing=ANYWHERE))
+    _score(best, text, _containing(entries, text))
+    short = _trigram_count(text) < FEW_MATCHES_TRIGRAMS
+    if connection.vendor == "postgresql" and (not best or (short and len(best) < limit)):
+        _score(best, text, _containing(entries, text, missing=ANYWHERE))  # inside a word: "mann" in "Hoffmann"
     if not best:  # nothing contains the text as typed: forgive a typo
         for candidates in _similar(entries, text):
             _score(best, text, candidates)
@@ -254,11 +253,14 @@ def _containing(entries: models.QuerySet[SearchEntry], text: str, *, missing: in
     """Up to CANDIDATES entries whose value contains the text; on PostgreSQL, with `missing`
     AT_A_WORDS_START, only where it starts a word (a narrower look-up)."""
     found = entries.filter(value__contains=text)  # what an index narrows down, confirmed
+    if missing == AT_A_WORDS_START and connection.vendor == "postgresql" and _has("second_word"):
+        # The value's first or second word: two ranges of b-trees, read up to the LIMIT only.
+        return _rows(_starting_with(entries, text)) + _rows(_starting_with(entries, text, "custos_second_word"))
     if len(text) < 3:  # no trigram to look up: values starting with it, through the b-tree
         return _rows(_starting_with(entries, text))
     if connection.vendor == "sqlite":
         return _fts_rows(found, _fts_phrase(text))
-    if _has_containment():
+    if _has("containment"):
         if missing == ANYWHERE:
             return _rows(entries.filter(_Containing(text)))
         # At a word's start: the value's, or after a space.
@@ -278,7 +280,7 @@ def _similar(entries: models.QuerySet[SearchEntry], text: str) -> Iterator[Candi
     if len(text) < 3:
         return
     if connection.vendor == "postgresql":
-        if not _has_containment():  # at the strict threshold `find` set
+        if not _has("containment"):  # at the strict threshold `find` set
             yield _rows(entries.filter(_StrictWordSimilar(models.Value(text), "value")))
             return
         if len(text) <= MAX_EDITED:
@@ -338,12 +340,17 @@ def _rows(entries: models.QuerySet[SearchEntry]) -> Candidates:
     return list(entries.values_list("object_type", "object_id", "value")[:CANDIDATES])
 
 
-def _starting_with(entries: models.QuerySet[SearchEntry], text: str) -> models.QuerySet[SearchEntry]:
+def _starting_with(
+    entries: models.QuerySet[SearchEntry], text: str, function: str = ""
+) -> models.QuerySet[SearchEntry]:
     """Values starting with text, as a range of the b-tree index on (org, value) (migration
-    0005: bytewise, collation "C" on PostgreSQL, whose `>=` and `<` on text are LEAKPROOF)."""
+    0005: bytewise, collation "C" on PostgreSQL, whose `>=` and `<` on text are LEAKPROOF);
+    with `function` ("custos_second_word", migration 0009), values whose part it gives
+    starts with text, through the index on it."""
     after = text[:-1] + chr(ord(text[-1]) + 1)
     if connection.vendor == "postgresql":
-        return entries.alias(bytewise=Collate("value", "C")).filter(bytewise__gte=text, bytewise__lt=after)
+        part = models.Func("value", function=function, output_field=models.TextField()) if function else "value"
+        return entries.alias(bytewise=Collate(part, "C")).filter(bytewise__gte=text, bytewise__lt=after)
     return entries.filter(value__gte=text, value__lt=after)
 
 
@@ -421,17 +428,24 @@ class _Containing(_Like):
         super().__init__(shape.format(connection.ops.prep_for_like_query(text)))
 
 
-# Whether each database has the operator: a migration run by another role than a superuser
-# leaves it out (docs/operations.md), and the search then reads by word similarity.
-_containment: dict[str, bool] = {}
+# What a migration run by another role than a superuser leaves out (docs/operations.md): the
+# containment operator (0007; without it the search reads by word similarity) and the index
+# of second words (0009; without it word starts are looked up through the trigram index).
+_FEATURES = {
+    "containment": "SELECT EXISTS (SELECT 1 FROM pg_operator WHERE oprname = '~~~')",
+    "second_word": "SELECT EXISTS (SELECT 1 FROM pg_indexes WHERE indexname = 'search_entry_second_word')",
+}
+_features: dict[tuple[str, str], bool] = {}
 
 
-def _has_containment() -> bool:
-    if connection.alias not in _containment:
+def _has(feature: str) -> bool:
+    """Whether this PostgreSQL database has the feature, asked once per process."""
+    key = (connection.alias, feature)
+    if key not in _features:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT EXISTS (SELECT 1 FROM pg_operator WHERE oprname = '~~~')")
-            _containment[connection.alias] = bool(cursor.fetchone()[0])
-    return _containment[connection.alias]
+            cursor.execute(_FEATURES[feature])
+            _features[key] = bool(cursor.fetchone()[0])
+    return _features[key]
 
 
 class _WordSimilar(models.Func):
