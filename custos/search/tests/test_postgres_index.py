@@ -132,10 +132,6 @@ def test_a_look_up_over_its_budget_is_cut_off_and_the_transaction_goes_on(db):
             assert cursor.fetchone() == ("20s", 2)
 
 
-def _search_statements(captured: CaptureQueriesContext) -> int:
-    return sum("search_searchentry" in query["sql"] for query in captured.captured_queries)
-
-
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's row security")
 def test_a_words_start_is_looked_up_in_the_b_tree_of_second_words_under_the_wall(cast):
     """A last name starts a name's second word: found through the b-tree on
@@ -162,30 +158,24 @@ def test_a_words_start_is_looked_up_in_the_b_tree_of_second_words_under_the_wall
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's look-ups")
-def test_a_long_text_found_at_a_words_start_is_not_looked_up_inside_words_too(cast):
-    """A company's name or an email is contained in few values and typed from its start: the
-    two b-tree ranges, and no trigram look-up after them."""
+@pytest.mark.parametrize(
+    ("typed", "statements"),
+    [
+        # From a word's start: the two b-tree ranges, and no trigram look-up after them (a
+        # long text, a company's name or an email, is contained in few values).
+        ("jan.kowalski@nordwind.exam", 2),
+        # At no word's start: inside words too, through the trigram index.
+        ("kowalski@nordwind.exam", 3),
+    ],
+)
+def test_a_long_text_is_looked_up_inside_words_only_when_no_word_starts_so(cast, typed, statements):
     with tenant_scope(cast.org_a):
         people = contact_bulk_create(
             actor=cast.actor(cast.alice),
             items=[{"last_name": "Kowalski", "email": "jan.kowalski@nordwind.example"}],
         )
         with CaptureQueriesContext(connection) as ran:
-            hits = find(cast.actor(cast.alice), "jan.kowalski@nordwind.exam", fields={"contact": ["email"]})
+            hits = find(cast.actor(cast.alice), typed, fields={"contact": ["email"]})
 
     assert [hit.object_id for hit in hits] == [people[0].pk]
-    assert _search_statements(ran) == 2
-
-
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's look-ups")
-def test_a_text_at_no_words_start_is_looked_up_inside_words(cast):
-    with tenant_scope(cast.org_a):
-        people = contact_bulk_create(
-            actor=cast.actor(cast.alice),
-            items=[{"last_name": "Kowalski", "email": "jan.kowalski@nordwind.example"}],
-        )
-        with CaptureQueriesContext(connection) as ran:
-            hits = find(cast.actor(cast.alice), "kowalski@nordwind.exam", fields={"contact": ["email"]})
-
-    assert [hit.object_id for hit in hits] == [people[0].pk]
-    assert _search_statements(ran) == 3
+    assert sum("search_searchentry" in query["sql"] for query in ran.captured_queries) == statements
