@@ -55,6 +55,10 @@ MAX_EDITED = 24
 # How long the look-up one slip away may take before the search tries head and tail instead.
 SLIP_BUDGET_MS = 150
 QUERY_CANCELED = "57014"
+# The expression and condition of SQLite's index of second words (migration 0010), which a
+# query must repeat literally for SQLite to use it.
+SQLITE_SECOND_WORD = "substr(search_searchentry.value, instr(search_searchentry.value, ' ') + 1)"
+SQLITE_SPACED = "instr(search_searchentry.value, ' ') > 0"
 
 
 @dataclass(frozen=True)
@@ -199,12 +203,11 @@ type Candidates = list[tuple[str, uuid.UUID, str]]
 def find(actor: Actor, q: str, *, fields: Mapping[str, Iterable[str]], limit: int = 20) -> list[Hit]:
     """The best records for q across types, forgiving typos; `fields` are the visible ones.
 
-    First the entries containing the text (on PostgreSQL: at a word's start, then inside a
-    word too, as SQLite's index finds them at once, if the word starts found nothing or, for
-    a short text, fill no page: a long one, a company's name or an email, is rarely inside
-    a word and all but never there alone); if there are none, those similar to it. Each
-    look-up reads at most CANDIDATES entries, in no particular order (ordering them all
-    would read them all), which are then ranked here.
+    First the entries containing the text at a word's start, then inside a word too if the
+    word starts found nothing or, for a short text, fill no page (a long one, a company's
+    name or an email, is rarely inside a word and all but never there alone); if there are
+    none, those similar to it. Each look-up reads at most CANDIDATES entries, in no
+    particular order (ordering them all would read them all), which are then ranked here.
     """
     text = _query_text(q)
     if not text or not fields:
@@ -218,7 +221,9 @@ def find(actor: Actor, q: str, *, fields: Mapping[str, Iterable[str]], limit: in
     best: dict[tuple[str, uuid.UUID], float] = {}
     _score(best, text, _containing(entries, text))
     short = _trigram_count(text) < FEW_MATCHES_TRIGRAMS
-    if connection.vendor == "postgresql" and (not best or (short and len(best) < limit)):
+    # SQLite without its index of second words found the text inside words already (FTS5).
+    narrow = connection.vendor == "postgresql" or _has("second_word")
+    if narrow and (not best or (short and len(best) < limit)):
         _score(best, text, _containing(entries, text, missing=ANYWHERE))  # inside a word: "mann" in "Hoffmann"
     if not best:  # nothing contains the text as typed: forgive a typo
         for candidates in _similar(entries, text):
@@ -250,10 +255,10 @@ def _score(best: dict[tuple[str, uuid.UUID], float], text: str, candidates: Cand
 
 
 def _containing(entries: models.QuerySet[SearchEntry], text: str, *, missing: int = AT_A_WORDS_START) -> Candidates:
-    """Up to CANDIDATES entries whose value contains the text; on PostgreSQL, with `missing`
-    AT_A_WORDS_START, only where it starts a word (a narrower look-up)."""
+    """Up to CANDIDATES entries whose value contains the text; with `missing` AT_A_WORDS_START,
+    only where it starts the value's first or second word (a narrower look-up)."""
     found = entries.filter(value__contains=text)  # what an index narrows down, confirmed
-    if missing == AT_A_WORDS_START and connection.vendor == "postgresql" and _has("second_word"):
+    if missing == AT_A_WORDS_START and _has("second_word"):
         # The value's first or second word: two ranges of b-trees, read up to the LIMIT only.
         return _rows(_starting_with(entries, text)) + _rows(_starting_with(entries, text, "custos_second_word"))
     if len(text) < 3:  # no trigram to look up: values starting with it, through the b-tree
@@ -345,12 +350,16 @@ def _starting_with(
 ) -> models.QuerySet[SearchEntry]:
     """Values starting with text, as a range of the b-tree index on (org, value) (migration
     0005: bytewise, collation "C" on PostgreSQL, whose `>=` and `<` on text are LEAKPROOF);
-    with `function` ("custos_second_word", migration 0009), values whose part it gives
-    starts with text, through the index on it."""
+    with `function` ("custos_second_word", migrations 0009 and 0010), values whose second
+    word starts with text, through the index on it."""
     after = text[:-1] + chr(ord(text[-1]) + 1)
     if connection.vendor == "postgresql":
         part = models.Func("value", function=function, output_field=models.TextField()) if function else "value"
         return entries.alias(bytewise=Collate(part, "C")).filter(bytewise__gte=text, bytewise__lt=after)
+    if function:  # SQLite's partial index of second words (0010): its expression and condition, fixed SQL
+        spaced = RawSQL(SQLITE_SPACED, (), output_field=models.BooleanField())  # noqa: S611
+        entries = entries.alias(second=RawSQL(SQLITE_SECOND_WORD, ())).filter(spaced)  # noqa: S611
+        return entries.filter(second__gte=text, second__lt=after)
     return entries.filter(value__gte=text, value__lt=after)
 
 
@@ -431,19 +440,26 @@ class _Containing(_Like):
 # What a migration run by another role than a superuser leaves out (docs/operations.md): the
 # containment operator (0007; without it the search reads by word similarity) and the index
 # of second words (0009; without it word starts are looked up through the trigram index).
+# SQLite's index of second words (0010) needs no privilege; without it, FTS5 finds word starts.
 _FEATURES = {
-    "containment": "SELECT EXISTS (SELECT 1 FROM pg_operator WHERE oprname = '~~~')",
-    "second_word": "SELECT EXISTS (SELECT 1 FROM pg_indexes WHERE indexname = 'search_entry_second_word')",
+    "postgresql": {
+        "containment": "SELECT EXISTS (SELECT 1 FROM pg_operator WHERE oprname = '~~~')",
+        "second_word": "SELECT EXISTS (SELECT 1 FROM pg_indexes WHERE indexname = 'search_entry_second_word')",
+    },
+    "sqlite": {
+        "containment": "SELECT 0",
+        "second_word": "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'search_entry_second_word')",
+    },
 }
 _features: dict[tuple[str, str], bool] = {}
 
 
 def _has(feature: str) -> bool:
-    """Whether this PostgreSQL database has the feature, asked once per process."""
+    """Whether this database has the feature, asked once per process."""
     key = (connection.alias, feature)
     if key not in _features:
         with connection.cursor() as cursor:
-            cursor.execute(_FEATURES[feature])
+            cursor.execute(_FEATURES[connection.vendor][feature])
             _features[key] = bool(cursor.fetchone()[0])
     return _features[key]
 

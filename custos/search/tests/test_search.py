@@ -1,6 +1,8 @@
 """One search over companies, contacts, leads and deals: what it finds, and what it must not."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from custos.accounts.models import Role
 from custos.core.tenancy import tenant_scope
@@ -9,9 +11,16 @@ from custos.crm.selectors.leads import lead_list
 from custos.crm.selectors.people import contact_list
 from custos.crm.services.deals import deal_create
 from custos.crm.services.leads import lead_create
-from custos.crm.services.people import company_create, company_update, contact_create, contact_delete, contact_update
+from custos.crm.services.people import (
+    company_create,
+    company_update,
+    contact_bulk_create,
+    contact_create,
+    contact_delete,
+    contact_update,
+)
 from custos.search.models import SearchEntry
-from custos.search.services import find, similarity
+from custos.search.services import _starting_with, find, similarity
 from custos.search.text import normalise
 
 
@@ -185,3 +194,43 @@ def test_a_text_inside_a_word_is_found_beside_one_starting_a_word_on_both_databa
         hits = find(actor, "mann", fields={"contact": ["name"], "company": ["name"]})
 
         assert [h.object_id for h in hits] == [hoffmann.pk, mannheim.pk]  # the shorter value first
+
+
+@pytest.mark.parametrize(
+    ("typed", "statements"),
+    [
+        # From a word's start: the two b-tree ranges, and no trigram look-up after them (a
+        # long text, a company's name or an email, is contained in few values).
+        ("jan.kowalski@nordwind.exam", 2),
+        # At no word's start: inside words too, through the trigram index (FTS5 on SQLite).
+        ("kowalski@nordwind.exam", 3),
+    ],
+)
+def test_a_long_text_is_looked_up_inside_words_only_when_no_word_starts_so(cast, typed, statements):
+    with tenant_scope(cast.org_a):
+        people = contact_bulk_create(
+            actor=cast.actor(cast.alice),
+            items=[{"last_name": "Kowalski", "email": "jan.kowalski@nordwind.example"}],
+        )
+        with CaptureQueriesContext(connection) as ran:
+            hits = find(cast.actor(cast.alice), typed, fields={"contact": ["email"]})
+
+    assert [hit.object_id for hit in hits] == [people[0].pk]
+    assert sum("search_searchentry" in query["sql"] for query in ran.captured_queries) == statements
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's planner")
+def test_sqlite_looks_up_a_second_words_start_in_its_partial_index(cast):
+    """SQLite uses an index on an expression only for the expression as the index spells it:
+    the look-up must repeat migration 0010's literally, or it reads the FTS5 index instead."""
+    with tenant_scope(cast.org_a):
+        actor = cast.actor(cast.alice)
+        people = contact_bulk_create(actor=actor, items=[{"first_name": "Jan", "last_name": "Kowalski"}])
+        hits = find(actor, "Kowal", fields={"contact": ["name"]})
+        sql, params = _starting_with(SearchEntry.objects.all(), "kowal", "custos_second_word").query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
+            plan = " ".join(str(row[-1]) for row in cursor.fetchall())
+
+    assert [hit.object_id for hit in hits] == [people[0].pk]
+    assert "USING INDEX search_entry_second_word" in plan
