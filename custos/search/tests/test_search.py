@@ -234,3 +234,22 @@ def test_sqlite_looks_up_a_second_words_start_in_its_partial_index(cast):
 
     assert [hit.object_id for hit in hits] == [people[0].pk]
     assert "USING INDEX search_entry_second_word" in plan
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's choice of index")
+def test_sqlite_looks_up_one_short_word_through_fts5_alone(cast):
+    """FTS5 finds a short word at a word's start and inside words in one look-up, quicker than
+    the two b-trees for so few trigrams; several words go to the b-trees first."""
+    with tenant_scope(cast.org_a):
+        actor = cast.actor(cast.alice)
+        people = contact_bulk_create(actor=actor, items=[{"first_name": "Jan", "last_name": "Kowalski"}])
+        with CaptureQueriesContext(connection) as one_word:
+            inside = find(actor, "owalsk", fields={"contact": ["name"]})
+        with CaptureQueriesContext(connection) as two_words:
+            whole = find(actor, "Jan Kowalski", fields={"contact": ["name"]})
+
+    assert [hit.object_id for hit in inside] == [hit.object_id for hit in whole] == [people[0].pk]
+    looked_up = [query["sql"] for query in one_word.captured_queries if "search_searchentry" in query["sql"]]
+    assert len(looked_up) == 1
+    assert "search_entry_fts" in looked_up[0]
+    assert "instr(search_searchentry.value" in " ".join(query["sql"] for query in two_words.captured_queries)
