@@ -41,8 +41,8 @@ from custos.crm.models import Activity, Company, Contact, Deal, DealStageChange,
 from custos.crm.search import _document
 from custos.crm.services.deals import pipeline_default
 from custos.privacy.models import Subject
+from custos.search.index import entries_of
 from custos.search.models import SearchEntry
-from custos.search.services import _entries
 
 BIG_TENANT = "Bench Big GmbH"
 SMALL_TENANTS = 9
@@ -292,7 +292,7 @@ def index(loader: Loader, records: list[Any]) -> None:
     """The search entries `reindex_many` writes for new records, made by the application's own
     functions; only the INSERT is the benchmark's (new records have no entries to replace)."""
     # New records: no further emails or phones yet.
-    loader.write(SearchEntry, [entry for record in records for entry in _entries(_document(record, ()))])
+    loader.write(SearchEntry, [entry for record in records for entry in entries_of(_document(record, ()))])
 
 
 def _country(rng: random.Random, tenant: Tenant) -> str:

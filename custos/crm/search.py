@@ -15,7 +15,7 @@ from django.db import models
 from custos.core.actor import Actor
 from custos.crm.models import Company, Contact, ContactPoint, Deal, Lead
 from custos.privacy.models import Subject
-from custos.search.services import Document, index_document, index_documents, remove_document
+from custos.search.index import Document, index_document, index_documents, remove_document
 
 # search field -> the record fields it is made from, per object type
 SOURCES: dict[str, dict[str, tuple[str, ...]]] = {

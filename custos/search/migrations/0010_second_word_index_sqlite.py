@@ -8,7 +8,7 @@ read in order and stops at the LIMIT.
 Built from SQLite's own functions, so that any connection (the command-line shell, a
 restore) can write the table; partial, so that values of one word (emails, phone numbers)
 cost nothing here. A query uses it only when it repeats the expression and the condition
-literally (`custos.search.services.SQLITE_SECOND_WORD`).
+literally (`custos.search.engines.SQLITE_SECOND_WORD`).
 """
 
 from django.db import migrations

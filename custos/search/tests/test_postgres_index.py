@@ -11,8 +11,9 @@ from django.db import connection, transaction
 
 from custos.core.tenancy import tenant_scope
 from custos.crm.services.people import contact_bulk_create
+from custos.search.engines import within_budget
 from custos.search.models import SearchEntry
-from custos.search.services import _within_budget, find
+from custos.search.services import SLIP_BUDGET_MS, find
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's row security")
@@ -124,8 +125,8 @@ def test_a_look_up_over_its_budget_is_cut_off_and_the_transaction_goes_on(db):
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL statement_timeout = '20s'")
-        assert _within_budget(slow) is None
-        assert _within_budget(lambda: "in time") == "in time"
+        assert within_budget(slow, SLIP_BUDGET_MS) is None
+        assert within_budget(lambda: "in time", SLIP_BUDGET_MS) == "in time"
         with connection.cursor() as cursor:
             cursor.execute("SELECT current_setting('statement_timeout'), 1 + 1")
             assert cursor.fetchone() == ("20s", 2)
@@ -136,13 +137,13 @@ def test_a_words_start_is_looked_up_in_the_b_tree_of_second_words_under_the_wall
     """A last name starts a name's second word: found through the b-tree on
     `custos_second_word`, which the wall lets the planner use only because the function is
     LEAKPROOF (a SQL function, inlined into `substr`, read every entry: 1.8 s at a million)."""
-    from custos.search.services import _starting_with
+    from custos.search.engines import starting_with
 
     with tenant_scope(cast.org_a):
         actor = cast.actor(cast.alice)
         people = contact_bulk_create(actor=actor, items=[{"first_name": "Jan", "last_name": "Kowalski"}])
         hits = find(actor, "Kowal", fields={"contact": ["name"]})
-        entries = _starting_with(SearchEntry.objects.all(), "kowal", "custos_second_word").values("object_id")
+        entries = starting_with(SearchEntry.objects.all(), "kowal", "custos_second_word").values("object_id")
         sql, params = entries.query.sql_with_params()
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("SET LOCAL enable_seqscan = off")  # a few rows: make the index the only way

@@ -19,8 +19,9 @@ from custos.crm.services.people import (
     contact_delete,
     contact_update,
 )
+from custos.search.engines import starting_with
 from custos.search.models import SearchEntry
-from custos.search.services import _starting_with, find, similarity
+from custos.search.services import find, similarity
 from custos.search.text import normalise
 
 
@@ -227,7 +228,7 @@ def test_sqlite_looks_up_a_second_words_start_in_its_partial_index(cast):
         actor = cast.actor(cast.alice)
         people = contact_bulk_create(actor=actor, items=[{"first_name": "Jan", "last_name": "Kowalski"}])
         hits = find(actor, "Kowal", fields={"contact": ["name"]})
-        sql, params = _starting_with(SearchEntry.objects.all(), "kowal", "custos_second_word").query.sql_with_params()
+        sql, params = starting_with(SearchEntry.objects.all(), "kowal", "custos_second_word").query.sql_with_params()
         with connection.cursor() as cursor:
             cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
             plan = " ".join(str(row[-1]) for row in cursor.fetchall())

@@ -1,0 +1,204 @@
+"""What each database answers a search's look-ups with: SQLite's FTS5 table with the trigram
+tokenizer and its b-trees, PostgreSQL's trigram GIN index (pg_trgm) and its b-trees.
+
+On PostgreSQL every condition an index serves is a LEAKPROOF operator (migrations 0003,
+0005, 0006, 0007, 0009): row-level security keeps the planner off an index for any other.
+What to look up, and when, is `services`' choice; how, this module's.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+from django.core.exceptions import EmptyResultSet
+from django.db import OperationalError, connection, models, transaction
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Collate
+
+from custos.search.models import SearchEntry
+
+QUERY_CANCELED = "57014"
+# The expression and condition of SQLite's index of second words (migration 0010), which a
+# query must repeat literally for SQLite to use it.
+SQLITE_SECOND_WORD = "substr(search_searchentry.value, instr(search_searchentry.value, ' ') + 1)"
+SQLITE_SPACED = "instr(search_searchentry.value, ' ') > 0"
+
+
+# What a migration run by another role than a superuser leaves out (docs/operations.md): the
+# containment operator (0007; without it the search reads by word similarity) and the index
+# of second words (0009; without it word starts are looked up through the trigram index).
+# SQLite's index of second words (0010) needs no privilege; without it, FTS5 finds word starts.
+_FEATURES = {
+    "postgresql": {
+        "containment": "SELECT EXISTS (SELECT 1 FROM pg_operator WHERE oprname = '~~~')",
+        "second_word": "SELECT EXISTS (SELECT 1 FROM pg_indexes WHERE indexname = 'search_entry_second_word')",
+    },
+    "sqlite": {
+        "second_word": "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'search_entry_second_word')",
+    },
+}
+_features: dict[tuple[str, str], bool] = {}
+
+
+def has(feature: str) -> bool:
+    """Whether this database has the feature, asked once per process."""
+    key = (connection.alias, feature)
+    if key not in _features:
+        with connection.cursor() as cursor:
+            cursor.execute(_FEATURES[connection.vendor][feature])
+            _features[key] = bool(cursor.fetchone()[0])
+    return _features[key]
+
+
+def starting_with(entries: models.QuerySet[SearchEntry], text: str, function: str = "") -> models.QuerySet[SearchEntry]:
+    """Values starting with text, as a range of the b-tree index on (org, value) (migration
+    0005: bytewise, collation "C" on PostgreSQL, whose `>=` and `<` on text are LEAKPROOF);
+    with `function` ("custos_second_word", migrations 0009 and 0010), values whose second
+    word starts with text, through the index on it."""
+    after = text[:-1] + chr(ord(text[-1]) + 1)
+    if connection.vendor == "postgresql":
+        part = models.Func("value", function=function, output_field=models.TextField()) if function else "value"
+        return entries.alias(bytewise=Collate(part, "C")).filter(bytewise__gte=text, bytewise__lt=after)
+    if function:  # SQLite's partial index of second words (0010): its expression and condition, fixed SQL
+        spaced = RawSQL(SQLITE_SPACED, (), output_field=models.BooleanField())  # noqa: S611
+        entries = entries.alias(second=RawSQL(SQLITE_SECOND_WORD, ())).filter(spaced)  # noqa: S611
+        return entries.filter(second__gte=text, second__lt=after)
+    return entries.filter(value__gte=text, value__lt=after)
+
+
+_WORD = re.compile(r"[^\W_]+")
+
+
+def trigram_count(text: str) -> int:
+    """How many distinct trigrams pg_trgm makes of the text."""
+    grams: set[str] = set()
+    for word in _WORD.findall(text):
+        padded = f"  {word} "
+        grams.update(padded[i : i + 3] for i in range(len(padded) - 2))
+    return len(grams)
+
+
+# The session's trigram thresholds, per database connection, set again only when they change;
+# known only outside a transaction, where a rollback cannot undo them.
+_thresholds: weakref.WeakKeyDictionary[Any, dict[str, str]] = weakref.WeakKeyDictionary()
+
+
+def set_thresholds(*, word: float | None = None, strict: float | None = None) -> None:
+    """PostgreSQL: the session's thresholds for the trigram operators (which read them)."""
+    connection.ensure_connection()
+    if connection.in_atomic_block:  # a rollback may undo what is set now: forget it
+        _thresholds.pop(connection.connection, None)
+        current: dict[str, str] = {}
+    else:
+        current = _thresholds.setdefault(connection.connection, {})
+    wanted = {"pg_trgm.word_similarity_threshold": word, "pg_trgm.strict_word_similarity_threshold": strict}
+    changed = {name: f"{value:.4f}" for name, value in wanted.items() if value is not None}
+    changed = {name: value for name, value in changed.items() if current.get(name) != value}
+    if not changed:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT " + ", ".join("set_config(%s, %s, false)" for _ in changed),
+            [part for pair in changed.items() for part in pair],
+        )
+    current.update(changed)
+
+
+class Like(models.Func):
+    """`value ~~~ pattern`: LIKE made LEAKPROOF, which the trigram index answers by
+    intersecting the trigrams of the pattern's runs of text (migration 0007). The pattern's
+    text is escaped already."""
+
+    template = "%(expressions)s"
+    arg_joiner = " ~~~ "
+    output_field = models.BooleanField()
+
+    def __init__(self, pattern: str) -> None:
+        super().__init__(models.F("value"), models.Value(pattern))
+
+
+class Containing(Like):
+    """`value ~~~ '%text%'` (or another `shape` of the pattern), the text escaped as Django's
+    `contains` escapes it."""
+
+    def __init__(self, text: str, shape: str = "%{}%") -> None:
+        super().__init__(shape.format(connection.ops.prep_for_like_query(text)))
+
+
+class WordSimilar(models.Func):
+    """pg_trgm's `text <% value`: word similarity at or above the session's threshold
+    (LEAKPROOF: migration 0003)."""
+
+    template = "%(expressions)s"
+    arg_joiner = " <%% "
+    output_field = models.BooleanField()
+
+
+class StrictWordSimilar(WordSimilar):
+    """pg_trgm's `text <<% value`: the similarity of text and the value's closest run of whole
+    words, at or above the session's strict threshold (LEAKPROOF: migration 0006)."""
+
+    arg_joiner = " <<%% "
+
+
+def fts_phrase(text: str) -> str:
+    """FTS5 with the trigram tokenizer: a quoted phrase matches values containing the text."""
+    return '"' + text.replace('"', '""') + '"'
+
+
+def in_fts(entries: models.QuerySet[SearchEntry], match: str) -> models.QuerySet[SearchEntry]:
+    """SQLite: entries among the FTS5 rows matching `match`, all of them."""
+    # By id, not by the outer row: the query may end up as an aliased subquery.
+    # Fixed SQL; the match text is a parameter.
+    sql = (
+        "SELECT id FROM search_searchentry WHERE rowid IN "
+        "(SELECT rowid FROM search_entry_fts WHERE search_entry_fts MATCH %s)"
+    )
+    return entries.filter(id__in=RawSQL(sql, [match]))  # noqa: S611
+
+
+def fts_rows(entries: models.QuerySet[SearchEntry], match: str, limit: int) -> list[tuple[str, uuid.UUID, str]]:
+    """SQLite: up to `limit` entries matching in the FTS5 index. The index is read first and
+    joined row by row (CROSS JOIN fixes that order: left to itself the planner walks all the
+    tenant's entries), so the LIMIT stops it early; the entries' own conditions (tenant,
+    types, fields, owners, the text) are checked on each row it yields."""
+    query = entries.query
+    query.get_initial_alias()
+    try:
+        where, params = query.get_compiler(connection=connection).compile(query.where)
+    except EmptyResultSet:  # a condition that can hold for no row (an actor owning nothing)
+        return []
+    table = SearchEntry._meta.db_table
+    # Fixed SQL around Django's own compiled conditions; every value is a parameter.
+    sql = (
+        f"SELECT {table}.object_type, {table}.object_id, {table}.value "  # noqa: S608
+        f"FROM search_entry_fts CROSS JOIN {table} ON {table}.rowid = search_entry_fts.rowid "
+        f"WHERE search_entry_fts MATCH %s AND {where} LIMIT %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [match, *params, limit])
+        return [(object_type, uuid.UUID(object_id), value) for object_type, object_id, value in cursor.fetchall()]
+
+
+def within_budget[T](look_up: Callable[[], T], milliseconds: int) -> T | None:
+    """PostgreSQL: the look-up's result, or None if it takes longer than `milliseconds`. A
+    short text's patterns can share a common trigram ("mat" in "mat__n") whose rows the index
+    cannot narrow down; cut off there, the search falls back to the text's head and tail."""
+    try:
+        with transaction.atomic():  # a savepoint: the cut-off statement and its setting are undone
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT current_setting('statement_timeout')")
+                (before,) = cursor.fetchone()
+                cursor.execute("SELECT set_config('statement_timeout', %s, true)", [f"{milliseconds}ms"])
+            found = look_up()
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT set_config('statement_timeout', %s, true)", [before])
+            return found
+    except OperationalError as error:
+        if getattr(error.__cause__, "sqlstate", None) != QUERY_CANCELED:
+            raise
+        return None
