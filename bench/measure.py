@@ -11,6 +11,7 @@ import random
 import statistics
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import phonenumbers
@@ -125,7 +126,7 @@ def search(seed: int = 1, *, quick: bool = False) -> dict[str, Any]:
         by_kind: dict[str, list[float]] = {}
         found = 0
         for kind, text in queries:
-            elapsed, results = _time(lambda text=text: global_search(actor, text, limit=50))
+            elapsed, results = _time(partial(global_search, actor, text, limit=50))
             by_kind.setdefault(kind, []).append(elapsed)
             found += bool(results)
     everything = [ms for samples in by_kind.values() for ms in samples]
@@ -171,7 +172,7 @@ def contact_list(seed: int = 1, repeats: int = 60) -> dict[str, Any]:
             request(n)
         samples, rows = [], []
         for n in range(repeats):
-            elapsed, response = _time(lambda n=n, request=request: request(n % len(contacts)))
+            elapsed, response = _time(partial(request, n % len(contacts)))
             if response.status_code != 200:
                 break
             samples.append(elapsed)

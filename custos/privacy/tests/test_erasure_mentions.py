@@ -154,3 +154,26 @@ def test_the_statements_of_an_erasure_do_not_grow_with_the_tenant(cast):
     for i in range(40):
         _other(cast, f"p{i}@example.org", notes=f"Note {i} about nobody in particular")
     assert erase_one() == small
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's FTS5 mention index, kept by triggers")
+def test_a_save_that_leaves_the_free_text_alone_leaves_its_mention_index_alone(cast):
+    """Django's save() writes every column: the trigger (privacy 0009) rewrites a contact's
+    mention index only when a text it holds changed, and erasure still finds the new text."""
+    olive = cast.actor(cast.olive)
+    person = _person(cast)
+    other = _other(cast, "other@example.org", notes="met at the fair", tags=["fair"])
+    raw = connection.connection
+
+    def rows_written_by(update) -> int:
+        before = raw.total_changes  # counts the rows triggers write into the index too
+        update()
+        return raw.total_changes - before
+
+    saved = rows_written_by(lambda: Contact.objects.get(pk=other.pk).save())
+    noted = rows_written_by(lambda: Contact.objects.filter(pk=other.pk).update(notes=f"call {NAME}"))
+    subject_erase(actor=olive, subject=person.subject)
+
+    assert saved == 1  # the contact's row alone
+    assert noted > 1  # the row, and its text out of the index and in again
+    assert Contact.objects.get(pk=other.pk).notes == f"call {REDACTED}"
