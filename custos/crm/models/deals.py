@@ -88,11 +88,11 @@ class Deal(TenantModel):
     class Meta:
         indexes = [
             models.Index(fields=["org", "pipeline", "stage"], name="deal_org_board"),
-            models.Index(fields=["org", "owner"], name="deal_org_owner"),
+            models.Index(fields=["org", "owner", "id"], name="deal_org_owner"),
             models.Index(fields=["org", "id"], name="deal_org_id"),
             models.Index(fields=["org", "status", "expected_close"], name="deal_org_status_close"),
             models.Index(fields=["org", "contact"], name="deal_org_contact"),
-            models.Index(fields=["org", "company"], name="deal_org_company"),
+            models.Index(fields=["org", "company", "id"], name="deal_org_company"),
         ]
 
     class Privacy:

@@ -74,10 +74,10 @@ class Lead(PostalAddress, TenantModel):
     class Meta:
         indexes = [
             models.Index(fields=["org", "status", "-created_at"], name="lead_org_status"),
-            models.Index(fields=["org", "owner"], name="lead_org_owner"),
+            models.Index(fields=["org", "owner", "id"], name="lead_org_owner"),
             models.Index(fields=["org", "subject"], name="lead_org_subject"),
             models.Index(F("org"), Lower("email"), name="lead_org_email_lower"),
-            models.Index(fields=["org", "country"], name="lead_org_country"),
+            models.Index(fields=["org", "country", "id"], name="lead_org_country"),
             models.Index(fields=["org", "id"], name="lead_org_id"),
         ]
 
