@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email.policy
 import io
+import logging
 import re
 import socket
 import time
@@ -190,6 +191,11 @@ def smtp_server(settings: Any) -> Iterator[Mailbox]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
+    # aiosmtpd tells of every connection at INFO from its own thread, through a handler whose
+    # stream pytest may have closed by then ("Logging error" noise): its warnings are enough.
+    chatter = logging.getLogger("mail.log")
+    level = chatter.level
+    chatter.setLevel(logging.WARNING)
     controller = Controller(Handler(), hostname="127.0.0.1", port=port)
     controller.start()
     mailbox.port = port
@@ -203,6 +209,7 @@ def smtp_server(settings: Any) -> Iterator[Mailbox]:
         yield mailbox
     finally:
         controller.stop()
+        chatter.setLevel(level)
 
 
 def run_tasks() -> int:
