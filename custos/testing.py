@@ -197,18 +197,18 @@ def smtp_server(settings: Any) -> Iterator[Mailbox]:
     level = chatter.level
     chatter.setLevel(logging.WARNING)
     controller = Controller(Handler(), hostname="127.0.0.1", port=port)
-    controller.start()
-    mailbox.port = port
-    settings.MAILERS = {
-        "default": {
-            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-            "OPTIONS": {"host": "127.0.0.1", "port": port, "timeout": 5},
-        }
-    }
     try:
+        controller.start()
+        mailbox.port = port
+        settings.MAILERS = {
+            "default": {
+                "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+                "OPTIONS": {"host": "127.0.0.1", "port": port, "timeout": 5},
+            }
+        }
         yield mailbox
     finally:
-        controller.stop()
+        controller.stop(no_assert=True)
         chatter.setLevel(level)
 
 

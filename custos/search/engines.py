@@ -38,6 +38,7 @@ _FEATURES = {
         "second_word": "SELECT EXISTS (SELECT 1 FROM pg_indexes WHERE indexname = 'search_entry_second_word')",
     },
     "sqlite": {
+        "containment": "SELECT 0",  # FTS5 finds a substring; there is no operator to ask for
         "second_word": "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'search_entry_second_word')",
     },
 }
