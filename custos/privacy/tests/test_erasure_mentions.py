@@ -5,7 +5,10 @@ person, not the tenant."""
 
 from __future__ import annotations
 
+import io
+
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -177,3 +180,24 @@ def test_a_save_that_leaves_the_free_text_alone_leaves_its_mention_index_alone(c
     assert saved == 1  # the contact's row alone
     assert noted > 1  # the row, and its text out of the index and in again
     assert Contact.objects.get(pk=other.pk).notes == f"call {REDACTED}"
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's FTS5 mention indexes, kept by triggers")
+def test_a_mention_index_lost_to_a_table_rebuilt_by_hand_is_made_again_from_the_rows(cast):
+    """`custos mentions rebuild` (docs/operations.md): without migrating backwards, which would
+    drop what later migrations made."""
+    other = _other(cast, "other@example.org", notes=f"call {EMAIL}")
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER privacy_mentions_crm_contact_insert")  # as a table rebuilt by hand
+    assert "crm_contact" not in erasure._indexed_columns()
+
+    call_command("mentions", "rebuild", stdout=io.StringIO())
+
+    indexed = erasure._indexed_columns()
+    fields = mention_fields()[Contact]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT sql FROM sqlite_master WHERE name = 'privacy_mentions_crm_contact_update'")
+        (trigger,) = cursor.fetchone()
+    assert indexed["crm_contact"] >= {f.column for f in fields}
+    assert list(erasure._candidates(Contact, fields, {EMAIL}, indexed).values_list("pk", flat=True)) == [other.pk]
+    assert "WHEN old.tags IS NOT new.tags" in trigger  # as privacy 0009 left it
