@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from functools import cached_property
@@ -27,9 +28,8 @@ from custos.search.services import matching_ids, matching_record
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 # A searched list is first read in its own order, each row checked against the search index:
-# WALK rows, then, if they held matches, on in one statement that returns only the matches,
-# until the page is full or WALK_BUDGET rows are read; the index is asked for every match
-# otherwise (`searched_page`).
+# WALK rows, then, if they held matches, on in larger steps until the page is full or
+# WALK_BUDGET rows are read; the index is asked for every match otherwise (`searched_page`).
 WALK = 1_000
 WALK_BUDGET = 30_000
 # Search entries read from the index into memory at most, for page and count together.
@@ -88,29 +88,15 @@ def _walk(
 def _walk_for(
     queryset: models.QuerySet[Any], match: models.Subquery, order: tuple[str, ...], after: Any, wanted: int
 ) -> _Walk:
-    """Read until `wanted` matches are found or WALK_BUDGET rows are read; none in the first
-    WALK rows: stop there (the index is quicker for so few). Past the first WALK rows only the
-    matches come back (`_matches_in`): the rows without one stay in the database."""
+    """Read until `wanted` matches are found or WALK_BUDGET rows are read, in steps sized by
+    the matches found so far; none in the first WALK rows: stop there (the index is quicker
+    for so few)."""
     walk = _walk(queryset, match, order, after, WALK)
-    if not (walk.full and walk.hits and len(walk.hits) < wanted and walk.last):
-        return walk
-    rest, beyond = WALK_BUDGET - walk.read, rows_after(order, walk.last)
-    hits = walk.hits + _matches_in(queryset.filter(beyond), match, order, rows=rest, wanted=wanted - len(walk.hits))
-    # Stopped at the matches wanted, more may follow; else the rest was read whole: more rows
-    # follow only past it (the budget ran out).
-    full = len(hits) == wanted or queryset.filter(beyond).order_by(*order)[rest : rest + 1].exists()
-    return _Walk(hits, walk.read + rest, full, None)
-
-
-def _matches_in(
-    queryset: models.QuerySet[Any], match: models.Subquery, order: tuple[str, ...], *, rows: int, wanted: int
-) -> list[Any]:
-    """The ids of the first `wanted` matches among the list's next `rows` rows, in order, in one
-    statement: the rows are checked in order as the database reads them, so it stops at the
-    last match wanted."""
-    window = queryset.order_by(*order).values("pk")[:rows]
-    matching = queryset.filter(pk__in=window).annotate(_hit=match).filter(_hit__isnull=False)
-    return list(matching.order_by(*order).values_list("pk", flat=True)[:wanted])
+    while walk.full and walk.hits and len(walk.hits) < wanted and walk.last and walk.read < WALK_BUDGET:
+        projected = math.ceil(1.5 * (wanted - len(walk.hits)) * walk.read / len(walk.hits))
+        more = _walk(queryset, match, order, rows_after(order, walk.last), min(projected, WALK_BUDGET - walk.read))
+        walk = _Walk(walk.hits + more.hits, walk.read + more.read, more.full, more.last)
+    return walk
 
 
 def searched_page[M: models.Model](

@@ -11,7 +11,6 @@ from custos.crm.selectors import records
 from custos.crm.selectors.people import contact_list
 from custos.crm.selectors.records import search, searched_page
 from custos.crm.services.people import contact_create
-from custos.search.services import matching_record
 
 
 @pytest.fixture
@@ -128,20 +127,3 @@ def test_the_walk_respects_the_record_scope(cast, alice):
     page, _cursor, count = searched_page(sam, "contact", contact_list(sam), "gmx.de", cursor=None)
     assert [c.pk for c in page] == [mine.pk] and count == ListCount(1)
     assert Contact.objects.filter(email__endswith="@gmx.de").count() == 16
-
-
-@pytest.mark.usefixtures("people")
-def test_past_its_first_rows_the_walk_fetches_only_matches_within_its_window(alice):
-    """The rest of a walk is one statement: the first matches wanted among the next rows, in
-    the list's order, never one beyond the rows it may read."""
-    listed = contact_list(alice).order_by("pk")
-    ids = list(listed.values_list("pk", flat=True))
-    gmx = [pk for pk in ids if pk in set(listed.filter(email__endswith="@gmx.de").values_list("pk", flat=True))]
-    match = matching_record(alice, "contact", "gmx.de", ["email"])
-
-    assert records._matches_in(listed, match, ("pk",), rows=30, wanted=3) == gmx[:3]
-    assert records._matches_in(listed, match, ("pk",), rows=5, wanted=10) == [pk for pk in ids[:5] if pk in gmx]
-    assert (
-        records._matches_in(listed.filter(pk__gt=ids[9]), match, ("pk",), rows=30, wanted=2)
-        == [pk for pk in gmx if pk > ids[9]][:2]
-    )
