@@ -247,7 +247,9 @@ def test_another_organisations_company_is_not_a_filter(cast):
 
 def test_sorted_by_name_pages_through_every_contact_once_in_order(cast):
     names = [f"{letter}{n}" for n in range(3) for letter in "DBECA"]
-    _contacts(cast, [{"last_name": name, "first_name": "Same"} for name in names])
+    # Ties on the last name, and on both names: a page may end inside them.
+    people = [(name, "Same") for name in names] + [("B1", "Zoe"), ("B1", "Amy"), ("B1", "Amy"), ("C0", "Amy")]
+    _contacts(cast, [{"last_name": last, "first_name": first} for last, first in people])
     client = api_client(cast, cast.alice, "read")
 
     ids_up, _ = _walk(client, limit=4, order="name")
@@ -255,8 +257,10 @@ def test_sorted_by_name_pages_through_every_contact_once_in_order(cast):
     first = client.get("/api/v1/contacts", {"limit": 4, "order": "name"}).json()
     mixed = client.get("/api/v1/contacts", {"limit": 4, "order": "-created", "cursor": first["next"]})
 
-    by_id = {item["id"]: item["last_name"] for item in client.get("/api/v1/contacts", {"limit": 200}).json()["items"]}
-    assert [by_id[pk] for pk in ids_up] == sorted(names)
+    everyone = client.get("/api/v1/contacts", {"limit": 200}).json()["items"]
+    by_id = {item["id"]: (item["last_name"], item["first_name"]) for item in everyone}
+    assert [by_id[pk] for pk in ids_up] == sorted(people)
+    assert len(set(ids_up)) == len(people)
     assert ids_down == ids_up[::-1]
     assert mixed.status_code == 422
     assert mixed.json()["errors"][0]["field"] == "cursor"

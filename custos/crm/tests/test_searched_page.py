@@ -11,6 +11,7 @@ from custos.crm.selectors import records
 from custos.crm.selectors.people import contact_list
 from custos.crm.selectors.records import search, searched_page
 from custos.crm.services.people import contact_create
+from custos.search.services import matching_record
 
 
 @pytest.fixture
@@ -127,3 +128,64 @@ def test_the_walk_respects_the_record_scope(cast, alice):
     page, _cursor, count = searched_page(sam, "contact", contact_list(sam), "gmx.de", cursor=None)
     assert [c.pk for c in page] == [mine.pk] and count == ListCount(1)
     assert Contact.objects.filter(email__endswith="@gmx.de").count() == 16
+
+
+NAME = ("last_name", "first_name", "pk")
+
+
+@pytest.mark.usefixtures("people")
+@pytest.mark.parametrize("order", [("pk",), ("-pk",), NAME, ("-last_name", "-first_name", "-pk")])
+def test_past_its_first_rows_the_walk_returns_only_matches_within_its_window(alice, order):
+    """The rest of a walk is one statement: the first matches wanted among the next rows, in
+    the list's order, never one beyond the rows it may read; and whether the list goes on."""
+    listed = contact_list(alice).order_by(*order)
+    ids = list(listed.values_list("pk", flat=True))
+    gmx = set(listed.filter(email__endswith="@gmx.de").values_list("pk", flat=True))
+    in_order = [pk for pk in ids if pk in gmx]
+    match = matching_record(alice, "contact", "gmx.de", ["email"])
+
+    assert records._matches_in(listed, match, order, rows=30, wanted=3) == (in_order[:3], True)
+    assert records._matches_in(listed, match, order, rows=5, wanted=10) == ([pk for pk in ids[:5] if pk in gmx], True)
+    # The window reaches the list's end: nothing follows what it holds.
+    assert records._matches_in(listed, match, order, rows=30, wanted=20) == (in_order, False)
+    assert records._matches_in(listed, match, order, rows=31, wanted=20) == (in_order, False)
+    after_tenth = listed.filter(pk__in=ids[10:])
+    assert records._matches_in(after_tenth, match, order, rows=30, wanted=2) == (
+        [pk for pk in ids[10:] if pk in gmx][:2],
+        True,
+    )
+
+
+@pytest.fixture
+def clustered(alice, monkeypatch):
+    """Matches many, but none among the list's first rows by name: 12 people at example.org
+    named A…, then 8 at gmx.de named Z… (one country's domain among its own names)."""
+    monkeypatch.setattr(records, "WALK", 4)
+    monkeypatch.setattr(records, "WALK_BUDGET", 30)
+    monkeypatch.setattr(records, "FEW_ENTRIES", 3)
+    for number in range(20):
+        last, domain = (f"A{number:02d}", "example.org") if number < 12 else (f"Z{number:02d}", "gmx.de")
+        contact_create(actor=alice, data={"first_name": "P", "last_name": last, "email": f"c{number}@{domain}"})
+
+
+@pytest.mark.usefixtures("clustered")
+def test_matches_clustered_past_the_first_rows_are_read_from_the_list_when_the_index_holds_many(alice, monkeypatch):
+    """Asking the index for all of many matches costs seconds at a million; the list read on
+    finds them in order within its budget."""
+    monkeypatch.setattr(records._Indexed, "page", lambda *args: pytest.fail("asked the index for every match"))
+
+    pages, _counts = _pages(alice, "gmx.de", NAME, limit=3)
+
+    assert [row for page in pages for row in page] == _expected(alice, "gmx.de", NAME)
+    assert len(pages) == 3
+
+
+@pytest.mark.usefixtures("clustered")
+def test_few_matches_past_the_first_rows_come_from_the_index(alice, monkeypatch):
+    monkeypatch.setattr(records, "FEW_ENTRIES", 100)
+    monkeypatch.setattr(records, "_matches_in", lambda *args, **kwargs: pytest.fail("read the list on"))
+
+    pages, counts = _pages(alice, "gmx.de", NAME, limit=3)
+
+    assert [row for page in pages for row in page] == _expected(alice, "gmx.de", NAME)
+    assert counts[0] == ListCount(8)
