@@ -182,8 +182,16 @@ elif _database["ENGINE"] in {
     # No JIT: it compiles a statement the planner thinks costly before running it, and the
     # planner prices a list read row by row up to a LIMIT as if it read the whole table
     # (measured: 16 to 870 ms of compiling for a 150 ms statement at a million contacts).
+    # work_mem: with the default 4 MB, a trigram look-up matching a hundred thousand search
+    # entries keeps its bitmap by page, not by row, and rechecks every row of every page
+    # (30,000 entries of an email domain: 1.7 s, 0.4 s with 32 MB).
+    _work_mem = env_int("CUSTOS_DB_WORK_MEM_MB", 32)
+    if not 1 <= _work_mem <= 2048:
+        raise ImproperlyConfigured(f"CUSTOS_DB_WORK_MEM_MB must be from 1 to 2048, not {_work_mem}")
     _options = _database.setdefault("OPTIONS", {})
-    _options["options"] = " ".join(filter(None, [_options.get("options", ""), "-c jit=off"]))
+    _options["options"] = " ".join(
+        filter(None, [_options.get("options", ""), "-c jit=off", f"-c work_mem={_work_mem}MB"])
+    )
 else:
     raise ImproperlyConfigured("DATABASE_URL must point to SQLite or PostgreSQL")
 DATABASES = {"default": _database}
