@@ -178,6 +178,7 @@ class _Indexed:
 
     def __init__(self, queryset: models.QuerySet[Any], entries: models.QuerySet[Any]) -> None:
         self._queryset, self._entries = queryset, entries
+        self._listed: int | None = None  # the matches a first page ordered, all of them
 
     @cached_property
     def _first(self) -> list[Any]:
@@ -209,11 +210,16 @@ class _Indexed:
             return paginate(self.records, cursor=cursor, limit=size, order=order)
         records = self.records.filter(after_cursor(order, cursor)) if cursor else self.records
         keys = [row[-1] for row in records.order_by(*order).values_list(*[name.lstrip("-") for name in order])]
+        if not cursor:
+            self._listed = len(keys)
         rows = list(self._queryset.filter(pk__in=keys[:size]).order_by(*order))
         return rows, encode_cursor(rows[-1], order) if len(keys) > size and rows else None
 
     def count(self) -> ListCount:
-        return list_count(self.records) if self._ids is None else ListCount(self.records.count())
+        """Exact with the ids held: a first page has ordered every match already."""
+        if self._ids is None:
+            return list_count(self.records)
+        return ListCount(self.records.count() if self._listed is None else self._listed)
 
 
 def _searched_count(
