@@ -29,9 +29,9 @@ from custos.search.services import matching_ids, matching_record
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 # A searched list is first read in its own order, each row checked against the search index:
-# WALK rows, then, if they held matches, on in one statement that returns only the matches,
-# until the page is full or WALK_BUDGET rows are read; the index is asked for every match
-# otherwise (`searched_page`).
+# WALK rows, then on in one statement that returns only the matches, until the page is full or
+# WALK_BUDGET rows are read; the index is asked for every match otherwise, or at once when the
+# first WALK rows hold no match and the index holds FEW_ENTRIES or fewer (`searched_page`).
 WALK = 1_000
 WALK_BUDGET = 30_000
 # Search entries read from the index into memory at most, for page and count together.
@@ -72,7 +72,6 @@ def search[M: models.Model](
 @dataclass(frozen=True)
 class _Walk:
     hits: list[Any]  # the matching rows' ids, in the list's order
-    read: int  # rows read
     full: bool  # more rows follow
     last: list[str] | None  # the last row's values of the order's fields
 
@@ -88,7 +87,7 @@ def _walk(
     read = list(queryset.order_by(*order).annotate(_hit=match).values_list(*names, "_hit")[: rows + 1])
     full, read = len(read) > rows, read[:rows]  # one row more: whether the list goes on
     last = [str(value) for value in read[-1][:-1]] if read else None
-    return _Walk([row[names.index("pk")] for row in read if row[-1] is not None], len(read), full, last)
+    return _Walk([row[names.index("pk")] for row in read if row[-1] is not None], full, last)
 
 
 def _walk_for(
@@ -106,8 +105,8 @@ def _walk_for(
     if not (walk.full and len(walk.hits) < wanted and walk.last) or (not walk.hits and few()):
         return walk
     rest = queryset.filter(rows_after(order, walk.last))
-    hits, more = _matches_in(rest, match, order, rows=WALK_BUDGET - walk.read, wanted=wanted - len(walk.hits))
-    return _Walk(walk.hits + hits, walk.read + WALK_BUDGET, more, None)
+    hits, more = _matches_in(rest, match, order, rows=WALK_BUDGET - WALK, wanted=wanted - len(walk.hits))
+    return _Walk(walk.hits + hits, more, None)
 
 
 def _matches_in(
@@ -192,7 +191,7 @@ class _Indexed:
     def _ids(self) -> set[Any] | None:
         """A record matches by a few fields at most (a name also in its email): entries
         beyond three for each record held mean more records than are held."""
-        if self.few():
+        if "_first" in self.__dict__ and self.few():  # read already, to decide whether to walk on
             return set(self._first)
         entries = list(self._entries.values_list("object_id", flat=True)[: ENTRIES_HELD + 1])
         ids = set(entries)

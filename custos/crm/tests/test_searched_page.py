@@ -2,6 +2,8 @@
 list in its own order (many matches) or asking the index for every match (few)."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from custos.api.tests.helpers import hide
 from custos.core import pagination
@@ -185,7 +187,22 @@ def test_few_matches_past_the_first_rows_come_from_the_index(alice, monkeypatch)
     monkeypatch.setattr(records, "FEW_ENTRIES", 100)
     monkeypatch.setattr(records, "_matches_in", lambda *args, **kwargs: pytest.fail("read the list on"))
 
+    with CaptureQueriesContext(connection) as first_page:
+        searched_page(alice, "contact", contact_list(alice), "gmx.de", cursor=None, order=NAME, limit=3)
     pages, counts = _pages(alice, "gmx.de", NAME, limit=3)
 
     assert [row for page in pages for row in page] == _expected(alice, "gmx.de", NAME)
-    assert counts == [ListCount(8)] * 3  # the first page's from the matches it ordered
+    assert counts == [ListCount(8)] * 3
+    # The first page counts the matches it has ordered: no statement counts them again.
+    assert not [q for q in first_page.captured_queries if "COUNT(" in q["sql"].upper()]
+
+
+@pytest.mark.usefixtures("people")
+def test_a_window_ending_inside_a_tie_on_the_name_holds_only_its_rows(alice):
+    """The two Kowalskis share both names: a window of one row ends between them."""
+    listed = contact_list(alice).order_by(*NAME)
+    kowalskis = list(listed.filter(last_name="Kowalski").values_list("pk", flat=True))
+    match = matching_record(alice, "contact", "Kowalski", ["name"])
+
+    assert records._matches_in(listed, match, NAME, rows=1, wanted=5) == (kowalskis[:1], True)
+    assert records._matches_in(listed, match, NAME, rows=2, wanted=5) == (kowalskis, True)
