@@ -41,7 +41,7 @@ from custos.crm.models import Activity, Company, Contact, Deal, DealStageChange,
 from custos.crm.search import _document
 from custos.crm.services.deals import pipeline_default
 from custos.privacy.models import Subject
-from custos.search.index import entries_of
+from custos.search.index import entries_of, record_text
 from custos.search.models import SearchEntry
 
 BIG_TENANT = "Bench Big GmbH"
@@ -289,10 +289,14 @@ def _people(
 
 
 def index(loader: Loader, records: list[Any]) -> None:
-    """The search entries `reindex_many` writes for new records, made by the application's own
-    functions; only the INSERT is the benchmark's (new records have no entries to replace)."""
+    """The search entries and the records' search text `reindex_many` writes for new records,
+    made by the application's own functions; only the INSERT is the benchmark's (new records
+    have no entries to replace). Before the records are written: their text goes with them."""
     # New records: no further emails or phones yet.
-    loader.write(SearchEntry, [entry for record in records for entry in entries_of(_document(record, ()))])
+    documents = [_document(record, ()) for record in records]
+    for record, document in zip(records, documents, strict=True):
+        record.search_text = record_text(document)
+    loader.write(SearchEntry, [entry for document in documents for entry in entries_of(document)])
 
 
 def _country(rng: random.Random, tenant: Tenant) -> str:
@@ -322,8 +326,8 @@ def _companies(chunk: Chunk) -> int:
                 **(data.address(rng, country) if rng.random() < 0.7 else {}),
             )
         )
-    chunk.out.write(Company, batch)
     index(chunk.out, batch)
+    chunk.out.write(Company, batch)
     chunk.grown.companies.extend(batch)
     return len(batch)
 
@@ -359,8 +363,8 @@ def _contacts(chunk: Chunk) -> int:
         chunk.grown.contact_emails.append(contact.email)
         chunk.grown.contact_company.append(company_index)
     chunk.out.write(Subject, subjects)
-    chunk.out.write(Contact, batch)
     index(chunk.out, batch)
+    chunk.out.write(Contact, batch)
     return len(batch)
 
 
@@ -400,8 +404,8 @@ def _leads(chunk: Chunk) -> int:
             )
         )
     chunk.out.write(Subject, subjects)
-    chunk.out.write(Lead, batch)
     index(chunk.out, batch)
+    chunk.out.write(Lead, batch)
     chunk.grown.lead_ids.extend(lead.pk for lead in batch)
     return len(batch)
 
@@ -439,9 +443,9 @@ def _deals(chunk: Chunk) -> int:
         )
         batch.append(deal)
         changes.append(DealStageChange(deal=deal, to_stage=stage, changed_at=created, actor_user_id=deal.owner_id))
+    index(chunk.out, batch)
     chunk.out.write(Deal, batch)
     chunk.out.write(DealStageChange, changes)
-    index(chunk.out, batch)
     chunk.grown.deal_ids.extend(deal.pk for deal in batch)
     return len(batch)
 

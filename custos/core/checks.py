@@ -44,6 +44,12 @@ def declaration_errors(models_to_check: list[type[models.Model]]) -> list[Any]:
             continue
         names = set(declared_field_names(model))
         personal, plain = set(declaration.fields), set(declaration.not_personal)
+        copies = set(declaration.copies)
+        for name in sorted(copies & (personal | plain)):
+            errors.append(
+                checks.Error(f"{label}.{name} is declared both a copy and a field", obj=model, id="custos.E003")
+            )
+        personal |= copies  # declared: a copy of the personal fields, emptied with them
         for name in sorted(names - personal - plain):
             errors.append(
                 checks.Error(

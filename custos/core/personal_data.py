@@ -15,7 +15,9 @@ a model with an undeclared field (see `custos.core.checks`).
         retention = "contact.inactive"
 
 Optional: `copy_of_personal_data = True` on derived rows (the search index), which erasure
-removes but access reports leave out; `profiling = ("score", ...)` names fields holding the
+removes but access reports leave out; `copies = ("search_text",)` for a row's own fields
+derived from its declared ones (the record's search text), emptied with them by every
+anonymisation and otherwise left out like the search index; `profiling = ("score", ...)` names fields holding the
 result of automated profiling, shown with its logic in access reports; `keep_years` and
 `keep_because` for KEEP_RESTRICTED models: how long the law keeps a record, and which law;
 `rectify = False` where a request's correction of a field must not overwrite every row.
@@ -82,6 +84,7 @@ class Declaration:
     on_erasure: Erasure | None
     retention: str | None
     copy_of_personal_data: bool = False
+    copies: tuple[str, ...] = ()
     profiling: tuple[str, ...] = ()
     keep_years: int | None = None
     keep_because: str = ""
@@ -99,6 +102,11 @@ class Declaration:
     @property
     def personal_fields(self) -> dict[str, Category]:
         return dict(self.fields)
+
+    @property
+    def emptied_by_anonymising(self) -> tuple[str, ...]:
+        """The personal fields and the copies made of them: what an anonymised row loses."""
+        return (*self.fields, *self.copies)
 
     def fields_of(self, category: Category) -> list[str]:
         return [name for name, cat in self.fields.items() if cat == category]
@@ -121,6 +129,7 @@ def read_declaration(model: type[models.Model]) -> Declaration | None:
         on_erasure=Erasure(privacy.on_erasure) if getattr(privacy, "on_erasure", None) else None,
         retention=getattr(privacy, "retention", None),
         copy_of_personal_data=bool(getattr(privacy, "copy_of_personal_data", False)),
+        copies=tuple(getattr(privacy, "copies", ())),
         profiling=tuple(getattr(privacy, "profiling", ())),
         keep_years=getattr(privacy, "keep_years", None),
         keep_because=str(getattr(privacy, "keep_because", "")),

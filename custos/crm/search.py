@@ -15,7 +15,7 @@ from django.db import models
 from custos.core.actor import Actor
 from custos.crm.models import Company, Contact, ContactPoint, Deal, Lead
 from custos.privacy.models import Subject
-from custos.search.index import Document, index_document, index_documents, remove_document
+from custos.search.index import Document, index_documents, remove_document
 
 # search field -> the record fields it is made from, per object type
 SOURCES: dict[str, dict[str, tuple[str, ...]]] = {
@@ -138,13 +138,32 @@ def _dependants(record: models.Model) -> Iterator[models.Model]:
         yield from Deal.objects.filter(company=record).select_related("company", "contact")
 
 
+def _index(records: Iterable[models.Model], documents: Iterable[Document] | None = None) -> None:
+    """Replace the records' entries, and the search text on their rows with them (written on
+    the instances too, which a later save would otherwise write back)."""
+    records = list(records)
+    documents = list(documents) if documents is not None else [_document(record) for record in records]
+    texts = index_documents(documents)
+    by_model: dict[type[models.Model], list[models.Model]] = {}
+    for record, text in zip(records, texts, strict=True):
+        record.search_text = text  # type: ignore[attr-defined]  # every searchable model has it
+        by_model.setdefault(type(record), []).append(record)
+    for model, written in by_model.items():
+        if len(written) == 1:
+            model._default_manager.filter(pk=written[0].pk).update(search_text=written[0].search_text)  # type: ignore[attr-defined]
+        else:
+            model._default_manager.bulk_update(written, ["search_text"], batch_size=TEXTS_PER_STATEMENT)
+
+
+# Rows a statement writes the search text of (one CASE branch each).
+TEXTS_PER_STATEMENT = 500
+
+
 def reindex(record: models.Model) -> None:
     """Bring the record's entries (and those quoting it) in line with its current values."""
     if type(record) not in MODELS:
         return
-    index_document(_document(record))
-    for dependant in _dependants(record):
-        index_document(_document(dependant))
+    _index([record, *_dependants(record)])
 
 
 def reindex_many(records: Iterable[models.Model], points: Mapping[uuid.UUID, list[ContactPoint]] | None = None) -> None:
@@ -154,14 +173,17 @@ def reindex_many(records: Iterable[models.Model], points: Mapping[uuid.UUID, lis
     records = [record for record in records if type(record) in MODELS]
     given = points or {}
     found = _points_by_contact([record for record in records if record.pk not in given])
-    index_documents(
-        _document(record, given[record.pk] if record.pk in given else found.get(record.pk, [])) for record in records
+    _index(
+        records,
+        [_document(record, given[record.pk] if record.pk in given else found.get(record.pk, [])) for record in records],
     )
 
 
 def unindex(record: models.Model) -> None:
     if type(record) in MODELS:
         remove_document(MODELS[type(record)], uuid.UUID(str(record.pk)))
+        type(record)._default_manager.filter(pk=record.pk).update(search_text="")
+        record.search_text = ""  # type: ignore[attr-defined]  # every searchable model has it
 
 
 def reindex_subject(subject: Subject) -> None:
@@ -170,13 +192,12 @@ def reindex_subject(subject: Subject) -> None:
         *Contact.objects.filter(subject=subject).select_related("company").prefetch_related("points"),
         *Lead.objects.filter(subject=subject),
     ]
-    for person in people:
-        if subject.state == Subject.State.ERASED:
+    if subject.state == Subject.State.ERASED:
+        for person in people:
             unindex(person)  # nothing left to find them by; their company's name must not
-        else:
-            index_document(_document(person))
-    for deal in Deal.objects.filter(contact__subject=subject).select_related("company", "contact"):
-        index_document(_document(deal))
+    else:
+        _index(people)
+    _index(Deal.objects.filter(contact__subject=subject).select_related("company", "contact"))
 
 
 def reindex_all() -> int:
@@ -186,7 +207,12 @@ def reindex_all() -> int:
         records = model._default_manager.all()
         if model is Contact:
             records = records.prefetch_related("points")
+        batch: list[models.Model] = []
         for record in records.iterator(chunk_size=500):
-            index_document(_document(record))
-            count += 1
+            batch.append(record)
+            if len(batch) == TEXTS_PER_STATEMENT:
+                _index(batch)
+                count, batch = count + len(batch), []
+        _index(batch)
+        count += len(batch)
     return count

@@ -12,6 +12,11 @@ from custos.core.db.bulk import insert_rows
 from custos.search.models import SearchEntry
 from custos.search.text import normalise
 
+# A record's search text fits in its name index's entries (PostgreSQL takes 2,704 bytes an
+# entry; the name before it up to 800); a longer one is stored as OVERFLOW.
+TEXT_BYTES = 1_500
+OVERFLOW = "\x01"
+
 
 @dataclass(frozen=True)
 class Document:
@@ -24,13 +29,14 @@ class Document:
     values: Mapping[str, Iterable[str]] = field(default_factory=dict)
 
 
-def index_document(document: Document) -> None:
-    """Replace the record's entries with its current values."""
-    index_documents([document])
+def index_document(document: Document) -> str:
+    """Replace the record's entries with its current values; its text (`record_text`)."""
+    return index_documents([document])[0]
 
 
-def index_documents(documents: Iterable[Document]) -> None:
-    """Replace the entries of many records at once (an import's batch)."""
+def index_documents(documents: Iterable[Document]) -> list[str]:
+    """Replace the entries of many records at once (an import's batch); each record's text
+    (`record_text`), in order, for the caller to store on the record's row."""
     documents = list(documents)
     by_type: dict[str, list[uuid.UUID]] = {}
     for document in documents:
@@ -42,6 +48,7 @@ def index_documents(documents: Iterable[Document]) -> None:
     for document in documents:
         rows.extend(entries_of(document, normalised))
     insert_rows(SearchEntry, rows)
+    return [record_text(document, normalised) for document in documents]
 
 
 def entries_of(document: Document, normalised: dict[str, str] | None = None) -> list[SearchEntry]:
@@ -66,6 +73,17 @@ def entries_of(document: Document, normalised: dict[str, str] | None = None) -> 
                     )
                 )
     return rows
+
+
+def record_text(document: Document, normalised: dict[str, str] | None = None) -> str:
+    """The document's values as its entries store them, one a line, in one text for the
+    record's own row (`custos.crm.models.people.Searchable`); OVERFLOW where they would not fit
+    an index entry, for such a record is checked against its entries instead. A value holds no
+    line break (normalised), nor does a searched text: a match never spans two values."""
+    normalised = {} if normalised is None else normalised
+    values = {_stored(raw, normalised) for raw_values in document.values.values() for raw in raw_values if raw}
+    text = "\n".join(sorted(values - {""}))
+    return text if len(text.encode()) <= TEXT_BYTES else OVERFLOW
 
 
 def _stored(raw: str, normalised: dict[str, str]) -> str:

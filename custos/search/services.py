@@ -17,6 +17,7 @@ from django.db import connection, models
 
 from custos.core.actor import Actor, RecordScope
 from custos.search import engines
+from custos.search.index import OVERFLOW
 from custos.search.models import SearchEntry
 from custos.search.text import digits, looks_like_phone, normalise
 
@@ -90,6 +91,22 @@ def matching_record(actor: Actor, object_type: str, q: str, fields: Iterable[str
     entries = _scoped(actor, SearchEntry.objects.filter(object_type=object_type, field__in=list(fields)))
     entries = entries.filter(object_id=models.OuterRef("pk"), value__contains=text) if text else entries.none()
     return models.Subquery(entries.values_list(models.Value(1))[:1], output_field=models.IntegerField())
+
+
+def matching_text(q: str, entries: models.Subquery) -> models.Expression:
+    """`matching_record`'s answer read from the record's own row: 1 if its search text
+    (`custos.search.index.record_text`) contains q, else null; a record whose text overflowed,
+    or was never written, is asked of its `entries` (`matching_record`). Every search field
+    is in the text: only for an actor who may see them all."""
+    text = _query_text(q)
+    if not text:
+        return models.Value(None, output_field=models.IntegerField())
+    return models.Case(
+        models.When(search_text__contains=text, then=models.Value(1)),
+        models.When(models.Q(search_text=OVERFLOW) | models.Q(search_text__isnull=True), then=entries),
+        default=None,
+        output_field=models.IntegerField(),
+    )
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from custos.core.fields import EncryptedTextField
 from custos.core.personal_data import ANONYMISE, FINANCIAL, FREE_TEXT, SPECIAL
 from custos.core.tenancy import TenantModel
+from custos.crm.models.people import Searchable
 
 
 class Pipeline(TenantModel):
@@ -57,7 +58,7 @@ class Stage(TenantModel):
         return self.name
 
 
-class Deal(TenantModel):
+class Deal(Searchable, TenantModel):
     class Status(models.TextChoices):
         OPEN = "open", _("open")
         WON = "won", _("won")
@@ -123,6 +124,7 @@ class Deal(TenantModel):
             "created_at",
             "updated_at",
         )
+        copies = ("search_text",)
         on_erasure = ANONYMISE
         retention = "deal.closed"
 

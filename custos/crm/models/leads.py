@@ -12,11 +12,11 @@ from django.utils.translation import gettext_lazy as _
 from custos.core.fields import EncryptedTextField
 from custos.core.personal_data import ANONYMISE, CONTACT, FREE_TEXT, IDENTITY, SPECIAL
 from custos.core.tenancy import TenantModel
-from custos.crm.models.people import ADDRESS, PostalAddress
+from custos.crm.models.people import ADDRESS, PostalAddress, Searchable
 from custos.privacy.models import Subject
 
 
-class Lead(PostalAddress, TenantModel):
+class Lead(PostalAddress, Searchable, TenantModel):
     class Status(models.TextChoices):
         NEW = "new", _("new")
         CONTACTED = "contacted", _("contacted")
@@ -116,6 +116,7 @@ class Lead(PostalAddress, TenantModel):
             "created_at",
             "updated_at",
         )
+        copies = ("search_text",)
         on_erasure = ANONYMISE
         retention = "lead.inactive"
         profiling = ("score", "score_reasons")

@@ -31,7 +31,26 @@ class PostalAddress(models.Model):
 ADDRESS = {"street": CONTACT, "postcode": CONTACT, "city": CONTACT, "country": CONTACT}
 
 
-class Company(PostalAddress, TenantModel):
+class Searchable(models.Model):
+    """A record the search box and searched lists find.
+
+    `search_text` holds the record's search entries' values on its own row
+    (`custos.search.index.record_text`, written with the entries by `custos.crm.search`): a
+    list read in its own order checks each row against it as it reads the row, where a look-up
+    of the row's entries elsewhere cost ten times as much (at a million contacts, sorted by
+    name: 30,000 rows in 350 ms against 10 ms). A copy of declared fields (`Privacy.copies`):
+    emptied by every anonymisation, never reported or corrected on its own.
+    """
+
+    # Null until the record is first indexed; nullable also so that SQLite adds the column in
+    # place: a NOT NULL one makes Django rebuild the table, which drops its triggers.
+    search_text = models.TextField(null=True, blank=True, editable=False)
+
+    class Meta:
+        abstract = True
+
+
+class Company(PostalAddress, Searchable, TenantModel):
     name = models.CharField(_("name"), max_length=200)
     vat_id = models.CharField(_("VAT ID"), max_length=20, blank=True)
     website = models.CharField(_("website"), max_length=200, blank=True)
@@ -47,7 +66,8 @@ class Company(PostalAddress, TenantModel):
 
     class Meta:
         indexes = [
-            models.Index(fields=["org", "name", "id"], name="company_org_name"),
+            # Ending with the search text: a searched list sorted by name reads it from the index.
+            models.Index(fields=["org", "name", "id", "search_text"], name="company_org_name"),
             models.Index(fields=["org", "owner", "id"], name="company_org_owner"),
             models.Index(fields=["org", "country", "id"], name="company_org_country"),
             models.Index(fields=["org", "id"], name="company_org_id"),
@@ -70,12 +90,13 @@ class Company(PostalAddress, TenantModel):
             **ADDRESS,
         }
         not_personal = ("id", "org", "owner", "tags", "created_at", "updated_at")
+        copies = ("search_text",)
 
     def __str__(self) -> str:
         return self.name
 
 
-class Contact(PostalAddress, TenantModel):
+class Contact(PostalAddress, Searchable, TenantModel):
     subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="+")
     first_name = models.CharField(_("first name"), max_length=100, blank=True)
     last_name = models.CharField(_("last name"), max_length=100, blank=True)
@@ -101,7 +122,9 @@ class Contact(PostalAddress, TenantModel):
 
     class Meta:
         indexes = [
-            models.Index(fields=["org", "last_name", "first_name", "id"], name="contact_org_name"),
+            # Ending with the search text (after the id, it orders nothing): a searched list sorted
+            # by name reads it from the index, not from rows scattered over the table.
+            models.Index(fields=["org", "last_name", "first_name", "id", "search_text"], name="contact_org_name"),
             # A person is found by email case-insensitively (subject matching, duplicates).
             models.Index(F("org"), Lower("email"), name="contact_org_email_lower"),
             models.Index(fields=["org", "owner", "id"], name="contact_org_owner"),
@@ -132,6 +155,7 @@ class Contact(PostalAddress, TenantModel):
         # Like the timestamps, the contract's end is what retention counts from: emptied by an
         # anonymisation, it would stop other policies (the person's leads) from finding them.
         not_personal = ("id", "org", "subject", "company", "owner", "contract_ends_on", "created_at", "updated_at")
+        copies = ("search_text",)
         on_erasure = ANONYMISE
         retention = "contact.inactive"
 

@@ -164,7 +164,6 @@ def clustered(alice, monkeypatch):
     named A…, then 8 at gmx.de named Z… (one country's domain among its own names)."""
     monkeypatch.setattr(records, "WALK", 4)
     monkeypatch.setattr(records, "WALK_BUDGET", 30)
-    monkeypatch.setattr(records, "FEW_ENTRIES", 3)
     for number in range(20):
         last, domain = (f"A{number:02d}", "example.org") if number < 12 else (f"Z{number:02d}", "gmx.de")
         contact_create(actor=alice, data={"first_name": "P", "last_name": last, "email": f"c{number}@{domain}"})
@@ -183,9 +182,8 @@ def test_matches_clustered_past_the_first_rows_are_read_from_the_list_when_the_i
 
 
 @pytest.mark.usefixtures("clustered")
-def test_few_matches_past_the_first_rows_come_from_the_index(alice, monkeypatch):
-    monkeypatch.setattr(records, "FEW_ENTRIES", 100)
-    monkeypatch.setattr(records, "_matches_in", lambda *args, **kwargs: pytest.fail("read the list on"))
+def test_matches_beyond_the_walks_budget_come_from_the_index(alice, monkeypatch):
+    monkeypatch.setattr(records, "WALK_BUDGET", 8)  # the list's first 8 rows: none at gmx.de
 
     with CaptureQueriesContext(connection) as first_page:
         searched_page(alice, "contact", contact_list(alice), "gmx.de", cursor=None, order=NAME, limit=3)

@@ -524,7 +524,10 @@ def subject_erase(*, actor: Actor, subject: Subject) -> ErasurePlan:
                 case Erasure.KEEP_RESTRICTED:
                     _keep(subject, declaration, ids)
                 case _:
-                    values = {name: empty_value(model_field(declaration.model, name)) for name in declaration.fields}
+                    values = {
+                        name: empty_value(model_field(declaration.model, name))
+                        for name in declaration.emptied_by_anonymising
+                    }
                     if values:
                         declaration.model._default_manager.filter(pk__in=ids).update(**values)
         subject.state = Subject.State.ERASED

@@ -87,7 +87,7 @@ def conditions_of(key: str) -> list[str]:
 def _emptied(declaration: Declaration) -> dict[str, Any] | None:
     """The anonymised values of the model's personal fields; None when they cannot all be emptied."""
     try:
-        return {name: empty_value(model_field(declaration.model, name)) for name in declaration.fields}
+        return {name: empty_value(model_field(declaration.model, name)) for name in declaration.emptied_by_anonymising}
     except TypeError:
         return None
 
