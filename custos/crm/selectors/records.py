@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models.expressions import BaseExpression
 
 from custos.core.actor import Actor, RecordScope
+from custos.core.db.bulk import among
 from custos.core.pagination import (
     EXACT_COUNT_LIMIT,
     ListCount,
@@ -181,7 +182,9 @@ class _Indexed:
 
     @property
     def records(self) -> models.QuerySet[Any]:
-        return self._queryset.filter(pk__in=self._entries if self._ids is None else self._ids)
+        if self._ids is None:
+            return self._queryset.filter(pk__in=self._entries)
+        return among(self._queryset, list(self._ids))  # thousands of ids: one array on PostgreSQL
 
     def page(self, cursor: str | None, order: tuple[str, ...], size: int) -> tuple[list[Any], str | None]:
         """With the ids held, their order is asked for without a LIMIT: given one, PostgreSQL

@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 
 from custos.audit.services import audit_record
 from custos.core.actor import Actor
+from custos.core.db.bulk import among
 from custos.core.errors import Conflict, ValidationFailed
 from custos.core.lookup import get_or_not_found
 from custos.core.personal_data import Declaration, model_field
@@ -386,27 +387,15 @@ def _copies() -> list[type[models.Model]]:
     return [d.model for d in declarations() if d.copy_of_personal_data and _has_field(d.model, "object_id")]
 
 
-def _among(queryset: models.QuerySet[Any], ids: Sequence[uuid.UUID], column: str = "") -> models.QuerySet[Any]:
-    """The rows whose id (or `column`) is one of these. PostgreSQL: one array parameter
-    (`= ANY`), not a placeholder per id: a batch's thousand placeholders cost more to bind,
-    send and parse than the statement's work."""
-    if connection.vendor != "postgresql":
-        return queryset.filter(**{f"{column or 'pk'}__in": ids})
-    model = queryset.model
-    name = str(model_field(model, column).column if column else model._meta.pk.column)
-    quoted = f"{connection.ops.quote_name(model._meta.db_table)}.{connection.ops.quote_name(name)}"
-    return queryset.extra(where=[f"{quoted} = ANY(%s::uuid[])"], params=[list(ids)])  # noqa: S610  # names from the model
-
-
 def _remove_copies(declaration: Declaration, ids: Sequence[uuid.UUID], subjects: Sequence[uuid.UUID]) -> None:
     """The records' rows in derived indexes: by record type and id, and by id and person for
     rows filed under another type; indexed lookups, never a scan of the index (two
     statements, not one with OR, which SQLite answers by reading the whole index)."""
     for copy in _copies():
-        rows = _among(copy._default_manager.all(), ids, "object_id")
+        rows = among(copy._default_manager.all(), ids, "object_id")
         rows.filter(object_type=declaration.model._meta.model_name).delete()
         if _has_field(copy, "subject") and subjects:
-            _among(rows, subjects, "subject").delete()
+            among(rows, subjects, "subject").delete()
 
 
 def _treat(
@@ -416,7 +405,7 @@ def _treat(
     if policy.action == RetentionPolicy.Action.DELETE:
         delete_records(declaration.model, ids)
     else:
-        _among(declaration.model._default_manager.all(), ids).update(**(_emptied(declaration) or {}))
+        among(declaration.model._default_manager.all(), ids).update(**(_emptied(declaration) or {}))
 
 
 def retention_run(*, actor: Actor, policy: RetentionPolicy) -> RetentionRun:
