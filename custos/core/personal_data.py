@@ -103,11 +103,6 @@ class Declaration:
     def personal_fields(self) -> dict[str, Category]:
         return dict(self.fields)
 
-    @property
-    def emptied_by_anonymising(self) -> tuple[str, ...]:
-        """The personal fields and the copies made of them: what an anonymised row loses."""
-        return (*self.fields, *self.copies)
-
     def fields_of(self, category: Category) -> list[str]:
         return [name for name, cat in self.fields.items() if cat == category]
 

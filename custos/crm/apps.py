@@ -6,8 +6,10 @@ class CrmConfig(AppConfig):
     label = "crm"
 
     def ready(self) -> None:
-        # The privacy engine changes records in place (rectification, erasure): keep the index true.
-        from custos.crm.search import reindex_subject
-        from custos.privacy.services.hooks import on_records_changed
+        # The privacy engine changes records in place (rectification, erasure, an erased person's
+        # mentions in others' records): keep the index true.
+        from custos.crm.search import reindex_records, reindex_subject
+        from custos.privacy.services.hooks import on_records_changed, on_records_redacted
 
         on_records_changed(reindex_subject)
+        on_records_redacted(reindex_records)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
 
 import phonenumbers
 from django.db import models
@@ -133,9 +134,40 @@ def _document(record: models.Model, points: Iterable[ContactPoint] | None = None
 
 def _dependants(record: models.Model) -> Iterator[models.Model]:
     """Records whose entries quote this one (a company's name in its contacts' and deals')."""
-    if isinstance(record, Company):
-        yield from Contact.objects.filter(company=record).select_related("company").prefetch_related("points")
-        yield from Deal.objects.filter(company=record).select_related("company", "contact")
+    for model, ids in quoted_by(record).items():
+        yield from _loaded(model, ids)
+
+
+def quoted_by(record: models.Model) -> dict[type[models.Model], list[Any]]:
+    """The ids of the records whose entries quote this one, by model."""
+    if not isinstance(record, Company):
+        return {}
+    return {
+        Contact: list(Contact.objects.filter(company=record).values_list("pk", flat=True)),
+        Deal: list(Deal.objects.filter(company=record).values_list("pk", flat=True)),
+    }
+
+
+def _loaded(model: type[models.Model], ids: list[Any]) -> models.QuerySet[Any]:
+    """The records with what their documents read (company, contact, further emails)."""
+    records = model._default_manager.filter(pk__in=ids)
+    if model is Contact:
+        return records.select_related("company").prefetch_related("points")
+    if model is Deal:
+        return records.select_related("company", "contact")
+    return records
+
+
+def reindex_records(model: type[models.Model], ids: list[Any]) -> None:
+    """Records changed in place elsewhere (an erasure's redactions): their entries and text
+    follow, and those quoting them."""
+    if model in MODELS:
+        for record in _loaded(model, ids):
+            reindex(record)
+
+
+# Rows a statement writes the search text of (one CASE branch each).
+TEXTS_PER_STATEMENT = 500
 
 
 def _index(records: Iterable[models.Model], documents: Iterable[Document] | None = None) -> None:
@@ -146,17 +178,16 @@ def _index(records: Iterable[models.Model], documents: Iterable[Document] | None
     texts = index_documents(documents)
     by_model: dict[type[models.Model], list[models.Model]] = {}
     for record, text in zip(records, texts, strict=True):
+        # A note's edit changes no searchable value: the row keeps its text, unwritten.
+        unchanged = "search_text" not in record.get_deferred_fields() and record.search_text == text  # type: ignore[attr-defined]
         record.search_text = text  # type: ignore[attr-defined]  # every searchable model has it
-        by_model.setdefault(type(record), []).append(record)
+        if not unchanged:
+            by_model.setdefault(type(record), []).append(record)
     for model, written in by_model.items():
         if len(written) == 1:
             model._default_manager.filter(pk=written[0].pk).update(search_text=written[0].search_text)  # type: ignore[attr-defined]
         else:
             model._default_manager.bulk_update(written, ["search_text"], batch_size=TEXTS_PER_STATEMENT)
-
-
-# Rows a statement writes the search text of (one CASE branch each).
-TEXTS_PER_STATEMENT = 500
 
 
 def reindex(record: models.Model) -> None:

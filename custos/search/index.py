@@ -29,11 +29,6 @@ class Document:
     values: Mapping[str, Iterable[str]] = field(default_factory=dict)
 
 
-def index_document(document: Document) -> str:
-    """Replace the record's entries with its current values; its text (`record_text`)."""
-    return index_documents([document])[0]
-
-
 def index_documents(documents: Iterable[Document]) -> list[str]:
     """Replace the entries of many records at once (an import's batch); each record's text
     (`record_text`), in order, for the caller to store on the record's row."""

@@ -55,6 +55,7 @@ class Migration(migrations.Migration):
         ("core", "0004_lower_leakproof"),
         ("crm", "0011_list_filter_indexes_end_with_id"),
         ("privacy", "0009_mention_triggers_on_change_only"),
+        ("search", "0010_second_word_index_sqlite"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -77,7 +77,7 @@ def _walk(
     queryset: models.QuerySet[Any], match: BaseExpression, order: tuple[str, ...], after: Any, rows: int
 ) -> _Walk:
     """Read up to `rows` rows in order (after the `after` condition) and check each against
-    the search index: one statement, the check a look-up of the row's entries."""
+    `match`: one statement, the check the row's own search text (or its entries)."""
     names = [name.lstrip("-") for name in order]
     if after is not None:
         queryset = queryset.filter(after)

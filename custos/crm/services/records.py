@@ -17,7 +17,7 @@ from custos.core.actor import Actor
 from custos.core.errors import PermissionDenied
 from custos.core.models import Organization
 from custos.core.validation import Cleaner
-from custos.crm.search import reindex, unindex
+from custos.crm.search import quoted_by, reindex, reindex_records, unindex
 from custos.privacy.models import Subject
 from custos.privacy.services.restriction import require_processable
 
@@ -141,8 +141,11 @@ def delete_record(actor: Actor, record: models.Model, object_type: str) -> None:
     actor.require(f"{object_type}.delete")
     with transaction.atomic():
         audit_record(actor=actor, action=f"{object_type}.delete", object_type=object_type, object_id=record.pk)
+        quoting = quoted_by(record)
         unindex(record)
         record.delete()
+        for model, ids in quoting.items():  # a deleted company's name leaves its contacts' entries
+            reindex_records(model, ids)
 
 
 def subject_for_email(email: str) -> Subject:

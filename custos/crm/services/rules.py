@@ -24,6 +24,7 @@ from custos.core.actor import Actor
 from custos.core.errors import ValidationFailed
 from custos.core.validation import Cleaner
 from custos.crm.models import Activity, AssignmentRule, CustomField, Lead, RepCapacity, ScoringRule
+from custos.crm.search import reindex
 from custos.crm.services.custom_fields import parse_number
 from custos.privacy.models import Subject
 
@@ -411,6 +412,7 @@ def lead_assign(
         lead.assignment_rule = assignment.rule
         lead.assigned_because = because
         lead.save(update_fields=["owner", "assigned_at", "assignment_rule", "assigned_because"])
+        reindex(lead)  # its entries carry the owner, which record scopes search by
         AssignmentRule.objects.filter(pk=assignment.rule.pk).update(last_assigned_id=assignment.user_id)
         audit_record(
             actor=actor,

@@ -35,7 +35,7 @@ from custos.core.personal_data import Category, Declaration, Erasure, model_fiel
 from custos.core.tenancy import TenantModel, current_org_id, require_org_id
 from custos.privacy.models import KeptRecord, LegalHold, PrivacyRequest, Subject
 from custos.privacy.registry import declaration_of, declarations, linked_to, subject_models
-from custos.privacy.services.hooks import records_changed
+from custos.privacy.services.hooks import records_changed, records_redacted
 from custos.privacy.services.journal import journal_append
 from custos.privacy.services.processors import PERSON_ERASED, recipients_give_up
 from custos.privacy.services.subjects import identifier_fields, identifiers_of, no_identifiers, phone_variants
@@ -80,6 +80,15 @@ def _active_holds(subject: Subject) -> list[dict[str, Any]]:
         Q(until__isnull=True) | Q(until__gte=today)
     )
     return [{"id": str(h.pk), "until": h.until.isoformat() if h.until else None} for h in holds.order_by("created_at")]
+
+
+def anonymised_values(declaration: Declaration) -> dict[str, Any]:
+    """What an anonymised row's personal fields become, and the copies made of them: empty
+    text, not null, which would read as "not indexed yet" (`search.services.matching_text`)."""
+    return {
+        **{name: empty_value(model_field(declaration.model, name)) for name in declaration.fields},
+        **dict.fromkeys(declaration.copies, ""),
+    }
 
 
 def empty_value(model_field: models.Field[Any, Any]) -> Any:
@@ -512,8 +521,10 @@ def subject_erase(*, actor: Actor, subject: Subject) -> ErasurePlan:
         audit_forget_visitor(object_ids=[subject.pk, *(pk for ids in own.values() for pk in ids)])
         suppress_subject(subject, reason="erasure", identifiers=identifiers)
         # Redacted first, while the records still hold the values to recognise.
+        redacted: dict[type[models.Model], list[Any]] = {}
         for mention in mentions:
             mention.model._default_manager.filter(pk=mention.pk).update(**mention.changes)
+            redacted.setdefault(mention.model, []).append(mention.pk)
         for label, ids in own.items():
             if label in _ENGINE_MODELS:
                 continue
@@ -524,10 +535,7 @@ def subject_erase(*, actor: Actor, subject: Subject) -> ErasurePlan:
                 case Erasure.KEEP_RESTRICTED:
                     _keep(subject, declaration, ids)
                 case _:
-                    values = {
-                        name: empty_value(model_field(declaration.model, name))
-                        for name in declaration.emptied_by_anonymising
-                    }
+                    values = anonymised_values(declaration)
                     if values:
                         declaration.model._default_manager.filter(pk__in=ids).update(**values)
         subject.state = Subject.State.ERASED
@@ -546,6 +554,8 @@ def subject_erase(*, actor: Actor, subject: Subject) -> ErasurePlan:
             },
         )
         records_changed(subject)  # derived data (the search index) follows the anonymised records
+        for model, ids in redacted.items():
+            records_redacted(model, ids)  # and the others' records redacted of the person
         tables = _touched_tables(plan)
         transaction.on_commit(lambda: _after_commit(subject, tables))
     return plan

@@ -8,10 +8,14 @@ start-up. Registration happens once, in an AppConfig.ready().
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
+
+from django.db import models
 
 from custos.privacy.models import Subject
 
 _records_changed: list[Callable[[Subject], None]] = []
+_records_redacted: list[Callable[[type[models.Model], list[Any]], None]] = []
 
 
 def on_records_changed(callback: Callable[[Subject], None]) -> None:
@@ -22,3 +26,14 @@ def on_records_changed(callback: Callable[[Subject], None]) -> None:
 def records_changed(subject: Subject) -> None:
     for callback in _records_changed:
         callback(subject)
+
+
+def on_records_redacted(callback: Callable[[type[models.Model], list[Any]], None]) -> None:
+    if callback not in _records_redacted:
+        _records_redacted.append(callback)
+
+
+def records_redacted(model: type[models.Model], ids: list[Any]) -> None:
+    """Other people's records whose text named an erased person were redacted in place."""
+    for callback in _records_redacted:
+        callback(model, ids)

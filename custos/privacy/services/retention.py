@@ -34,7 +34,7 @@ from custos.core.personal_data import Declaration, model_field
 from custos.core.validation import Cleaner
 from custos.privacy.models import LegalHold, RetentionPolicy, RetentionRun, Subject
 from custos.privacy.registry import declarations
-from custos.privacy.services.erasure import delete_records, empty_value, leave_no_trace
+from custos.privacy.services.erasure import anonymised_values, delete_records, leave_no_trace
 
 logger = logging.getLogger("custos.privacy.retention")
 
@@ -88,7 +88,7 @@ def conditions_of(key: str) -> list[str]:
 def _emptied(declaration: Declaration) -> dict[str, Any] | None:
     """The anonymised values of the model's personal fields; None when they cannot all be emptied."""
     try:
-        return {name: empty_value(model_field(declaration.model, name)) for name in declaration.emptied_by_anonymising}
+        return anonymised_values(declaration)
     except TypeError:
         return None
 
