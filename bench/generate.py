@@ -38,10 +38,10 @@ from custos.core import crypto
 from custos.core.actor import Via
 from custos.core.tenancy import tenant_scope
 from custos.crm.models import Activity, Company, Contact, Deal, DealStageChange, Lead, Stage
-from custos.crm.search import _document
+from custos.crm.search import prepare_new
 from custos.crm.services.deals import pipeline_default
 from custos.privacy.models import Subject
-from custos.search.index import entries_of, record_text
+from custos.search.index import entries_of
 from custos.search.models import SearchEntry
 
 BIG_TENANT = "Bench Big GmbH"
@@ -289,14 +289,13 @@ def _people(
 
 
 def index(loader: Loader, records: list[Any]) -> None:
-    """The search entries and the records' search text `reindex_many` writes for new records,
-    made by the application's own functions; only the INSERT is the benchmark's (new records
-    have no entries to replace). Before the records are written: their text goes with them."""
+    """The search text and entries an import writes for new records (`prepare_new`, then
+    `index_new`'s entries), made by the application's own functions; only the INSERT is the
+    benchmark's. Before the records are written: their text goes with them."""
     # New records: no further emails or phones yet.
-    documents = [_document(record, ()) for record in records]
-    for record, document in zip(records, documents, strict=True):
-        record.search_text = record_text(document)
-    loader.write(SearchEntry, [entry for document in documents for entry in entries_of(document)])
+    documents = prepare_new(records)
+    normalised: dict[str, str] = {}
+    loader.write(SearchEntry, [entry for document in documents for entry in entries_of(document, normalised)])
 
 
 def _country(rng: random.Random, tenant: Tenant) -> str:

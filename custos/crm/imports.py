@@ -60,7 +60,7 @@ from custos.crm.models import (
     ImportRejectedRow,
     Lead,
 )
-from custos.crm.search import reindex_many
+from custos.crm.search import index_new, prepare_new, reindex_many
 from custos.crm.services.custom_fields import fields_of
 from custos.crm.services.people import POINT_FIELDS, clean_contact
 from custos.crm.services.records import org_country
@@ -432,8 +432,9 @@ class _Resolver:
     def flush(self) -> None:
         """Insert the companies created since the last flush (inside the batch's transaction)."""
         if self.pending:
+            documents = prepare_new(self.pending)  # findable by name in the search box, as one made by hand
             insert_rows(Company, self.pending)
-            reindex_many(self.pending)  # findable by name in the search box, as a company made by hand
+            index_new(documents)
             self.inserted.extend(self.pending)
             self.pending = []
 
@@ -737,6 +738,7 @@ def _write_batch(
             locked.created_count += 1
         if write:
             insert_rows(Subject, new_subjects)
+            documents = prepare_new(created, points_of_created)
             insert_rows(Contact, created)
             insert_rows(ContactPoint, new_points)
             journal = [
@@ -749,7 +751,8 @@ def _write_batch(
                 ),
             ]
             insert_rows(ImportJournalEntry, _journal_rows(locked, journal))
-            reindex_many([*created, *touched], points=points_of_created)
+            index_new(documents)
+            reindex_many(touched)
         insert_rows(ImportRejectedRow, _rejected_rows(locked, rejected))
         resolver.inserted = []
         if next_checkpoint is not None:

@@ -14,9 +14,11 @@ import phonenumbers
 from django.db import models
 
 from custos.core.actor import Actor
+from custos.core.db.bulk import insert_rows
 from custos.crm.models import Company, Contact, ContactPoint, Deal, Lead
 from custos.privacy.models import Subject
-from custos.search.index import Document, index_documents, remove_document
+from custos.search.index import Document, entries_of, index_documents, record_text, remove_document
+from custos.search.models import SearchEntry
 
 # search field -> the record fields it is made from, per object type
 SOURCES: dict[str, dict[str, tuple[str, ...]]] = {
@@ -208,6 +210,24 @@ def reindex_many(records: Iterable[models.Model], points: Mapping[uuid.UUID, lis
         records,
         [_document(record, given[record.pk] if record.pk in given else found.get(record.pk, [])) for record in records],
     )
+
+
+def prepare_new(records: list[Any], points: Mapping[uuid.UUID, list[ContactPoint]] | None = None) -> list[Document]:
+    """New records about to be inserted: their search text set on them, so that it is written
+    with the row, and their documents, whose entries `index_new` writes once they are in (an
+    import's batch: no entries to replace, no text to write again)."""
+    given = points or {}
+    documents = [_document(record, given.get(record.pk, ())) for record in records]
+    normalised: dict[str, str] = {}
+    for record, document in zip(records, documents, strict=True):
+        record.search_text = record_text(document, normalised)
+    return documents
+
+
+def index_new(documents: Iterable[Document]) -> None:
+    """The entries of records `prepare_new` prepared, once the records are inserted."""
+    normalised: dict[str, str] = {}
+    insert_rows(SearchEntry, [entry for document in documents for entry in entries_of(document, normalised)])
 
 
 def unindex(record: models.Model) -> None:

@@ -7,7 +7,7 @@ import pytest
 
 from custos.core.tenancy import tenant_scope
 from custos.crm.imports import _new, import_start, import_upload
-from custos.crm.models import Contact, ImportJob
+from custos.crm.models import Company, Contact, ImportJob
 from custos.crm.search import reindex_all
 from custos.crm.services.people import clean_contact, company_create, contact_create
 from custos.privacy.models import Subject
@@ -21,6 +21,11 @@ FILE = (
     "Eva;Kurz;;;kurz labor;;vip;;\n"
     "Stored;Person;STORED@example.org;;;;;stored@home.example;0172 3333333\n"
 )
+
+
+def _texts():
+    """The search text on each contact's and company's row."""
+    return {pk: text for model in (Contact, Company) for pk, text in model.objects.values_list("pk", "search_text")}
 
 
 def _contact_entries():
@@ -44,9 +49,14 @@ def test_the_search_entries_an_import_writes_are_those_a_rebuild_gives(cast, dup
         assert {"vip", "messe", "nordwind gmbh", "kurz labor", "j@home.example", "491701111111"} <= {
             value for _id, _field, value, _owner, _subject in written
         }
+        texts = _texts()
+        assert all(texts.values())  # every row imported or updated carries its search text
         SearchEntry.objects.all().delete()
+        Contact.objects.update(search_text=None)
+        Company.objects.update(search_text=None)
         reindex_all()
         assert _contact_entries() == written
+        assert _texts() == texts
 
 
 def test_a_record_built_by_position_is_the_one_keywords_build(cast):
