@@ -14,7 +14,7 @@ import phonenumbers
 from django.db import models
 
 from custos.core.actor import Actor
-from custos.core.db.bulk import insert_rows
+from custos.core.db.bulk import among, insert_rows
 from custos.crm.models import Company, Contact, ContactPoint, Deal, Lead
 from custos.privacy.models import Subject
 from custos.search.index import Document, entries_of, index_documents, record_text, remove_document
@@ -134,60 +134,65 @@ def _document(record: models.Model, points: Iterable[ContactPoint] | None = None
     )
 
 
+def _quoting(record: models.Model) -> list[models.QuerySet[Any]]:
+    """Records whose entries quote this one (a company's name in its contacts' and deals'),
+    loaded with what their documents read. An erased person's contact is not among them:
+    nothing may find them again, not even by their company's name."""
+    if not isinstance(record, Company):
+        return []
+    contacts = Contact.objects.filter(company=record).exclude(subject__state=Subject.State.ERASED)
+    return [
+        contacts.select_related("company").prefetch_related("points"),
+        Deal.objects.filter(company=record).select_related("company", "contact"),
+    ]
+
+
 def _dependants(record: models.Model) -> Iterator[models.Model]:
-    """Records whose entries quote this one (a company's name in its contacts' and deals')."""
-    for model, ids in quoted_by(record).items():
-        yield from _loaded(model, ids)
+    for records in _quoting(record):
+        yield from records.iterator(chunk_size=TEXTS_PER_STATEMENT)
 
 
 def quoted_by(record: models.Model) -> dict[type[models.Model], list[Any]]:
-    """The ids of the records whose entries quote this one, by model."""
-    if not isinstance(record, Company):
-        return {}
-    return {
-        Contact: list(Contact.objects.filter(company=record).values_list("pk", flat=True)),
-        Deal: list(Deal.objects.filter(company=record).values_list("pk", flat=True)),
-    }
-
-
-def _loaded(model: type[models.Model], ids: list[Any]) -> models.QuerySet[Any]:
-    """The records with what their documents read (company, contact, further emails)."""
-    records = model._default_manager.filter(pk__in=ids)
-    if model is Contact:
-        return records.select_related("company").prefetch_related("points")
-    if model is Deal:
-        return records.select_related("company", "contact")
-    return records
+    """The ids of the records quoting this one, by model: to index them again once it is gone."""
+    return {records.model: list(records.values_list("pk", flat=True)) for records in _quoting(record)}
 
 
 def reindex_records(model: type[models.Model], ids: list[Any]) -> None:
-    """Records changed in place elsewhere (an erasure's redactions): their entries and text
-    follow, and those quoting them."""
-    if model in MODELS:
-        for record in _loaded(model, ids):
-            reindex(record)
+    """Records changed in place elsewhere (an erasure's redactions, a deleted company's): their
+    entries and text follow, and those quoting them, a batch at a time."""
+    if model not in MODELS:
+        return
+    for start in range(0, len(ids), TEXTS_PER_STATEMENT):
+        records = among(model._default_manager.all(), ids[start : start + TEXTS_PER_STATEMENT])
+        if model is Contact:
+            records = records.select_related("company").prefetch_related("points")
+        elif model is Deal:
+            records = records.select_related("company", "contact")
+        batch = list(records)
+        _index([*batch, *(dependant for record in batch for dependant in _dependants(record))])
 
 
 # Rows a statement writes the search text of (one CASE branch each).
 TEXTS_PER_STATEMENT = 500
 
 
-def _index(records: Iterable[models.Model], documents: Iterable[Document] | None = None) -> None:
+def _index(records: Iterable[models.Model], points: Mapping[uuid.UUID, list[ContactPoint]] | None = None) -> None:
     """Replace the records' entries, and the search text on their rows with them (written on
-    the instances too, which a later save would otherwise write back)."""
-    records = list(records)
-    documents = list(documents) if documents is not None else [_document(record) for record in records]
-    texts = index_documents(documents)
+    the instances too, which a later save would otherwise write back). `points`: contacts'
+    further emails and phones, where read already."""
+    records = list({record.pk: record for record in records}.values())  # once each, the latest
+    texts = index_documents(
+        _document(record, points.get(record.pk, []) if points is not None else None) for record in records
+    )
     by_model: dict[type[models.Model], list[models.Model]] = {}
     for record, text in zip(records, texts, strict=True):
-        # A note's edit changes no searchable value: the row keeps its text, unwritten.
-        unchanged = "search_text" not in record.get_deferred_fields() and record.search_text == text  # type: ignore[attr-defined]
         record.search_text = text  # type: ignore[attr-defined]  # every searchable model has it
-        if not unchanged:
-            by_model.setdefault(type(record), []).append(record)
+        by_model.setdefault(type(record), []).append(record)
     for model, written in by_model.items():
         if len(written) == 1:
-            model._default_manager.filter(pk=written[0].pk).update(search_text=written[0].search_text)  # type: ignore[attr-defined]
+            # A note's edit changes no searchable value: the row keeps its text, unwritten.
+            text = written[0].search_text  # type: ignore[attr-defined]
+            model._default_manager.filter(pk=written[0].pk).exclude(search_text=text).update(search_text=text)
         else:
             model._default_manager.bulk_update(written, ["search_text"], batch_size=TEXTS_PER_STATEMENT)
 
@@ -199,17 +204,11 @@ def reindex(record: models.Model) -> None:
     _index([record, *_dependants(record)])
 
 
-def reindex_many(records: Iterable[models.Model], points: Mapping[uuid.UUID, list[ContactPoint]] | None = None) -> None:
-    """Index records written in bulk (an import's batch). `points`: the further emails and
-    phones of contacts, where the caller has them (the ones it just created); the others' are
+def reindex_many(records: Iterable[models.Model]) -> None:
+    """Index records written in bulk (an import's batch): their further emails and phones are
     read in one query."""
     records = [record for record in records if type(record) in MODELS]
-    given = points or {}
-    found = _points_by_contact([record for record in records if record.pk not in given])
-    _index(
-        records,
-        [_document(record, given[record.pk] if record.pk in given else found.get(record.pk, [])) for record in records],
-    )
+    _index(records, _points_by_contact(records))
 
 
 def prepare_new(records: list[Any], points: Mapping[uuid.UUID, list[ContactPoint]] | None = None) -> list[Document]:

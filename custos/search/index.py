@@ -48,8 +48,7 @@ def index_documents(documents: Iterable[Document]) -> list[str]:
 
 def entries_of(document: Document, normalised: dict[str, str] | None = None) -> list[SearchEntry]:
     """`normalised`: the values normalised so far, shared by a batch's documents (companies and
-    tags recur from record to record); it lives no longer than the batch. The benchmark's
-    generator calls this too, without it."""
+    tags recur from record to record); it lives no longer than the batch."""
     normalised = {} if normalised is None else normalised
     rows = []
     for name, raw_values in document.values.items():

@@ -213,7 +213,7 @@ def _ordered(records: models.QuerySet[Any], order: tuple[str, ...]) -> list[tupl
     names = [name.lstrip("-") for name in order]
     descending = {name.startswith("-") for name in order}
     if connection.vendor == "sqlite" and len(descending) == 1:
-        return sorted(records.values_list(*names), reverse=descending.pop())
+        return sorted(records.order_by().values_list(*names), reverse=descending.pop())
     return list(records.order_by(*order).values_list(*names))
 
 

@@ -152,10 +152,18 @@ def test_erasure_empties_the_text_itself_and_no_report_shows_it(alice, cast, mon
 
 
 def test_an_erased_persons_mention_leaves_the_text_of_others_records(alice, cast):
-    person = contact_create(
-        actor=alice, data={"first_name": "Greta", "last_name": "Lind", "email": "greta.lind@example.org"}
-    )
+    """Also their own company (a sole trader's): redacted, indexed again with its contacts,
+    but never with the erased person's contact."""
     company = company_create(actor=alice, data={"name": "Greta Lind Consulting"})
+    person = contact_create(
+        actor=alice,
+        data={
+            "first_name": "Greta",
+            "last_name": "Lind",
+            "email": "greta.lind@example.org",
+            "company": str(company.pk),
+        },
+    )
     other = contact_create(
         actor=alice,
         data={"last_name": "Other", "tags": ["greta.lind@example.org"], "company": str(company.pk)},
@@ -167,7 +175,9 @@ def test_an_erased_persons_mention_leaves_the_text_of_others_records(alice, cast
     for record in (other, company):
         assert _text(record) == _entries(record)
         assert not any("greta" in value or "lind" in value for value in _text(record))
+    assert _text(person) == set() and _entries(person) == set()
     assert _found(alice, "greta.lind") == set()
+    assert _found(alice, "consulting") == {"Other"}
 
 
 def test_a_deleted_companys_name_leaves_its_contacts_text(alice):
