@@ -17,10 +17,11 @@ a model with an undeclared field (see `custos.core.checks`).
 Optional: `copy_of_personal_data = True` on derived rows (the search index), which erasure
 removes but access reports leave out; `copies = ("search_text",)` for a row's own fields
 derived from its declared ones (the record's search text), emptied with them by every
-anonymisation and otherwise left out like the search index; `profiling = ("score", ...)` names fields holding the
-result of automated profiling, shown with its logic in access reports; `keep_years` and
-`keep_because` for KEEP_RESTRICTED models: how long the law keeps a record, and which law;
-`rectify = False` where a request's correction of a field must not overwrite every row.
+anonymisation and otherwise left out like the search index; `profiling = ("score", ...)`
+names fields holding the result of automated profiling, shown with its logic in access
+reports; `keep_years` and `keep_because` for KEEP_RESTRICTED models: how long the law keeps
+a record, and which law; `rectify = False` where a request's correction of a field must not
+overwrite every row.
 """
 
 from __future__ import annotations
