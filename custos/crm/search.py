@@ -230,10 +230,10 @@ def index_new(documents: Iterable[Document]) -> None:
 
 
 def unindex(record: models.Model) -> None:
+    """For a record about to be deleted, or anonymised (whose search text its declaration's
+    `copies` empty): its entries go; the row's text goes with the row or its values."""
     if type(record) in MODELS:
         remove_document(MODELS[type(record)], uuid.UUID(str(record.pk)))
-        type(record)._default_manager.filter(pk=record.pk).update(search_text="")
-        record.search_text = ""  # type: ignore[attr-defined]  # every searchable model has it
 
 
 def reindex_subject(subject: Subject) -> None:
