@@ -77,25 +77,38 @@ def check_limit(limit: int | None) -> int:
 
 
 def paginate[M: models.Model](
-    queryset: models.QuerySet[M], *, cursor: str | None, limit: int | None, order: tuple[str, ...] = ("pk",)
+    queryset: models.QuerySet[M],
+    *,
+    cursor: str | None,
+    limit: int | None,
+    order: tuple[str, ...] = ("pk",),
+    rows_from: models.QuerySet[M] | None = None,
 ) -> tuple[list[M], str | None]:
     """One page of a queryset, and the cursor of the next page (or None).
 
     `order` lists non-null fields, "-" for descending, ending with "pk" or "-pk" so that
     every row has its own place; the page after a cursor starts right after its last row,
     however many rows were added or removed before it.
+
+    The page's ids are read first, then its rows by id (from `rows_from`, where the list's
+    conditions are costly to check again). Asked for whole rows newest first, PostgreSQL
+    walked the primary key and skipped every newer row of other organisations (33 ms at a
+    million contacts); asked for ids, it reads the organisation's own index alone (0.4 ms).
     """
     size = check_limit(limit)
     if cursor:
         queryset = queryset.filter(after_cursor(order, cursor))
-    rows = list(queryset.order_by(*order)[: size + 1])
-    more = len(rows) > size
-    rows = rows[:size]
-    return rows, encode_cursor(rows[-1], order) if more and rows else None
+    keys = list(queryset.order_by(*order).values_list("pk", flat=True)[: size + 1])
+    rows = list((queryset if rows_from is None else rows_from).filter(pk__in=keys[:size]).order_by(*order))
+    return rows, encode_cursor(rows[-1], order) if len(keys) > size and rows else None
 
 
 # Up to this many rows a list counts exactly; beyond it, counting would scan the whole match.
 EXACT_COUNT_LIMIT = 10_000
+# PostgreSQL: a list the planner puts beyond this many rows is not counted at all; its
+# estimates are good to a few per cent (70,000 tagged contacts: 76,344), and counting to the
+# limit first read 10,001 rows (27 ms for a tag, at a million contacts).
+TRUSTED_ESTIMATE = 3 * EXACT_COUNT_LIMIT
 
 
 @dataclass(frozen=True)
@@ -113,20 +126,33 @@ def list_count(queryset: models.QuerySet[Any]) -> ListCount:
     EXACT_COUNT_LIMIT (the count stops there), beyond it the planner's estimate on PostgreSQL,
     rounded to two significant digits; on SQLite "more than EXACT_COUNT_LIMIT"."""
     queryset = queryset.order_by()
-    counted = counted_exactly(queryset)
+    estimate = planned_rows(queryset) if connection.vendor == "postgresql" else None
+    counted = None if estimate is not None and estimate > TRUSTED_ESTIMATE else _counted(queryset)
     if counted is not None:
         return ListCount(counted)
-    if connection.vendor == "postgresql":
-        plan = json.loads(queryset.explain(format="json"))
-        estimate = max(int(plan[0]["Plan"]["Plan Rows"]), EXACT_COUNT_LIMIT + 1)
-        return ListCount(rounded(estimate), exact=False, estimated=True)
+    if estimate is not None:
+        return ListCount(rounded(max(estimate, EXACT_COUNT_LIMIT + 1)), exact=False, estimated=True)
     return ListCount(EXACT_COUNT_LIMIT, exact=False)
 
 
 def counted_exactly(queryset: models.QuerySet[Any]) -> int | None:
-    """The number of rows if EXACT_COUNT_LIMIT or fewer, else None: the count stops there."""
-    counted = queryset.order_by()[: EXACT_COUNT_LIMIT + 1].count()
+    """The number of rows if EXACT_COUNT_LIMIT or fewer, else None: the count stops there
+    (and does not start on PostgreSQL for a list planned far beyond it)."""
+    queryset = queryset.order_by()
+    if connection.vendor == "postgresql" and planned_rows(queryset) > TRUSTED_ESTIMATE:
+        return None
+    return _counted(queryset)
+
+
+def _counted(queryset: models.QuerySet[Any]) -> int | None:
+    counted = queryset[: EXACT_COUNT_LIMIT + 1].count()
     return counted if counted <= EXACT_COUNT_LIMIT else None
+
+
+def planned_rows(queryset: models.QuerySet[Any]) -> int:
+    """PostgreSQL: how many rows the planner expects the queryset to have."""
+    plan = json.loads(queryset.explain(format="json"))
+    return int(plan[0]["Plan"]["Plan Rows"])
 
 
 def rounded(number: float, digits: int = 2) -> int:

@@ -55,6 +55,23 @@ def has(feature: str) -> bool:
     return _features[key]
 
 
+def text_indexed(table: str) -> bool:
+    """PostgreSQL: whether the table's own search text has a trigram index
+    (`<table>_search_text_trgm`, built with the operator class of migration 0007 where a
+    superuser migrates), asked once per process."""
+    key = (connection.alias, f"text_indexed:{table}")
+    if key not in _features:
+        found = False
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT EXISTS (SELECT 1 FROM pg_indexes WHERE indexname = %s)", [f"{table}_search_text_trgm"]
+                )
+                found = bool(cursor.fetchone()[0])
+        _features[key] = found
+    return _features[key]
+
+
 def starting_with(entries: models.QuerySet[SearchEntry], text: str, function: str = "") -> models.QuerySet[SearchEntry]:
     """Values starting with text, as a range of the b-tree index on (org, value) (migration
     0005: bytewise, collation "C" on PostgreSQL, whose `>=` and `<` on text are LEAKPROOF);
@@ -112,22 +129,22 @@ def set_thresholds(*, word: float | None = None, strict: float | None = None) ->
 class Like(models.Func):
     """`value ~~~ pattern`: LIKE made LEAKPROOF, which the trigram index answers by
     intersecting the trigrams of the pattern's runs of text (migration 0007). The pattern's
-    text is escaped already."""
+    text is escaped already; `field`, the column it is matched against."""
 
     template = "%(expressions)s"
     arg_joiner = " ~~~ "
     output_field = models.BooleanField()
 
-    def __init__(self, pattern: str) -> None:
-        super().__init__(models.F("value"), models.Value(pattern))
+    def __init__(self, pattern: str, field: str = "value") -> None:
+        super().__init__(models.F(field), models.Value(pattern))
 
 
 class Containing(Like):
     """`value ~~~ '%text%'` (or another `shape` of the pattern), the text escaped as Django's
     `contains` escapes it."""
 
-    def __init__(self, text: str, shape: str = "%{}%") -> None:
-        super().__init__(shape.format(connection.ops.prep_for_like_query(text)))
+    def __init__(self, text: str, shape: str = "%{}%", field: str = "value") -> None:
+        super().__init__(shape.format(connection.ops.prep_for_like_query(text)), field)
 
 
 class WordSimilar(models.Func):

@@ -109,6 +109,21 @@ def matching_text(q: str, entries: models.Subquery) -> models.Expression:
     )
 
 
+def containing_text(model: type[models.Model], q: str, entries: models.Subquery) -> models.Q | None:
+    """`matching_text` as a condition the trigram index on the record's own search text
+    answers (PostgreSQL, `engines.text_indexed`): the records whose text contains q, and those
+    whose text overflowed or was never written that match by their entries (a partial index
+    holds those few). None where no index can answer it: no such index, or a text shorter
+    than a trigram."""
+    text = _query_text(q)
+    if len(text) < 3 or not engines.has("containment") or not engines.text_indexed(model._meta.db_table):
+        return None
+    unindexed = models.Q(search_text=OVERFLOW) | models.Q(search_text__isnull=True)
+    return models.Q(engines.Containing(text, field="search_text")) | (
+        unindexed & models.Q(models.lookups.IsNull(entries, False))
+    )
+
+
 @dataclass(frozen=True)
 class Hit:
     object_type: str

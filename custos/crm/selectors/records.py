@@ -21,11 +21,12 @@ from custos.core.pagination import (
     encode_cursor,
     list_count,
     paginate,
+    planned_rows,
     rows_after,
     rows_through,
 )
 from custos.crm.search import SOURCES, visible_search_fields
-from custos.search.services import matching_ids, matching_record, matching_text
+from custos.search.services import containing_text, matching_ids, matching_record, matching_text
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -37,6 +38,11 @@ WALK = 1_000
 WALK_BUDGET = 30_000
 # Search entries read from the index into memory at most, for page and count together.
 ENTRIES_HELD = 3 * EXACT_COUNT_LIMIT
+# PostgreSQL: when a list's first rows hold no match, the index on the records' own text is
+# asked first if the planner expects at most this many matches (its trigram estimates are good
+# to a factor of two: 6,647 of a last name expected as 11,010, 76,364 of an email domain as
+# 88,081). Beyond, gathering the matches costs more than walking on (77,000 of a domain: 40 ms).
+FIRST_EXPECTED = 2 * EXACT_COUNT_LIMIT
 
 
 def scoped[M: models.Model](actor: Actor, queryset: models.QuerySet[M]) -> models.QuerySet[M]:
@@ -87,12 +93,11 @@ def _walk(
     return _Walk([row[names.index("pk")] for row in read if row[-1] is not None], full, last)
 
 
-def _walk_for(
-    queryset: models.QuerySet[Any], match: BaseExpression, order: tuple[str, ...], after: Any, wanted: int
+def _walk_on(
+    queryset: models.QuerySet[Any], match: BaseExpression, order: tuple[str, ...], walk: _Walk, wanted: int
 ) -> _Walk:
-    """Read until `wanted` matches are found or WALK_BUDGET rows are read. The rest is read in
-    the database: only its matches come back (`_matches_in`)."""
-    walk = _walk(queryset, match, order, after, WALK)
+    """Read on after the first `walk` until `wanted` matches are found or WALK_BUDGET rows are
+    read, in the database: only the matches come back (`_matches_in`)."""
     if not (walk.full and len(walk.hits) < wanted and walk.last):
         return walk
     rest = queryset.filter(rows_after(order, walk.last))
@@ -134,7 +139,10 @@ def searched_page[M: models.Model](
     matches a hundred thousand contacts of a million), and so does ordering and counting them;
     reading the list in its own order and checking each row costs as much as the rows read
     before the page is full. So the list is read first (`_walk_for`); when matches are too
-    sparse for that, the index gives them all. The size (`_searched_count`) is exact where
+    sparse for that, the index gives them all. Where the index on the records' own search text
+    can sort the matches (PostgreSQL) and the list's first rows hold none, it is asked first:
+    such a text is in few records, or in records far down the list's order (a last name, in a
+    list sorted by name). The size (`_searched_count`) is exact where
     that is cheap, else "more than" the matches found; not `counted`, there is none (the
     API's pages carry no count).
     """
@@ -148,16 +156,23 @@ def searched_page[M: models.Model](
         return [], None, ListCount(0) if counted else None
     entries = matching_record(actor, model_key, q, visible)
     # The row's own search text holds every search field: for those who may see them all.
-    match = matching_text(q, entries) if set(visible) == set(SOURCES[model_key]) else entries
-    indexed = _Indexed(queryset, matching_ids(actor, model_key, q, visible))
+    every_field = set(visible) == set(SOURCES[model_key])
+    match = matching_text(q, entries) if every_field else entries
+    text = containing_text(queryset.model, q, entries) if every_field else None
+    indexed = _Indexed(queryset, matching_ids(actor, model_key, q, visible), text)
     after = after_cursor(order, cursor) if cursor else None
-    walk = _walk_for(queryset, match, order, after, size + 1)
-    by_index = walk.full and len(walk.hits) <= size  # too sparse to read on: the index has them all
-    if by_index:
-        rows, next_cursor = indexed.page(cursor, order, size)
-    else:
-        rows = list(queryset.filter(pk__in=walk.hits[:size]).order_by(*order))
-        next_cursor = encode_cursor(rows[-1], order) if len(walk.hits) > size and rows else None
+    walk = _walk(queryset, match, order, after, WALK)
+    first = indexed.sorts and walk.full and not walk.hits and planned_rows(indexed.records) <= FIRST_EXPECTED
+    page = indexed.sorted_page(cursor, order, size) if first else None
+    if page is None:
+        walk = _walk_on(queryset, match, order, walk, size + 1)
+    by_index = page is not None or (walk.full and len(walk.hits) <= size)
+    if page is None and by_index:  # too sparse to read on: the index has them all
+        page = indexed.page(cursor, order, size)
+    if page is None:
+        found = list(queryset.filter(pk__in=walk.hits[:size]).order_by(*order))
+        page = found, encode_cursor(found[-1], order) if len(walk.hits) > size and found else None
+    rows, next_cursor = page
     if not counted:
         return rows, next_cursor, None
     count = _searched_count(queryset, match, indexed, walk, from_start=not cursor, by_index=by_index)
@@ -165,12 +180,16 @@ def searched_page[M: models.Model](
 
 
 class _Indexed:
-    """The list's rows the index finds, asked once for page and count: by their ids when
-    EXACT_COUNT_LIMIT records or fewer match, else through the index's query each time."""
+    """The list's rows the index finds, asked once for page and count: through the index on the
+    records' own search text where there is one (`text`), else by their entries' ids when
+    EXACT_COUNT_LIMIT records or fewer match, else through the entries' query each time."""
 
-    def __init__(self, queryset: models.QuerySet[Any], entries: models.QuerySet[Any]) -> None:
-        self._queryset, self._entries = queryset, entries
+    def __init__(
+        self, queryset: models.QuerySet[Any], entries: models.QuerySet[Any], text: models.Q | None = None
+    ) -> None:
+        self._queryset, self._entries, self._text = queryset, entries, text
         self._listed: int | None = None  # the matches a first page ordered, all of them
+        self._beyond = False  # the text's index found more than EXACT_COUNT_LIMIT
 
     @cached_property
     def _ids(self) -> set[Any] | None:
@@ -182,28 +201,61 @@ class _Indexed:
 
     @property
     def records(self) -> models.QuerySet[Any]:
+        if self._text is not None:
+            return self._queryset.filter(self._text)
         if self._ids is None:
             return self._queryset.filter(pk__in=self._entries)
         return among(self._queryset, list(self._ids))  # thousands of ids: one array on PostgreSQL
 
+    @property
+    def sorts(self) -> bool:
+        """Whether the index sorts and counts the matches itself (the records' own text's)."""
+        return self._text is not None
+
+    def sorted_page(self, cursor: str | None, order: tuple[str, ...], size: int) -> tuple[list[Any], str | None] | None:
+        """The page through the text's index, with every match counted; None if more than
+        EXACT_COUNT_LIMIT records match."""
+        records = self.records.filter(after_cursor(order, cursor)) if cursor else self.records
+        found = _first_matches(records, order, size + 1, held=EXACT_COUNT_LIMIT)
+        if found is None:
+            self._beyond = True
+            return None
+        keys, matches = found
+        return self._rows(keys, cursor, order, size, matches)
+
     def page(self, cursor: str | None, order: tuple[str, ...], size: int) -> tuple[list[Any], str | None]:
         """With the ids held, their order is asked for without a LIMIT: given one, PostgreSQL
         reads the list's sort index from its start, checking each row against the ids, and
-        the matches may all lie near its end (measured: 2.3 s for a name starting with W)."""
-        if self._ids is None:
-            return paginate(self.records, cursor=cursor, limit=size, order=order)
+        the matches may all lie near its end (measured: 2.3 s for a name starting with W).
+        Too many matches to hold or sort: in the list's own order, through the index's query."""
+        if self.sorts and not self._beyond and (page := self.sorted_page(cursor, order, size)) is not None:
+            return page
+        if self.sorts or self._ids is None:
+            return paginate(self.records, cursor=cursor, limit=size, order=order, rows_from=self._queryset)
         records = self.records.filter(after_cursor(order, cursor)) if cursor else self.records
         keys = [row[-1] for row in _ordered(records, order)]
+        return self._rows(keys, cursor, order, size, len(keys))
+
+    def _rows(
+        self, keys: list[Any], cursor: str | None, order: tuple[str, ...], size: int, matches: int
+    ) -> tuple[list[Any], str | None]:
+        """The page's rows, of the matches' ids in order (one more than the page: whether
+        another follows); a first page keeps the count of every match."""
         if not cursor:
-            self._listed = len(keys)
+            self._listed = matches
         rows = list(self._queryset.filter(pk__in=keys[:size]).order_by(*order))
         return rows, encode_cursor(rows[-1], order) if len(keys) > size and rows else None
 
     def count(self) -> ListCount:
-        """Exact with the ids held: a first page has ordered every match already."""
-        if self._ids is None:
-            return list_count(self.records)
-        return ListCount(self.records.count() if self._listed is None else self._listed)
+        """Exact where a first page has counted every match (with the ids held, or through the
+        text's index); else exact with the ids held, and as `list_count` has it otherwise."""
+        if self._listed is not None:
+            return ListCount(self._listed)
+        if self._beyond:
+            return ListCount(EXACT_COUNT_LIMIT, exact=False)
+        if self._text is None and self._ids is not None:
+            return ListCount(self.records.count())
+        return list_count(self.records)
 
 
 def _ordered(records: models.QuerySet[Any], order: tuple[str, ...]) -> list[tuple[Any, ...]]:
@@ -215,6 +267,32 @@ def _ordered(records: models.QuerySet[Any], order: tuple[str, ...]) -> list[tupl
     if connection.vendor == "sqlite" and len(descending) == 1:
         return sorted(records.order_by().values_list(*names), reverse=descending.pop())
     return list(records.order_by(*order).values_list(*names))
+
+
+def _first_matches(
+    records: models.QuerySet[Any], order: tuple[str, ...], limit: int, *, held: int
+) -> tuple[list[Any], int] | None:
+    """PostgreSQL: the ids of the first `limit` records in order, and how many there are, in
+    one statement; None if more than `held` match. MATERIALIZED reads the matches through
+    their own index first and sorts them after; given the LIMIT, the planner would rather walk
+    the list's sort index from its start and check each row, and the matches may all lie near
+    its end."""
+    names = [name.lstrip("-") for name in order]
+    sql, params = records.order_by().values_list(*names)[: held + 1].query.sql_with_params()
+    columns = [f"c{position}" for position in range(len(order))]  # the matches' columns, renamed
+    ordering = ", ".join(
+        f"{column}{' DESC' if name.startswith('-') else ''}" for column, name in zip(columns, order, strict=True)
+    )
+    # Django's own compiled statement inside; every value a parameter.
+    query = (
+        f"WITH matches({', '.join(columns)}) AS MATERIALIZED ({sql}) "  # noqa: S608
+        f"SELECT {columns[names.index('pk')]}, count(*) OVER () FROM matches ORDER BY {ordering} LIMIT %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(query, [*params, limit])
+        rows = cursor.fetchall()
+    matches = rows[0][1] if rows else 0
+    return None if matches > held else ([row[0] for row in rows], matches)
 
 
 def _searched_count(
