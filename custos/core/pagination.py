@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -22,8 +23,12 @@ _SALT = "custos.api.cursor"
 def encode_cursor(last: models.Model, order: tuple[str, ...] = ("pk",)) -> str:
     """The cursor after `last`: its values of the ordering's fields, and the ordering itself,
     so that a cursor of one sort order is refused by another."""
-    values = [str(getattr(last, name.lstrip("-"))) for name in order]
-    return signing.dumps({"after": values, "order": ",".join(order)}, salt=_SALT, compress=False)
+    return _cursor_after([getattr(last, name.lstrip("-")) for name in order], order)
+
+
+def _cursor_after(values: Sequence[Any], order: tuple[str, ...]) -> str:
+    after = [str(value) for value in values]
+    return signing.dumps({"after": after, "order": ",".join(order)}, salt=_SALT, compress=False)
 
 
 def decode_cursor(cursor: str, order: tuple[str, ...] = ("pk",)) -> list[str]:
@@ -98,17 +103,24 @@ def paginate[M: models.Model](
     size = check_limit(limit)
     if cursor:
         queryset = queryset.filter(after_cursor(order, cursor))
-    keys = list(queryset.order_by(*order).values_list("pk", flat=True)[: size + 1])
-    rows = list((queryset if rows_from is None else rows_from).filter(pk__in=keys[:size]).order_by(*order))
-    return rows, encode_cursor(rows[-1], order) if len(keys) > size and rows else None
+    keys = list(queryset.order_by(*order).values_list(*(name.lstrip("-") for name in order))[: size + 1])
+    return rows_of(queryset if rows_from is None else rows_from, keys, order, size)
+
+
+def rows_of[M: models.Model](
+    rows_from: models.QuerySet[M], keys: list[tuple[Any, ...]], order: tuple[str, ...], size: int
+) -> tuple[list[M], str | None]:
+    """A page's rows, read by id, in the order of the sort values read before (`keys`, each
+    ending with the row's id; one more than the page: whether another follows), and the next
+    cursor from those values: a row changed or deleted in between moves nothing after it."""
+    ids = [key[-1] for key in keys[:size]]
+    found = {row.pk: row for row in rows_from.filter(pk__in=ids)}
+    rows = [found[key] for key in ids if key in found]
+    return rows, _cursor_after(keys[size - 1], order) if len(keys) > size else None
 
 
 # Up to this many rows a list counts exactly; beyond it, counting would scan the whole match.
 EXACT_COUNT_LIMIT = 10_000
-# PostgreSQL: a list the planner puts beyond this many rows is not counted at all; its
-# estimates are good to a few per cent (70,000 tagged contacts: 76,344), and counting to the
-# limit first read 10,001 rows (27 ms for a tag, at a million contacts).
-TRUSTED_ESTIMATE = 3 * EXACT_COUNT_LIMIT
 
 
 @dataclass(frozen=True)
@@ -124,35 +136,30 @@ class ListCount:
 def list_count(queryset: models.QuerySet[Any]) -> ListCount:
     """The size of a list without scanning millions of rows: an exact count up to
     EXACT_COUNT_LIMIT (the count stops there), beyond it the planner's estimate on PostgreSQL,
-    rounded to two significant digits; on SQLite "more than EXACT_COUNT_LIMIT"."""
+    rounded to two significant digits; on SQLite "more than EXACT_COUNT_LIMIT". The count
+    comes first: an estimate alone can be far off (a condition without statistics, such as a
+    custom field's text, is guessed at a fixed share of the table)."""
     queryset = queryset.order_by()
-    estimate = planned_rows(queryset) if connection.vendor == "postgresql" else None
-    counted = None if estimate is not None and estimate > TRUSTED_ESTIMATE else _counted(queryset)
+    counted = counted_exactly(queryset)
     if counted is not None:
         return ListCount(counted)
-    if estimate is not None:
-        return ListCount(rounded(max(estimate, EXACT_COUNT_LIMIT + 1)), exact=False, estimated=True)
+    if connection.vendor == "postgresql":
+        estimate = max(planned_rows(queryset), EXACT_COUNT_LIMIT + 1)
+        return ListCount(rounded(estimate), exact=False, estimated=True)
     return ListCount(EXACT_COUNT_LIMIT, exact=False)
 
 
 def counted_exactly(queryset: models.QuerySet[Any]) -> int | None:
-    """The number of rows if EXACT_COUNT_LIMIT or fewer, else None: the count stops there
-    (and does not start on PostgreSQL for a list planned far beyond it)."""
-    queryset = queryset.order_by()
-    if connection.vendor == "postgresql" and planned_rows(queryset) > TRUSTED_ESTIMATE:
-        return None
-    return _counted(queryset)
-
-
-def _counted(queryset: models.QuerySet[Any]) -> int | None:
-    counted = queryset[: EXACT_COUNT_LIMIT + 1].count()
+    """The number of rows if EXACT_COUNT_LIMIT or fewer, else None: the count stops there."""
+    counted = queryset.order_by()[: EXACT_COUNT_LIMIT + 1].count()
     return counted if counted <= EXACT_COUNT_LIMIT else None
 
 
 def planned_rows(queryset: models.QuerySet[Any]) -> int:
-    """PostgreSQL: how many rows the planner expects the queryset to have."""
-    plan = json.loads(queryset.explain(format="json"))
-    return int(plan[0]["Plan"]["Plan Rows"])
+    """PostgreSQL: how many rows the planner expects the queryset to have (none where Django
+    knows there can be none, and asks nothing)."""
+    explained = queryset.explain(format="json")
+    return int(json.loads(explained)[0]["Plan"]["Plan Rows"]) if explained else 0
 
 
 def rounded(number: float, digits: int = 2) -> int:

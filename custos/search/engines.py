@@ -56,16 +56,17 @@ def has(feature: str) -> bool:
 
 
 def text_indexed(table: str) -> bool:
-    """PostgreSQL: whether the table's own search text has a trigram index
+    """PostgreSQL: whether the table's own search text has a trigram index that answers `~~~`
     (`<table>_search_text_trgm`, built with the operator class of migration 0007 where a
-    superuser migrates), asked once per process."""
+    superuser migrates), asked once per process: one built by hand later serves after a restart."""
     key = (connection.alias, f"text_indexed:{table}")
     if key not in _features:
         found = False
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute(
-                    "SELECT EXISTS (SELECT 1 FROM pg_indexes WHERE indexname = %s)", [f"{table}_search_text_trgm"]
+                    "SELECT EXISTS (SELECT 1 FROM pg_indexes WHERE indexname = %s AND indexdef LIKE %s)",
+                    [f"{table}_search_text_trgm", "%custos_trgm_ops%"],
                 )
                 found = bool(cursor.fetchone()[0])
         _features[key] = found

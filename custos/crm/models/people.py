@@ -13,7 +13,6 @@ from custos.core.fields import EncryptedTextField
 from custos.core.personal_data import ANONYMISE, CONTACT, DELETE, FREE_TEXT, IDENTITY, SPECIAL
 from custos.core.tenancy import TenantModel
 from custos.privacy.models import Subject
-from custos.search.index import OVERFLOW
 
 
 class PostalAddress(models.Model):
@@ -136,13 +135,6 @@ class Contact(PostalAddress, Searchable, TenantModel):
             # A list's default order within the organisation: without it SQLite reads the
             # organisation's rows through another index and sorts them all (166 ms at 100,000).
             models.Index(fields=["org", "id"], name="contact_org_id"),
-            # The few whose search text overflowed or was never written, which a search through
-            # the trigram index on the text (crm 0013, PostgreSQL) checks by their entries.
-            models.Index(
-                fields=["org"],
-                condition=models.Q(search_text=OVERFLOW) | models.Q(search_text__isnull=True),
-                name="contact_org_unindexed",
-            ),
         ]
 
     class Privacy:

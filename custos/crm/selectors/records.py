@@ -23,6 +23,7 @@ from custos.core.pagination import (
     paginate,
     planned_rows,
     rows_after,
+    rows_of,
     rows_through,
 )
 from custos.crm.search import SOURCES, visible_search_fields
@@ -138,7 +139,7 @@ def searched_page[M: models.Model](
     Asking the index for every match costs as much as there are matches (an email domain
     matches a hundred thousand contacts of a million), and so does ordering and counting them;
     reading the list in its own order and checking each row costs as much as the rows read
-    before the page is full. So the list is read first (`_walk_for`); when matches are too
+    before the page is full. So the list is read first (`_walk`, `_walk_on`); when matches are too
     sparse for that, the index gives them all. Where the index on the records' own search text
     can sort the matches (PostgreSQL) and the list's first rows hold none, it is asked first:
     such a text is in few records, or in records far down the list's order (a last name, in a
@@ -233,22 +234,27 @@ class _Indexed:
         if self.sorts or self._ids is None:
             return paginate(self.records, cursor=cursor, limit=size, order=order, rows_from=self._queryset)
         records = self.records.filter(after_cursor(order, cursor)) if cursor else self.records
-        keys = [row[-1] for row in _ordered(records, order)]
+        keys = _ordered(records, order)
         return self._rows(keys, cursor, order, size, len(keys))
 
     def _rows(
-        self, keys: list[Any], cursor: str | None, order: tuple[str, ...], size: int, matches: int
+        self, keys: list[tuple[Any, ...]], cursor: str | None, order: tuple[str, ...], size: int, matches: int
     ) -> tuple[list[Any], str | None]:
-        """The page's rows, of the matches' ids in order (one more than the page: whether
-        another follows); a first page keeps the count of every match."""
+        """The page's rows, of the matches' sort values in order (`rows_of`); a first page
+        keeps the count of every match."""
         if not cursor:
             self._listed = matches
-        rows = list(self._queryset.filter(pk__in=keys[:size]).order_by(*order))
-        return rows, encode_cursor(rows[-1], order) if len(keys) > size and rows else None
+        return rows_of(self._queryset, keys, order, size)
+
+    @property
+    def beyond(self) -> bool:
+        """Whether the text's index found more than EXACT_COUNT_LIMIT matches."""
+        return self._beyond
 
     def count(self) -> ListCount:
         """Exact where a first page has counted every match (with the ids held, or through the
-        text's index); else exact with the ids held, and as `list_count` has it otherwise."""
+        text's index); "more than EXACT_COUNT_LIMIT" where the text's index found more; else
+        exact with the ids held, and as `list_count` has it otherwise."""
         if self._listed is not None:
             return ListCount(self._listed)
         if self._beyond:
@@ -271,12 +277,12 @@ def _ordered(records: models.QuerySet[Any], order: tuple[str, ...]) -> list[tupl
 
 def _first_matches(
     records: models.QuerySet[Any], order: tuple[str, ...], limit: int, *, held: int
-) -> tuple[list[Any], int] | None:
-    """PostgreSQL: the ids of the first `limit` records in order, and how many there are, in
-    one statement; None if more than `held` match. MATERIALIZED reads the matches through
-    their own index first and sorts them after; given the LIMIT, the planner would rather walk
-    the list's sort index from its start and check each row, and the matches may all lie near
-    its end."""
+) -> tuple[list[tuple[Any, ...]], int] | None:
+    """PostgreSQL: the sort values of the first `limit` records in order (each ending with the
+    id), and how many there are, in one statement; None if more than `held` match.
+    MATERIALIZED reads the matches through their own index first and sorts them after; given
+    the LIMIT, the planner would rather walk the list's sort index from its start and check
+    each row, and the matches may all lie near its end."""
     names = [name.lstrip("-") for name in order]
     sql, params = records.order_by().values_list(*names)[: held + 1].query.sql_with_params()
     columns = [f"c{position}" for position in range(len(order))]  # the matches' columns, renamed
@@ -286,13 +292,13 @@ def _first_matches(
     # Django's own compiled statement inside; every value a parameter.
     query = (
         f"WITH matches({', '.join(columns)}) AS MATERIALIZED ({sql}) "  # noqa: S608
-        f"SELECT {columns[names.index('pk')]}, count(*) OVER () FROM matches ORDER BY {ordering} LIMIT %s"
+        f"SELECT {', '.join(columns)}, count(*) OVER () FROM matches ORDER BY {ordering} LIMIT %s"
     )
     with connection.cursor() as cursor:
         cursor.execute(query, [*params, limit])
         rows = cursor.fetchall()
-    matches = rows[0][1] if rows else 0
-    return None if matches > held else ([row[0] for row in rows], matches)
+    matches = rows[0][-1] if rows else 0
+    return None if matches > held else ([row[:-1] for row in rows], matches)
 
 
 def _searched_count(
@@ -314,4 +320,6 @@ def _searched_count(
         return indexed.count()
     if counted_exactly(queryset) is not None:
         return ListCount(queryset.annotate(_hit=match).filter(_hit__isnull=False).count())
+    if indexed.beyond:  # the text's index found more before the walk filled the page
+        return ListCount(EXACT_COUNT_LIMIT, exact=False)
     return ListCount(len(walk.hits), exact=False)

@@ -288,3 +288,24 @@ def test_on_postgresql_many_expected_matches_are_walked_to_before_the_index_is_a
 
     assert [c.last_name for c in page] == ["Z12", "Z13", "Z14"]
     assert not [q for q in first_page.captured_queries if q["sql"].startswith("WITH matches")]
+
+
+@pytest.mark.usefixtures("people")
+@pytest.mark.parametrize("change", ["renamed", "deleted"])
+def test_a_row_changed_between_a_pages_ids_and_its_rows_moves_no_other_row_off_the_list(alice, change):
+    """A page's sort values are read first, its rows after: the next cursor comes from the
+    values, so a row renamed to the end of the list (or deleted) in between skips nothing."""
+    listed = contact_list(alice)
+    before = [c.pk for c in listed.order_by(*NAME)]
+    keys = list(listed.order_by(*NAME).values_list("last_name", "first_name", "pk")[:4])
+    moved = Contact.objects.filter(pk=keys[0][-1])
+    if change == "renamed":
+        moved.update(last_name="Zzz")
+    else:
+        moved.delete()
+
+    rows, cursor = pagination.rows_of(listed, keys, NAME, 3)
+    following, _next = pagination.paginate(contact_list(alice), cursor=cursor, limit=3, order=NAME)
+
+    assert [c.pk for c in rows] == [key[-1] for key in keys[:3] if key[-1] != keys[0][-1] or change == "renamed"]
+    assert [c.pk for c in following] == before[3:6]
