@@ -132,6 +132,7 @@ def searched_page[M: models.Model](
     order: tuple[str, ...] = ("pk",),
     limit: int | None = None,
     counted: bool = True,
+    trust_estimate: bool = False,
 ) -> tuple[list[M], str | None, ListCount | None]:
     """One page of a list searched for q, its next cursor, and the list's size, at a cost that
     does not grow with the number of matches.
@@ -145,13 +146,13 @@ def searched_page[M: models.Model](
     such a text is in few records, or in records far down the list's order (a last name, in a
     list sorted by name). The size (`_searched_count`) is exact where
     that is cheap, else "more than" the matches found; not `counted`, there is none (the
-    API's pages carry no count).
+    API's pages carry no count); `trust_estimate`, as `list_count` has it, for a list not searched.
     """
     size = check_limit(limit)
     q = _cleaned(q)
     if not q:
         rows, next_cursor = paginate(queryset, cursor=cursor, limit=size, order=order)
-        return rows, next_cursor, list_count(queryset) if counted else None
+        return rows, next_cursor, list_count(queryset, trust_estimate=trust_estimate) if counted else None
     visible = visible_search_fields(actor, model_key)
     if not visible:
         return [], None, ListCount(0) if counted else None
