@@ -191,7 +191,7 @@ class _Indexed:
     ) -> None:
         self._queryset, self._entries, self._text = queryset, entries, text
         self._listed: int | None = None  # the matches a first page ordered, all of them
-        self._beyond = False  # the text's index found more than EXACT_COUNT_LIMIT
+        self.beyond = False  # the text's index found more than EXACT_COUNT_LIMIT
 
     @cached_property
     def _ids(self) -> set[Any] | None:
@@ -220,7 +220,7 @@ class _Indexed:
         records = self.records.filter(after_cursor(order, cursor)) if cursor else self.records
         found = _first_matches(records, order, size + 1, held=EXACT_COUNT_LIMIT)
         if found is None:
-            self._beyond = True
+            self.beyond = True
             return None
         keys, matches = found
         return self._rows(keys, cursor, order, size, matches)
@@ -230,7 +230,7 @@ class _Indexed:
         reads the list's sort index from its start, checking each row against the ids, and
         the matches may all lie near its end (measured: 2.3 s for a name starting with W).
         Too many matches to hold or sort: in the list's own order, through the index's query."""
-        if self.sorts and not self._beyond and (page := self.sorted_page(cursor, order, size)) is not None:
+        if self.sorts and not self.beyond and (page := self.sorted_page(cursor, order, size)) is not None:
             return page
         if self.sorts or self._ids is None:
             return paginate(self.records, cursor=cursor, limit=size, order=order, rows_from=self._queryset)
@@ -247,18 +247,13 @@ class _Indexed:
             self._listed = matches
         return rows_of(self._queryset, keys, order, size)
 
-    @property
-    def beyond(self) -> bool:
-        """Whether the text's index found more than EXACT_COUNT_LIMIT matches."""
-        return self._beyond
-
     def count(self) -> ListCount:
         """Exact where a first page has counted every match (with the ids held, or through the
         text's index); "more than EXACT_COUNT_LIMIT" where the text's index found more; else
         exact with the ids held, and as `list_count` has it otherwise."""
         if self._listed is not None:
             return ListCount(self._listed)
-        if self._beyond:
+        if self.beyond:
             return ListCount(EXACT_COUNT_LIMIT, exact=False)
         if self._text is None and self._ids is not None:
             return ListCount(self.records.count())
