@@ -121,10 +121,6 @@ def rows_of[M: models.Model](
 
 # Up to this many rows a list counts exactly; beyond it, counting would scan the whole match.
 EXACT_COUNT_LIMIT = 10_000
-# PostgreSQL: a list the caller knows the planner has statistics for (`trust_estimate`) and
-# that it puts beyond this many rows is estimated without counting: counting to the limit
-# first read 10,001 tagged contacts (27 ms at a million), whose estimate was 76,344 for 80,043.
-TRUSTED_ESTIMATE = 3 * EXACT_COUNT_LIMIT
 
 
 @dataclass(frozen=True)
@@ -137,16 +133,13 @@ class ListCount:
     estimated: bool = False
 
 
-def list_count(queryset: models.QuerySet[Any], *, trust_estimate: bool = False) -> ListCount:
+def list_count(queryset: models.QuerySet[Any]) -> ListCount:
     """The size of a list without scanning millions of rows: an exact count up to
     EXACT_COUNT_LIMIT (the count stops there), beyond it the planner's estimate on PostgreSQL,
     rounded to two significant digits; on SQLite "more than EXACT_COUNT_LIMIT". The count
-    comes first unless the caller trusts the estimate of its conditions: a condition without
-    statistics (a custom field's text) is guessed at a fixed share of the table, and 4,001
-    matches showed as "about 100,000"."""
+    comes first: an estimate alone can be far off (a condition without statistics, such as a
+    custom field's text, is guessed at a fixed share of the table)."""
     queryset = queryset.order_by()
-    if trust_estimate and connection.vendor == "postgresql" and (estimate := planned_rows(queryset)) > TRUSTED_ESTIMATE:
-        return ListCount(rounded(estimate), exact=False, estimated=True)
     counted = counted_exactly(queryset)
     if counted is not None:
         return ListCount(counted)

@@ -58,15 +58,18 @@ def has(feature: str) -> bool:
 def text_indexed(table: str) -> bool:
     """PostgreSQL: whether the table's own search text has a trigram index that answers `~~~`
     (`<table>_search_text_trgm`, built with the operator class of migration 0007 where a
-    superuser migrates), asked once per process: one built by hand later serves after a restart."""
+    superuser migrates) and the partial index of the rows whose text is checked by their
+    entries (without it, that half of the condition reads every row of the organisation);
+    asked once per process: indexes built by hand later serve after a restart."""
     key = (connection.alias, f"text_indexed:{table}")
     if key not in _features:
         found = False
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute(
-                    "SELECT EXISTS (SELECT 1 FROM pg_indexes WHERE indexname = %s AND indexdef LIKE %s)",
-                    [f"{table}_search_text_trgm", "%custos_trgm_ops%"],
+                    "SELECT bool_or(indexname = %s AND indexdef LIKE %s) AND bool_or(indexdef LIKE %s) "
+                    "FROM pg_indexes WHERE tablename = %s",
+                    [f"{table}_search_text_trgm", "%custos_trgm_ops%", "%WHERE%search_text IS NULL%", table],
                 )
                 found = bool(cursor.fetchone()[0])
         _features[key] = found

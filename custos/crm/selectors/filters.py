@@ -148,12 +148,6 @@ def filter_list[M: models.Model](
     return queryset.filter(conditions)
 
 
-def estimable(params: Mapping[str, Any]) -> bool:
-    """Whether PostgreSQL's estimate of a list so filtered can stand for its size: it keeps
-    statistics for the tags, owner, country and company, none for a custom field's value."""
-    return not any(name.startswith(CUSTOM_PREFIX) and str(value).strip() for name, value in params.items())
-
-
 def _uuid(value: str) -> uuid.UUID | None:
     try:
         return uuid.UUID(value)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from django.db import connection, models
+from django.db import connection, connections, models
 from django.db.models.expressions import BaseExpression
 
 from custos.core.actor import Actor, RecordScope
@@ -132,7 +132,6 @@ def searched_page[M: models.Model](
     order: tuple[str, ...] = ("pk",),
     limit: int | None = None,
     counted: bool = True,
-    trust_estimate: bool = False,
 ) -> tuple[list[M], str | None, ListCount | None]:
     """One page of a list searched for q, its next cursor, and the list's size, at a cost that
     does not grow with the number of matches.
@@ -146,13 +145,13 @@ def searched_page[M: models.Model](
     such a text is in few records, or in records far down the list's order (a last name, in a
     list sorted by name). The size (`_searched_count`) is exact where
     that is cheap, else "more than" the matches found; not `counted`, there is none (the
-    API's pages carry no count); `trust_estimate`, as `list_count` has it, for a list not searched.
+    API's pages carry no count).
     """
     size = check_limit(limit)
     q = _cleaned(q)
     if not q:
         rows, next_cursor = paginate(queryset, cursor=cursor, limit=size, order=order)
-        return rows, next_cursor, list_count(queryset, trust_estimate=trust_estimate) if counted else None
+        return rows, next_cursor, list_count(queryset) if counted else None
     visible = visible_search_fields(actor, model_key)
     if not visible:
         return [], None, ListCount(0) if counted else None
@@ -280,7 +279,8 @@ def _first_matches(
     the LIMIT, the planner would rather walk the list's sort index from its start and check
     each row, and the matches may all lie near its end."""
     names = [name.lstrip("-") for name in order]
-    sql, params = records.order_by().values_list(*names)[: held + 1].query.sql_with_params()
+    matching = records.order_by().values_list(*names)[: held + 1]
+    sql, params = matching.query.get_compiler(matching.db).as_sql()
     columns = [f"c{position}" for position in range(len(order))]  # the matches' columns, renamed
     ordering = ", ".join(
         f"{column}{' DESC' if name.startswith('-') else ''}" for column, name in zip(columns, order, strict=True)
@@ -290,7 +290,7 @@ def _first_matches(
         f"WITH matches({', '.join(columns)}) AS MATERIALIZED ({sql}) "  # noqa: S608
         f"SELECT {', '.join(columns)}, count(*) OVER () FROM matches ORDER BY {ordering} LIMIT %s"
     )
-    with connection.cursor() as cursor:
+    with connections[matching.db].cursor() as cursor:
         cursor.execute(query, [*params, limit])
         rows = cursor.fetchall()
     matches = rows[0][-1] if rows else 0

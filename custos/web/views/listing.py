@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from custos.core.actor import Actor
 from custos.core.errors import ValidationFailed
 from custos.core.pagination import ListCount, decode_cursor, paginate
-from custos.crm.selectors.filters import estimable, list_order
+from custos.crm.selectors.filters import list_order
 from custos.crm.selectors.records import searched_page
 from custos.crm.services.custom_fields import fields_of
 from custos.web.custom_values import shown_value
@@ -60,14 +60,7 @@ def page(queryset: Any, cursor: str | None, order: tuple[str, ...] = ("pk",)) ->
 
 
 def searched_list_page(
-    actor: Actor,
-    object_type: str,
-    records: Any,
-    q: str,
-    cursor: str | None,
-    order: tuple[str, ...] = ("pk",),
-    *,
-    trust_estimate: bool = False,
+    actor: Actor, object_type: str, records: Any, q: str, cursor: str | None, order: tuple[str, ...] = ("pk",)
 ) -> tuple[list[Any], str | None, ListCount]:
     """A list page searched for q, its next cursor and the list's size; a cursor of another
     sort order or a tampered one starts again from the first page."""
@@ -77,7 +70,7 @@ def searched_list_page(
         except ValidationFailed:
             cursor = None
     rows, next_cursor, count = searched_page(
-        actor, object_type, records, q, cursor=cursor, order=order, limit=PAGE_SIZE, trust_estimate=trust_estimate
+        actor, object_type, records, q, cursor=cursor, order=order, limit=PAGE_SIZE
     )
     return rows, next_cursor, count or ListCount(0)
 
@@ -168,9 +161,8 @@ def filtered_list(request: HttpRequest, object_type: str, lister: Any, related: 
     try:
         ordering = list_order(object_type, order)
         records = lister(actor, q="", filters=filters)
-        listed = records.select_related(*related) if related else records
         rows, next_cursor, count = searched_list_page(
-            actor, object_type, listed, q, cursor, ordering, trust_estimate=estimable(filters)
+            actor, object_type, records.select_related(*related) if related else records, q, cursor, ordering
         )
     except ValidationFailed as failure:
         errors = failure.errors
