@@ -70,8 +70,10 @@ class Cleaner:
             return default or ""
         return value
 
-    def integer(self, field: str, value: Any, *, minimum: int, maximum: int) -> int | None:
+    def integer(self, field: str, value: Any, *, minimum: int, maximum: int, required: bool = False) -> int | None:
         if value is None or value == "":
+            if required:
+                self.fail(field, _("This field is required."))
             return None
         if isinstance(value, bool) or not isinstance(value, int | str):
             self.fail(field, _("Enter a whole number."))

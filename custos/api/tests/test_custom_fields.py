@@ -74,6 +74,16 @@ def test_fixed_parts_of_a_definition_cannot_change(cast):
     assert renamed["label"] == "Licences"
 
 
+def test_a_position_of_null_is_refused_not_stored(cast):
+    """Found by the schema fuzzing: `position: null` reached the NOT NULL column (500)."""
+    admin = warmed(api_client(cast, cast.olive))
+    field = _field(admin, object_type="deal", key="seats", label="Seats", kind="number")
+    before = snapshot(cast.org_a)
+    response = patch(admin, f"/api/v1/custom-fields/{field['id']}", {"position": None})
+    assert [(e["field"], e["message"]) for e in field_errors(response)] == [("position", "This field is required.")]
+    assert snapshot(cast.org_a) == before
+
+
 def test_special_values_come_only_with_include_special_and_the_read_is_audited(cast):
     admin = api_client(cast, cast.olive)
     _field(admin, object_type="deal", key="diagnosis", label="Diagnosis", kind="text", category="special")

@@ -68,6 +68,17 @@ def test_the_deadline_is_a_month_and_can_be_extended_once(cast):
     assert {e["field"] for e in too_long["errors"]} == {"days", "reason"}
 
 
+def test_an_extension_without_days_names_the_field(cast):
+    """Found by the schema fuzzing: `days: null` answered 422 with no error in it."""
+    client = api_client(cast, cast.alice)
+    request = _request(client, "access", email="x@example.org")
+    response = post(client, f"/api/v1/privacy/requests/{request['id']}/extend", {"days": None, "reason": "Many"})
+    assert [(e["field"], e["message"]) for e in problem(response, 422)["errors"]] == [
+        ("days", "This field is required.")
+    ]
+    assert ok(client.get(f"/api/v1/privacy/requests/{request['id']}"))["extended_at"] is None
+
+
 def test_a_request_is_completed_only_once_verified(cast):
     client = api_client(cast, cast.alice)
     _greta(client)

@@ -105,7 +105,9 @@ def custom_field_update(*, actor: Actor, field: CustomField, data: Mapping[str, 
     if "options" in data:
         cleaned["options"] = _clean_options(cleaner, field.kind, data["options"])
     if "position" in data:
-        cleaned["position"] = cleaner.integer("position", data["position"], minimum=0, maximum=MAX_FIELDS)
+        cleaned["position"] = cleaner.integer(
+            "position", data["position"], minimum=0, maximum=MAX_FIELDS, required=True
+        )
     if cleaner.errors:
         raise ValidationFailed(cleaner.errors)
     changed = sorted(name for name, value in cleaned.items() if getattr(field, name) != value)

@@ -78,14 +78,12 @@ def _clean_scoring(data: Mapping[str, Any], current: Mapping[str, Any]) -> dict[
     cleaned: dict[str, Any] = {
         "name": cleaner.text("name", merged["name"], max_length=100, required=True),
         "condition": cleaner.choice("condition", merged["condition"], ScoringRule.Condition.values),
-        "points": cleaner.integer("points", merged["points"], minimum=-1000, maximum=1000),
+        "points": cleaner.integer("points", merged["points"], minimum=-1000, maximum=1000, required=True),
         "days": cleaner.integer("days", merged["days"], minimum=1, maximum=365) or 7,
         "is_active": _clean_flag(cleaner, "is_active", merged["is_active"]),
         "field": "",
         "value": "",
     }
-    if merged["points"] in (None, ""):
-        cleaner.fail("points", _("This field is required."))
     condition = cleaned["condition"]
     if condition in FIELD_CONDITIONS:
         field = merged["field"] if isinstance(merged["field"], str) else ""

@@ -118,16 +118,15 @@ def _settings_apply(current: PrivacySettings, data: Mapping[str, Any]) -> list[s
     merged = {name: getattr(current, name) for name in SETTINGS_FIELDS} | {
         k: v for k, v in data.items() if k in SETTINGS_FIELDS
     }
-    request_days = cleaner.integer("request_days", merged["request_days"], minimum=1, maximum=MAX_REQUEST_DAYS)
-    reminder_days = cleaner.integer("reminder_days", merged["reminder_days"], minimum=0, maximum=MAX_REQUEST_DAYS)
-    link_days = cleaner.integer("portal_link_days", merged["portal_link_days"], minimum=1, maximum=MAX_PORTAL_LINK_DAYS)
-    for name, value in (
-        ("request_days", request_days),
-        ("reminder_days", reminder_days),
-        ("portal_link_days", link_days),
-    ):
-        if value is None and not any(e.field == name for e in cleaner.errors):
-            cleaner.fail(name, _("This field is required."))
+    request_days = cleaner.integer(
+        "request_days", merged["request_days"], minimum=1, maximum=MAX_REQUEST_DAYS, required=True
+    )
+    reminder_days = cleaner.integer(
+        "reminder_days", merged["reminder_days"], minimum=0, maximum=MAX_REQUEST_DAYS, required=True
+    )
+    link_days = cleaner.integer(
+        "portal_link_days", merged["portal_link_days"], minimum=1, maximum=MAX_PORTAL_LINK_DAYS, required=True
+    )
     if request_days is not None and reminder_days is not None and reminder_days >= request_days:
         cleaner.fail("reminder_days", _("Remind before the deadline: fewer days than there are to answer."))
     inform = merged["inform_recipients"]
@@ -295,7 +294,7 @@ def request_extend(*, actor: Actor, request: PrivacyRequest, days: Any, reason: 
     """Extend the deadline once, by at most two months, with the reason documented."""
     actor.require("privacy_request.change")
     cleaner = Cleaner()
-    days = cleaner.integer("days", days, minimum=1, maximum=MAX_EXTENSION_DAYS)
+    days = cleaner.integer("days", days, minimum=1, maximum=MAX_EXTENSION_DAYS, required=True)
     reason = cleaner.text("reason", reason, max_length=1000, required=True, multiline=True)
     if cleaner.errors or days is None:
         raise ValidationFailed(cleaner.errors)

@@ -169,12 +169,10 @@ def _clean(data: Mapping[str, Any], current: Mapping[str, Any], policy: Retentio
         "condition": cleaner.choice(
             "condition", merged["condition"], conditions_of(key) if key else RetentionPolicy.Condition.values
         ),
-        "days": cleaner.integer("days", merged["days"], minimum=1, maximum=36500),
+        "days": cleaner.integer("days", merged["days"], minimum=1, maximum=36500, required=True),
         "action": cleaner.choice("action", merged["action"], actions_of(key) if key else RetentionPolicy.Action.values),
         "is_enabled": merged["is_enabled"],
     }
-    if merged["days"] in (None, ""):
-        cleaner.fail("days", _("This field is required."))
     if not isinstance(merged["is_enabled"], bool):
         cleaner.fail("is_enabled", _("Use true or false."))
     if key and RetentionPolicy.objects.filter(key=key).exclude(pk=policy.pk if policy else None).exists():

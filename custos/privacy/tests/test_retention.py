@@ -76,7 +76,7 @@ def test_a_policy_is_validated_field_by_field_and_bad_input_changes_nothing(cast
     assert [(e.field, e.message) for e in caught.value.errors if e.field == "days"] == [
         ("days", "This field is required.")
     ]
-    assert [e.field for e in caught.value.errors] == ["condition", "action", "days"]
+    assert [e.field for e in caught.value.errors] == ["condition", "days", "action"]
     with pytest.raises(ValidationFailed) as caught:
         _policy(cast, days=36501)
     assert [(e.field, e.message) for e in caught.value.errors] == [("days", "Enter a number from 1 to 36500.")]

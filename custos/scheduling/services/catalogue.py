@@ -76,10 +76,7 @@ def clean_service(data: Mapping[str, Any], *, partial: bool, record: Service | N
                     cleaner, Service.objects.all(), cleaned[name], record, _("A service has this name already.")
                 )
             case "duration_minutes":
-                minutes = cleaner.integer(name, value, minimum=5, maximum=MAX_DURATION)
-                if minutes is None and not any(e.field == name for e in cleaner.errors):
-                    cleaner.fail(name, _("This field is required."))
-                cleaned[name] = minutes
+                cleaned[name] = cleaner.integer(name, value, minimum=5, maximum=MAX_DURATION, required=True)
             case "price":
                 amount = cleaner.money(name, value)
                 if amount is not None:  # none given: free on creation, unchanged on update
@@ -239,11 +236,9 @@ def clean_settings(data: Mapping[str, Any]) -> dict[str, Any]:
         value = data[name]
         match name:
             case "reminder_hours":
-                hours = cleaner.integer(name, value, minimum=1, maximum=MAX_REMINDER_HOURS)
+                hours = cleaner.integer(name, value, minimum=1, maximum=MAX_REMINDER_HOURS, required=True)
                 if hours is not None:
                     cleaned[name] = hours
-                elif not any(e.field == name for e in cleaner.errors):
-                    cleaner.fail(name, _("This field is required."))
             case "language":
                 cleaned[name] = cleaner.choice(name, value, [code for code, _name in settings.LANGUAGES])
             case "time_zone":
