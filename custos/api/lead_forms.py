@@ -17,6 +17,7 @@ from custos.crm.models import LeadForm
 from custos.crm.models.forms import ASKABLE_FIELDS
 from custos.crm.selectors.forms import access_lead_form, lead_form_list
 from custos.crm.services import forms as services
+from custos.search.text import query
 
 router = Router(tags=["lead forms"])
 
@@ -101,8 +102,8 @@ def list_lead_forms(
 ) -> dict[str, Any]:
     """`q` finds forms whose name contains it (any case)."""
     forms = lead_form_list(actor_of(request)).prefetch_related("purposes")
-    if q.strip():
-        forms = forms.filter(name__icontains=q.strip()[:200])
+    if query(q):
+        forms = forms.filter(name__icontains=query(q))
     rows, next_cursor = paginate(forms, cursor=cursor, limit=limit)
     return {"items": [lead_form_out(form) for form in rows], "next": next_cursor}
 

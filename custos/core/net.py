@@ -1,4 +1,5 @@
-"""The client's address, as the server (or the trusted proxy in front of it) sees it."""
+"""The client's address as the server (or the trusted proxy in front of it) sees it, and
+where a form may send the client next."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import ipaddress
 
 from django.conf import settings
 from django.http import HttpRequest
+from django.utils.http import url_has_allowed_host_and_scheme
 
 
 def client_ip(request: HttpRequest) -> str | None:
@@ -19,3 +21,13 @@ def client_ip(request: HttpRequest) -> str | None:
         return str(ipaddress.ip_address(candidate))
     except ValueError:
         return None
+
+
+def local_path(request: HttpRequest, target: str) -> str | None:
+    """A path on this site that a form asked to go to next, else None: never another site, and
+    never a bare word, which Django's `redirect` would take for a view's name (a 500)."""
+    if target.startswith("/") and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return None

@@ -23,14 +23,13 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import translation
 from django.utils.cache import patch_cache_control
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from custos.core.errors import Conflict, ValidationFailed
 from custos.core.models import Organization
-from custos.core.net import client_ip
+from custos.core.net import client_ip, local_path
 from custos.core.tenancy import tenant_scope
 from custos.privacy.models import PortalLink, PrivacyRequest
 from custos.privacy.services.consent import consent_states, in_language, purpose_text
@@ -253,10 +252,7 @@ def set_language(request: HttpRequest) -> HttpResponse:
     language = request.POST.get("language", "")
     if language in LANGUAGE_CODES:
         request.session[SESSION_LANGUAGE] = language
-    target = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
-        target = reverse("portal:data")
-    return redirect(target)
+    return redirect(local_path(request, request.POST.get("next", "")) or reverse("portal:data"))
 
 
 # The person's own pages ------------------------------------------------------------------

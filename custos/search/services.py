@@ -19,7 +19,7 @@ from custos.core.actor import Actor, RecordScope
 from custos.search import engines
 from custos.search.index import OVERFLOW
 from custos.search.models import SearchEntry
-from custos.search.text import digits, looks_like_phone, normalise
+from custos.search.text import digits, looks_like_phone, normalise, query
 
 SIMILARITY_THRESHOLD = 0.3
 # Entries a look-up reads before ranking: the bound that keeps a search's work independent
@@ -54,7 +54,7 @@ SQLITE_WORD_STARTS_FROM = 13
 
 
 def _query_text(q: str) -> str:
-    q = q.strip()[:200]
+    q = query(q)
     return digits(q) if looks_like_phone(q) else normalise(q)
 
 

@@ -8,6 +8,20 @@ import unicodedata
 _FOLD = str.maketrans({"ß": "ss", "æ": "ae", "ø": "o", "ł": "l", "đ": "d", "þ": "th"})
 _SPACE = re.compile(r"\s+")
 _PHONE_LIKE = re.compile(r"^[+()\d\s./-]{4,}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# What is searched for is cut to this: no stored value it could find is longer.
+QUERY_LENGTH = 200
+
+
+def typed(text: str) -> str:
+    """Typed text to look something up by, trimmed and without control characters: no stored
+    value holds one, and PostgreSQL refuses a NUL in any text (an error, not "no match")."""
+    return _CONTROL.sub("", text).strip()
+
+
+def query(text: str) -> str:
+    """What was typed into a search box, cut to QUERY_LENGTH."""
+    return typed(text)[:QUERY_LENGTH]
 
 
 def normalise(text: str) -> str:

@@ -35,6 +35,7 @@ from custos.crm.search import visible_search_fields
 from custos.crm.selectors.people import company_list
 from custos.crm.selectors.records import scoped, search
 from custos.crm.selectors.search import global_search
+from custos.search.text import query, typed
 
 SEPARATOR = " · "
 OPTIONS = 20
@@ -64,7 +65,7 @@ def _labels(companies: list[Company]) -> list[str]:
 
 def company_options(actor: Actor, text: str) -> list[str]:
     """Labels of the companies the actor may see that match what was typed, names first."""
-    text = text.strip()[:200]
+    text = query(text)
     if len(text) < 2 or not actor.can("company.view"):
         return []
     by_name: list[Company] = list(
@@ -84,7 +85,7 @@ def company_options(actor: Actor, text: str) -> list[str]:
 
 def company_from_label(actor: Actor, field: str, text: str) -> Company | None:
     """The company a picker's text names: by its label, its name, or its VAT ID. Empty: none."""
-    text = text.strip()
+    text = typed(text)
     if not text:
         return None
     if not actor.can("company.view"):
@@ -246,7 +247,7 @@ def contact_label(actor: Actor, contact: Contact | None) -> str:
 def contact_options(actor: Actor, text: str) -> list[str]:
     """Labels of the contacts the actor may see that match what was typed, best first,
     found through the search index (bounded work, whatever the tenant's size)."""
-    text = text.strip()[:200]
+    text = query(text)
     if len(text) < 2 or not actor.can("contact.view"):
         return []
     by_reference = _by_reference(actor, _typed_reference(text) or _label_reference(text))
@@ -338,7 +339,7 @@ def contact_from_label(actor: Actor, field: str, text: str, *, current: Contact 
     """The contact a picker's text names: by its label, its email, its exact name or its
     reference. Empty: none. `current`: the record's contact now, kept when its label comes back unchanged even
     if the actor could not pick it (another member's, past their record scope)."""
-    text = text.strip()
+    text = typed(text)
     if not text:
         return None
     if current is not None and text == contact_label(actor, current):

@@ -105,6 +105,14 @@ def test_next_never_leads_to_another_site(cast):
         assert signed_in_user_id(client) == str(cast.sam.pk)
 
 
+def test_a_next_that_is_no_path_leads_home(cast):
+    """Found by the form fuzzing: Django's `redirect` took "-1" for a view's name (a 500)."""
+    for target in ("-1", "home", "web:home"):
+        client = Client()
+        response = sign_in(client, "sam@acme.example", next=target)
+        assert response["Location"] == "/", target
+
+
 def test_a_page_that_needs_sign_in_sends_there_with_next(cast):
     response = Client().get("/account/")
     assert response.status_code == 302

@@ -21,6 +21,7 @@ from custos.core.validation import Cleaner
 from custos.crm.models import Company, CustomField
 from custos.crm.selectors.records import scoped
 from custos.crm.services.custom_fields import fields_of, parse_number
+from custos.search.text import query
 
 CUSTOM_PREFIX = "custom_fields."
 ORDERINGS: dict[str, dict[str, tuple[str, ...]]] = {
@@ -105,7 +106,7 @@ def filter_list[M: models.Model](
 
     def given(name: str) -> str:
         value = params.get(name)
-        text = value.strip() if isinstance(value, str) else ""
+        text = query(value) if isinstance(value, str) else ""
         if not name.startswith(CUSTOM_PREFIX) and name not in offered:
             return ""  # not a filter of this list; its faces do not offer it
         if text and name.split(".")[0] in hidden:

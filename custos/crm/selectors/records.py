@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -28,8 +27,7 @@ from custos.core.pagination import (
 )
 from custos.crm.search import SOURCES, visible_search_fields
 from custos.search.services import containing_text, matching_ids, matching_record, matching_text
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+from custos.search.text import query
 
 # A searched list is first read in its own order, each row checked against its own search text
 # (or its entries): WALK rows, then on in one statement that returns only the matches, until the
@@ -56,7 +54,7 @@ def scoped[M: models.Model](actor: Actor, queryset: models.QuerySet[M]) -> model
 
 
 def _cleaned(q: str) -> str:
-    return _CONTROL.sub("", q).strip()[:200]
+    return query(q)
 
 
 def search[M: models.Model](

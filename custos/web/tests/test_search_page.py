@@ -60,3 +60,24 @@ def test_the_page_without_words_just_offers_the_box(cast):
     body = web_client(cast.alice).get("/search/").content.decode()
     assert 'role="search"' in body and "Nothing matches" not in body
     assert 'class="topbar-search"' not in body  # one search box on its own page
+
+
+def test_control_characters_typed_into_a_search_box_are_left_out(cast):
+    """Found by the form fuzzing: PostgreSQL refuses a NUL in any text (a 500)."""
+    _, contact, _, _ = _seed(cast)
+    client = web_client(cast.alice)
+    for page in ("/search/", "/contacts/"):
+        response = client.post(page, {"q": "love\x00lace\x1f"})
+        assert response.status_code == 200, page
+        assert f"/contacts/{contact.pk}/" in response.content.decode(), page
+
+
+def test_control_characters_in_a_filter_or_a_picker_are_left_out(cast):
+    """Found by the form fuzzing on PostgreSQL: a tag filter and a company picker with a NUL."""
+    _, contact, _, _ = _seed(cast)
+    in_org_a(cast, contact_create, data={"last_name": "Babbage", "tags": ["vip"]}, user=cast.alice)
+    client = web_client(cast.alice)
+    listed = client.post("/contacts/", {"tag": "vip\x00"})
+    assert listed.status_code == 200 and "Babbage" in listed.content.decode()
+    added = client.post(f"/contacts/{contact.pk}/affiliations/", {"company": "Lovelace Engines\x00 GmbH"}, follow=True)
+    assert added.status_code == 200 and "The company is added." in added.content.decode()

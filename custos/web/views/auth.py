@@ -13,7 +13,6 @@ from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
@@ -21,7 +20,7 @@ from django.views.decorators.http import require_POST
 from custos.accounts import throttle
 from custos.accounts.models import User
 from custos.accounts.services import totp_verify, user_audit
-from custos.core.net import client_ip
+from custos.core.net import client_ip, local_path
 from custos.web.forms import CodeForm, PasswordResetForm, SignInForm
 
 PENDING = "custos_pending_sign_in"
@@ -47,9 +46,7 @@ def _blocked_message(block: throttle.Block) -> str:
 
 def _next_url(request: HttpRequest) -> str:
     target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
-        return target
-    return str(reverse_lazy(settings.LOGIN_REDIRECT_URL))
+    return local_path(request, target) or str(reverse_lazy(settings.LOGIN_REDIRECT_URL))
 
 
 def _complete(request: HttpRequest, user: User, next_url: str) -> HttpResponse:

@@ -25,6 +25,7 @@ from custos.privacy.services import breaches as breach_services
 from custos.privacy.services import processors as processor_services
 from custos.privacy.services.breaches import access_breach, breach_clock, breach_counts, breach_list
 from custos.privacy.services.processors import access_processor, is_outside_eea, processor_list
+from custos.search.text import query
 from custos.web.forms import attach_errors, country_choices
 from custos.web.shortcuts import actor_of
 from custos.web.views.listing import page, posted
@@ -241,7 +242,7 @@ def breach_subjects_view(request: HttpRequest, breach_id: str) -> HttpResponse:
     if breach.status == Breach.Status.CLOSED:
         messages.info(request, _("This breach is closed."))
         return redirect("web:breach-detail", breach.pk)
-    q = request.POST.get("q", "")[:200] if request.method == "POST" else ""
+    q = query(request.POST.get("q", "")) if request.method == "POST" else ""
     error = ""
     if request.method == "POST" and "add" in request.POST:
         chosen = [pk for pk in request.POST.getlist("contacts") if pk]

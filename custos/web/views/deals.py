@@ -24,6 +24,7 @@ from custos.crm.selectors.deals import access_deal, access_pipeline, board, deal
 from custos.crm.selectors.records import scoped
 from custos.crm.services import deals as services
 from custos.crm.services.custom_fields import fields_of
+from custos.search.text import query
 from custos.web.custom_values import CustomSetup, detail_context, form_setup
 from custos.web.forms import DealForm, DealMoveForm, attach_errors
 from custos.web.pickers import (
@@ -98,7 +99,7 @@ def _board_filters(request: HttpRequest, custom: list[CustomField]) -> BoardFilt
             if (name in BOARD_FILTERS or name.startswith("custom_fields.")) and str(data.get(name, "")).strip():
                 given[name] = str(data.get(name, ""))[:200]
     addressed = sorted((name, value) for name, value in given.items() if name not in personal)
-    q = request.POST.get("q", "")[:200] if request.method == "POST" else ""
+    q = query(request.POST.get("q", "")) if request.method == "POST" else ""
     return BoardFilters(
         q=q,
         shown=dict(sorted(given.items())),

@@ -7,15 +7,16 @@ from typing import Any
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.functional import SimpleLazyObject
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 
 from custos.core.actor import Actor
 from custos.core.errors import ValidationFailed
+from custos.core.net import local_path
 from custos.core.pagination import ListCount, decode_cursor, paginate
 from custos.crm.selectors.filters import list_order
 from custos.crm.selectors.records import searched_page
 from custos.crm.services.custom_fields import fields_of
+from custos.search.text import query
 from custos.web.custom_values import shown_value
 from custos.web.selectors import member_names
 from custos.web.shortcuts import actor_of
@@ -25,7 +26,7 @@ PAGE_SIZE = 50
 
 def search_terms(request: HttpRequest) -> tuple[str, str | None]:
     """The words searched for come only in a POST body, never in the URL; the cursor either way."""
-    q = request.POST.get("q", "")[:200] if request.method == "POST" else ""
+    q = query(request.POST.get("q", "")) if request.method == "POST" else ""
     data = request.POST if request.method == "POST" else request.GET
     return q, data.get("cursor") or None
 
@@ -95,9 +96,7 @@ def wants_partial(request: HttpRequest) -> bool:
 def next_url(request: HttpRequest, default: str) -> str:
     """Where to go back to after a small action: a local path the form named, else `default`."""
     target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=False):
-        return target
-    return default
+    return local_path(request, target) or default
 
 
 MAX_COLUMNS = 10

@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from custos.crm.selectors.search import global_search
+from custos.search.text import query
 from custos.web.shortcuts import actor_of
 
 # Object type → (heading, detail page), in the order the groups are shown.
@@ -23,7 +24,7 @@ RESULTS_LIMIT = 50
 def search_view(request: HttpRequest) -> HttpResponse:
     """The words come in a POST body only, so that they never sit in a URL or a log."""
     actor = actor_of(request)
-    q = request.POST.get("q", "")[:200].strip() if request.method == "POST" else ""
+    q = query(request.POST.get("q", "")) if request.method == "POST" else ""
     results = global_search(actor, q, limit=RESULTS_LIMIT) if q else []
     groups = []
     for object_type, (heading, url_name) in GROUPS.items():
