@@ -30,7 +30,8 @@ from custos.testing import Cast, api_operations, org_a_objects, route_parameters
 
 SCHEMA = schemathesis.openapi.from_dict(api.get_openapi_schema())
 SCHEMA.app = WSGIHandler()
-# Per operation and kind of data; derandomised, so that CI draws the same requests each run.
+# Per operation and kind of data. Derandomised: the same suite draws the same requests each run
+# (Hypothesis also mixes in constants of the loaded modules, so a file run alone may draw others).
 EXAMPLES = 12
 PROBLEM = "application/problem+json"
 

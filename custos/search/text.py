@@ -8,14 +8,15 @@ import unicodedata
 _FOLD = str.maketrans({"ß": "ss", "æ": "ae", "ø": "o", "ł": "l", "đ": "d", "þ": "th"})
 _SPACE = re.compile(r"\s+")
 _PHONE_LIKE = re.compile(r"^[+()\d\s./-]{4,}$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# What `Cleaner.text` refuses in stored text (a tab, a line break are kept).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # What is searched for is cut to this: no stored value it could find is longer.
 QUERY_LENGTH = 200
 
 
 def typed(text: str) -> str:
-    """Typed text to look something up by, trimmed and without control characters: no stored
-    value holds one, and PostgreSQL refuses a NUL in any text (an error, not "no match")."""
+    """Typed text to look something up by, trimmed and without the control characters no
+    stored value holds (PostgreSQL refuses a NUL in any text: an error, not "no match")."""
     return _CONTROL.sub("", text).strip()
 
 

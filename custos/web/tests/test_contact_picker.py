@@ -308,3 +308,15 @@ def test_the_picker_says_how_to_use_it_to_screen_readers_too(cast, people):
     refused = _new_deal(client, cast, "Zoe Unbekannt").content.decode()
     picker = refused.split('name="contact"')[1].split(">")[0]
     assert 'aria-describedby="id_contact_helptext id_contact_error"' in picker
+
+
+def test_a_name_with_a_tab_is_picked_by_its_own_label(cast):
+    """A tab is allowed in a name; stripping it from what a picker reads (review) lost the record."""
+    from custos.web.pickers import company_from_label, company_label, contact_from_label, contact_label
+
+    company = in_org_a(cast, company_create, data={"name": "Acme\tWorks"})
+    contact = in_org_a(cast, contact_create, data={"first_name": "Ada\tMarie", "last_name": "Lovelace"})
+    actor = cast.actor(cast.olive)
+    with tenant_scope(cast.org_a):
+        assert company_from_label(actor, "company", company_label(company)) == company
+        assert contact_from_label(actor, "contact", contact_label(actor, contact)) == contact

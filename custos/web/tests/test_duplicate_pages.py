@@ -81,6 +81,17 @@ def test_the_same_phone_in_another_format_is_shown(cast):
     assert "Possible duplicates:" not in _text(web_client(cast.alice).post(CHECK, {"phone": "030 12"}))
 
 
+def test_a_nul_typed_into_the_new_contact_form_breaks_no_check(cast):
+    """Found in review: PostgreSQL refuses a NUL in any text, and the check gave a 500."""
+    known = _contact(cast, first_name="Ada", last_name="Lind", email="ada@lind.example")
+    fields = ("last_name", "email", "phone", "other_emails", "other_phones")
+    response = web_client(cast.alice).post(
+        CHECK, {**dict.fromkeys(fields, "ab\x00cd"), "email": "ada@lind\x00.example"}
+    )
+    assert response.status_code == 200
+    assert f'href="/contacts/{known.pk}/"' in _text(response)
+
+
 def test_a_similar_name_at_the_same_company_is_shown(cast):
     firm = in_org_a(cast, company_create, data={"name": "Nordwind GmbH"})
     known = _contact(cast, first_name="Jürgen", last_name="Müller", company=str(firm.pk))

@@ -18,6 +18,7 @@ from custos.core.errors import Conflict, ValidationFailed
 from custos.crm.duplicates import Candidate, contact_duplicates, contact_merge, find_duplicates, linked_counts
 from custos.crm.models import Contact
 from custos.crm.selectors.people import access_contact
+from custos.search.text import typed
 from custos.web.forms import points_from_text
 from custos.web.pickers import company_from_label
 from custos.web.selectors import member_names
@@ -51,14 +52,14 @@ def possible_duplicates(request: HttpRequest, actor: Actor) -> list[Suggestion]:
     saving said it is someone else ("save anyway")."""
     if request.POST.get("save_anyway"):
         return []
-    given: dict[str, Any] = {name: request.POST.get(name, "").strip()[:254] for name in IDENTIFYING}
+    given: dict[str, Any] = {name: typed(request.POST.get(name, ""))[:254] for name in IDENTIFYING}
     try:
         company = company_from_label(actor, "company", given.pop("company"))
     except ValidationFailed:
         company = None  # the form says what is wrong with it; here it only does not count
     given["company_id"] = company.pk if company else None
-    given["other_emails"] = points_from_text(request.POST.get("other_emails", "")[:3000], "email")
-    given["other_phones"] = points_from_text(request.POST.get("other_phones", "")[:1000], "phone")
+    given["other_emails"] = points_from_text(typed(request.POST.get("other_emails", ""))[:3000], "email")
+    given["other_phones"] = points_from_text(typed(request.POST.get("other_phones", ""))[:1000], "phone")
     return _suggestions(find_duplicates(actor, given))
 
 
