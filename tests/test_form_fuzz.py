@@ -8,6 +8,7 @@ shown back is escaped.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
@@ -66,6 +67,7 @@ class _Form:
     action: str
     fields: dict[str, str] = field(default_factory=dict)  # name → the value a person would send
     buttons: list[tuple[str, str]] = field(default_factory=list)  # named submit buttons: one is sent
+    also: set[str] = field(default_factory=set)  # where htmx or a button posts the same fields too
 
 
 class _Forms(HTMLParser):
@@ -86,6 +88,8 @@ class _Forms(HTMLParser):
             self.forms.append(self._form)
         if self._form is None:
             return
+        if tag != "form" and (elsewhere := attributes.get("hx-post") or attributes.get("formaction")):
+            self._form.also.add(elsewhere)
         fields = self._form.fields
         kind = attributes.get("type", "text").lower()
         if tag == "input" and name and name != "csrfmiddlewaretoken" and kind not in {"file", "submit", "button"}:
@@ -162,10 +166,10 @@ def _post_everything(client: Client, page: str, *, skip: set[str] = HEADER, **ex
     forms = [form for form in forms if (form.action or page).startswith("/")]
     statuses = []
     for form in sorted(forms, key=lambda form: _order(form.action or page)):
-        target = form.action or page
-        for number, data in enumerate(_tries(form)):
+        targets = [(form.action or page, {}), *((also, {"HX-Request": "true"}) for also in sorted(form.also))]
+        for (target, headers), (number, data) in itertools.product(targets, enumerate(_tries(form))):
             address = {"REMOTE_ADDR": f"192.0.2.{number % 250 + 1}"} if extra.get("many_visitors") else {}
-            response = client.post(target, data, **address)
+            response = client.post(target, data, headers=headers, **address)
             statuses.append(response.status_code)
             assert response.status_code < 500, (target, data, response.status_code)
             # Still signed in: a form that signed out would leave the rest untried.
