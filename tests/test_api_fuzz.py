@@ -34,6 +34,8 @@ SCHEMA.app = WSGIHandler()
 # (Hypothesis also mixes in constants of the loaded modules, so a file run alone may draw others).
 EXAMPLES = 12
 PROBLEM = "application/problem+json"
+# A read org A's objects cannot answer yet: a privacy request is reported once completed (409).
+UNREADABLE_YET = {"/api/v1/privacy/requests/{request_id}/report"}
 
 
 @pytest.fixture
@@ -56,7 +58,7 @@ def owner_token(cast: Cast, connection_kept: None) -> tuple[dict[str, str], str]
     return objects.ids, token
 
 
-def _answered_properly(case: Any, token: str) -> None:
+def _answered_properly(case: Any, token: str) -> int:
     response = case.call(headers={"Authorization": f"Bearer {token}"})
     case.validate_response(response, checks=[not_a_server_error, content_type_conformance, response_schema_conformance])
     if response.status_code >= 400:
@@ -67,6 +69,7 @@ def _answered_properly(case: Any, token: str) -> None:
         if response.status_code == 422:
             assert body["errors"], body
             assert all(error.get("message") for error in body["errors"]), body
+    return int(response.status_code)
 
 
 @pytest.mark.parametrize(("method", "path"), [op for op in api_operations() if not op[1].endswith("/docs")])
@@ -75,12 +78,15 @@ def test_no_request_breaks_an_operation(method: str, path: str, owner_token: tup
     operation = SCHEMA[path][method.lower()]
     known = {name: ids[name] for name in route_parameters(path)}
     # First the schema's edges, field by field: each one null, empty, of a wrong type, unknown.
+    statuses = set()
     for case in SCHEMA.iter_coverage_cases(
         operation, generation_modes=list(GenerationMode), generation_config=SCHEMA.config.generation
     ):
         if case.path_parameters:
             case.path_parameters = {**case.path_parameters, **known}
-        _answered_properly(case, token)
+        statuses.add(_answered_properly(case, token))
+    if method == "GET" and path not in UNREADABLE_YET:
+        assert 200 in statuses, (path, sorted(statuses))  # the fuzzing reached the read itself
     # Then drawn requests, valid and invalid ones.
     cases = st.one_of(
         operation.as_strategy(GenerationMode.POSITIVE, path_parameters=known),
