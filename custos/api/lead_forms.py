@@ -102,8 +102,8 @@ def list_lead_forms(
 ) -> dict[str, Any]:
     """`q` finds forms whose name contains it (any case)."""
     forms = lead_form_list(actor_of(request)).prefetch_related("purposes")
-    if query(q):
-        forms = forms.filter(name__icontains=query(q))
+    if text := query(q):
+        forms = forms.filter(name__icontains=text)
     rows, next_cursor = paginate(forms, cursor=cursor, limit=limit)
     return {"items": [lead_form_out(form) for form in rows], "next": next_cursor}
 
