@@ -53,16 +53,12 @@ def scoped[M: models.Model](actor: Actor, queryset: models.QuerySet[M]) -> model
     return queryset.filter(owner_id=actor.user_id)
 
 
-def _cleaned(q: str) -> str:
-    return query(q)
-
-
 def search[M: models.Model](
     actor: Actor, model_key: str, queryset: models.QuerySet[M], q: str, fields: tuple[str, ...] | None = None
 ) -> models.QuerySet[M]:
     """Records whose visible fields contain q, through the search index; a role cannot find
     a record by a field it may not see."""
-    q = _cleaned(q)
+    q = query(q)
     if not q:
         return queryset
     visible = visible_search_fields(actor, model_key, fields)
@@ -146,7 +142,7 @@ def searched_page[M: models.Model](
     API's pages carry no count).
     """
     size = check_limit(limit)
-    q = _cleaned(q)
+    q = query(q)
     if not q:
         rows, next_cursor = paginate(queryset, cursor=cursor, limit=size, order=order)
         return rows, next_cursor, list_count(queryset) if counted else None
