@@ -1,5 +1,7 @@
 """One search over companies, contacts, leads and deals: what it finds, and what it must not."""
 
+import itertools
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -21,7 +23,7 @@ from custos.crm.services.people import (
 )
 from custos.search.engines import starting_with
 from custos.search.models import SearchEntry
-from custos.search.services import find, similarity
+from custos.search.services import _slipped_at_word_starts, find, one_slip_apart, similarity, slip_variants
 from custos.search.text import normalise
 
 
@@ -112,6 +114,27 @@ def test_the_global_search_forgives_typos_and_ranks_the_closest_first(cast, peop
         assert hits[0].object_id == people["ada"].pk and hits[0].object_type == "contact"
         assert find(cast.actor(cast.alice), "Mueller", fields={"contact": ["name"]})[0].object_id == people["jurgen"].pk
         assert find(cast.actor(cast.alice), "zzzzzz", fields={"contact": ["name"]}) == []
+
+
+@pytest.mark.parametrize("typed", ["Mülelr", "Mulelr", "Mluler", "Mülller"])
+def test_a_name_one_slip_away_is_found_even_where_it_shares_few_trigrams(cast, people, typed):
+    """Two letters swapped in a short name leave it few trigrams in common ("mulelr" and
+    "muller": 3 of 11), below the similarity a typo must reach; one slip is a typo still."""
+    with tenant_scope(cast.org_a):
+        hits = find(cast.actor(cast.alice), typed, fields={"contact": ["name"]})
+
+    assert [hit.object_id for hit in hits] == [people["jurgen"].pk]
+
+
+def test_one_slip_is_a_swap_or_one_character_left_out_added_or_changed():
+    assert one_slip_apart("mulelr", "jurgen muller") and one_slip_apart("mullr", "muller")
+    assert one_slip_apart("mulller", "muller") and one_slip_apart("muxler", "muller gmbh")
+    assert one_slip_apart("ana shmidt", "ana schmidt") and not one_slip_apart("muller", "muller")
+    assert not one_slip_apart("mxxler", "muller") and not one_slip_apart("mulelr", "mullerova")
+    variants = slip_variants("schmtiz")
+    assert {"schmitz", "schtiz", "schmtz"} <= set(variants) and "schmtiz" not in variants
+    assert "enger" in slip_variants("ener") and "ene" not in slip_variants("ener")
+    assert all(not b.startswith(a) for a, b in itertools.pairwise(variants))
 
 
 def test_the_index_follows_changes_and_deletions(cast, people):
@@ -254,3 +277,34 @@ def test_sqlite_looks_up_one_short_word_through_fts5_alone(cast):
     assert len(looked_up) == 1
     assert "search_entry_fts" in looked_up[0]
     assert "instr(search_searchentry.value" in " ".join(query["sql"] for query in two_words.captured_queries)
+
+
+@pytest.mark.parametrize("typed", ["Kowlaski", "Kowalki", "Kowalsski", "Kowalsko", "Okwalski", "Nowka Jan", "Ener"])
+def test_a_names_typo_is_found_at_a_words_start_through_the_b_trees(cast, typed):
+    """The typo's variants one slip away are looked up as word starts (the value's, its second
+    word's) in one statement: what the search tries before the trigram indexes."""
+    with tenant_scope(cast.org_a):
+        actor = cast.actor(cast.alice)
+        kowalski, nowak = contact_bulk_create(
+            actor=actor, items=[{"first_name": "Jan", "last_name": "Kowalski"}, {"first_name": "Nowak Jan"}]
+        )
+        enger, _ = contact_bulk_create(
+            actor=actor,
+            items=[{"first_name": "Ida", "last_name": "Enger"}, {"first_name": "Ewa", "last_name": "Kowal"}],
+        )
+        entries = SearchEntry.objects.filter(object_type="contact", field="name")
+        found = {object_id for _, object_id, _ in _slipped_at_word_starts(entries, normalise(typed))}
+
+    expected = {"Nowka Jan": nowak, "Ener": enger}.get(typed, kowalski)
+    assert found == {expected.pk}
+
+
+def test_a_typo_at_a_words_start_finds_nothing_another_organisation_or_member_holds(cast):
+    with tenant_scope(cast.org_b):
+        contact_bulk_create(actor=cast.actor(cast.mallory), items=[{"first_name": "Jan", "last_name": "Kowalski"}])
+    with tenant_scope(cast.org_a):
+        contact_bulk_create(actor=cast.actor(cast.alice), items=[{"first_name": "Ewa", "last_name": "Kowalski"}])
+        by_sales = find(cast.actor(cast.sam), "Kowlaski", fields={"contact": ["name"]})
+        by_admin = find(cast.actor(cast.alice), "Kowlaski", fields={"contact": ["name"]})
+
+    assert by_sales == [] and len(by_admin) == 1
