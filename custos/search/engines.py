@@ -8,6 +8,7 @@ What to look up, and when, is `services`' choice; how, this module's.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 import weakref
@@ -129,16 +130,20 @@ def starting_with_any(
             f"{walk(f'custos_second_word({table}.value)')}) AS found LIMIT %s"
         )
         arguments = [lows, highs, *params, per_text, *params, per_text, limit]
-    else:  # the second words' partial index (0010) serves its own expression and condition only
-        ranges = ", ".join(["(%s, %s)"] * len(lows))
+    else:
+        # The ranges as one JSON parameter: given a VALUES list of hundreds of rows, SQLite
+        # first builds a Bloom filter by reading the organisation's every entry (350 ms at
+        # 100,000 contacts, against 3 for the ranges). The second words' partial index (0010)
+        # serves its own expression and condition only.
+        ranges = "(SELECT json_extract(value, '$[0]') AS lo, json_extract(value, '$[1]') AS hi FROM json_each(%s)) AS w"
         sql = (
-            f"WITH w(lo, hi) AS (VALUES {ranges}) "  # noqa: S608
-            f"SELECT {columns} FROM w CROSS JOIN {table} WHERE {where} "
+            f"SELECT {columns} FROM {ranges} CROSS JOIN {table} WHERE {where} "  # noqa: S608
             f"AND {table}.value >= w.lo AND {table}.value < w.hi UNION ALL "
-            f"SELECT {columns} FROM w CROSS JOIN {table} WHERE {where} AND {SQLITE_SPACED} "
+            f"SELECT {columns} FROM {ranges} CROSS JOIN {table} WHERE {where} AND {SQLITE_SPACED} "
             f"AND {SQLITE_SECOND_WORD} >= w.lo AND {SQLITE_SECOND_WORD} < w.hi LIMIT %s"
         )
-        arguments = [part for pair in zip(lows, highs, strict=True) for part in pair] + [*params, *params, limit]
+        pairs = json.dumps([[low, high] for low, high in zip(lows, highs, strict=True)])
+        arguments = [pairs, *params, pairs, *params, limit]
     with connection.cursor() as cursor:
         cursor.execute(sql, arguments)
         return [(object_type, uuid.UUID(str(object_id)), value) for object_type, object_id, value in cursor.fetchall()]
