@@ -308,3 +308,19 @@ def test_a_typo_at_a_words_start_finds_nothing_another_organisation_or_member_ho
         by_admin = find(cast.actor(cast.alice), "Kowlaski", fields={"contact": ["name"]})
 
     assert by_sales == [] and len(by_admin) == 1
+
+
+def test_several_words_found_at_a_words_start_are_not_looked_for_inside_words(cast):
+    """A name of several words is typed from its start: inside words only when nothing
+    starts with it; one short word is looked for inside words too ("mann" in "Hoffmann")."""
+    actor = cast.actor(cast.alice)
+    with tenant_scope(cast.org_a):
+        mann = company_create(actor=actor, data={"name": "Mann GmbH"})
+        hoffmann = company_create(actor=actor, data={"name": "Hoffmann GmbH"})
+
+        def found(q):
+            return {hit.object_id for hit in find(actor, q, fields={"company": ["name"]})}
+
+        assert found("Mann GmbH") == {mann.pk}
+        assert found("mann") == {mann.pk, hoffmann.pk}
+        assert found("ffmann gmbh") == {hoffmann.pk}
