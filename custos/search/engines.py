@@ -82,27 +82,39 @@ def starting_with(entries: models.QuerySet[SearchEntry], text: str, function: st
     0005: bytewise, collation "C" on PostgreSQL, whose `>=` and `<` on text are LEAKPROOF);
     with `function` ("custos_second_word", migrations 0009 and 0010), values whose second
     word starts with text, through the index on it."""
-    after = text[:-1] + chr(ord(text[-1]) + 1)
+    below = {"lt": after} if (after := _after(text)) is not None else {}
     if connection.vendor == "postgresql":
         part = models.Func("value", function=function, output_field=models.TextField()) if function else "value"
-        return entries.alias(bytewise=Collate(part, "C")).filter(bytewise__gte=text, bytewise__lt=after)
-    if function:  # SQLite's partial index of second words (0010): its expression and condition, fixed SQL
+        entries = entries.alias(compared=Collate(part, "C"))
+    elif function:  # SQLite's partial index of second words (0010): its expression and condition, fixed SQL
         spaced = RawSQL(SQLITE_SPACED, (), output_field=models.BooleanField())  # noqa: S611
-        entries = entries.alias(second=RawSQL(SQLITE_SECOND_WORD, ())).filter(spaced)  # noqa: S611
-        return entries.filter(second__gte=text, second__lt=after)
-    return entries.filter(value__gte=text, value__lt=after)
+        entries = entries.alias(compared=RawSQL(SQLITE_SECOND_WORD, ())).filter(spaced)  # noqa: S611
+    else:
+        entries = entries.alias(compared=models.F("value"))
+    return entries.filter(compared__gte=text, **{f"compared__{op}": bound for op, bound in below.items()})
 
 
-def starting_with_any(
-    entries: models.QuerySet[SearchEntry], texts: list[str], *, per_text: int, limit: int
+def _after(text: str) -> str | None:
+    """The least text above every text that starts with `text`, in code points (the order of
+    UTF-8's bytes, which SQLite and the collation "C" compare); None if there is none."""
+    kept = text.rstrip("\U0010ffff")
+    if not kept:
+        return None
+    following = ord(kept[-1]) + 1
+    return kept[:-1] + chr(0xE000 if 0xD800 <= following <= 0xDFFF else following)  # no surrogate is text
+
+
+def with_word(
+    entries: models.QuerySet[SearchEntry], words: list[str], *, per_word: int, limit: int
 ) -> list[tuple[str, uuid.UUID, str]]:
-    """Up to `limit` entries whose value, or its second word, starts with one of the texts:
-    `starting_with`'s two b-tree ranges for every text, walked in one statement, so that
-    hundreds of texts cost one round trip and a few milliseconds. On PostgreSQL a lateral join
-    over the texts' array reads at most `per_text` rows a range; SQLite has no lateral join
-    and reads the ranges in the texts' order up to the limit. The entries' own conditions
-    (tenant, types, fields, owners) are checked on each row the ranges yield."""
-    if not texts:
+    """Up to `limit` entries whose value's first or second word is one of the words: for each,
+    a range of the value's b-tree and one of its second word's (`starting_with`'s indexes)
+    from the word up to the word and a space, walked in one statement, so that hundreds of
+    words cost one round trip and a few milliseconds. On PostgreSQL a lateral join over the
+    words' array reads at most `per_word` rows a range; SQLite has no lateral join and reads
+    the first words' ranges, then the second words', up to the limit. The entries' own
+    conditions (tenant, types, fields, owners) are checked on each row the ranges yield."""
+    if not words:
         return []
     query = entries.query
     query.get_initial_alias()
@@ -111,8 +123,10 @@ def starting_with_any(
     except EmptyResultSet:  # a condition that can hold for no row (an actor owning nothing)
         return []
     table = SearchEntry._meta.db_table
-    lows = sorted(texts)
-    highs = [text[:-1] + chr(ord(text[-1]) + 1) for text in lows]
+    # A stored value is normalised: a space is the only character in it below "!", so the
+    # range [word, word + "!") holds the word alone and the word followed by others.
+    lows = sorted(words)
+    highs = [word + "!" for word in lows]
     columns = f"{table}.object_type, {table}.object_id, {table}.value"
     # Fixed SQL around Django's own compiled conditions; every value is a parameter.
     if connection.vendor == "postgresql":
@@ -129,7 +143,7 @@ def starting_with_any(
             f"CROSS JOIN LATERAL ({walk(f'{table}.value')} UNION ALL "
             f"{walk(f'custos_second_word({table}.value)')}) AS found LIMIT %s"
         )
-        arguments = [lows, highs, *params, per_text, *params, per_text, limit]
+        arguments = [lows, highs, *params, per_word, *params, per_word, limit]
     else:
         # The ranges as one JSON parameter: given a VALUES list of hundreds of rows, SQLite
         # first builds a Bloom filter by reading the organisation's every entry (350 ms at

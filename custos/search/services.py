@@ -48,14 +48,14 @@ FEW_MATCHES_TRIGRAMS = 16
 MAX_EDITED = 24
 # How long the look-up one slip away may take before the search tries head and tail instead.
 SLIP_BUDGET_MS = 150
-# A text of this many characters is first looked up one slip away at the start of
-# a value's first or second word, through the b-trees (`_slipped_at_word_starts`): two ranges
-# for each of its variants (about 60 a character). Measured at a million contacts: a last
-# name with a typo, 3 to 10 ms there against 45 (p50) to 170 ms through the trigram index.
+# A text of this many characters is first looked up one slip away as a value's first or
+# second word, through the b-trees (`_slipped_at_word_starts`): two ranges for each of its
+# variants (about 60 a character). At a million contacts on PostgreSQL a last name's variants
+# took 6 to 9 ms, where the trigram index's look-up one slip away took 50 to 250.
 PROBED_FROM = 4
 PROBED_UP_TO = 16
-# A variant shorter than this is not looked up: as a word's start it holds too many values
-# ("ene" for "ener") that would take the look-up's rows before the right one ("enger").
+# A variant shorter than this is not looked up: a word of three letters is seldom what a
+# typo of four or more was meant to be, and it is the commonest ("ene" for "ener").
 SHORTEST_VARIANT = 4
 # The letters a slip may have put in or changed, besides the text's own.
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
@@ -256,33 +256,30 @@ def _containing(entries: models.QuerySet[SearchEntry], text: str, *, missing: in
 
 
 def _slipped_at_word_starts(entries: models.QuerySet[SearchEntry], text: str) -> Candidates:
-    """Values whose first or second word starts with the text one slip away, read through the
-    b-trees of values and second words (`engines.starting_with_any`). A name's typo is found
-    there without the trigram indexes, whose look-up one slip away reads every entry sharing
-    the text's commonest trigram when a slip leaves only that one ("sch__iz" for "schmtiz":
-    half a million entries at a million contacts), and whose head and tail miss a slip near
-    a short name's start ("mluler")."""
+    """Values whose first or second word is the text one slip away, read through the b-trees
+    of values and second words (`engines.with_word`). A name's typo is found there without
+    the trigram indexes, whose look-up one slip away reads every entry sharing the text's
+    commonest trigram when a slip leaves only that one ("sch__iz" for "schmtiz": half a
+    million entries at a million contacts), and whose head and tail miss a slip near a short
+    name's start ("mluler"). A typo in a later word, or in a word typed in part, is left to
+    those look-ups: they run when no first or second word is one slip away."""
     if not PROBED_FROM <= len(text) <= PROBED_UP_TO or not engines.has("second_word"):
         return []
-    return engines.starting_with_any(entries, slip_variants(text), per_text=CANDIDATES // 4, limit=CANDIDATES)
+    return engines.with_word(entries, slip_variants(text), per_word=CANDIDATES // 4, limit=CANDIDATES)
 
 
 def slip_variants(text: str) -> list[str]:
-    """Every text one slip from `text` (two neighbours swapped; a character left out, added or
-    changed, among LETTERS and the text's own), as word starts: a variant that starts with
-    another is left out, since the shorter one's range holds it, and so is a variant shorter
-    than SHORTEST_VARIANT."""
+    """The texts one slip from `text`: two neighbours swapped; a character left out, added or
+    changed (among LETTERS and the text's own characters: a slip to a letter of another script
+    is not guessed). None shorter than SHORTEST_VARIANT, nor with a space at either end or
+    two together, which no stored value has."""
     letters = sorted(set(LETTERS) | set(text))
     variants = {text[:i] + text[i + 1] + text[i] + text[i + 2 :] for i in range(len(text) - 1)}
     variants |= {text[:i] + text[i + 1 :] for i in range(len(text))}
     variants |= {text[:i] + c + text[i + 1 :] for i in range(len(text)) for c in letters}
     variants |= {text[:i] + c + text[i:] for i in range(len(text) + 1) for c in letters}
-    kept: list[str] = []
-    for variant in sorted(variants - {text}):
-        spaced = variant.strip() != variant or "  " in variant
-        if len(variant) >= SHORTEST_VARIANT and not spaced and not (kept and variant.startswith(kept[-1])):
-            kept.append(variant)
-    return kept
+    variants.discard(text)
+    return sorted(v for v in variants if len(v) >= SHORTEST_VARIANT and v.strip() == v and "  " not in v)
 
 
 def one_slip_apart(text: str, value: str) -> bool:
