@@ -156,7 +156,7 @@ def with_word(
             f"SELECT {columns} FROM {ranges} CROSS JOIN {table} WHERE {where} AND {SQLITE_SPACED} "
             f"AND {SQLITE_SECOND_WORD} >= w.lo AND {SQLITE_SECOND_WORD} < w.hi LIMIT %s"
         )
-        pairs = json.dumps([[low, high] for low, high in zip(lows, highs, strict=True)])
+        pairs = json.dumps([[low, high] for low, high in zip(lows, highs, strict=True)], ensure_ascii=False)
         arguments = [pairs, *params, pairs, *params, limit]
     with connection.cursor() as cursor:
         cursor.execute(sql, arguments)

@@ -39,9 +39,11 @@ ANYWHERE = 3
 AT_A_WORDS_START_THRESHOLD = 0.7
 # A text of several words, or of this many trigrams, found at a word's start is not looked up
 # inside words as well: so long a text is contained in few values, and a word's start is
-# where people type it from. (A company's name of three short words, "Kuhn & Wolf GmbH", has
+# where people type it from. A company's name of three short words, "Kuhn & Wolf GmbH", has
 # 15 trigrams, among them the commonest ones, "gmb" and "mbh": looked up inside words too, it
-# took 47 ms at a million contacts, against 3 at word starts.)
+# took 47 ms at a million contacts, against 3 at word starts. (With the second words' index,
+# a word's start is the value's first or second word: "Müller GmbH" then leaves out
+# "Autohaus Peter Müller GmbH".)
 FEW_MATCHES_TRIGRAMS = 16
 # Typos are looked up one slip away in texts up to this long (three patterns a character);
 # a longer one by its head and tail (`_pieces`).
@@ -49,7 +51,7 @@ MAX_EDITED = 24
 # How long the look-up one slip away may take before the search tries head and tail instead.
 SLIP_BUDGET_MS = 150
 # A text of this many characters is first looked up one slip away as a value's first or
-# second word, through the b-trees (`_slipped_at_word_starts`): two ranges for each of its
+# second word, through the b-trees (`_slipped_words`): two ranges for each of its
 # variants (about 60 a character). At a million contacts on PostgreSQL a last name's variants
 # took 6 to 9 ms, where the trigram index's look-up one slip away took 50 to 250.
 PROBED_FROM = 4
@@ -188,7 +190,7 @@ def find(actor: Actor, q: str, *, fields: Mapping[str, Iterable[str]], limit: in
     if narrow and (not best or (short and len(best) < limit)):
         _score(best, text, _containing(entries, text, missing=ANYWHERE))  # inside a word: "mann" in "Hoffmann"
     if not best:  # nothing contains the text as typed: forgive a typo, first where names start
-        _score(best, text, _slipped_at_word_starts(entries, text))
+        _score(best, text, _slipped_words(entries, text))
     if not best:
         for candidates in _similar(entries, text):
             _score(best, text, candidates)
@@ -255,7 +257,7 @@ def _containing(entries: models.QuerySet[SearchEntry], text: str, *, missing: in
     return _rows(_near_trigrams(found, text, missing=missing))
 
 
-def _slipped_at_word_starts(entries: models.QuerySet[SearchEntry], text: str) -> Candidates:
+def _slipped_words(entries: models.QuerySet[SearchEntry], text: str) -> Candidates:
     """Values whose first or second word is the text one slip away, read through the b-trees
     of values and second words (`engines.with_word`). A name's typo is found there without
     the trigram indexes, whose look-up one slip away reads every entry sharing the text's

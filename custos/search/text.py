@@ -8,8 +8,9 @@ import unicodedata
 _FOLD = str.maketrans({"ß": "ss", "æ": "ae", "ø": "o", "ł": "l", "đ": "d", "þ": "th"})
 _SPACE = re.compile(r"\s+")
 _PHONE_LIKE = re.compile(r"^[+()\d\s./-]{4,}$")
-# What `Cleaner.text` refuses in stored text (a tab, a line break are kept).
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# What `Cleaner.text` refuses in stored text (a tab, a line break are kept), and halves of
+# surrogate pairs, which no text holds and no database driver can encode.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 # What is searched for is cut to this: no stored value it could find is longer.
 QUERY_LENGTH = 200
 
