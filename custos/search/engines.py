@@ -114,14 +114,10 @@ def with_word(
     words' array reads at most `per_word` rows a range; SQLite has no lateral join and reads
     the first words' ranges, then the second words', up to the limit. The entries' own
     conditions (tenant, types, fields, owners) are checked on each row the ranges yield."""
-    if not words:
+    conditions = _conditions(entries)
+    if not words or conditions is None:
         return []
-    query = entries.query
-    query.get_initial_alias()
-    try:
-        where, params = query.get_compiler(connection=connection).compile(query.where)
-    except EmptyResultSet:  # a condition that can hold for no row (an actor owning nothing)
-        return []
+    where, params = conditions
     table = SearchEntry._meta.db_table
     # A stored value is normalised: a space is the only character in it below "!", so the
     # range [word, word + "!") holds the word alone and the word followed by others.
@@ -259,12 +255,10 @@ def fts_rows(entries: models.QuerySet[SearchEntry], match: str, limit: int) -> l
     joined row by row (CROSS JOIN fixes that order: left to itself the planner walks all the
     tenant's entries), so the LIMIT stops it early; the entries' own conditions (tenant,
     types, fields, owners, the text) are checked on each row it yields."""
-    query = entries.query
-    query.get_initial_alias()
-    try:
-        where, params = query.get_compiler(connection=connection).compile(query.where)
-    except EmptyResultSet:  # a condition that can hold for no row (an actor owning nothing)
+    conditions = _conditions(entries)
+    if conditions is None:
         return []
+    where, params = conditions
     table = SearchEntry._meta.db_table
     # Fixed SQL around Django's own compiled conditions; every value is a parameter.
     sql = (
@@ -275,6 +269,19 @@ def fts_rows(entries: models.QuerySet[SearchEntry], match: str, limit: int) -> l
     with connection.cursor() as cursor:
         cursor.execute(sql, [match, *params, limit])
         return [(object_type, uuid.UUID(object_id), value) for object_type, object_id, value in cursor.fetchall()]
+
+
+def _conditions(entries: models.QuerySet[SearchEntry]) -> tuple[str, list[Any]] | None:
+    """The entries' own conditions (tenant, types, fields, owners…) compiled to SQL and its
+    parameters, for a statement written around them; None if they can hold for no row (an
+    actor owning nothing)."""
+    query = entries.query
+    query.get_initial_alias()
+    try:
+        where, params = query.get_compiler(connection=connection).compile(query.where)
+    except EmptyResultSet:
+        return None
+    return where, list(params)
 
 
 def within_budget[T](look_up: Callable[[], T], milliseconds: int) -> T | None:
