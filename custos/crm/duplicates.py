@@ -59,6 +59,8 @@ PUBLIC_MAIL = frozenset(
     }
 )
 MAX_CANDIDATES = 10
+# Contacts read per reason: a company's people, a last name's bearers at one email domain.
+CANDIDATES_PER_REASON = 200
 # What a merge fills in on the kept contact when it is empty there, and what the person
 # merging may choose to take from the other contact instead. The address goes as a whole:
 # a street of one contact beside the city of the other is nobody's address.
@@ -78,6 +80,13 @@ class Candidate:
 
 def _name(data: Mapping[str, Any]) -> str:
     return normalise(f"{data.get('first_name') or ''} {data.get('last_name') or ''}")
+
+
+def _as_stored(name: str) -> set[str]:
+    """A name in the cases it is usually stored in ("müller", "MÜLLER", "Müller"): the name
+    index compares exactly, and a case-insensitive comparison would read every row."""
+    name = " ".join(name.split())
+    return {name, name.lower(), name.upper(), name.title(), name.capitalize()}
 
 
 def _stored_phone(actor: Actor, value: Any) -> str:
@@ -133,23 +142,31 @@ def find_duplicates(actor: Actor, data: Mapping[str, Any], *, exclude: uuid.UUID
     visible = scoped(actor, Contact.objects.annotate(email_lower=Lower("email")))
     if exclude is not None:
         visible = visible.exclude(pk=exclude)
-    condition = Q()
     domain = email.rpartition("@")[2]
+    # One look-up per reason, each through an index and bounded on its own: joined by OR,
+    # they read every contact of the organisation (a second at a million), and a common last
+    # name's thousands of rows could push the one with the same email past the limit.
+    lookups: list[Q] = []
     if emails:
-        condition |= Q(email_lower__in=emails) | Q(pk__in=_points_matching(emails=emails))
-    if email and domain not in PUBLIC_MAIL:
-        condition |= Q(email_lower__endswith="@" + domain)
+        lookups += [Q(email_lower__in=emails), Q(pk__in=_points_matching(emails=emails))]
     if phones:
-        condition |= Q(phone__in=phones) | Q(pk__in=_points_matching(phones=phones))
-    last_name = normalise(str(data.get("last_name") or ""))
-    if last_name:
-        condition |= Q(last_name__iexact=str(data.get("last_name")).strip())
+        lookups += [Q(phone__in=phones), Q(pk__in=_points_matching(phones=phones))]
     if company_id:
-        condition |= Q(company_id=company_id)
-    if not condition:
+        lookups.append(Q(company_id=company_id))
+    last_name = str(data.get("last_name") or "")
+    if normalise(last_name):
+        last_names = _as_stored(last_name)
+        lookups.append(Q(last_name__in=last_names, first_name__in=_as_stored(str(data.get("first_name") or ""))))
+        if email and domain not in PUBLIC_MAIL:
+            lookups.append(Q(last_name__in=last_names, email_lower__endswith="@" + domain))
+    ids: set[uuid.UUID] = set()
+    for lookup in lookups:
+        ids.update(visible.filter(lookup).values_list("pk", flat=True)[:CANDIDATES_PER_REASON])
+    if not ids:
         return []
+    candidates = visible.filter(pk__in=ids).select_related("company").prefetch_related("points")
     found = []
-    for contact in visible.filter(condition).select_related("company").prefetch_related("points")[:200]:
+    for contact in candidates:
         reasons = []
         stored = [contact.email, *(point.email for point in contact.points.all())]
         if emails & {value.lower() for value in stored if value}:
@@ -165,7 +182,8 @@ def find_duplicates(actor: Actor, data: Mapping[str, Any], *, exclude: uuid.UUID
         if reasons:
             score = 100 if {"email", "phone"} & set(reasons) else similarity
             found.append(Candidate(contact=contact, reasons=tuple(reasons), score=score))
-    found.sort(key=lambda c: (-c.score, str(c.contact.pk)))
+    # The same email or phone first: an identical common name scores 100 too.
+    found.sort(key=lambda c: (not {"email", "phone"} & set(c.reasons), -c.score, -len(c.reasons), str(c.contact.pk)))
     return found[:MAX_CANDIDATES]
 
 
