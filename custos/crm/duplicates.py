@@ -187,31 +187,48 @@ def find_duplicates(actor: Actor, data: Mapping[str, Any], *, exclude: uuid.UUID
     return found[:MAX_CANDIDATES]
 
 
-def stored_by_email_or_phone(
-    emails: Iterable[str], phones: Iterable[str] = ()
-) -> tuple[dict[str, Contact], dict[str, Contact]]:
-    """For a batch (an import's): the organisation's contacts with one of these emails (any
-    case) or phone numbers (E.164, as contacts hold them), in one query instead of one per row.
-    Returns them by lower-cased email and by phone. Unlike `find_duplicates` it is not limited
-    to what an actor may see: a person stored by a colleague is stored all the same."""
-    emails = {email.strip().lower() for email in emails if email and email.strip()}
-    phones = {phone for phone in phones if phone}
-    if not emails and not phones:
-        return {}, {}
-    condition = Q()
+type PersonKey = tuple[str, ...]
+
+
+def person_key(data: Mapping[str, Any]) -> PersonKey | None:
+    """What makes an import's row the same person as a stored contact or an earlier row: its
+    email (any case); without one, its phone number (E.164) with its name, for a family or a
+    practice may share one line; without either, its name at its company. A row with a name
+    only is the same as a stored contact with nothing more either: nothing tells them apart."""
+    email = str(data.get("email") or "").strip().lower()
+    if email:
+        return ("email", email)
+    name = _name(data)
+    if data.get("phone"):
+        return ("phone", str(data["phone"]), name)
+    if name:
+        return ("name", name, str(data.get("company_id") or ""))
+    return None
+
+
+def stored_people(rows: Iterable[Mapping[str, Any]]) -> dict[PersonKey, Contact]:
+    """For a batch (an import's): the organisation's contacts that are the same person as one
+    of these checked rows, by the row's `person_key`; a query per kind of key, each through an
+    index. Unlike `find_duplicates` it is not limited to what an actor may see: a person stored
+    by a colleague is stored all the same."""
+    keys = {key: row for row in rows if (key := person_key(row)) is not None}
+    contacts = Contact.objects.annotate(email_lower=Lower("email")).select_related("company")
+    found: dict[PersonKey, Contact] = {}
+    emails = {key[1] for key in keys if key[0] == "email"}
     if emails:
-        condition |= Q(email_lower__in=emails)
+        found.update((("email", c.email.lower()), c) for c in contacts.filter(email_lower__in=emails))
+    phones = {key[1] for key in keys if key[0] == "phone"}
     if phones:
-        condition |= Q(phone__in=phones)
-    found = Contact.objects.annotate(email_lower=Lower("email")).filter(condition).select_related("company")
-    by_email: dict[str, Contact] = {}
-    by_phone: dict[str, Contact] = {}
-    for contact in found:
-        if contact.email and contact.email.lower() in emails:
-            by_email[contact.email.lower()] = contact
-        if contact.phone and contact.phone in phones:
-            by_phone[contact.phone] = contact
-    return by_email, by_phone
+        for contact in contacts.filter(phone__in=phones).order_by("pk"):
+            found.setdefault(("phone", contact.phone, _name(contact.__dict__)), contact)
+    named = [row for key, row in keys.items() if key[0] == "name"]
+    if named:
+        first_names = set().union(*(_as_stored(str(row.get("first_name") or "")) for row in named))
+        last_names = set().union(*(_as_stored(str(row.get("last_name") or "")) for row in named))
+        for contact in contacts.filter(last_name__in=last_names, first_name__in=first_names).order_by("pk"):
+            if contact.company_id or not (contact.email or contact.phone):
+                found.setdefault(("name", _name(contact.__dict__), str(contact.company_id or "")), contact)
+    return {key: found[key] for key in keys if key in found}
 
 
 def contact_duplicates(actor: Actor, contact: Contact) -> list[Candidate]:

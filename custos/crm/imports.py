@@ -48,7 +48,7 @@ from custos.core.errors import Conflict, FieldError, ValidationFailed
 from custos.core.ids import uuid7
 from custos.core.tenancy import tenant_scope
 from custos.core.validation import Cleaner
-from custos.crm.duplicates import stored_by_email_or_phone
+from custos.crm.duplicates import PersonKey, person_key, stored_people
 from custos.crm.models import (
     Company,
     Contact,
@@ -641,12 +641,13 @@ def _write_batch(
         good = [o for o in outcomes if not o.errors]
         rejected = [(o.row, f, m) for o in outcomes for f, m in o.errors]
         locked.rejected_count += sum(1 for o in outcomes if o.errors)
-        # Duplicates by email (any case), in one query for the batch; rows earlier in the
-        # batch count too, and rows of earlier batches are stored by now.
-        existing, _by_phone = stored_by_email_or_phone(o.data.get("email") or "" for o in good)
+        # Duplicates by email, else phone and name, else name and company (`person_key`), a
+        # query each for the batch; rows earlier in the batch count too, and rows of earlier
+        # batches are stored by now.
+        existing = stored_people(o.data for o in good)
         emails = {o.data["email"].lower() for o in good if o.data.get("email")}
         # One person, one subject: a new row joins the subject of a contact or lead with its email.
-        subjects = {email: c.subject_id for email, c in existing.items()}
+        subjects = {key[1]: c.subject_id for key, c in existing.items() if key[0] == "email"}
         subjects.update(
             (lead.email.lower(), lead.subject_id)
             for lead in Lead.objects.annotate(email_lower=Lower("email"))
@@ -668,7 +669,7 @@ def _write_batch(
         # where an update may add to them (building the prefetch costs more than the query).
         if write and locked.duplicates == ImportJob.Duplicates.UPDATE:
             prefetch_related_objects(list(existing.values()), "points")
-        seen_in_batch: set[str] = set()
+        seen_in_batch: set[PersonKey] = set()
         new_points: list[ContactPoint] = []
         added_points: list[ContactPoint] = []
         points_of_created: dict[uuid.UUID, list[ContactPoint]] = {}
@@ -680,8 +681,9 @@ def _write_batch(
                 for point in outcome.data.pop(field, [])
             ]
             email = (outcome.data.get("email") or "").lower()
-            duplicate = existing.get(email) if email else None
-            repeated = bool(email) and email in seen_in_batch
+            key = person_key(outcome.data)
+            duplicate = existing.get(key) if key else None
+            repeated = key is not None and key in seen_in_batch
             if (duplicate or repeated) and locked.duplicates == ImportJob.Duplicates.SKIP:
                 locked.skipped_count += 1
                 continue
@@ -712,7 +714,8 @@ def _write_batch(
                 locked.updated_count += 1 if changes else 0
                 locked.skipped_count += 0 if changes else 1
                 continue
-            seen_in_batch.add(email)
+            if key is not None:
+                seen_in_batch.add(key)
             given = {point.email or point.phone for point in points} | {
                 outcome.data.get("email"),
                 outcome.data.get("phone"),

@@ -709,7 +709,13 @@ class ImportSettingsForm(forms.Form):
     duplicates, and dry run. Columns are named by position: a header may hold any text."""
 
     duplicates = forms.ChoiceField(
-        label=_("When a contact with the same email exists already"), widget=forms.RadioSelect, initial="skip"
+        label=_("When the contact exists already"),
+        help_text=_(
+            "The same contact has the same email; for a row without one, the same phone number and name; "
+            "without either, the same name at the same company."
+        ),
+        widget=forms.RadioSelect,
+        initial="skip",
     )
     dry_run = forms.BooleanField(
         label=_("Dry run: check and count every row, but write nothing"), required=False, initial=False

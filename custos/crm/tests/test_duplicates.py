@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from custos.audit.models import AuditEntry
 from custos.core.errors import Conflict, PermissionDenied
 from custos.core.tenancy import tenant_scope
-from custos.crm.duplicates import contact_duplicates, contact_merge, find_duplicates, stored_by_email_or_phone
+from custos.crm.duplicates import contact_duplicates, contact_merge, find_duplicates, stored_people
 from custos.crm.models import Activity, Contact, Deal, Lead
 from custos.crm.selectors.people import contact_list
 from custos.crm.services.activities import activity_create
@@ -175,8 +175,8 @@ def test_a_batch_s_emails_are_found_through_the_index_not_by_reading_every_conta
             cursor.execute("SELECT current_user, row_security_active('crm_contact')")
             assert cursor.fetchone() == (settings.CUSTOS_DB_APP_ROLE, True)
         with CaptureQueriesContext(connection) as ran:
-            by_email, _by_phone = stored_by_email_or_phone(["person.7@example.org", "PERSON.2999@example.ORG"])
-        assert sorted(c.last_name for c in by_email.values()) == ["P2999", "P7"]
+            found = stored_people([{"email": "person.7@example.org"}, {"email": "PERSON.2999@example.ORG"}])
+        assert sorted(c.last_name for c in found.values()) == ["P2999", "P7"]
         [statement] = [q["sql"] for q in ran.captured_queries if "crm_contact" in q["sql"]]
         with connection.cursor() as cursor:
             cursor.execute(f"EXPLAIN (FORMAT JSON) {statement}")

@@ -154,6 +154,46 @@ def test_importing_the_same_file_again_adds_nothing(cast):
     assert _people(cast) == before
 
 
+PATIENTS = (
+    "Vorname;Nachname;Telefon;Firma\n"
+    "Anna;Schmidt;030 1234567;\n"
+    "Jan;Schmidt;030 1234567;\n"  # the same landline: another person
+    "Eva;Kurz;;Nordwind GmbH\n"
+    "Otto;Lang;;\n"
+)
+
+
+def test_a_file_without_emails_imported_again_adds_nothing(cast):
+    """Without an email a row is the person with its phone and name, or with its name at its
+    company, or (with its name only) a contact holding nothing more either."""
+    first = _run(cast, _upload(cast, _csv(PATIENTS)))
+    assert (first.created_count, first.skipped_count) == (4, 0)
+    before = _people(cast)
+    again = _run(cast, _upload(cast, _csv(PATIENTS + "ANNA;SCHMIDT;+49 30 1234567;\n")))
+    assert (again.created_count, again.skipped_count) == (0, 5)
+    assert _people(cast) == before
+
+
+ROWS_WITH_CITY = {"Vorname": "first_name", "Nachname": "last_name", "Telefon": "phone", "Stadt": "city"}
+
+
+def test_a_row_without_email_updates_the_person_with_its_phone_and_name(cast):
+    with tenant_scope(cast.org_a):
+        stored = contact_create(
+            actor=cast.actor(cast.alice),
+            data={"first_name": "Anna", "last_name": "Schmidt", "email": "anna@example.org", "phone": "030 1234567"},
+        )
+        otto = {"first_name": "Otto", "last_name": "Lang", "email": "o@x.org"}
+        contact_create(actor=cast.actor(cast.alice), data=otto)
+    text = "Vorname;Nachname;Telefon;Stadt\nAnna;Schmidt;030 1234567;Berlin\nOtto;Lang;;Bonn\n"
+    job = _run(cast, _upload(cast, _csv(text)), mapping=ROWS_WITH_CITY, duplicates="update")
+    # Otto of the file may be anyone of that name: the stored one has an email the row lacks.
+    assert (job.updated_count, job.created_count) == (1, 1)
+    with tenant_scope(cast.org_a):
+        assert Contact.objects.get(pk=stored.pk).city == "Berlin"
+        assert sorted(Contact.objects.filter(last_name="Lang").values_list("city", flat=True)) == ["", "Bonn"]
+
+
 def test_a_dry_run_reports_and_writes_nothing(cast):
     job = _run(cast, _upload(cast, _csv(MESSY)), dry_run=True)
     assert (job.created_count, job.rejected_count) == (2, 2)
