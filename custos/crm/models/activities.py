@@ -50,6 +50,13 @@ class Activity(TenantModel):
             models.Index(fields=["org", "lead", "-occurred_at"], name="activity_lead_timeline"),
             models.Index(fields=["org", "deal", "-occurred_at"], name="activity_deal_timeline"),
             models.Index(fields=["org", "owner", "done_at", "due_at"], name="activity_owner_due"),
+            # Open tasks only (a small part of millions of activities): my day, the tasks due
+            # on the dashboard and in the menu, whether for one owner or for everyone's.
+            models.Index(
+                fields=["org", "owner", "due_at"],
+                condition=models.Q(kind="task", done_at__isnull=True),
+                name="activity_open_tasks",
+            ),
         ]
 
     class Privacy:

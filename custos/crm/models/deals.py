@@ -88,7 +88,8 @@ class Deal(Searchable, TenantModel):
 
     class Meta:
         indexes = [
-            models.Index(fields=["org", "pipeline", "stage"], name="deal_org_board"),
+            # A board's column: its newest cards first.
+            models.Index(fields=["org", "pipeline", "stage", "updated_at", "id"], name="deal_org_board_newest"),
             models.Index(fields=["org", "owner", "id"], name="deal_org_owner"),
             models.Index(fields=["org", "id"], name="deal_org_id"),
             models.Index(fields=["org", "status", "expected_close"], name="deal_org_status_close"),

@@ -53,11 +53,20 @@ def activity_list(actor: Actor, *, kind: str = "", open_tasks: bool = False) -> 
 
 
 def my_day(actor: Actor, *, now: datetime | None = None) -> models.QuerySet[Activity]:
-    """The actor's open tasks due by the end of today, overdue ones first."""
+    """The actor's open tasks due by the end of today, overdue ones first: their own, so
+    visible whatever their scope. Without the rows of the records they belong to: a page
+    reads those for its own tasks (`with_records`), for joined before the limit the planner
+    may read every deal or contact of the organisation."""
+    actor.require("activity.view")
     now = timezone.localtime(now or timezone.now())
     end_of_day = timezone.make_aware(datetime.combine(now.date() + timedelta(days=1), time.min))
-    return (
-        visible_activities(actor)
-        .filter(owner_id=actor.user_id, kind=Activity.Kind.TASK, done_at__isnull=True, due_at__lt=end_of_day)
-        .order_by("due_at")
-    )
+    return Activity.objects.filter(
+        owner_id=actor.user_id, kind=Activity.Kind.TASK, done_at__isnull=True, due_at__lt=end_of_day
+    ).order_by("due_at", "id")
+
+
+def with_records(activities: models.QuerySet[Activity], limit: int) -> list[Activity]:
+    """The first `limit` activities, in order, each with the records it belongs to."""
+    ids = list(activities.values_list("pk", flat=True)[:limit])
+    found = Activity.objects.select_related("contact", "company", "lead", "deal").in_bulk(ids)
+    return [found[pk] for pk in ids if pk in found]

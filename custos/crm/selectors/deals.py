@@ -78,6 +78,7 @@ class Column:
     deals: list[Deal]
     count: int
     total: Decimal
+    currencies: frozenset[str] = frozenset()  # of all its deals, not only the cards shown
 
 
 def board(actor: Actor, pipeline: Pipeline, among: models.QuerySet[Deal] | None = None) -> list[Column]:
@@ -85,19 +86,38 @@ def board(actor: Actor, pipeline: Pipeline, among: models.QuerySet[Deal] | None 
     `among`: only these deals (a filtered `deal_list`), so that the sums follow the filters."""
     actor.require("deal.view")
     visible = (among if among is not None else scoped(actor, Deal.objects.all())).filter(pipeline=pipeline)
-    totals = {
-        row["stage_id"]: row
-        for row in visible.values("stage_id").annotate(count=Count("id"), total=Sum("amount")).order_by()
-    }
-    columns = []
-    for stage in pipeline.stages.order_by("position"):
-        deals = list(
+    # Per stage and currency, in one pass: the board shows a sum's currency only when its deals have one.
+    totals: dict[Any, dict[str, Any]] = {}
+    for row in visible.values("stage_id", "currency").annotate(count=Count("id"), total=Sum("amount")).order_by():
+        column = totals.setdefault(row["stage_id"], {"count": 0, "total": Decimal(0), "currencies": set()})
+        column["count"] += row["count"]
+        column["total"] += row["total"] or Decimal(0)
+        column["currencies"].add(row["currency"])
+    # Each column's newest ids through the (org, pipeline, stage, updated_at, id) index, then
+    # those cards' rows with their company and contact: joined before the limit, a column read
+    # every deal of its stage with every contact and company of the organisation.
+    stages = list(pipeline.stages.order_by("position"))
+    newest = {
+        stage.pk: list(
             visible.filter(stage=stage)
-            .select_related("company", "contact")
-            .order_by("-updated_at")[:BOARD_CARDS_PER_STAGE]
+            .order_by("-updated_at", "-id")
+            .values_list("pk", flat=True)[:BOARD_CARDS_PER_STAGE]
         )
+        for stage in stages
+    }
+    cards = Deal.objects.select_related("stage", "company", "contact").in_bulk(
+        [pk for ids in newest.values() for pk in ids]
+    )
+    columns = []
+    for stage in stages:
         row = totals.get(stage.pk, {})
         columns.append(
-            Column(stage=stage, deals=deals, count=row.get("count", 0), total=row.get("total") or Decimal(0))
+            Column(
+                stage=stage,
+                deals=[cards[pk] for pk in newest[stage.pk]],
+                count=row.get("count", 0),
+                total=row.get("total", Decimal(0)),
+                currencies=frozenset(row.get("currencies", ())),
+            )
         )
     return columns

@@ -173,3 +173,29 @@ def test_a_sales_rep_sees_and_moves_only_own_deals(cast):
     assert fresh(cast, other).stage_id == stages["Proposal"].pk
     assert sam.post(f"/deals/{own.pk}/move/", {"stage": str(stages["Won"].pk)}).status_code == 302
     assert fresh(cast, own).status == "won"
+
+
+def test_a_full_column_shows_its_newest_cards_and_counts_all_of_them(cast):
+    """Past the cards a column holds, the newest changed come first; the count, the sum and
+    whether the sums mix currencies cover every deal of the pipeline, not the cards shown."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from custos.crm.models import Deal
+    from custos.crm.selectors.deals import BOARD_CARDS_PER_STAGE
+
+    stages = stages_of(cast)
+    deals = [_deal(cast, f"Deal {n}", stages["Qualification"], amount="10") for n in range(BOARD_CARDS_PER_STAGE + 3)]
+    start = timezone.now() - timedelta(days=1)
+    with tenant_scope(cast.org_a):
+        for n, deal in enumerate(deals):  # the first made is the last changed
+            Deal.objects.filter(pk=deal.pk).update(updated_at=start - timedelta(minutes=n))
+    body = web_client(cast.alice).get("/deals/").content.decode()
+    shown = board_columns(body)[str(stages["Qualification"].pk)]
+    assert shown == [str(deal.pk) for deal in deals[:BOARD_CARDS_PER_STAGE]]
+    assert f"{len(deals)} deals · €530.00" in body and "several currencies" not in body
+
+    _deal(cast, "In francs", stages["Negotiation"], amount="5", currency="CHF")
+    body = web_client(cast.alice).get("/deals/").content.decode()
+    assert "several currencies" in body and "€530.00" not in body

@@ -1,11 +1,15 @@
 """List pages say how many rows they have: exactly when few, "about N" from PostgreSQL's
 planner or "more than N" on SQLite when an exact count would scan a large table."""
 
+import re
+
 import pytest
 
 from custos.core import pagination
 from custos.core.tenancy import tenant_scope
-from custos.crm.services.people import contact_create
+from custos.crm.models import Contact
+from custos.crm.services.people import company_create, contact_create
+from custos.privacy.models import Subject
 from custos.testing import on_postgres, web_client
 from custos.web.tests.sales import in_org_a
 
@@ -55,7 +59,6 @@ def test_a_filter_that_leaves_few_rows_is_exact_again(cast, small_limit):
 def test_every_list_counts(cast, path, make):
     from custos.crm.services.deals import deal_create
     from custos.crm.services.leads import lead_create
-    from custos.crm.services.people import company_create
 
     create, data = {
         "company": (company_create, {"name": "Lind GmbH"}),
@@ -100,3 +103,31 @@ def test_a_filtered_count_is_exact_whatever_another_organisation_holds(cast):
     assert _count_line(client.post("/contacts/", {"country": "DE"}).content.decode()) == "2 entries"
     assert _count_line(client.post("/contacts/", {"tag": "vip"}).content.decode()) == "2 entries"
     assert _count_line(client.post("/contacts/", {"country": "PL", "tag": "vip"}).content.decode()) == "0 entries"
+
+
+def _stats(body):
+    """The home page's figures, by the list each links to."""
+    cards = body.split('<div class="cards">')[1]
+    return {
+        link: value.strip()
+        for value, link in re.findall(r'<div class="stat">(.*?)</div><a href="([^"]+)"', cards, re.S)
+    }
+
+
+def test_the_home_page_counts_as_the_lists_do(cast, monkeypatch):
+    """Exact and grouped by thousands when few; beyond the limit "about" or "more than", never
+    a count of every contact."""
+    monkeypatch.setattr(pagination, "EXACT_COUNT_LIMIT", 1_500)
+    with tenant_scope(cast.org_a):
+        people = Subject.objects.bulk_create([Subject() for _ in range(1_234)])
+        Contact.objects.bulk_create(Contact(last_name=f"P{i}", subject=s) for i, s in enumerate(people))
+    in_org_a(cast, company_create, data={"name": "Lind GmbH"})
+    stats = _stats(web_client(cast.alice).get("/").content.decode())
+    assert (stats["/contacts/"], stats["/companies/"]) == ("1,234", "1")
+
+    monkeypatch.setattr(pagination, "EXACT_COUNT_LIMIT", 1_000)
+    contacts = _stats(web_client(cast.alice).get("/").content.decode())["/contacts/"]
+    if on_postgres():
+        assert contacts.startswith("about ")
+    else:
+        assert contacts == "more than 1,000"

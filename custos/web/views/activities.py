@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 from custos.core.actor import Actor
 from custos.core.errors import ValidationFailed
 from custos.crm.models import Activity, Company, Contact, Deal, Lead
-from custos.crm.selectors.activities import access_activity, my_day, timeline
+from custos.crm.selectors.activities import access_activity, my_day, timeline, with_records
 from custos.crm.selectors.deals import access_deal
 from custos.crm.selectors.leads import access_lead
 from custos.crm.selectors.people import access_company, access_contact
@@ -262,7 +262,7 @@ def activity_delete_view(request: HttpRequest, activity_id: str) -> HttpResponse
 def my_day_view(request: HttpRequest) -> HttpResponse:
     """My open tasks due today, and those overdue, oldest first."""
     actor = actor_of(request)
-    tasks = list(my_day(actor)[:500]) if actor.user_id is not None else []
+    tasks = with_records(my_day(actor), 500) if actor.user_id is not None else []
     today = timezone.localdate()
     overdue = [task for task in tasks if task.due_at is not None and timezone.localtime(task.due_at).date() < today]
     due_today = [task for task in tasks if task not in overdue]

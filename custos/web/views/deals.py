@@ -145,7 +145,7 @@ def _board_context(
         errors = failure.errors
         deals = deal_list(actor).none()
     columns = board(actor, pipeline, deals)
-    currencies = set(deals.values_list("currency", flat=True).distinct().order_by()[:2])
+    currencies = set().union(*(column.currencies for column in columns))
     return {
         "filters": filters,
         "filter_errors": errors,
