@@ -31,6 +31,8 @@ JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob("accounts.prune_throttle", "custos.accounts.tasks.prune_throttle_counters", timedelta(hours=1)),
     PeriodicJob("crm.expire_imports", "custos.crm.tasks.expire_imports", timedelta(hours=6)),
     PeriodicJob("crm.reassign_untouched", "custos.crm.tasks.reassign_untouched_leads", timedelta(minutes=15)),
+    # 5 minutes: a task's reminder reaches its assignee at most this late.
+    PeriodicJob("crm.send_task_reminders", "custos.crm.tasks.send_task_reminders", timedelta(minutes=5)),
     PeriodicJob("scheduling.send_reminders", "custos.scheduling.tasks.send_reminders", timedelta(minutes=15)),
     PeriodicJob("scheduling.mark_due_recalls", "custos.scheduling.tasks.mark_due_recalls", timedelta(hours=6)),
     PeriodicJob("accounts.offboard_due", "custos.accounts.tasks.delete_offboarded_organizations", timedelta(hours=6)),

@@ -51,3 +51,34 @@ def remove_custom_values(org_id: str, object_type: str, key: str, special: bool)
 
     with tenant_scope(uuid.UUID(org_id)):
         return remove_values(object_type, key, special=special)
+
+
+@task
+def send_task_reminders() -> int:
+    """Every organisation's task reminders whose time has come: claimed here, each mailed by its own task."""
+    from functools import partial
+
+    from django.db import transaction
+
+    from custos.core.models import Organization
+    from custos.core.tenancy import tenant_scope
+    from custos.crm.services.reminders import task_reminders_claim
+
+    total = 0
+    for org_id in Organization.objects.values_list("pk", flat=True):
+        with tenant_scope(org_id), transaction.atomic():
+            claimed = task_reminders_claim()
+            for activity_id in claimed:
+                transaction.on_commit(partial(send_task_reminder.enqueue, str(org_id), str(activity_id)))
+        total += len(claimed)
+    return total
+
+
+@task
+def send_task_reminder(org_id: str, activity_id: str) -> bool:
+    """One reminder mail to the task's assignee; raises (and gives the claim back) if the mail server refuses it."""
+    from custos.core.tenancy import tenant_scope
+    from custos.crm.services.reminders import task_reminder_send
+
+    with tenant_scope(uuid.UUID(org_id)):
+        return task_reminder_send(org_id=uuid.UUID(org_id), activity_id=activity_id)

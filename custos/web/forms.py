@@ -595,6 +595,12 @@ class ActivityForm(forms.Form):
         help_text=_("Needed for a task."),
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
+    reminder_at = forms.DateTimeField(
+        label=_("Reminder"),
+        required=False,
+        help_text=_("The assignee gets an email then, without the task's title or details."),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
     owner = forms.ChoiceField(label=_("Assigned to"), required=False)
     occurred_at = forms.DateTimeField(
         label=_("When"),

@@ -27,6 +27,8 @@ class Activity(TenantModel):
     duration_minutes = models.PositiveIntegerField(_("duration (minutes)"), null=True, blank=True)
     due_at = models.DateTimeField(_("due"), null=True, blank=True)
     reminder_at = models.DateTimeField(_("reminder"), null=True, blank=True)
+    # When the reminder was claimed for mailing to the assignee; cleared when the reminder moves.
+    reminded_at = models.DateTimeField(null=True, blank=True, editable=False)
     done_at = models.DateTimeField(_("done"), null=True, blank=True)
     # Whom it belongs to: the assignee of a task, the author of a note.
     owner = models.ForeignKey(
@@ -57,6 +59,12 @@ class Activity(TenantModel):
                 condition=models.Q(kind="task", done_at__isnull=True),
                 name="activity_open_tasks",
             ),
+            # Reminders not yet sent: the job every few minutes reads these few, not every task.
+            models.Index(
+                fields=["org", "reminder_at"],
+                condition=models.Q(kind="task", done_at__isnull=True, reminded_at__isnull=True),
+                name="activity_reminders_due",
+            ),
         ]
 
     class Privacy:
@@ -71,6 +79,7 @@ class Activity(TenantModel):
             "duration_minutes",
             "due_at",
             "reminder_at",
+            "reminded_at",
             "done_at",
             "owner",
             "contact",

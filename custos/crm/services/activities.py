@@ -116,9 +116,13 @@ def activity_update(*, actor: Actor, activity: Activity, data: Mapping[str, Any]
     _check_activity(cleaner, after)
     if cleaner.errors:
         raise ValidationFailed(cleaner.errors)
+    moved = "reminder_at" in cleaned and cleaned["reminder_at"] != activity.reminder_at
     with transaction.atomic():
         lead_before = activity.lead_id
         update_record(actor, activity, "activity", cleaned)
+        if moved:  # a moved reminder goes again
+            Activity.objects.filter(pk=activity.pk).update(reminded_at=None)
+            activity.reminded_at = None
         _rescore_leads(lead_before, activity.lead_id)
     return activity
 

@@ -61,6 +61,7 @@ def _initial_of(activity: Activity) -> dict[str, Any]:
         "title": activity.title,
         "body": activity.body,
         "due_at": _to_the_minute(activity.due_at),
+        "reminder_at": _to_the_minute(activity.reminder_at),
         "owner": str(activity.owner_id or ""),
         "occurred_at": _to_the_minute(activity.occurred_at),
         "duration_minutes": activity.duration_minutes,

@@ -1,0 +1,90 @@
+"""A task's reminder, mailed once to the member it is assigned to.
+
+A periodic job claims the open tasks whose reminder time has come (a conditional update of
+`reminded_at`, so two runs never claim the same task) and enqueues one mail task per
+reminder, with ids only. The mail says when the task is due and links to it, in the
+member's language and time zone; it carries no title or details, which may name a person
+and would otherwise sit in a mailbox outside Custos. A reminder whose time passed more than
+a day before it was found (the worker was down) is marked, not sent: a late flood helps
+nobody. Moving the reminder sends it again; a task done, reassigned to nobody, or assigned
+to someone no longer a member gets none.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
+
+from custos.accounts.models import Membership
+from custos.core.models import Organization
+from custos.crm.models import Activity
+
+# A reminder found later than this after its time is marked without a mail.
+STALE_AFTER = timedelta(days=1)
+
+
+class TaskReminderNotSent(RuntimeError):
+    """Names the task, never the address: task results and logs keep this text."""
+
+
+def _unsent() -> Any:
+    return Activity.objects.filter(
+        kind=Activity.Kind.TASK, done_at__isnull=True, reminded_at__isnull=True, reminder_at__isnull=False
+    )
+
+
+def task_reminders_claim(*, now: datetime | None = None) -> list[uuid.UUID]:
+    """Claim the current organisation's task reminders whose time has come; returns the ids
+    of those to mail (stale ones are claimed too, and left out)."""
+    now = now or timezone.now()
+    due = list(_unsent().filter(reminder_at__lte=now).values_list("pk", "reminder_at"))
+    claimed = []
+    for pk, reminder_at in due:
+        if _unsent().filter(pk=pk).update(reminded_at=now) and reminder_at > now - STALE_AFTER:
+            claimed.append(pk)
+    return claimed
+
+
+def task_reminder_send(*, org_id: uuid.UUID, activity_id: Any) -> bool:
+    """Mail one claimed reminder; False when it is no longer wanted (done, moved, nobody to
+    tell). Raises TaskReminderNotSent, giving the claim back, when the mail server refuses."""
+    task = (
+        Activity.objects.filter(
+            pk=activity_id, kind=Activity.Kind.TASK, done_at__isnull=True, reminded_at__isnull=False
+        )
+        .only("id", "due_at", "owner_id", "reminded_at")
+        .first()
+    )
+    if task is None or task.owner_id is None:
+        return False
+    member = (
+        Membership.objects.filter(org_id=org_id, user_id=task.owner_id, is_active=True, user__is_active=True)
+        .select_related("user")
+        .first()
+    )
+    if member is None:
+        return False
+    user = member.user
+    context = {
+        "name": user.full_name,
+        "organization": Organization.objects.get(pk=org_id).name,
+        "due_at": task.due_at,
+        "link": settings.CUSTOS_BASE_URL + reverse("web:activity-edit", args=[task.pk]),
+    }
+    with translation.override(user.language or settings.LANGUAGE_CODE), timezone.override(user.time_zone):
+        subject = render_to_string("crm/mail/task_reminder_subject.txt", context).strip()
+        body = render_to_string("crm/mail/task_reminder.txt", context)
+    try:
+        send_mail(subject, body, None, [user.email])
+    except (smtplib.SMTPException, OSError) as error:
+        Activity.objects.filter(pk=task.pk, reminded_at=task.reminded_at).update(reminded_at=None)
+        raise TaskReminderNotSent(f"reminder of task {task.pk} failed: {type(error).__name__}") from None
+    return True
