@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -82,11 +82,14 @@ def _name(data: Mapping[str, Any]) -> str:
     return normalise(f"{data.get('first_name') or ''} {data.get('last_name') or ''}")
 
 
-def _as_stored(name: str) -> set[str]:
-    """A name in the cases it is usually stored in ("müller", "MÜLLER", "Müller"): the name
-    index compares exactly, and a case-insensitive comparison would read every row."""
+def _lowered(name: str) -> set[str]:
+    """A name as `lower()` of the database gives it back for the name in any of its usual
+    cases ("Müller", "MÜLLER", "van der Berg", "Van der Berg"): PostgreSQL lowers every
+    letter, SQLite only A to Z, so "MÜLLER" stored there reads "mÜller". Compared through the
+    index on (org, lower(last_name)); `iexact` would read every contact."""
     name = " ".join(name.split())
-    return {name, name.lower(), name.upper(), name.title(), name.capitalize()}
+    cases = {name, name.lower(), name.upper(), name.title(), name.capitalize()}
+    return {case.lower() for case in cases} | {"".join(c.lower() if c.isascii() else c for c in case) for case in cases}
 
 
 def _stored_phone(actor: Actor, value: Any) -> str:
@@ -139,7 +142,12 @@ def find_duplicates(actor: Actor, data: Mapping[str, Any], *, exclude: uuid.UUID
     phones = {phone, *(_given_points(data, "other_phones", "phone", lambda v: _stored_phone(actor, v)))} - {""}
     name = _name(data)
     company_id = _company_id(data.get("company_id"))
-    visible = scoped(actor, Contact.objects.annotate(email_lower=Lower("email")))
+    visible = scoped(
+        actor,
+        Contact.objects.annotate(
+            email_lower=Lower("email"), last_lower=Lower("last_name"), first_lower=Lower("first_name")
+        ),
+    )
     if exclude is not None:
         visible = visible.exclude(pk=exclude)
     domain = email.rpartition("@")[2]
@@ -155,10 +163,11 @@ def find_duplicates(actor: Actor, data: Mapping[str, Any], *, exclude: uuid.UUID
         lookups.append(Q(company_id=company_id))
     last_name = str(data.get("last_name") or "")
     if normalise(last_name):
-        last_names = _as_stored(last_name)
-        lookups.append(Q(last_name__in=last_names, first_name__in=_as_stored(str(data.get("first_name") or ""))))
+        last_names = _lowered(last_name)
+        first_names = _lowered(str(data.get("first_name") or ""))
+        lookups.append(Q(last_lower__in=last_names, first_lower__in=first_names))
         if email and domain not in PUBLIC_MAIL:
-            lookups.append(Q(last_name__in=last_names, email_lower__endswith="@" + domain))
+            lookups.append(Q(last_lower__in=last_names, email_lower__endswith="@" + domain))
     ids: set[uuid.UUID] = set()
     for lookup in lookups:
         ids.update(visible.filter(lookup).values_list("pk", flat=True)[:CANDIDATES_PER_REASON])
@@ -187,48 +196,93 @@ def find_duplicates(actor: Actor, data: Mapping[str, Any], *, exclude: uuid.UUID
     return found[:MAX_CANDIDATES]
 
 
-type PersonKey = tuple[str, ...]
+# What tells two people apart: a row and a stored contact that differ in one of these (each
+# holding a value) are not the same person, however alike their names.
+IDENTITY_FIELDS = ("email", "phone", "street", "postcode", "city", "country", "company_id")
 
 
-def person_key(data: Mapping[str, Any]) -> PersonKey | None:
-    """What makes an import's row the same person as a stored contact or an earlier row: its
-    email (any case); without one, its phone number (E.164) with its name, for a family or a
-    practice may share one line; without either, its name at its company. A row with a name
-    only is the same as a stored contact with nothing more either: nothing tells them apart."""
-    email = str(data.get("email") or "").strip().lower()
-    if email:
-        return ("email", email)
-    name = _name(data)
-    if data.get("phone"):
-        return ("phone", str(data["phone"]), name)
-    if name:
-        return ("name", name, str(data.get("company_id") or ""))
-    return None
+def _differ(data: Mapping[str, Any], contact: Contact) -> bool:
+    for name in IDENTITY_FIELDS:
+        given, held = data.get(name), getattr(contact, name)
+        if given not in ("", None) and held not in ("", None) and str(given).lower() != str(held).lower():
+            return True
+    return False
 
 
-def stored_people(rows: Iterable[Mapping[str, Any]]) -> dict[PersonKey, Contact]:
-    """For a batch (an import's): the organisation's contacts that are the same person as one
-    of these checked rows, by the row's `person_key`; a query per kind of key, each through an
-    index. Unlike `find_duplicates` it is not limited to what an actor may see: a person stored
-    by a colleague is stored all the same."""
-    keys = {key: row for row in rows if (key := person_key(row)) is not None}
-    contacts = Contact.objects.annotate(email_lower=Lower("email")).select_related("company")
-    found: dict[PersonKey, Contact] = {}
-    emails = {key[1] for key in keys if key[0] == "email"}
+@dataclass
+class StoredPeople:
+    """For an import's batch: the contacts a row may be the same person as, by email, by
+    phone number and name, by name and company; the batch adds the contacts it creates or
+    changes (`add`), so that a later row finds them as it would find them stored."""
+
+    by_email: dict[str, Contact] = field(default_factory=dict)
+    by_phone: dict[tuple[str, str], list[Contact]] = field(default_factory=dict)
+    by_name: dict[tuple[str, str], list[Contact]] = field(default_factory=dict)
+
+    def add(self, contact: Contact) -> None:
+        name = _name(contact.__dict__)
+        if contact.email:
+            self.by_email.setdefault(contact.email.lower(), contact)
+        if contact.phone:
+            self.by_phone.setdefault((contact.phone, name), []).append(contact)
+        if name:
+            self.by_name.setdefault((name, str(contact.company_id or "")), []).append(contact)
+
+    def match(self, data: Mapping[str, Any]) -> Contact | None:
+        """The person a checked row is: the contact with its email; else one with its phone
+        number and name (a family or a practice may share a line) holding no other email;
+        else, for a row without email, one of its name at its company that differs in
+        nothing the row gives; without a company, one holding no email or phone either."""
+        email = str(data.get("email") or "").strip().lower()
+        if email and email in self.by_email:
+            return self.by_email[email]
+        name = _name(data)
+        phone = str(data.get("phone") or "")
+        if phone and name:
+            for contact in self.by_phone.get((phone, name), []):
+                if not (email and contact.email):
+                    return contact
+        if email or not name:
+            return None
+        company = str(data.get("company_id") or "")
+        for contact in self.by_name.get((name, company), []):
+            if (company or not (contact.email or contact.phone)) and not _differ(data, contact):
+                return contact
+        return None
+
+    def contacts(self) -> list[Contact]:
+        found = {c.pk: c for c in self.by_email.values()}
+        for group in (*self.by_phone.values(), *self.by_name.values()):
+            found.update((c.pk, c) for c in group)
+        return list(found.values())
+
+
+def stored_people(rows: Iterable[Mapping[str, Any]]) -> StoredPeople:
+    """The organisation's contacts an import batch's checked rows may be, in a query per kind
+    of look-up, each through an index: emails; phone numbers; names only for rows without an
+    email (a common last name has thousands of bearers at a million contacts). Unlike
+    `find_duplicates` it is not limited to what an actor may see: a person stored by a
+    colleague is stored all the same."""
+    rows = list(rows)
+    contacts = Contact.objects.annotate(
+        email_lower=Lower("email"), last_lower=Lower("last_name"), first_lower=Lower("first_name")
+    ).select_related("company")
+    found: dict[uuid.UUID, Contact] = {}
+    emails = {str(row["email"]).strip().lower() for row in rows if row.get("email")}
     if emails:
-        found.update((("email", c.email.lower()), c) for c in contacts.filter(email_lower__in=emails))
-    phones = {key[1] for key in keys if key[0] == "phone"}
+        found.update((c.pk, c) for c in contacts.filter(email_lower__in=emails))
+    phones = {str(row["phone"]) for row in rows if row.get("phone")}
     if phones:
-        for contact in contacts.filter(phone__in=phones).order_by("pk"):
-            found.setdefault(("phone", contact.phone, _name(contact.__dict__)), contact)
-    named = [row for key, row in keys.items() if key[0] == "name"]
+        found.update((c.pk, c) for c in contacts.filter(phone__in=phones))
+    named = [row for row in rows if not row.get("email") and _name(row)]
     if named:
-        first_names = set().union(*(_as_stored(str(row.get("first_name") or "")) for row in named))
-        last_names = set().union(*(_as_stored(str(row.get("last_name") or "")) for row in named))
-        for contact in contacts.filter(last_name__in=last_names, first_name__in=first_names).order_by("pk"):
-            if contact.company_id or not (contact.email or contact.phone):
-                found.setdefault(("name", _name(contact.__dict__), str(contact.company_id or "")), contact)
-    return {key: found[key] for key in keys if key in found}
+        last_names = set().union(*(_lowered(str(row.get("last_name") or "")) for row in named))
+        first_names = set().union(*(_lowered(str(row.get("first_name") or "")) for row in named))
+        found.update((c.pk, c) for c in contacts.filter(last_lower__in=last_names, first_lower__in=first_names))
+    people = StoredPeople()
+    for contact in sorted(found.values(), key=lambda c: c.pk):
+        people.add(contact)
+    return people
 
 
 def contact_duplicates(actor: Actor, contact: Contact) -> list[Candidate]:

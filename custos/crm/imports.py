@@ -48,7 +48,7 @@ from custos.core.errors import Conflict, FieldError, ValidationFailed
 from custos.core.ids import uuid7
 from custos.core.tenancy import tenant_scope
 from custos.core.validation import Cleaner
-from custos.crm.duplicates import PersonKey, person_key, stored_people
+from custos.crm.duplicates import stored_people
 from custos.crm.models import (
     Company,
     Contact,
@@ -636,18 +636,23 @@ def _write_batch(
         if locked.status != ImportJob.Status.RUNNING:
             return
         resolver.inserted = []
-        _find_companies(resolver, outcomes, batch, create=write)
-        resolver.flush()
+        # A dry run makes its new companies too, unwritten, so that a row at a company still to
+        # be made is not taken for a namesake without one.
+        _find_companies(resolver, outcomes, batch, create=True)
+        if write:
+            resolver.flush()
+        else:
+            resolver.pending = []
         good = [o for o in outcomes if not o.errors]
         rejected = [(o.row, f, m) for o in outcomes for f, m in o.errors]
         locked.rejected_count += sum(1 for o in outcomes if o.errors)
-        # Duplicates by email, else phone and name, else name and company (`person_key`), a
-        # query each for the batch; rows earlier in the batch count too, and rows of earlier
-        # batches are stored by now.
+        # Duplicates by email, else phone and name, else name and company (`StoredPeople.match`),
+        # a query each for the batch; the contacts the batch creates or changes are added as it
+        # goes, and rows of earlier batches are stored by now.
         existing = stored_people(o.data for o in good)
         emails = {o.data["email"].lower() for o in good if o.data.get("email")}
         # One person, one subject: a new row joins the subject of a contact or lead with its email.
-        subjects = {key[1]: c.subject_id for key, c in existing.items() if key[0] == "email"}
+        subjects = {email: c.subject_id for email, c in existing.by_email.items()}
         subjects.update(
             (lead.email.lower(), lead.subject_id)
             for lead in Lead.objects.annotate(email_lower=Lower("email"))
@@ -668,8 +673,7 @@ def _write_batch(
         # Further addresses already held, for the batch's stored matches: one query, and only
         # where an update may add to them (building the prefetch costs more than the query).
         if write and locked.duplicates == ImportJob.Duplicates.UPDATE:
-            prefetch_related_objects(list(existing.values()), "points")
-        seen_in_batch: set[PersonKey] = set()
+            prefetch_related_objects(existing.contacts(), "points")
         new_points: list[ContactPoint] = []
         added_points: list[ContactPoint] = []
         points_of_created: dict[uuid.UUID, list[ContactPoint]] = {}
@@ -681,10 +685,22 @@ def _write_batch(
                 for point in outcome.data.pop(field, [])
             ]
             email = (outcome.data.get("email") or "").lower()
-            key = person_key(outcome.data)
-            duplicate = existing.get(key) if key else None
-            repeated = key is not None and key in seen_in_batch
-            if (duplicate or repeated) and locked.duplicates == ImportJob.Duplicates.SKIP:
+            duplicate = existing.match(outcome.data)
+            if duplicate and locked.duplicates == ImportJob.Duplicates.SKIP:
+                locked.skipped_count += 1
+                continue
+            if duplicate and duplicate._state.adding and locked.duplicates == ImportJob.Duplicates.UPDATE:
+                # The same person twice in the batch: the later row fills in the new contact.
+                for name, value in outcome.data.items():
+                    if value not in ("", None, []) and getattr(duplicate, name) in ("", None, []):
+                        setattr(duplicate, name, value)
+                held = {p.email.lower() or p.phone for p in points_of_created.get(duplicate.pk, [])}
+                for point in points:
+                    if (point.email.lower() or point.phone) not in held | {duplicate.email.lower(), duplicate.phone}:
+                        point.contact = duplicate
+                        new_points.append(point)
+                        points_of_created.setdefault(duplicate.pk, []).append(point)
+                existing.add(duplicate)
                 locked.skipped_count += 1
                 continue
             if duplicate and locked.duplicates == ImportJob.Duplicates.UPDATE:
@@ -713,9 +729,8 @@ def _write_batch(
                         touched.append(duplicate)
                 locked.updated_count += 1 if changes else 0
                 locked.skipped_count += 0 if changes else 1
+                existing.add(duplicate)  # found by its new values too
                 continue
-            if key is not None:
-                seen_in_batch.add(key)
             given = {point.email or point.phone for point in points} | {
                 outcome.data.get("email"),
                 outcome.data.get("phone"),
@@ -738,6 +753,9 @@ def _write_batch(
                     point.contact = contact
                 new_points.extend(points)
                 points_of_created[contact.pk] = points
+                existing.add(contact)
+            else:  # a dry run finds the row's person again later in the batch, as a real run does
+                existing.add(_new(Contact, dict(outcome.data)))
             locked.created_count += 1
         if write:
             insert_rows(Subject, new_subjects)

@@ -59,6 +59,7 @@ def send_task_reminders() -> int:
     from functools import partial
 
     from django.db import transaction
+    from django.utils import timezone
 
     from custos.core.models import Organization
     from custos.core.tenancy import tenant_scope
@@ -66,19 +67,26 @@ def send_task_reminders() -> int:
 
     total = 0
     for org_id in Organization.objects.values_list("pk", flat=True):
+        now = timezone.now()
         with tenant_scope(org_id), transaction.atomic():
-            claimed = task_reminders_claim()
+            claimed = task_reminders_claim(now=now)
             for activity_id in claimed:
-                transaction.on_commit(partial(send_task_reminder.enqueue, str(org_id), str(activity_id)))
+                enqueue = partial(send_task_reminder.enqueue, str(org_id), str(activity_id), now.isoformat())
+                transaction.on_commit(enqueue)
         total += len(claimed)
     return total
 
 
 @task
-def send_task_reminder(org_id: str, activity_id: str) -> bool:
-    """One reminder mail to the task's assignee; raises (and gives the claim back) if the mail server refuses it."""
+def send_task_reminder(org_id: str, activity_id: str, claimed_at: str) -> bool:
+    """One reminder mail to the task's assignee, if its claim (the time it was claimed at) still
+    stands; raises (and gives the claim back) if the mail server refuses it."""
+    from datetime import datetime
+
     from custos.core.tenancy import tenant_scope
     from custos.crm.services.reminders import task_reminder_send
 
     with tenant_scope(uuid.UUID(org_id)):
-        return task_reminder_send(org_id=uuid.UUID(org_id), activity_id=activity_id)
+        return task_reminder_send(
+            org_id=uuid.UUID(org_id), activity_id=activity_id, claimed_at=datetime.fromisoformat(claimed_at)
+        )

@@ -598,7 +598,7 @@ class ActivityForm(forms.Form):
     reminder_at = forms.DateTimeField(
         label=_("Reminder"),
         required=False,
-        help_text=_("The assignee gets an email then, without the task's title or details."),
+        help_text=_("For a task: its assignee gets an email then, without the task's title or details."),
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
     owner = forms.ChoiceField(label=_("Assigned to"), required=False)
@@ -717,8 +717,8 @@ class ImportSettingsForm(forms.Form):
     duplicates = forms.ChoiceField(
         label=_("When the contact exists already"),
         help_text=_(
-            "The same contact has the same email; for a row without one, the same phone number and name; "
-            "without either, the same name at the same company."
+            "A row is the same contact as one with the same email; without an email, as one with the same "
+            "phone number and name; without either, as one with the same name at the same company."
         ),
         widget=forms.RadioSelect,
         initial="skip",

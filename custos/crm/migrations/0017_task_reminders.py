@@ -1,7 +1,15 @@
 """A task's reminder is mailed to its assignee once: `reminded_at` marks the claim, and a
-partial index holds the open tasks whose reminder has not gone yet."""
+partial index holds the open tasks whose reminder has not gone yet. Reminders whose time
+passed before reminders were mailed at all are marked as gone: nobody expects those mails."""
 
 from django.db import migrations, models
+from django.db.models import F
+from django.utils import timezone
+
+
+def _mark_past(apps, schema_editor):
+    Activity = apps.get_model("crm", "Activity")
+    Activity.objects.filter(reminder_at__lte=timezone.now()).update(reminded_at=F("reminder_at"))
 
 
 class Migration(migrations.Migration):
@@ -23,4 +31,5 @@ class Migration(migrations.Migration):
                 name="activity_reminders_due",
             ),
         ),
+        migrations.RunPython(_mark_past, migrations.RunPython.noop),
     ]

@@ -114,7 +114,7 @@ def board(actor: Actor, pipeline: Pipeline, among: models.QuerySet[Deal] | None 
         columns.append(
             Column(
                 stage=stage,
-                deals=[cards[pk] for pk in newest[stage.pk]],
+                deals=[cards[pk] for pk in newest[stage.pk] if pk in cards],  # deleted in between: gone
                 count=row.get("count", 0),
                 total=row.get("total", Decimal(0)),
                 currencies=frozenset(row.get("currencies", ())),

@@ -116,11 +116,12 @@ def activity_update(*, actor: Actor, activity: Activity, data: Mapping[str, Any]
     _check_activity(cleaner, after)
     if cleaner.errors:
         raise ValidationFailed(cleaner.errors)
-    moved = "reminder_at" in cleaned and cleaned["reminder_at"] != activity.reminder_at
+    # A reminder moved, or handed to someone else, goes (again).
+    moved = any(name in cleaned and cleaned[name] != getattr(activity, name) for name in ("reminder_at", "owner_id"))
     with transaction.atomic():
         lead_before = activity.lead_id
         update_record(actor, activity, "activity", cleaned)
-        if moved:  # a moved reminder goes again
+        if moved and activity.reminder_at is not None:
             Activity.objects.filter(pk=activity.pk).update(reminded_at=None)
             activity.reminded_at = None
         _rescore_leads(lead_before, activity.lead_id)

@@ -42,25 +42,23 @@ def _unsent() -> Any:
 
 
 def task_reminders_claim(*, now: datetime | None = None) -> list[uuid.UUID]:
-    """Claim the current organisation's task reminders whose time has come; returns the ids
-    of those to mail (stale ones are claimed too, and left out)."""
+    """Claim the current organisation's task reminders whose time has come (stamping them with
+    `now`, which the mail task is given to check its claim by); returns the ids to mail.
+    Those more than STALE_AFTER late are marked in one statement and left out."""
     now = now or timezone.now()
-    due = list(_unsent().filter(reminder_at__lte=now).values_list("pk", "reminder_at"))
-    claimed = []
-    for pk, reminder_at in due:
-        if _unsent().filter(pk=pk).update(reminded_at=now) and reminder_at > now - STALE_AFTER:
-            claimed.append(pk)
-    return claimed
+    _unsent().filter(reminder_at__lt=now - STALE_AFTER).update(reminded_at=now)
+    due = _unsent().filter(reminder_at__lte=now).values_list("pk", flat=True)
+    # Each claimed on its own condition: a reminder moved since it was read is left alone.
+    return [pk for pk in due if _unsent().filter(pk=pk, reminder_at__lte=now).update(reminded_at=now)]
 
 
-def task_reminder_send(*, org_id: uuid.UUID, activity_id: Any) -> bool:
-    """Mail one claimed reminder; False when it is no longer wanted (done, moved, nobody to
-    tell). Raises TaskReminderNotSent, giving the claim back, when the mail server refuses."""
+def task_reminder_send(*, org_id: uuid.UUID, activity_id: Any, claimed_at: datetime) -> bool:
+    """Mail one claimed reminder; False when it is no longer wanted (done, moved since the
+    claim, nobody to tell). Raises TaskReminderNotSent, giving the claim back, when the mail
+    server refuses."""
     task = (
-        Activity.objects.filter(
-            pk=activity_id, kind=Activity.Kind.TASK, done_at__isnull=True, reminded_at__isnull=False
-        )
-        .only("id", "due_at", "owner_id", "reminded_at")
+        Activity.objects.filter(pk=activity_id, kind=Activity.Kind.TASK, done_at__isnull=True, reminded_at=claimed_at)
+        .only("id", "due_at", "owner_id")
         .first()
     )
     if task is None or task.owner_id is None:
@@ -85,6 +83,6 @@ def task_reminder_send(*, org_id: uuid.UUID, activity_id: Any) -> bool:
     try:
         send_mail(subject, body, None, [user.email])
     except (smtplib.SMTPException, OSError) as error:
-        Activity.objects.filter(pk=task.pk, reminded_at=task.reminded_at).update(reminded_at=None)
+        Activity.objects.filter(pk=task.pk, reminded_at=claimed_at).update(reminded_at=None)
         raise TaskReminderNotSent(f"reminder of task {task.pk} failed: {type(error).__name__}") from None
     return True

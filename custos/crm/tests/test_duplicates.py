@@ -176,7 +176,7 @@ def test_a_batch_s_emails_are_found_through_the_index_not_by_reading_every_conta
             assert cursor.fetchone() == (settings.CUSTOS_DB_APP_ROLE, True)
         with CaptureQueriesContext(connection) as ran:
             found = stored_people([{"email": "person.7@example.org"}, {"email": "PERSON.2999@example.ORG"}])
-        assert sorted(c.last_name for c in found.values()) == ["P2999", "P7"]
+        assert sorted(c.last_name for c in found.contacts()) == ["P2999", "P7"]
         [statement] = [q["sql"] for q in ran.captured_queries if "crm_contact" in q["sql"]]
         with connection.cursor() as cursor:
             cursor.execute(f"EXPLAIN (FORMAT JSON) {statement}")
@@ -227,3 +227,12 @@ def test_the_duplicate_check_on_create_reads_through_indexes(cast):
                 reads += [(n["Node Type"], n.get("Relation Name")) for n in _nodes(plan["Plan"])]
     assert len(statements) >= 6
     assert ("Seq Scan", "crm_contact") not in reads, reads
+
+
+def test_a_name_in_any_case_is_the_same_name(alice):
+    contact_create(actor=alice, data={"first_name": "Anna", "last_name": "van der Berg", "email": "a@gmail.com"})
+    contact_create(actor=alice, data={"first_name": "JON", "last_name": "McAllister", "email": "jon@firm.example"})
+    same = find_duplicates(alice, {"first_name": "anna", "last_name": "Van Der Berg", "email": "b@gmail.com"})
+    assert _reasons(same) == [("van der Berg", ("name",))]
+    close = find_duplicates(alice, {"first_name": "John", "last_name": "Mcallister", "email": "john@firm.example"})
+    assert _reasons(close) == [("McAllister", ("name",))]

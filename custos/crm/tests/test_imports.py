@@ -406,3 +406,70 @@ def test_the_statements_of_an_import_do_not_grow_with_its_rows(cast):
         assert Contact.objects.filter(company__name="Kurz Labor").count() == 9 + 99
         assert Company.objects.filter(name__startswith="Firma 200-").count() == 50
         assert Contact.objects.get(email="p200-4@example.org").company.name == "Kurz Labor"
+
+
+def _stored(cast, **data):
+    with tenant_scope(cast.org_a):
+        return contact_create(actor=cast.actor(cast.alice), data=data)
+
+
+def test_a_namesake_who_lives_elsewhere_is_another_person_even_on_update(cast):
+    """A row with a name only is the same as a stored contact of that name only where nothing
+    it gives differs: an update never writes one Otto's city over another's."""
+    bonn = _stored(cast, first_name="Otto", last_name="Lang", city="Bonn")
+    text = "Vorname;Nachname;Stadt\nOtto;Lang;Köln\nOtto;Lang;Bonn\nOtto;Lang;\n"
+    mapping = {"Vorname": "first_name", "Nachname": "last_name", "Stadt": "city"}
+    job = _run(cast, _upload(cast, _csv(text)), mapping=mapping, duplicates="update")
+    assert (job.created_count, job.updated_count, job.skipped_count) == (1, 0, 2)
+    with tenant_scope(cast.org_a):
+        assert Contact.objects.get(pk=bonn.pk).city == "Bonn"
+        assert sorted(Contact.objects.filter(last_name="Lang").values_list("city", flat=True)) == ["Bonn", "Köln"]
+
+
+SAME_PERSON_TWICE = (
+    "Vorname;Nachname;E-Mail;Telefon;Firma\n"
+    "Anna;Schmidt;anna@example.org;030 1234567;\n"
+    "Anna;Schmidt;;030 1234567;\n"  # the same Anna, without her email
+)
+
+
+@pytest.mark.parametrize("batch_size", [500, 1])
+def test_where_the_batches_split_changes_nothing(cast, monkeypatch, batch_size):
+    monkeypatch.setattr(imports, "BATCH_SIZE", batch_size)
+    job = _run(cast, _upload(cast, _csv(SAME_PERSON_TWICE)))
+    assert (job.created_count, job.skipped_count) == (1, 1)
+    assert _run(cast, _upload(cast, _csv(SAME_PERSON_TWICE))).created_count == 0
+
+
+def test_a_row_repeated_in_a_batch_fills_in_the_new_contact_on_update(cast):
+    text = "Vorname;Nachname;Telefon;Stadt\nJan;Berg;030 7654321;\nJan;Berg;030 7654321;Bonn\n"
+    job = _run(cast, _upload(cast, _csv(text)), mapping=ROWS_WITH_CITY, duplicates="update")
+    assert (job.created_count, job.skipped_count) == (1, 1)
+    assert _people(cast) == [("Jan", "Berg", "", "+49307654321")]
+    with tenant_scope(cast.org_a):
+        assert Contact.objects.get().city == "Bonn"
+
+
+def test_a_file_that_adds_emails_to_stored_people_updates_them(cast):
+    anna = _stored(cast, first_name="Anna", last_name="Schmidt", phone="030 1234567")
+    eva = _stored(cast, first_name="Eva", last_name="Schmidt", phone="030 1234567", email="eva@example.org")
+    text = "Vorname;Nachname;E-Mail;Telefon\nAnna;Schmidt;anna@example.org;030 1234567\n"
+    job = _run(
+        cast, _upload(cast, _csv(text)), mapping={k: v for k, v in MAPPING.items() if k != "Firma"}, duplicates="update"
+    )
+    assert (job.created_count, job.updated_count) == (0, 1)
+    with tenant_scope(cast.org_a):
+        assert Contact.objects.get(pk=anna.pk).email == "anna@example.org"
+        assert Contact.objects.get(pk=eva.pk).email == "eva@example.org"
+
+
+def test_a_dry_run_counts_as_the_real_run(cast):
+    """Rows of a company still to be made are not taken for a namesake without one, and a
+    row repeated in the file is counted once, as the real run will."""
+    _stored(cast, first_name="Eva", last_name="Kurz")
+    text = (
+        "Vorname;Nachname;E-Mail;Telefon;Firma\nEva;Kurz;;;Neu GmbH\nJan;Berg;;030 7654321;\nJan;Berg;;030 7654321;\n"
+    )
+    dry = _run(cast, _upload(cast, _csv(text)), dry_run=True)
+    real = _run(cast, _upload(cast, _csv(text)))
+    assert (dry.created_count, dry.skipped_count) == (real.created_count, real.skipped_count) == (2, 1)

@@ -64,7 +64,10 @@ def test_the_job_mails_each_due_reminder_once_to_the_assignee(cast, smtp_server)
     for secret in ("Anna", "Schmidt", "crown", "penicillin"):
         assert secret not in body and secret not in message["Subject"]
     (job,) = DBTaskResult.objects.filter(task_path="custos.crm.tasks.send_task_reminder")
-    assert job.args_kwargs == {"args": [str(cast.org_a.pk), str(task.pk)], "kwargs": {}}
+    org_id, task_id, claimed_at = job.args_kwargs["args"]
+    assert (org_id, task_id, job.args_kwargs["kwargs"]) == (str(cast.org_a.pk), str(task.pk), {})
+    with tenant_scope(cast.org_a):
+        assert timezone.datetime.fromisoformat(claimed_at) == Activity.objects.get(pk=task.pk).reminded_at
     assert "example" not in json.dumps(job.args_kwargs)
 
 
@@ -77,12 +80,13 @@ def test_the_mail_is_in_the_assignees_language_and_time_zone(cast, smtp_server):
     User.objects.filter(pk=cast.alice.pk).update(language="de", time_zone="America/New_York")
     due = timezone.datetime(2030, 1, 7, 15, 30, tzinfo=timezone.UTC)  # 10:30 in New York
     _task(cast, due_at=due.isoformat(), reminder_at=(due - timedelta(hours=1)).isoformat())
+    now = due - timedelta(minutes=50)
     with tenant_scope(cast.org_a):
-        (claimed,) = task_reminders_claim(now=due - timedelta(minutes=50))
-        assert task_reminder_send(org_id=cast.org_a.pk, activity_id=claimed)
+        (claimed,) = task_reminders_claim(now=now)
+        assert task_reminder_send(org_id=cast.org_a.pk, activity_id=claimed, claimed_at=now)
 
     (message,) = smtp_server.wait_for(1)
-    assert message["Subject"] == "Erinnerung: Eine Aufgabe ist am 07.01.2030 um 10:30 fällig"
+    assert message["Subject"] == "Erinnerung: Eine Aufgabe ist am 07.01.2030 um 10:30 Uhr fällig"
     assert "Titel und Details der Aufgabe bleiben in Custos" in _body(message)
 
 
@@ -101,9 +105,11 @@ def test_no_mail_for_a_task_done_unassigned_or_of_someone_gone(cast, smtp_server
         activity_complete(actor=cast.actor(cast.alice), activity=done)
         Activity.objects.filter(pk=nobody.pk).update(owner=None)
         Membership.objects.filter(org=cast.org_a, user=cast.sam).update(is_active=False)
-        claimed = task_reminders_claim()
+        now = timezone.now()
+        claimed = task_reminders_claim(now=now)
         assert set(claimed) == {nobody.pk, gone.pk}
-        assert [task_reminder_send(org_id=cast.org_a.pk, activity_id=pk) for pk in claimed] == [False, False]
+        sent = [task_reminder_send(org_id=cast.org_a.pk, activity_id=pk, claimed_at=now) for pk in claimed]
+        assert sent == [False, False]
     assert smtp_server.wait_for(1, timeout=0.3) == []
 
 
@@ -117,6 +123,38 @@ def test_a_moved_reminder_is_sent_again(cast):
         later = timezone.now() + timedelta(minutes=1)
         activity_update(actor=cast.actor(cast.alice), activity=task, data={"reminder_at": later.isoformat()})
         assert task_reminders_claim(now=later + timedelta(seconds=1)) == [task.pk]
+
+
+def test_a_claim_moved_or_claimed_again_since_sends_nothing(cast, smtp_server):
+    """The person moved the reminder after the job claimed it: the old claim's mail does not
+    go, the new time's does, once."""
+    task = _task(cast)
+    first = timezone.now()
+    with tenant_scope(cast.org_a):
+        assert task_reminders_claim(now=first) == [task.pk]
+        moved = first + timedelta(minutes=1)
+        activity_update(
+            actor=cast.actor(cast.alice),
+            activity=Activity.objects.get(pk=task.pk),
+            data={"reminder_at": moved.isoformat()},
+        )
+        assert not task_reminder_send(org_id=cast.org_a.pk, activity_id=task.pk, claimed_at=first)
+        second = moved + timedelta(seconds=1)
+        assert task_reminders_claim(now=second) == [task.pk]
+        assert not task_reminder_send(org_id=cast.org_a.pk, activity_id=task.pk, claimed_at=first)
+        assert task_reminder_send(org_id=cast.org_a.pk, activity_id=task.pk, claimed_at=second)
+    (message,) = smtp_server.wait_for(1)
+    assert smtp_server.wait_for(2, timeout=0.3) == [message]
+
+
+def test_a_task_handed_to_someone_else_reminds_them(cast):
+    task = _task(cast)
+    with tenant_scope(cast.org_a):
+        assert task_reminders_claim() == [task.pk]
+        activity_update(
+            actor=cast.actor(cast.alice), activity=Activity.objects.get(pk=task.pk), data={"owner": str(cast.sam.pk)}
+        )
+        assert task_reminders_claim() == [task.pk]
 
 
 def test_a_reminder_long_past_is_marked_not_sent(cast):
@@ -135,10 +173,11 @@ def test_a_refused_mail_gives_the_claim_back_for_the_next_run(cast, settings):
             "OPTIONS": {"host": "127.0.0.1", "port": 9, "timeout": 2},  # discard: nothing listens
         }
     }
+    now = timezone.now()
     with tenant_scope(cast.org_a):
-        (claimed,) = task_reminders_claim()
+        (claimed,) = task_reminders_claim(now=now)
         with pytest.raises(TaskReminderNotSent) as excinfo:
-            task_reminder_send(org_id=cast.org_a.pk, activity_id=claimed)
+            task_reminder_send(org_id=cast.org_a.pk, activity_id=claimed, claimed_at=now)
         assert "example" not in str(excinfo.value) and str(task.pk) in str(excinfo.value)
         assert task_reminders_claim() == [task.pk]
 
