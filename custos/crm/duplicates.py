@@ -278,7 +278,14 @@ def stored_people(rows: Iterable[Mapping[str, Any]]) -> StoredPeople:
     if named:
         last_names = set().union(*(_lowered(str(row.get("last_name") or "")) for row in named))
         first_names = set().union(*(_lowered(str(row.get("first_name") or "")) for row in named))
-        found.update((c.pk, c) for c in contacts.filter(last_lower__in=last_names, first_lower__in=first_names))
+        companies = {row["company_id"] for row in named if row.get("company_id")}
+        # Only whom `match` could take: namesakes at the rows' companies, or holding nothing more.
+        candidates = Q(company__isnull=True, email="", phone="")
+        if companies:
+            candidates |= Q(company_id__in=companies)
+        found.update(
+            (c.pk, c) for c in contacts.filter(candidates, last_lower__in=last_names, first_lower__in=first_names)
+        )
     people = StoredPeople()
     for contact in sorted(found.values(), key=lambda c: c.pk):
         people.add(contact)

@@ -74,6 +74,9 @@ class Lead(PostalAddress, Searchable, TenantModel):
     class Meta:
         indexes = [
             models.Index(fields=["org", "status", "-created_at"], name="lead_org_status"),
+            # The dashboard's funnel and sources: leads counted, and the converted ones' deals
+            # found, from the index alone.
+            models.Index(fields=["org", "status", "source", "converted_deal"], name="lead_org_status_source"),
             models.Index(fields=["org", "owner", "id"], name="lead_org_owner"),
             models.Index(fields=["org", "subject"], name="lead_org_subject"),
             models.Index(F("org"), Lower("email"), name="lead_org_email_lower"),

