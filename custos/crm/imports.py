@@ -378,6 +378,8 @@ class _Resolver:
         self.member_ids = set(self.members.values())
         # By the key's lower case: the company found (or created), or None when none is.
         self.companies: dict[str, Company | None] = {}
+        # False in a dry run: the companies it makes are never written.
+        self.writing = True
         self.pending: list[Company] = []  # created, to be inserted with the batch
         self.inserted: list[Company] = []  # inserted since the batch began: for its journal
         self.custom_fields = {definition.key: definition for definition in fields_of("contact")}
@@ -417,9 +419,10 @@ class _Resolver:
         if lower not in self.companies:
             if _compact(key):
                 self.prefetch([key])
-            else:  # no letter or digit, so no VAT ID: by name only, among what is written
-                self.flush()
-                self.companies[lower] = (
+            else:  # no letter or digit, so no VAT ID: by name only, among what is written (or made)
+                if self.writing:
+                    self.flush()
+                self.companies[lower] = next((c for c in self.pending if c.name.lower() == lower), None) or (
                     Company.objects.annotate(name_lower=Lower("name")).filter(name_lower=lower).first()
                 )
         found = self.companies[lower]
@@ -636,6 +639,7 @@ def _write_batch(
         if locked.status != ImportJob.Status.RUNNING:
             return
         resolver.inserted = []
+        resolver.writing = write
         # A dry run makes its new companies too, unwritten, so that a row at a company still to
         # be made is not taken for a namesake without one.
         _find_companies(resolver, outcomes, batch, create=True)
@@ -691,9 +695,11 @@ def _write_batch(
                 continue
             if duplicate and duplicate._state.adding and locked.duplicates == ImportJob.Duplicates.UPDATE:
                 # The same person twice in the batch: the later row fills in the new contact.
+                filled = False
                 for name, value in outcome.data.items():
-                    if value not in ("", None, []) and getattr(duplicate, name) in ("", None, []):
+                    if value not in ("", None, [], {}) and getattr(duplicate, name) in ("", None, [], {}):
                         setattr(duplicate, name, value)
+                        filled = True
                 held = {p.email.lower() or p.phone for p in points_of_created.get(duplicate.pk, [])}
                 for point in points:
                     if (point.email.lower() or point.phone) not in held | {duplicate.email.lower(), duplicate.phone}:
@@ -701,7 +707,8 @@ def _write_batch(
                         new_points.append(point)
                         points_of_created.setdefault(duplicate.pk, []).append(point)
                 existing.add(duplicate)
-                locked.skipped_count += 1
+                locked.updated_count += 1 if filled else 0  # as if the batches had split between the two
+                locked.skipped_count += 0 if filled else 1
                 continue
             if duplicate and locked.duplicates == ImportJob.Duplicates.UPDATE:
                 changes = {
@@ -711,10 +718,11 @@ def _write_batch(
                     previous = replaced.setdefault(duplicate.pk, (duplicate.subject_id, {}))[1]
                     for name in changes:
                         previous.setdefault(name, _jsonable(getattr(duplicate, name)))
-                    for name, value in changes.items():
-                        setattr(duplicate, name, value)
-                    if "company_id" in changes:
-                        duplicate.company = outcome.company  # for its search entries, without a query
+                for name, value in changes.items():  # a dry run too, in memory: later rows find it so
+                    setattr(duplicate, name, value)
+                if "company_id" in changes:
+                    duplicate.company = outcome.company  # for its search entries, without a query
+                if changes and write:
                     duplicate.updated_at = timezone.now()
                     duplicate.save(update_fields=[*changes, "updated_at"])
                     touched.append(duplicate)

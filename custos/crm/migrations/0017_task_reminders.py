@@ -6,14 +6,24 @@ from django.db import migrations, models
 from django.db.models import F
 from django.utils import timezone
 
+from custos.core.tenancy import tenant_scope
+
 
 def _mark_past(apps, schema_editor):
+    """Per organisation: under PostgreSQL's row-level security a role that is not a superuser
+    sees a tenant table's rows only inside its organisation."""
     Activity = apps.get_model("crm", "Activity")
-    Activity.objects.filter(reminder_at__lte=timezone.now()).update(reminded_at=F("reminder_at"))
+    now = timezone.now()
+    for org_id in list(apps.get_model("core", "Organization").objects.values_list("pk", flat=True)):
+        with tenant_scope(org_id):
+            Activity.objects.filter(org_id=org_id, kind="task", reminder_at__lte=now).update(
+                reminded_at=F("reminder_at")
+            )
 
 
 class Migration(migrations.Migration):
     dependencies = [
+        ("core", "0001_initial"),
         ("crm", "0016_open_tasks_index"),
     ]
 

@@ -214,3 +214,21 @@ def test_the_reminder_is_set_on_the_task_form_and_shown_on_the_timeline(cast):
         {"kind": "task", "title": "Late", "due_at": "2030-01-07T10:00", "reminder_at": "2030-01-07T11:00"},
     )
     assert "Remind before the task is due." in response.content.decode()
+
+
+def test_reminders_past_when_mailing_began_are_marked_as_gone(cast):
+    """Migration crm 0017 marks, organisation by organisation (as row-level security needs),
+    the reminders whose time had passed: nobody set them expecting a mail."""
+    import importlib
+
+    from django.apps import apps
+
+    past = _task(cast, remind_in=timedelta(hours=-2))
+    ahead = _task(cast, remind_in=timedelta(hours=1))
+    with tenant_scope(cast.org_a):
+        Activity.objects.update(reminded_at=None)
+    importlib.import_module("custos.crm.migrations.0017_task_reminders")._mark_past(apps, None)
+    with tenant_scope(cast.org_a):
+        assert Activity.objects.get(pk=past.pk).reminded_at == Activity.objects.get(pk=past.pk).reminder_at
+        assert Activity.objects.get(pk=ahead.pk).reminded_at is None
+        assert task_reminders_claim() == []
