@@ -676,7 +676,7 @@ def _write_batch(
         )
         # Further addresses already held, for the batch's stored matches: one query, and only
         # where an update may add to them (building the prefetch costs more than the query).
-        if write and locked.duplicates == ImportJob.Duplicates.UPDATE:
+        if locked.duplicates == ImportJob.Duplicates.UPDATE:
             prefetch_related_objects(existing.contacts(), "points")
         new_points: list[ContactPoint] = []
         added_points: list[ContactPoint] = []
@@ -726,13 +726,22 @@ def _write_batch(
                     duplicate.updated_at = timezone.now()
                     duplicate.save(update_fields=[*changes, "updated_at"])
                     touched.append(duplicate)
-                added = _points_to_add(duplicate, points, held_points) if write else []
+                added = _points_to_add(duplicate, points, held_points)
+                # An address on the suppression list reaching a stored person takes them out of
+                # marketing too, as it does a new contact.
+                if {changes.get("phone"), *(point.email or point.phone for point in added)} & suppressed:
+                    locked.suppressed_count += 1
+                    if write:
+                        Subject.objects.filter(pk=duplicate.subject_id, objected_to_marketing_at__isnull=True).update(
+                            objected_to_marketing_at=timezone.now()
+                        )
                 if added:
+                    changes = changes or {"other_emails": True}
+                if added and write:
                     for point in added:
                         point.contact = duplicate
                     new_points.extend(added)
                     added_points.extend(added)
-                    changes = changes or {"other_emails": True}
                     if duplicate not in touched:
                         touched.append(duplicate)
                 locked.updated_count += 1 if changes else 0

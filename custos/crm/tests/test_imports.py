@@ -496,3 +496,23 @@ def test_a_dry_run_of_updates_counts_as_the_real_run(cast):
     real = _run(cast, _upload(cast, _csv(text)), duplicates="update")
     counts = [(job.created_count, job.updated_count, job.skipped_count) for job in (dry, real)]
     assert counts == [(0, 2, 0), (0, 2, 0)]  # the second row gives her company "-" and is found by phone
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_an_update_bringing_a_suppressed_address_flags_the_person(cast, dry_run):
+    """Anna's row adds an address of someone erased: she is taken out of marketing, and the
+    job counts her among the suppressed, as it would a new contact (a dry run counts alike)."""
+    from custos.privacy.models import Subject
+    from custos.privacy.services.erasure import subject_erase
+
+    gone = _stored(cast, last_name="Gone", email="gone@example.org")
+    with tenant_scope(cast.org_a):
+        subject_erase(actor=cast.actor(cast.alice), subject=gone.subject)
+    anna = _stored(cast, first_name="Anna", last_name="Schmidt", email="anna@example.org")
+    text = "Vorname;Nachname;E-Mail;Weitere\nAnna;Schmidt;anna@example.org;gone@example.org\n"
+    mapping = {"Vorname": "first_name", "Nachname": "last_name", "E-Mail": "email", "Weitere": "other_emails"}
+    job = _run(cast, _upload(cast, _csv(text)), mapping=mapping, duplicates="update", dry_run=dry_run)
+    assert (job.updated_count, job.suppressed_count) == (1, 1)
+    with tenant_scope(cast.org_a):
+        objected = Subject.objects.get(pk=anna.subject_id).objected_to_marketing_at
+    assert (objected is None) == dry_run
