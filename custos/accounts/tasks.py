@@ -16,6 +16,7 @@ from django.utils.http import urlsafe_base64_encode
 
 from custos.accounts.models import User
 from custos.core.models import Organization
+from custos.core.net import staff_link
 
 
 class MailNotSent(RuntimeError):
@@ -59,7 +60,7 @@ def send_invitation(user_id: str, org_id: str) -> None:
         "user": user,
         "organization": org.name,
         "link": _password_link(user) if not user.has_usable_password() else "",
-        "sign_in": settings.CUSTOS_BASE_URL + reverse("web:sign-in"),
+        "sign_in": staff_link(org.pk, reverse("web:home")),
         "minutes": settings.PASSWORD_RESET_TIMEOUT // 60,
     }
     _send(user, "invitation", context)

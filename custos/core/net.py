@@ -1,9 +1,10 @@
-"""The client's address as the server (or the trusted proxy in front of it) sees it, and
-where a form may send the client next."""
+"""The client's address as the server (or the trusted proxy in front of it) sees it, where
+a form may send the client next, and where a mail sends a member of staff."""
 
 from __future__ import annotations
 
 import ipaddress
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -31,3 +32,10 @@ def local_path(request: HttpRequest, target: str) -> str | None:
     ):
         return target
     return None
+
+
+def staff_link(org_id: object, path: str) -> str:
+    """A staff page's address for a mail, naming the organisation the page belongs to: a
+    member of several organisations may be working in another when they open it, and the
+    page is found only in its own (the staff UI then switches; see OrganizationMiddleware)."""
+    return f"{settings.CUSTOS_BASE_URL}{path}?{urlencode({'org': str(org_id)})}"

@@ -12,10 +12,12 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.tasks import task
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone, translation
 
 from custos.accounts.models import Membership, User
 from custos.core.models import Organization
+from custos.core.net import staff_link
 from custos.core.tenancy import tenant_scope
 from custos.privacy.models import Breach, PrivacyRequest
 
@@ -57,7 +59,7 @@ def send_deadline_reminder(org_id: str, request_id: str) -> int:
         request = PrivacyRequest.objects.filter(pk=request_id).first()
         if request is None or not request.is_open:
             return 0
-        link = f"{settings.CUSTOS_BASE_URL}/privacy/requests/{request.pk}/"
+        link = staff_link(org_id, reverse("web:privacy-request-detail", args=[request.pk]))
         sent = 0
         for user in _handlers(request):
             with translation.override(user.language or settings.LANGUAGE_CODE):
@@ -127,7 +129,7 @@ def send_breach_clock_reminder(org_id: str, breach_id: str, threshold: str) -> i
         clock = breach_clock(breach)
         if clock.stopped:
             return 0  # reported or closed since
-        link = f"{settings.CUSTOS_BASE_URL}/privacy/breaches/{breach.pk}/"
+        link = staff_link(org_id, reverse("web:breach-detail", args=[breach.pk]))
         sent = 0
         for user_id, email, language in breach_officers(uuid.UUID(org_id)):
             with translation.override(language):

@@ -5,21 +5,25 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth.middleware import LoginRequiredMiddleware as DjangoLoginRequiredMiddleware
 from django.http import HttpRequest, HttpResponse
 from django.middleware.locale import LocaleMiddleware
 from django.shortcuts import redirect
 from django.utils import timezone, translation
 from django.utils.cache import patch_cache_control
+from django.utils.translation import gettext as _
 
 from custos.accounts.access import actor_for, membership_for, needs_two_factor
-from custos.accounts.models import Membership
+from custos.accounts.models import Membership, User
 from custos.core.actor import Via
 from custos.core.net import client_ip
 from custos.core.tenancy import enter_tenant
 
 # Pages a member who still has to set up a second factor may reach.
 TWO_FACTOR_SETUP_PATHS = ("/account/two-factor/", "/logout/", "/i18n/", "/static/")
+# The query parameter by which a mail's link names its organisation (`core.net.staff_link`).
+LINK_ORGANIZATION = "org"
 
 
 class UserLanguageMiddleware(LocaleMiddleware):
@@ -47,6 +51,8 @@ class OrganizationMiddleware:
         user: Any = request.user
         if request.path.startswith(("/api/", "/static/")) or not user.is_authenticated:
             return self.get_response(request)
+        if request.method == "GET" and LINK_ORGANIZATION in request.GET:
+            return self._follow_link(request, user)
         membership = self._membership(request, user)
         if membership is not None:
             enter_tenant(membership.org_id)
@@ -68,6 +74,21 @@ class OrganizationMiddleware:
         return response
 
     @staticmethod
+    def _follow_link(request: HttpRequest, user: Any) -> HttpResponse:
+        """A mail's link names the organisation its page belongs to (`staff_link`): a member
+        of it works there from now on, and lands on the page without the parameter. Only a
+        page opened as such: an image or a frame on another site switches nobody."""
+        query = request.GET.copy()
+        wanted = query.pop(LINK_ORGANIZATION)[-1]
+        if request.headers.get("Sec-Fetch-Dest", "document") == "document":
+            membership = membership_for(user, wanted)
+            if membership is None:
+                messages.error(request, _("You are not a member of that organisation."))
+            elif request.session.get("org_id") != str(membership.org_id):
+                choose_organization(request, membership)
+        return redirect(f"{request.path}?{query.urlencode()}" if query else request.path)
+
+    @staticmethod
     def _membership(request: HttpRequest, user: Any) -> Membership | None:
         org_id = request.session.get("org_id") or user.last_organization_id
         membership = membership_for(user, org_id) if org_id else None
@@ -87,6 +108,13 @@ class OrganizationMiddleware:
         if user.has_two_factor or request.path.startswith(TWO_FACTOR_SETUP_PATHS):
             return False
         return needs_two_factor(membership)
+
+
+def choose_organization(request: HttpRequest, membership: Membership) -> None:
+    """The member works in this organisation from now on, in this session and the next."""
+    request.session["org_id"] = str(membership.org_id)
+    User.objects.filter(pk=membership.user_id).update(last_organization=membership.org_id)
+    messages.success(request, _("You are now working in %(org)s.") % {"org": membership.org.name})
 
 
 class DomainErrorMiddleware:

@@ -61,7 +61,7 @@ def test_adding_a_person_with_an_account_elsewhere_looks_the_same_and_keeps_thei
     run_tasks()
     (mail,) = smtp_server.sent_to("mallory@bravo.example")
     assert "/password-reset/" not in mail.get_content()
-    assert "/login/" in mail.get_content()
+    assert f"/?org={cast.org_a.pk}" in mail.get_content()  # signed in, then in this organisation
 
 
 def test_adding_an_existing_member_again_is_refused_naming_the_field(cast):

@@ -1,5 +1,9 @@
 """A member of several organisations switches between them; nobody switches into a stranger's."""
 
+from urllib.parse import urlsplit
+
+from django.test import Client
+
 from custos.accounts.models import User
 from custos.accounts.tests.helpers import add_member, html_text
 from custos.testing import web_client
@@ -56,3 +60,88 @@ def test_a_forged_session_organisation_falls_back_to_a_real_membership(cast):
     page = client.get("/")
     assert page.context["current_organization"] == cast.org_a
     assert client.session["org_id"] == str(cast.org_a.pk)
+
+
+def _task_in_bravo(cast):
+    """A task in Bravo assigned to Sam, who is a member of Acme and Bravo and works in Acme."""
+    from custos.core.tenancy import tenant_scope
+    from custos.crm.services.activities import activity_create
+    from custos.crm.services.people import contact_create
+
+    sam = add_member(cast, "sam@acme.example", "sales", org=cast.org_b)
+    with tenant_scope(cast.org_b):
+        actor = cast.actor(cast.mallory, cast.org_b)
+        contact = contact_create(actor=actor, data={"last_name": "Nowak", "owner": str(sam.pk)})
+        return activity_create(
+            actor=actor,
+            data={
+                "kind": "task",
+                "title": "Ring back",
+                "contact": str(contact.pk),
+                "owner": str(sam.pk),
+                "due_at": "2030-01-02T10:00:00+01:00",
+            },
+        )
+
+
+def _path(link: str) -> str:
+    """A mail's absolute link as the test client asks for it."""
+    parts = urlsplit(link)
+    return f"{parts.path}?{parts.query}"
+
+
+def test_a_mails_link_opens_its_page_in_its_own_organisation(cast):
+    from custos.core.net import staff_link
+
+    task = _task_in_bravo(cast)
+    client = web_client(cast.sam)
+    assert client.get(f"/activities/{task.pk}/edit/").status_code == 404  # working in Acme
+
+    link = staff_link(cast.org_b.pk, f"/activities/{task.pk}/edit/")
+    response = client.get(f"{_path(link)}&next=%2Ftasks%2F", follow=True)
+    assert response.redirect_chain == [(f"/activities/{task.pk}/edit/?next=%2Ftasks%2F", 302)]
+    assert response.status_code == 200
+    assert "You are now working in Bravo Handel." in html_text(response)
+    assert response.context["current_organization"] == cast.org_b
+    assert User.objects.get(pk=cast.sam.pk).last_organization_id == cast.org_b.pk
+    # Already there: straight to the page, no message.
+    again = client.get(f"/activities/{task.pk}/edit/?org={cast.org_b.pk}", follow=True)
+    assert again.redirect_chain == [(f"/activities/{task.pk}/edit/", 302)]
+    assert "You are now working in" not in html_text(again)
+
+
+def test_a_link_naming_an_organisation_one_is_not_a_member_of_switches_nothing(cast):
+    client = web_client(cast.sam)
+    for org in (str(cast.org_b.pk), "not-an-id", ""):
+        response = client.get("/contacts/", {"org": org}, follow=True)
+        assert response.redirect_chain == [("/contacts/", 302)], org
+        assert "You are not a member of that organisation." in html_text(response), org
+        assert response.context["current_organization"] == cast.org_a, org
+    assert client.session["org_id"] == str(cast.org_a.pk)
+
+
+def test_an_image_or_frame_on_another_site_switches_nobody(cast):
+    task = _task_in_bravo(cast)
+    client = web_client(cast.sam)
+    assert client.get("/").context["current_organization"] == cast.org_a
+    for destination in ("image", "iframe", "script", "empty"):
+        client.get(f"/activities/{task.pk}/edit/?org={cast.org_b.pk}", headers={"Sec-Fetch-Dest": destination})
+        assert client.session["org_id"] == str(cast.org_a.pk), destination
+    client.get(f"/activities/{task.pk}/edit/?org={cast.org_b.pk}", headers={"Sec-Fetch-Dest": "document"})
+    assert client.session["org_id"] == str(cast.org_b.pk)
+
+
+def test_an_invitation_to_a_further_organisation_signs_in_there(cast, smtp_server):
+    from custos.accounts.tasks import send_invitation
+
+    add_member(cast, "sam@acme.example", "sales", org=cast.org_b)
+    send_invitation.call(str(cast.sam.pk), str(cast.org_b.pk))
+    (message,) = smtp_server.wait_for(1)
+    body = message.get_payload(decode=True).decode()
+    link = next(word for word in body.split() if word.startswith("http"))
+    assert _path(link) == f"/?org={cast.org_b.pk}"
+
+    signing_in = Client().get(_path(link))
+    assert signing_in.status_code == 302 and signing_in["Location"] == "/login/?next=/%3Forg%3D" + str(cast.org_b.pk)
+    home = web_client(cast.sam).get(_path(link), follow=True)
+    assert home.context["current_organization"] == cast.org_b

@@ -25,6 +25,7 @@ from django.utils import timezone, translation
 
 from custos.accounts.models import Membership
 from custos.core.models import Organization
+from custos.core.net import staff_link
 from custos.crm.models import Activity
 
 # A reminder found later than this after its time is marked without a mail.
@@ -75,7 +76,7 @@ def task_reminder_send(*, org_id: uuid.UUID, activity_id: Any, claimed_at: datet
         "name": user.full_name,
         "organization": Organization.objects.get(pk=org_id).name,
         "due_at": task.due_at,
-        "link": settings.CUSTOS_BASE_URL + reverse("web:activity-edit", args=[task.pk]),
+        "link": staff_link(org_id, reverse("web:activity-edit", args=[task.pk])),
     }
     with translation.override(user.language or settings.LANGUAGE_CODE), timezone.override(user.time_zone):
         subject = render_to_string("crm/mail/task_reminder_subject.txt", context).strip()

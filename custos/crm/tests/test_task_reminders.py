@@ -60,7 +60,7 @@ def test_the_job_mails_each_due_reminder_once_to_the_assignee(cast, smtp_server)
     assert smtp_server.wait_for(2, timeout=0.3) == [message]
     assert message["To"] == "alice@acme.example"
     body = _body(message)
-    assert f"/activities/{task.pk}/edit/" in body
+    assert f"/activities/{task.pk}/edit/?org={cast.org_a.pk}" in body
     for secret in ("Anna", "Schmidt", "crown", "penicillin"):
         assert secret not in body and secret not in message["Subject"]
     (job,) = DBTaskResult.objects.filter(task_path="custos.crm.tasks.send_task_reminder")

@@ -46,7 +46,7 @@ def test_the_officers_hear_at_24_hours_left_and_when_overdue_once_each(cast, smt
     assert sorted(m["To"] for m in first) == ["alice@acme.example", "olive@acme.example"]
     body = first[0].get_content()
     assert "21 hours are left." in body or "22 hours are left." in body
-    assert f"/privacy/breaches/{breach.pk}/" in body
+    assert f"/privacy/breaches/{breach.pk}/?org={cast.org_a.pk}" in body
     for text in (body, first[0]["Subject"]):
         assert "Greta" not in text and "greta" not in text and "Laptop" not in text and "Patient" not in text
     with tenant_scope(cast.org_a):

@@ -28,7 +28,7 @@ def test_a_request_due_soon_reminds_the_people_who_handle_requests_once(cast, sm
     message = smtp_server.messages[0]
     body = message.get_content()
     assert "Erasure" in message["Subject"]
-    assert f"/privacy/requests/{soon.pk}/" in body
+    assert f"/privacy/requests/{soon.pk}/?org={cast.org_a.pk}" in body
     assert "greta" not in body.lower()
     with tenant_scope(cast.org_a):
         assert PrivacyRequest.objects.get(pk=later.pk).reminded_at is None

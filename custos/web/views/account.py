@@ -37,6 +37,7 @@ from custos.core.errors import ValidationFailed
 from custos.core.lookup import get_or_not_found
 from custos.core.net import client_ip
 from custos.web.forms import CodeForm, ConfirmTwoFactorForm, ProfileForm, TokenForm, attach_errors
+from custos.web.middleware import choose_organization
 from custos.web.shortcuts import actor_of, user_of
 
 
@@ -47,9 +48,7 @@ def switch_organization(request: HttpRequest) -> HttpResponse:
     if membership is None:
         messages.error(request, _("You are not a member of that organisation."))
         return redirect("web:home")
-    request.session["org_id"] = str(membership.org_id)
-    User.objects.filter(pk=user.pk).update(last_organization=membership.org_id)
-    messages.success(request, _("You are now working in %(org)s.") % {"org": membership.org.name})
+    choose_organization(request, membership)
     return redirect("web:home")
 
 
