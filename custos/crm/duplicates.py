@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -34,6 +34,7 @@ from custos.crm.services.people import POINT_FIELDS
 from custos.crm.services.records import org_country
 from custos.privacy.models import Subject
 from custos.privacy.registry import subject_models
+from custos.privacy.services.restriction import require_processable
 from custos.search.text import normalise
 
 NAME_THRESHOLD = 88
@@ -269,7 +270,10 @@ def stored_people(rows: Iterable[Mapping[str, Any]]) -> StoredPeople:
     colleague is stored all the same."""
     rows = list(rows)
     contacts = Contact.objects.annotate(
-        email_lower=Lower("email"), last_lower=Lower("last_name"), first_lower=Lower("first_name")
+        email_lower=Lower("email"),
+        last_lower=Lower("last_name"),
+        first_lower=Lower("first_name"),
+        subject_state=F("subject__state"),  # a restricted person's contact is matched, never changed
     ).select_related("company")
     found: dict[uuid.UUID, Contact] = {}
     emails = {str(row["email"]).strip().lower() for row in rows if row.get("email")}
@@ -401,6 +405,8 @@ def contact_merge(
     actor.require("contact.delete")
     if keep.pk == other.pk:
         raise Conflict(_("A contact cannot be merged with itself."))
+    for contact in (keep, other):  # a restricted person's contact is stored, never changed or removed
+        require_processable(contact)
     chosen = _clean_choices(actor, values_from or {})
     addresses = {"email": [keep.email, other.email], "phone": [keep.phone, other.phone]}
     with transaction.atomic():

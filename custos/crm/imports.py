@@ -65,6 +65,7 @@ from custos.crm.services.custom_fields import fields_of
 from custos.crm.services.people import POINT_FIELDS, clean_contact
 from custos.crm.services.records import org_country
 from custos.privacy.models import Subject
+from custos.privacy.services.restriction import ERASED, RESTRICTED
 from custos.privacy.services.suppression import suppressed_among
 from custos.search.models import SearchEntry
 
@@ -711,6 +712,11 @@ def _write_batch(
                 locked.skipped_count += 0 if filled else 1
                 continue
             if duplicate and locked.duplicates == ImportJob.Duplicates.UPDATE:
+                refused = _unchangeable(duplicate)
+                if refused:  # stored, not changed: the row is reported with the reason
+                    rejected.append((outcome.row, "", refused))
+                    locked.rejected_count += 1
+                    continue
                 changes = {
                     k: v for k, v in outcome.data.items() if v not in ("", None, []) and getattr(duplicate, k) != v
                 }
@@ -857,6 +863,15 @@ def _rejected_rows(job: ImportJob, problems: list[tuple[int, str, str]]) -> list
         _new(ImportRejectedRow, {"id": pk, "job_id": job.pk, "row": row, "field": name[:100], "message": message[:500]})
         for pk, (row, name, message) in zip(_ordered_ids(len(problems)), problems, strict=True)
     ]
+
+
+def _unchangeable(contact: Contact) -> str:
+    """Why an import may not change this stored contact (`stored_people` reads its person's
+    state), as a form would refuse it (`require_processable`); "" if it may."""
+    state = getattr(contact, "subject_state", Subject.State.ACTIVE)
+    if state == Subject.State.ERASED:
+        return str(ERASED)
+    return str(RESTRICTED) if state == Subject.State.RESTRICTED else ""
 
 
 def _points_to_add(contact: Contact, points: list[ContactPoint], held: dict[Any, set[str]]) -> list[ContactPoint]:

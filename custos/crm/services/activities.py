@@ -27,6 +27,7 @@ from custos.crm.services.records import (
     update_record,
 )
 from custos.crm.services.rules import rescore
+from custos.privacy.services.restriction import require_processable
 
 ACTIVITY_FIELDS = (
     "kind",
@@ -133,6 +134,7 @@ def activity_complete(*, actor: Actor, activity: Activity, done: bool = True) ->
     actor.require("activity.change")
     if (activity.done_at is not None) == done:
         return activity
+    require_processable(activity)  # a task about a restricted person is stored, not worked on
     with transaction.atomic():
         activity.done_at = timezone.now() if done else None
         activity.updated_at = timezone.now()

@@ -27,6 +27,7 @@ from custos.crm.services.records import (
     reject_unknown,
     update_record,
 )
+from custos.privacy.services.restriction import require_processable
 
 DEAL_FIELDS = (
     "name",
@@ -284,6 +285,7 @@ def deal_move(*, actor: Actor, deal: Deal, stage: Stage, lost_reason: str = "") 
         raise ValidationFailed([FieldError("stage", _("Choose a stage of the deal's pipeline."))])
     if stage.pk == deal.stage_id:
         return deal
+    require_processable(deal)  # a restricted person's deal is stored, not moved on
     cleaner = Cleaner()
     reason = cleaner.text("lost_reason", lost_reason, max_length=500) if lost_reason else deal.lost_reason
     _check_outcome(cleaner, stage, reason)

@@ -27,6 +27,7 @@ from custos.crm.models import Activity, AssignmentRule, CustomField, Lead, RepCa
 from custos.crm.search import reindex
 from custos.crm.services.custom_fields import parse_number
 from custos.privacy.models import Subject
+from custos.privacy.services.restriction import without_restricted
 
 OPEN_LEAD_STATUSES = (Lead.Status.NEW, Lead.Status.CONTACTED, Lead.Status.QUALIFIED)
 # Lead fields a rule may look at: never notes, never special-category data.
@@ -428,7 +429,7 @@ def reassign_untouched(*, org_id: uuid.UUID, now: datetime | None = None) -> int
     moved = 0
     for rule in AssignmentRule.objects.filter(is_active=True, reassign_after_hours__isnull=False):
         cutoff = now - timedelta(hours=rule.reassign_after_hours or 0)
-        stale = (
+        stale = without_restricted(  # automation leaves a restricted person's leads alone
             Lead.objects.filter(
                 assignment_rule=rule,
                 status=Lead.Status.NEW,

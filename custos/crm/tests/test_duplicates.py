@@ -149,6 +149,22 @@ def test_merging_needs_both_change_and_delete_and_two_contacts(cast, alice):
     assert Contact.objects.count() == 2
 
 
+@pytest.mark.parametrize("side", ["keep", "other"])
+def test_a_restricted_persons_contact_is_never_merged(cast, alice, side):
+    """Processing of Anna's data is restricted: her contact is stored as it is, neither filled
+    from another nor merged away."""
+    from custos.privacy.services.restriction import subject_restrict
+
+    anna = contact_create(actor=alice, data={"first_name": "Anna", "last_name": "Schmidt", "city": "Bonn"})
+    twin = contact_create(actor=alice, data={"first_name": "Anna", "last_name": "Schmidt", "email": "a@example.org"})
+    subject_restrict(actor=alice, subject=anna.subject, inform=False)
+    keep, other = (anna, twin) if side == "keep" else (twin, anna)
+    with pytest.raises(Conflict, match="restricted"):
+        contact_merge(actor=alice, keep=keep, other=other)
+    assert Contact.objects.get(pk=anna.pk).email == ""
+    assert Contact.objects.filter(pk__in=[anna.pk, twin.pk]).count() == 2
+
+
 def _nodes(plan):
     yield plan
     for child in plan.get("Plans", []):

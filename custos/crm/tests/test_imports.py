@@ -516,3 +516,38 @@ def test_an_update_bringing_a_suppressed_address_flags_the_person(cast, dry_run)
     with tenant_scope(cast.org_a):
         objected = Subject.objects.get(pk=anna.subject_id).objected_to_marketing_at
     assert (objected is None) == dry_run
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_an_update_never_changes_a_restricted_person(cast, dry_run):
+    """Processing of Anna's data is restricted: her contact is stored, not changed, by an
+    import as by a form; the row is reported with the reason, and nothing of it is written."""
+    from custos.privacy.services.restriction import subject_restrict
+
+    anna = _stored(cast, first_name="Anna", last_name="Schmidt", email="anna@example.org", city="Bonn")
+    with tenant_scope(cast.org_a):
+        subject_restrict(actor=cast.actor(cast.alice), subject=anna.subject, inform=False)
+    text = (
+        "Vorname;Nachname;E-Mail;Stadt;Weitere\n"
+        "Anna;Schmidt;anna@example.org;Köln;anna.privat@example.org\n"
+        "Jan;Berg;jan@example.org;Bonn;\n"
+    )
+    mapping = {
+        "Vorname": "first_name",
+        "Nachname": "last_name",
+        "E-Mail": "email",
+        "Stadt": "city",
+        "Weitere": "other_emails",
+    }
+    job = _run(cast, _upload(cast, _csv(text)), mapping=mapping, duplicates="update", dry_run=dry_run)
+    assert (job.created_count, job.updated_count, job.rejected_count) == (1, 0, 1)
+    assert _rejected(cast, job) == [
+        {
+            "row": 2,
+            "field": "",
+            "message": "Processing of this person's data is restricted: it is stored, but cannot be changed.",
+        }
+    ]
+    with tenant_scope(cast.org_a):
+        stored = Contact.objects.get(pk=anna.pk)
+        assert (stored.city, stored.points.count()) == ("Bonn", 0)

@@ -206,6 +206,23 @@ def test_an_untouched_lead_moves_to_the_next_rep_and_says_why(cast, as_tenant):
     assert reassign_untouched(org_id=cast.org_a.pk, now=timezone.now() + timedelta(hours=5)) == 0
 
 
+def test_an_untouched_lead_of_a_restricted_person_stays_where_it_is(cast, as_tenant):
+    """Reassignment is automation: a person whose processing is restricted is left out."""
+    from custos.privacy.services.restriction import subject_restrict
+
+    admin = cast.actor(cast.alice)
+    tom, uma = _member(cast, "tom@acme.example"), _member(cast, "uma@acme.example")
+    assignment_rule_create(
+        actor=admin, data={"name": "Fast", "reps": [str(tom.pk), str(uma.pk)], "reassign_after_hours": 4}
+    )
+    waiting = _web_lead(cast, last_name="Waiting")
+    subject_restrict(actor=admin, subject=waiting.subject, inform=False)
+
+    assert reassign_untouched(org_id=cast.org_a.pk, now=timezone.now() + timedelta(hours=5)) == 0
+    assert Lead.objects.get(pk=waiting.pk).owner_id == waiting.owner_id
+    assert not AuditEntry.objects.filter(action="lead.assign", object_id=str(waiting.pk), via="system").exists()
+
+
 def test_an_assignment_rule_names_real_members_and_valid_places(cast, as_tenant):
     admin = cast.actor(cast.alice)
     with pytest.raises(ValidationFailed) as refused:

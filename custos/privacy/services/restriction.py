@@ -6,6 +6,7 @@ from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from custos.audit.services import audit_record
 from custos.core.actor import Actor
@@ -92,6 +93,9 @@ def _belonging_to(model: type[models.Model], states: list[str]) -> Q | None:
 
 
 NOT_ACTIVE: list[str] = [Subject.State.RESTRICTED, Subject.State.ERASED]
+# Why a change to a person's record is refused, wherever it is asked for.
+ERASED = gettext_lazy("This person's data has been erased.")
+RESTRICTED = gettext_lazy("Processing of this person's data is restricted: it is stored, but cannot be changed.")
 
 
 def require_processable(record: models.Model) -> None:
@@ -108,9 +112,9 @@ def require_processable(record: models.Model) -> None:
     )
     flat = {state for row in states for state in row}
     if Subject.State.ERASED in flat:
-        raise Conflict(_("This person's data has been erased."))
+        raise Conflict(str(ERASED))
     if Subject.State.RESTRICTED in flat:
-        raise Conflict(_("Processing of this person's data is restricted: it is stored, but cannot be changed."))
+        raise Conflict(str(RESTRICTED))
 
 
 def without_restricted[M: models.Model](queryset: models.QuerySet[M]) -> models.QuerySet[M]:

@@ -125,6 +125,25 @@ def test_lost_needs_a_reason_on_the_form(cast):
     assert '<p class="outcome lost">Lost on' in body and "Chose a cheaper offer" in body
 
 
+def test_a_restricted_persons_deal_stays_put_and_the_board_says_why(cast):
+    from custos.crm.services.people import contact_create
+    from custos.privacy.services.restriction import subject_restrict
+
+    stages = stages_of(cast)
+    anna = in_org_a(cast, contact_create, data={"first_name": "Anna", "last_name": "Schmidt"})
+    deal = _deal(cast, "Crown", stages["Proposal"], contact=str(anna.pk))
+    in_org_a(cast, subject_restrict, subject=anna.subject, inform=False)
+    before = crm_state(cast)
+    client = web_client(cast.alice)
+    move = {"stage": str(stages["Won"].pk)}
+    dragged = client.post(f"/deals/{deal.pk}/move/", move, headers={"HX-Request": "true"})
+    assert dragged.status_code == 422
+    assert "Processing of this person&#x27;s data is restricted" in dragged.content.decode()
+    by_form = client.post(f"/deals/{deal.pk}/move/", move)
+    assert by_form.status_code == 200 and "Processing of this person&#x27;s data is restricted" in by_form.text
+    assert crm_state(cast) == before and fresh(cast, deal).stage_id == stages["Proposal"].pk
+
+
 def test_the_move_page_asks_for_the_reason(cast):
     stages = stages_of(cast)
     deal = _deal(cast, "Praxis Nord", stages["Proposal"])

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from custos.core.actor import Actor
-from custos.core.errors import ValidationFailed
+from custos.core.errors import Conflict, ValidationFailed
 from custos.core.validation import Cleaner
 from custos.crm.models import Company, Contact, CustomField, Deal, Pipeline, Stage
 from custos.crm.selectors.deals import access_deal, access_pipeline, board, deal_history, deal_list, pipeline_list
@@ -351,6 +351,8 @@ def deal_move_view(request: HttpRequest, deal_id: str) -> HttpResponse:
             services.deal_move(actor=actor, deal=deal, stage=stage, lost_reason=form.cleaned_data["lost_reason"])
         except ValidationFailed as error:
             attach_errors(form, error)
+        except Conflict as error:  # the person's processing is restricted
+            form.add_error(None, str(error.detail))
         else:
             message = _("“%(deal)s” is now in %(stage)s.") % {"deal": deal.name, "stage": stage.name}
             if wants_partial(request):

@@ -1,0 +1,48 @@
+"""A person whose processing is restricted: every way of changing their records refuses, not
+only the forms' (which go through `update_record`): the board's move, ticking off a task,
+merging, an import's update (the last two in test_duplicates and test_imports)."""
+
+import pytest
+
+from custos.core.errors import Conflict
+from custos.crm.models import Activity, Deal, DealStageChange, Stage
+from custos.crm.services.activities import activity_complete, activity_create
+from custos.crm.services.deals import deal_create, deal_move
+from custos.crm.services.people import contact_create
+from custos.privacy.services.restriction import subject_lift_restriction, subject_restrict
+
+RESTRICTED = "Processing of this person's data is restricted: it is stored, but cannot be changed."
+
+
+@pytest.fixture
+def anna(cast, as_tenant):
+    """Anna's contact, with a deal and a task about her; then her processing is restricted."""
+    actor = cast.actor(cast.alice)
+    contact = contact_create(actor=actor, data={"first_name": "Anna", "last_name": "Schmidt"})
+    deal = deal_create(actor=actor, data={"name": "Crown", "contact": str(contact.pk)})
+    task = activity_create(
+        actor=actor,
+        data={"kind": "task", "title": "Call", "contact": str(contact.pk), "due_at": "2030-01-02T10:00:00+01:00"},
+    )
+    subject_restrict(actor=actor, subject=contact.subject, inform=False)
+    return contact, deal, task
+
+
+def test_her_deal_stays_in_its_stage(cast, anna):
+    contact, deal, _task = anna
+    won = Stage.objects.filter(pipeline=deal.pipeline).exclude(pk=deal.stage_id).first()
+    with pytest.raises(Conflict, match="restricted"):
+        deal_move(actor=cast.actor(cast.alice), deal=deal, stage=won)
+    assert Deal.objects.get(pk=deal.pk).stage_id == deal.stage_id
+    assert DealStageChange.objects.filter(deal=deal).count() == 1  # its creation only
+
+    subject_lift_restriction(actor=cast.actor(cast.alice), subject=contact.subject)
+    assert deal_move(actor=cast.actor(cast.alice), deal=Deal.objects.get(pk=deal.pk), stage=won).stage_id == won.pk
+
+
+def test_a_task_about_her_is_not_ticked_off(cast, anna):
+    _contact, _deal, task = anna
+    with pytest.raises(Conflict) as refused:
+        activity_complete(actor=cast.actor(cast.alice), activity=task)
+    assert str(refused.value.detail) == RESTRICTED
+    assert Activity.objects.get(pk=task.pk).done_at is None
