@@ -230,23 +230,26 @@ class StoredPeople:
             self.by_name.setdefault((name, str(contact.company_id or "")), []).append(contact)
 
     def match(self, data: Mapping[str, Any]) -> Contact | None:
-        """The person a checked row is: the contact with its email; for a row without one, the
-        contact with its phone number and name (a family or a practice may share a line), else
-        one of its name at its company that differs in nothing the row gives; without a
-        company, one holding no email or phone either."""
+        """The person a checked row is: the contact with its email; else the contact with its
+        phone number and name (a family or a practice may share a line), for a row with an
+        email only one holding none yet (a list without emails imported before); for a row
+        without one, else one of its name at its company that differs in nothing the row
+        gives; without a company, one holding no email or phone either."""
         email = str(data.get("email") or "").strip().lower()
         if email:
-            # Never by phone or name: an email reaching a stored person that way would skip the
-            # suppression list and the person's subject, which a new contact passes through.
             found = self.by_email.get(email)
-            return found if found is not None and found.email.lower() == email else None
+            if found is not None and found.email.lower() == email:
+                return found
         name = _name(data)
         if not name:
             return None
         phone = str(data.get("phone") or "")
         for contact in self.by_phone.get((phone, name), []) if phone else []:
-            if contact.phone == phone and _name(contact.__dict__) == name:  # changed since: not by this
+            # Changed since it was added: not by this key. Another email: someone else.
+            if contact.phone == phone and _name(contact.__dict__) == name and not (email and contact.email):
                 return contact
+        if email:
+            return None
         company = str(data.get("company_id") or "")
         for contact in self.by_name.get((name, company), []):
             if _name(contact.__dict__) != name or str(contact.company_id or "") != company:

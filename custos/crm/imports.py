@@ -735,7 +735,7 @@ def _write_batch(
                 added = _points_to_add(duplicate, points, held_points)
                 # An address on the suppression list reaching a stored person takes them out of
                 # marketing too, as it does a new contact.
-                if {changes.get("phone"), *(point.email or point.phone for point in added)} & suppressed:
+                if {changes.get("email"), changes.get("phone"), *(p.email or p.phone for p in added)} & suppressed:
                     locked.suppressed_count += 1
                     if write:
                         Subject.objects.filter(pk=duplicate.subject_id, objected_to_marketing_at__isnull=True).update(

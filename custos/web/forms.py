@@ -717,8 +717,8 @@ class ImportSettingsForm(forms.Form):
     duplicates = forms.ChoiceField(
         label=_("When the contact exists already"),
         help_text=_(
-            "A row is the same contact as one with the same email; without an email, as one with the same "
-            "phone number and name; without either, as one with the same name at the same company."
+            "A row is the same contact as one with the same email; else as one with the same phone number and "
+            "name that holds no other email; without either, as one with the same name at the same company."
         ),
         widget=forms.RadioSelect,
         initial="skip",

@@ -174,6 +174,41 @@ def test_a_file_without_emails_imported_again_adds_nothing(cast):
     assert _people(cast) == before
 
 
+PATIENTS_WITH_EMAILS = (
+    "Vorname;Nachname;E-Mail;Telefon;Firma\n"
+    "Anna;Schmidt;anna@example.org;030 1234567;\n"
+    "Jan;Schmidt;jan@example.org;030 1234567;\n"
+    "Eva;Kurz;eva@example.org;;Nordwind GmbH\n"  # no phone: by email only, so someone new
+)
+
+
+@pytest.mark.parametrize("duplicates", ["update", "skip"])
+def test_a_later_file_with_emails_finds_the_people_stored_without_one(cast, duplicates):
+    """Patients imported without emails, then the booking system's list with them: a row is
+    the stored person with its phone and name who holds no email yet (updated with it, or
+    skipped), never a second contact of them."""
+    _run(cast, _upload(cast, _csv(PATIENTS)))
+    job = _run(cast, _upload(cast, _csv(PATIENTS_WITH_EMAILS)), duplicates=duplicates)
+    counts = (job.created_count, job.updated_count, job.skipped_count)
+    assert counts == ((1, 2, 0) if duplicates == "update" else (1, 0, 2))
+    with tenant_scope(cast.org_a):
+        schmidts = Contact.objects.filter(last_name="Schmidt").order_by("first_name")
+        expected = ["anna@example.org", "jan@example.org"] if duplicates == "update" else ["", ""]
+        assert [c.email for c in schmidts] == expected
+        assert Contact.objects.filter(last_name="Kurz").count() == 2
+    # Imported again, the file adds nothing more.
+    again = _run(cast, _upload(cast, _csv(PATIENTS_WITH_EMAILS)), duplicates=duplicates)
+    assert again.created_count == 0
+
+
+def test_a_person_stored_with_another_email_is_someone_else(cast):
+    stored = _stored(cast, first_name="Anna", last_name="Schmidt", email="anna@old.example", phone="030 1234567")
+    job = _run(cast, _upload(cast, _csv(PATIENTS_WITH_EMAILS)), duplicates="update")
+    assert (job.created_count, job.updated_count) == (3, 0)
+    with tenant_scope(cast.org_a):
+        assert Contact.objects.get(pk=stored.pk).email == "anna@old.example"
+
+
 ROWS_WITH_CITY = {"Vorname": "first_name", "Nachname": "last_name", "Telefon": "phone", "Stadt": "city"}
 
 
@@ -450,9 +485,12 @@ def test_a_row_repeated_in_a_batch_fills_in_the_new_contact_on_update(cast):
         assert Contact.objects.get().city == "Bonn"
 
 
-def test_an_email_never_reaches_a_stored_person_by_phone_and_name(cast):
-    """An erased person's email arriving on a row with a stored namesake's phone: a new
-    contact, through the suppression list (flagged), not written onto the stored one."""
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_an_email_on_the_suppression_list_reaching_a_stored_person_flags_them(cast, dry_run):
+    """An erased person's email arriving on a row with a stored namesake's phone, who holds no
+    email: written onto the stored person (the same person, by phone and name), who is taken
+    out of marketing and counted among the suppressed, as a new contact would be."""
+    from custos.privacy.models import Subject
     from custos.privacy.services.erasure import subject_erase
 
     greta = _stored(cast, first_name="Greta", last_name="Berg", email="greta@example.org")
@@ -461,10 +499,12 @@ def test_an_email_never_reaches_a_stored_person_by_phone_and_name(cast):
     phone_only = _stored(cast, first_name="Greta", last_name="Berg", phone="030 1234567")
     text = "Vorname;Nachname;E-Mail;Telefon\nGreta;Berg;greta@example.org;030 1234567\n"
     mapping = {k: v for k, v in MAPPING.items() if k != "Firma"}
-    job = _run(cast, _upload(cast, _csv(text)), mapping=mapping, duplicates="update")
-    assert (job.created_count, job.updated_count, job.suppressed_count) == (1, 0, 1)
+    job = _run(cast, _upload(cast, _csv(text)), mapping=mapping, duplicates="update", dry_run=dry_run)
+    assert (job.created_count, job.updated_count, job.suppressed_count) == (0, 1, 1)
     with tenant_scope(cast.org_a):
-        assert Contact.objects.get(pk=phone_only.pk).email == ""
+        stored = Contact.objects.get(pk=phone_only.pk)
+        objected = Subject.objects.get(pk=stored.subject_id).objected_to_marketing_at
+    assert (stored.email, objected is None) == (("", True) if dry_run else ("greta@example.org", False))
 
 
 def test_a_dry_run_counts_as_the_real_run(cast):
