@@ -7,7 +7,10 @@ import ipaddress
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.core.signing import Signer
 from django.http import HttpRequest
+from django.utils.crypto import constant_time_compare
+from django.utils.encoding import escape_uri_path
 from django.utils.http import url_has_allowed_host_and_scheme
 
 
@@ -37,5 +40,20 @@ def local_path(request: HttpRequest, target: str) -> str | None:
 def staff_link(org_id: object, path: str) -> str:
     """A staff page's address for a mail, naming the organisation the page belongs to: a
     member of several organisations may be working in another when they open it, and the
-    page is found only in its own (the staff UI then switches; see OrganizationMiddleware)."""
-    return f"{settings.CUSTOS_BASE_URL}{path}?{urlencode({'org': str(org_id)})}"
+    page is found only in its own (the staff UI then switches: OrganizationMiddleware).
+    Signed with the path, so that only this server's mails switch anyone, never a link
+    another site makes up."""
+    org = str(org_id)
+    return (
+        f"{settings.CUSTOS_BASE_URL}{path}?{urlencode({'org': org, 'sig': _link_signer().signature(f'{org}:{path}')})}"
+    )
+
+
+def staff_link_organization(path: str, org: str, signature: str) -> str | None:
+    """The organisation a `staff_link` names, if `signature` is the one it was made with for
+    this path (as the request gives it, percent-encoded again); None otherwise."""
+    return org if constant_time_compare(signature, _link_signer().signature(f"{org}:{escape_uri_path(path)}")) else None
+
+
+def _link_signer() -> Signer:
+    return Signer(salt="custos.staff-link")

@@ -12,18 +12,20 @@ from django.middleware.locale import LocaleMiddleware
 from django.shortcuts import redirect
 from django.utils import timezone, translation
 from django.utils.cache import patch_cache_control
+from django.utils.encoding import escape_uri_path
+from django.utils.http import escape_leading_slashes
 from django.utils.translation import gettext as _
 
 from custos.accounts.access import actor_for, membership_for, needs_two_factor
 from custos.accounts.models import Membership, User
 from custos.core.actor import Via
-from custos.core.net import client_ip
+from custos.core.net import client_ip, staff_link_organization
 from custos.core.tenancy import enter_tenant
 
 # Pages a member who still has to set up a second factor may reach.
 TWO_FACTOR_SETUP_PATHS = ("/account/two-factor/", "/logout/", "/i18n/", "/static/")
-# The query parameter by which a mail's link names its organisation (`core.net.staff_link`).
-LINK_ORGANIZATION = "org"
+# The query parameters by which a mail's link names its organisation (`core.net.staff_link`).
+LINK_ORGANIZATION, LINK_SIGNATURE = "org", "sig"
 
 
 class UserLanguageMiddleware(LocaleMiddleware):
@@ -76,17 +78,22 @@ class OrganizationMiddleware:
     @staticmethod
     def _follow_link(request: HttpRequest, user: Any) -> HttpResponse:
         """A mail's link names the organisation its page belongs to (`staff_link`): a member
-        of it works there from now on, and lands on the page without the parameter. Only a
-        page opened as such: an image or a frame on another site switches nobody."""
+        of it works there from now on, and lands on the page without the parameters. Only a
+        page opened as such (not an image or a frame), and only by a link this server signed:
+        another site cannot switch anyone's organisation."""
         query = request.GET.copy()
         wanted = query.pop(LINK_ORGANIZATION)[-1]
-        if request.headers.get("Sec-Fetch-Dest", "document") == "document":
-            membership = membership_for(user, wanted)
+        signature = (query.pop(LINK_SIGNATURE, None) or [""])[-1]
+        signed = staff_link_organization(request.path, wanted, signature)
+        if signed and request.headers.get("Sec-Fetch-Dest", "document") == "document":
+            membership = membership_for(user, signed)
             if membership is None:
                 messages.error(request, _("You are not a member of that organisation."))
             elif request.session.get("org_id") != str(membership.org_id):
                 choose_organization(request, membership)
-        return redirect(f"{request.path}?{query.urlencode()}" if query else request.path)
+        # Encoded again, and never "//host": the page on this site, wherever the path points.
+        path = escape_leading_slashes(escape_uri_path(request.path))
+        return redirect(f"{path}?{query.urlencode()}" if query else path)
 
     @staticmethod
     def _membership(request: HttpRequest, user: Any) -> Membership | None:

@@ -1,6 +1,6 @@
 """A member of several organisations switches between them; nobody switches into a stranger's."""
 
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from django.test import Client
 
@@ -105,29 +105,69 @@ def test_a_mails_link_opens_its_page_in_its_own_organisation(cast):
     assert response.context["current_organization"] == cast.org_b
     assert User.objects.get(pk=cast.sam.pk).last_organization_id == cast.org_b.pk
     # Already there: straight to the page, no message.
-    again = client.get(f"/activities/{task.pk}/edit/?org={cast.org_b.pk}", follow=True)
+    again = client.get(_path(link), follow=True)
     assert again.redirect_chain == [(f"/activities/{task.pk}/edit/", 302)]
     assert "You are now working in" not in html_text(again)
 
 
 def test_a_link_naming_an_organisation_one_is_not_a_member_of_switches_nothing(cast):
+    from custos.core.net import staff_link
+
     client = web_client(cast.sam)
-    for org in (str(cast.org_b.pk), "not-an-id", ""):
-        response = client.get("/contacts/", {"org": org}, follow=True)
-        assert response.redirect_chain == [("/contacts/", 302)], org
-        assert "You are not a member of that organisation." in html_text(response), org
-        assert response.context["current_organization"] == cast.org_a, org
+    response = client.get(_path(staff_link(cast.org_b.pk, "/contacts/")), follow=True)
+    assert response.redirect_chain == [("/contacts/", 302)]
+    assert "You are not a member of that organisation." in html_text(response)
+    assert response.context["current_organization"] == cast.org_a
     assert client.session["org_id"] == str(cast.org_a.pk)
+    assert User.objects.get(pk=cast.sam.pk).last_organization_id != cast.org_b.pk
 
 
-def test_an_image_or_frame_on_another_site_switches_nobody(cast):
+def test_only_a_link_this_server_signed_switches(cast):
+    """Another site may link to any page with any organisation's id: nobody is switched by
+    that, nor by a signature made for another page or organisation."""
+    from custos.core.net import staff_link
+
     task = _task_in_bravo(cast)
     client = web_client(cast.sam)
     assert client.get("/").context["current_organization"] == cast.org_a
+    page = f"/activities/{task.pk}/edit/"
+    signature = dict(parse_qsl(urlsplit(staff_link(cast.org_b.pk, "/contacts/")).query))["sig"]
+    for query in (
+        f"org={cast.org_b.pk}",
+        f"org={cast.org_b.pk}&sig=",
+        f"org={cast.org_b.pk}&sig={signature}",  # another page's
+        f"org={cast.org_a.pk}&sig={signature}",
+        "org=",
+    ):
+        response = client.get(f"{page}?{query}", follow=True)
+        assert response.redirect_chain == [(page, 302)], query
+        assert response.status_code == 404, query  # the task is Bravo's; Sam works in Acme
+        assert client.session["org_id"] == str(cast.org_a.pk), query
+
+
+def test_a_link_never_leads_off_the_site(cast):
+    """A path that would read as another host once redirected to ("//evil.example/") stays a
+    path of this site, and an encoded path is not decoded into another one."""
+    client = web_client(cast.sam)
+    for path, expected in (
+        ("//evil.example/", "/%2Fevil.example/"),
+        ("/contacts/?q=x/", "/contacts/%3Fq%3Dx/"),  # "/contacts/%3Fq%3Dx/" as the server decodes it
+    ):
+        response = client.get("/", {"org": str(cast.org_a.pk)}, PATH_INFO=path)  # as the server hands it on
+        assert (response.status_code, response["Location"]) == (302, expected), path
+
+
+def test_an_image_or_frame_on_another_site_switches_nobody(cast):
+    from custos.core.net import staff_link
+
+    task = _task_in_bravo(cast)
+    client = web_client(cast.sam)
+    assert client.get("/").context["current_organization"] == cast.org_a
+    link = _path(staff_link(cast.org_b.pk, f"/activities/{task.pk}/edit/"))
     for destination in ("image", "iframe", "script", "empty"):
-        client.get(f"/activities/{task.pk}/edit/?org={cast.org_b.pk}", headers={"Sec-Fetch-Dest": destination})
+        client.get(link, headers={"Sec-Fetch-Dest": destination})
         assert client.session["org_id"] == str(cast.org_a.pk), destination
-    client.get(f"/activities/{task.pk}/edit/?org={cast.org_b.pk}", headers={"Sec-Fetch-Dest": "document"})
+    client.get(link, headers={"Sec-Fetch-Dest": "document"})
     assert client.session["org_id"] == str(cast.org_b.pk)
 
 
@@ -139,9 +179,9 @@ def test_an_invitation_to_a_further_organisation_signs_in_there(cast, smtp_serve
     (message,) = smtp_server.wait_for(1)
     body = message.get_payload(decode=True).decode()
     link = next(word for word in body.split() if word.startswith("http"))
-    assert _path(link) == f"/?org={cast.org_b.pk}"
+    assert _path(link).startswith(f"/?org={cast.org_b.pk}&sig=")
 
     signing_in = Client().get(_path(link))
-    assert signing_in.status_code == 302 and signing_in["Location"] == "/login/?next=/%3Forg%3D" + str(cast.org_b.pk)
+    assert signing_in.status_code == 302 and signing_in["Location"].startswith("/login/?next=/%3Forg%3D")
     home = web_client(cast.sam).get(_path(link), follow=True)
     assert home.context["current_organization"] == cast.org_b
