@@ -34,7 +34,7 @@ from typing import IO, Any
 
 from django.conf import settings
 from django.db import models, transaction
-from django.db.models import Q, prefetch_related_objects
+from django.db.models import F, Q, prefetch_related_objects
 from django.db.models.functions import Lower
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -657,13 +657,16 @@ def _write_batch(
         existing = stored_people(o.data for o in good)
         emails = {o.data["email"].lower() for o in good if o.data.get("email")}
         # One person, one subject: a new row joins the subject of a contact or lead with its email.
+        # A restricted person is not joined (a form refuses that contact too): their states.
         subjects = {email: c.subject_id for email, c in existing.by_email.items()}
-        subjects.update(
-            (lead.email.lower(), lead.subject_id)
-            for lead in Lead.objects.annotate(email_lower=Lower("email"))
+        states = {email: getattr(c, "subject_state", None) for email, c in existing.by_email.items()}
+        for lead in (
+            Lead.objects.annotate(email_lower=Lower("email"), subject_state=F("subject__state"))
             .filter(email_lower__in=emails - set(subjects))
             .only("email", "subject_id")
-        )
+        ):
+            subjects[lead.email.lower()] = lead.subject_id
+            states[lead.email.lower()] = lead.subject_state
         created: list[Contact] = []
         new_subjects: list[Subject] = []
         touched: list[Contact] = []
@@ -712,7 +715,7 @@ def _write_batch(
                 locked.skipped_count += 0 if filled else 1
                 continue
             if duplicate and locked.duplicates == ImportJob.Duplicates.UPDATE:
-                refused = _unchangeable(duplicate)
+                refused = _refusal(getattr(duplicate, "subject_state", None))
                 if refused:  # stored, not changed: the row is reported with the reason
                     rejected.append((outcome.row, "", refused))
                     locked.rejected_count += 1
@@ -753,6 +756,11 @@ def _write_batch(
                 locked.updated_count += 1 if changes else 0
                 locked.skipped_count += 0 if changes else 1
                 existing.add(duplicate)  # found by its new values too
+                continue
+            refused = _refusal(states.get(email)) if email else ""
+            if refused:  # the email is a restricted person's: no contact joins them
+                rejected.append((outcome.row, "", refused))
+                locked.rejected_count += 1
                 continue
             given = {point.email or point.phone for point in points} | {
                 outcome.data.get("email"),
@@ -865,10 +873,10 @@ def _rejected_rows(job: ImportJob, problems: list[tuple[int, str, str]]) -> list
     ]
 
 
-def _unchangeable(contact: Contact) -> str:
-    """Why an import may not change this stored contact (`stored_people` reads its person's
-    state), as a form would refuse it (`require_processable`); "" if it may."""
-    state = getattr(contact, "subject_state", Subject.State.ACTIVE)
+def _refusal(state: str | None) -> str:
+    """Why an import may not change, or add to, the records of a person in this state (read
+    with the stored contacts and leads), as a form would refuse it (`require_processable`);
+    "" if it may. A contact the batch has just made holds no state: a new, active person."""
     if state == Subject.State.ERASED:
         return str(ERASED)
     return str(RESTRICTED) if state == Subject.State.RESTRICTED else ""
@@ -1037,7 +1045,12 @@ def _contacts_to_keep(job: ImportJob, ids: list[uuid.UUID]) -> set[uuid.UUID]:
     )
     kept = set(
         Contact.objects.filter(pk__in=ids)
-        .filter(Q(updated_at__gt=since) | Q(subject__in=holds.values("subject_id")))
+        # A person restricted since is stored as they are: not removed either.
+        .filter(
+            Q(updated_at__gt=since)
+            | Q(subject__in=holds.values("subject_id"))
+            | Q(subject__state=Subject.State.RESTRICTED)
+        )
         .values_list("pk", flat=True)
     )
     for relation in Contact._meta.get_fields(include_hidden=True):
@@ -1054,15 +1067,20 @@ def _contacts_to_keep(job: ImportJob, ids: list[uuid.UUID]) -> set[uuid.UUID]:
 
 def _remove_points(job: ImportJob, ids: list[uuid.UUID]) -> tuple[set[uuid.UUID], set[uuid.UUID]]:
     """Delete the further addresses the import added to stored contacts, except on a contact
-    someone changed since (they saw and kept the address). Returns the contacts whose addresses
-    went (to reindex) and those whose addresses were left."""
+    someone changed since (they saw and kept the address) or of a person restricted since (stored
+    as they are). Returns the contacts whose addresses went (to reindex) and those whose
+    addresses were left."""
     if not ids:
         return set(), set()
     since = job.finished_at or job.created_at  # see `_contacts_to_keep`
-    points = list(ContactPoint.objects.filter(pk__in=ids).values_list("pk", "contact_id", "contact__updated_at"))
-    left = {contact_id for _pk, contact_id, updated_at in points if updated_at > since}
-    ContactPoint.objects.filter(pk__in=[pk for pk, contact_id, _at in points if contact_id not in left]).delete()
-    return {contact_id for _pk, contact_id, _at in points} - left, left
+    points = list(
+        ContactPoint.objects.filter(pk__in=ids)
+        .annotate(restricted=Q(contact__subject__state=Subject.State.RESTRICTED))
+        .values_list("pk", "contact_id", "contact__updated_at", "restricted")
+    )
+    left = {contact_id for _pk, contact_id, updated_at, restricted in points if restricted or updated_at > since}
+    ContactPoint.objects.filter(pk__in=[pk for pk, contact_id, *_ in points if contact_id not in left]).delete()
+    return {contact_id for _pk, contact_id, *_ in points} - left, left
 
 
 def _gone_targets(replaced: Iterable[Mapping[str, Any]]) -> dict[str, set[str]]:

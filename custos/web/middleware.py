@@ -89,8 +89,8 @@ class OrganizationMiddleware:
             membership = membership_for(user, signed)
             if membership is None:
                 messages.error(request, _("You are not a member of that organisation."))
-            elif request.session.get("org_id") != str(membership.org_id):
-                choose_organization(request, membership)
+            elif str(membership.org_id) != str(request.session.get("org_id") or user.last_organization_id):
+                choose_organization(request, membership)  # not where they would have been anyway
         # Encoded again, and never "//host": the page on this site, wherever the path points.
         path = escape_leading_slashes(escape_uri_path(request.path))
         return redirect(f"{path}?{query.urlencode()}" if query else path)

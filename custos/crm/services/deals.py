@@ -285,7 +285,6 @@ def deal_move(*, actor: Actor, deal: Deal, stage: Stage, lost_reason: str = "") 
         raise ValidationFailed([FieldError("stage", _("Choose a stage of the deal's pipeline."))])
     if stage.pk == deal.stage_id:
         return deal
-    require_processable(deal)  # a restricted person's deal is stored, not moved on
     cleaner = Cleaner()
     reason = cleaner.text("lost_reason", lost_reason, max_length=500) if lost_reason else deal.lost_reason
     _check_outcome(cleaner, stage, reason)
@@ -298,7 +297,9 @@ def deal_move(*, actor: Actor, deal: Deal, stage: Stage, lost_reason: str = "") 
 
 
 def _move(actor: Actor, deal: Deal, stage: Stage) -> None:
-    """Put the deal into a stage already checked; its status and closing time follow."""
+    """Put the deal into a stage already checked; its status and closing time follow. Every
+    move comes here (the board, the form, the API): a restricted person's deal stays put."""
+    require_processable(deal)
     previous = deal.stage_id
     status = _status_in(stage)
     changed = ["stage", "lost_reason"]

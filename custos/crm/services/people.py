@@ -30,6 +30,7 @@ from custos.crm.services.records import (
     subject_for_email,
     update_record,
 )
+from custos.privacy.services.restriction import require_processable
 
 CONTACT_FIELDS = (
     *ADDRESS_FIELDS,
@@ -274,6 +275,7 @@ def _clean_role(cleaner: Cleaner, data: Mapping[str, Any]) -> str:
 def affiliation_add(*, actor: Actor, contact: Contact, data: Mapping[str, Any]) -> Affiliation:
     """Link the contact to one more company, with their role there."""
     actor.require("contact.change")
+    require_processable(contact)  # a restricted person's links stay as they are
     cleaner = Cleaner()
     reject_unknown(cleaner, data, ("company", "role"))
     company_id = clean_reference(
@@ -304,6 +306,7 @@ def affiliation_add(*, actor: Actor, contact: Contact, data: Mapping[str, Any]) 
 def affiliation_update(*, actor: Actor, affiliation: Affiliation, data: Mapping[str, Any]) -> Affiliation:
     """Change the contact's role at the company."""
     actor.require("contact.change")
+    require_processable(affiliation.contact)
     cleaner = Cleaner()
     reject_unknown(cleaner, data, ("role",))
     role = _clean_role(cleaner, data)
@@ -325,6 +328,7 @@ def affiliation_update(*, actor: Actor, affiliation: Affiliation, data: Mapping[
 
 def affiliation_remove(*, actor: Actor, affiliation: Affiliation) -> None:
     actor.require("contact.change")
+    require_processable(affiliation.contact)
     with transaction.atomic():
         audit_record(
             actor=actor,

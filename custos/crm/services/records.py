@@ -139,6 +139,7 @@ def update_record(
 
 def delete_record(actor: Actor, record: models.Model, object_type: str) -> None:
     actor.require(f"{object_type}.delete")
+    require_processable(record, removing=True)
     with transaction.atomic():
         audit_record(actor=actor, action=f"{object_type}.delete", object_type=object_type, object_id=record.pk)
         quoting = quoted_by(record)

@@ -169,3 +169,25 @@ def test_undo_takes_the_same_queries_for_each_chunk(cast, monkeypatch):
     monkeypatch.setattr(imports, "UNDO_CHUNK", 2)
     one, two, four = (_undo_queries(cast, rows) for rows in (2, 4, 8))
     assert four - two == 2 * (two - one)
+
+
+def test_undo_leaves_a_person_restricted_since_as_they_are(cast):
+    """Anna, made by the import, and Eva, given a further address by it, are restricted after
+    it: undo removes neither Anna nor Eva's address (counted as kept and skipped)."""
+    from custos.privacy.services.restriction import subject_restrict
+
+    actor = cast.actor(cast.alice)
+    with tenant_scope(cast.org_a):
+        eva = contact_create(actor=actor, data={"last_name": "Alt", "email": "eva@example.org"})
+    text = "Last name,Email,Email 2\nAlt,eva@example.org,eva@home.example\nNeu,anna@example.org,\nFrei,f@example.org,\n"
+    job = _import(cast, text, duplicates="update")
+    with tenant_scope(cast.org_a):
+        anna = Contact.objects.get(email="anna@example.org")
+        for person in (anna, Contact.objects.get(pk=eva.pk)):
+            subject_restrict(actor=actor, subject=person.subject, inform=False)
+
+        undone = import_undo(actor=actor, job=job)
+
+        assert sorted(Contact.objects.values_list("last_name", flat=True)) == ["Alt", "Neu"]
+        assert list(ContactPoint.objects.values_list("contact_id", "email")) == [(eva.pk, "eva@home.example")]
+        assert (undone.removed, undone.contacts_kept, undone.restore_skipped) == (1, 1, 1)

@@ -591,3 +591,25 @@ def test_an_update_never_changes_a_restricted_person(cast, dry_run):
     with tenant_scope(cast.org_a):
         stored = Contact.objects.get(pk=anna.pk)
         assert (stored.city, stored.points.count()) == ("Bonn", 0)
+
+
+@pytest.mark.parametrize("record", ["contact", "lead"])
+def test_no_contact_joins_a_restricted_person(cast, record):
+    """A row with the email of a contact or lead whose person's processing is restricted makes
+    no contact of them, whatever the strategy: the row is reported with the reason."""
+    from custos.crm.services.leads import lead_create
+    from custos.privacy.services.restriction import subject_restrict
+
+    with tenant_scope(cast.org_a):
+        actor = cast.actor(cast.alice)
+        data = {"first_name": "Anna", "last_name": "Schmidt", "email": "anna@example.org"}
+        stored = contact_create(actor=actor, data=data) if record == "contact" else lead_create(actor=actor, data=data)
+        subject_restrict(actor=actor, subject=stored.subject, inform=False)
+    text = "Vorname;Nachname;E-Mail\nAnna;Schmidt;anna@example.org\n"
+    mapping = {"Vorname": "first_name", "Nachname": "last_name", "E-Mail": "email"}
+    for duplicates in ("create", "update"):
+        job = _run(cast, _upload(cast, _csv(text)), mapping=mapping, duplicates=duplicates)
+        assert (job.created_count, job.rejected_count) == (0, 1), duplicates
+        assert "restricted" in _rejected(cast, job)[0]["message"]
+    with tenant_scope(cast.org_a):
+        assert Contact.objects.filter(email="anna@example.org").count() == (1 if record == "contact" else 0)

@@ -46,3 +46,63 @@ def test_a_task_about_her_is_not_ticked_off(cast, anna):
         activity_complete(actor=cast.actor(cast.alice), activity=task)
     assert str(refused.value.detail) == RESTRICTED
     assert Activity.objects.get(pk=task.pk).done_at is None
+
+
+def test_her_deal_is_not_moved_by_its_form_either(cast, anna):
+    from custos.crm.services.deals import deal_update
+
+    _contact, deal, _task = anna
+    won = Stage.objects.filter(pipeline=deal.pipeline).exclude(pk=deal.stage_id).first()
+    with pytest.raises(Conflict, match="restricted"):
+        deal_update(actor=cast.actor(cast.alice), deal=deal, data={"stage": str(won.pk)})
+    assert Deal.objects.get(pk=deal.pk).stage_id == deal.stage_id
+
+
+def test_nothing_is_logged_on_her_deal(cast, anna):
+    """A task added from her deal's page names no contact itself: it is her deal's all the same."""
+    _contact, deal, _task = anna
+    with pytest.raises(Conflict, match="restricted"):
+        activity_create(actor=cast.actor(cast.alice), data={"kind": "note", "title": "Called", "deal": str(deal.pk)})
+    assert not Activity.objects.filter(deal=deal).exclude(contact__isnull=False).exists()
+
+
+def test_her_companies_stay_as_they_are(cast, anna):
+    from custos.crm.services.people import affiliation_add, affiliation_remove, company_create
+
+    contact, _deal, _task = anna
+    actor = cast.actor(cast.alice)
+    company = company_create(actor=actor, data={"name": "Nordwind GmbH"})
+    with pytest.raises(Conflict, match="restricted"):
+        affiliation_add(actor=actor, contact=contact, data={"company": str(company.pk)})
+    assert not contact.affiliations.exists()
+    subject_lift_restriction(actor=actor, subject=contact.subject)
+    linked = affiliation_add(actor=actor, contact=contact, data={"company": str(company.pk), "role": "Buyer"})
+    subject_restrict(actor=actor, subject=contact.subject, inform=False)
+    with pytest.raises(Conflict, match="restricted"):
+        affiliation_remove(actor=actor, affiliation=linked)
+    assert contact.affiliations.count() == 1
+
+
+def test_nothing_of_hers_is_deleted_but_an_erased_persons_remains_may_go(cast, anna):
+    """A restriction is often asked for so that the data is kept (Art. 18(1)(c)): her contact,
+    deal and task stay; once a person is erased, what remains of them may be deleted."""
+    from custos.crm.services.activities import activity_delete
+    from custos.crm.services.deals import deal_delete
+    from custos.crm.services.people import contact_delete
+    from custos.privacy.services.erasure import subject_erase
+
+    contact, deal, task = anna
+    actor = cast.actor(cast.alice)
+    for delete in (
+        lambda: contact_delete(actor=actor, contact=contact),
+        lambda: deal_delete(actor=actor, deal=deal),
+        lambda: activity_delete(actor=actor, activity=task),
+    ):
+        with pytest.raises(Conflict, match="restricted"):
+            delete()
+    assert (Deal.objects.filter(pk=deal.pk).count(), Activity.objects.filter(pk=task.pk).count()) == (1, 1)
+
+    subject_lift_restriction(actor=actor, subject=contact.subject)
+    subject_erase(actor=actor, subject=contact.subject)
+    deal_delete(actor=actor, deal=Deal.objects.get(pk=deal.pk))
+    assert not Deal.objects.filter(pk=deal.pk).exists()

@@ -98,9 +98,10 @@ ERASED = gettext_lazy("This person's data has been erased.")
 RESTRICTED = gettext_lazy("Processing of this person's data is restricted: it is stored, but cannot be changed.")
 
 
-def require_processable(record: models.Model) -> None:
-    """The shared action layer's check: a restricted person's records are stored, not changed,
-    and an erased person's remains stay empty."""
+def require_processable(record: models.Model, *, removing: bool = False) -> None:
+    """The shared action layer's check: a restricted person's records are stored, not changed
+    nor deleted (a restriction is often asked for so that they are kept), and an erased
+    person's remains stay empty (`removing`: they may go)."""
     condition = _belonging_to(type(record), NOT_ACTIVE)
     if condition is None or record.pk is None:
         return
@@ -111,7 +112,7 @@ def require_processable(record: models.Model) -> None:
         .values_list(*[f"{p}__state" for p in declaration_of(type(record)).subject_paths])
     )
     flat = {state for row in states for state in row}
-    if Subject.State.ERASED in flat:
+    if Subject.State.ERASED in flat and not removing:
         raise Conflict(str(ERASED))
     if Subject.State.RESTRICTED in flat:
         raise Conflict(str(RESTRICTED))

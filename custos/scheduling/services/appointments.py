@@ -31,6 +31,7 @@ from custos.crm.models import Contact
 from custos.crm.selectors.records import scoped
 from custos.crm.services.records import check_field_rights, clean_reference, given_fields, insert_record, reject_unknown
 from custos.crm.services.records import update_record as audited_update
+from custos.privacy.services.restriction import require_processable
 from custos.scheduling.models import ACTIVE_STATUSES, Appointment, Practitioner, Recall, Resource, Service
 from custos.scheduling.selectors.appointments import visible_recalls
 from custos.scheduling.services.catalogue import scheduling_settings
@@ -291,6 +292,7 @@ def appointment_set_status(
     """Confirm, complete, mark missed or cancel. Done, no-show and cancelled are final; an
     appointment is done or missed only once it has started."""
     actor.require("appointment.change")
+    require_processable(appointment)  # a restricted person's appointment is kept as it stands
     now = now or timezone.now()
     with transaction.atomic():
         current = Appointment.objects.select_for_update().only("id", "status", "starts_at").get(pk=appointment.pk)

@@ -1,4 +1,4 @@
-"""What the scheduling actions share: the audited delete and month arithmetic."""
+"""What the scheduling actions share: the audited delete (never a restricted person's) and month arithmetic."""
 
 from __future__ import annotations
 
@@ -9,10 +9,13 @@ from django.db import models, transaction
 
 from custos.audit.services import audit_record
 from custos.core.actor import Actor
+from custos.privacy.services.restriction import require_processable
 
 
 def delete_audited(actor: Actor, record: models.Model, object_type: str) -> None:
-    """Delete a record with its audit entry (the permission is the caller's to check)."""
+    """Delete a record with its audit entry (the permission is the caller's to check); a
+    restricted person's is kept."""
+    require_processable(record, removing=True)
     with transaction.atomic():
         audit_record(actor=actor, action=f"{object_type}.delete", object_type=object_type, object_id=record.pk)
         record.delete()

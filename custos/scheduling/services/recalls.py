@@ -23,6 +23,7 @@ from custos.core.validation import Cleaner
 from custos.crm.models import Contact
 from custos.crm.selectors.records import scoped
 from custos.crm.services.records import clean_reference, insert_record, reject_unknown, update_record
+from custos.privacy.services.restriction import without_restricted
 from custos.scheduling.models import Recall, Service
 from custos.scheduling.services.catalogue import scheduling_settings
 from custos.scheduling.services.common import delete_audited
@@ -96,9 +97,9 @@ def recalls_mark_due(*, actor: Actor, today: date | None = None) -> int:
     """Mark the current organisation's waiting recalls whose day has come (in its time zone) as due."""
     today = today or timezone.localdate(timezone=zoneinfo.ZoneInfo(scheduling_settings(actor.org_id).time_zone))
     with transaction.atomic():
-        due = list(
-            Recall.objects.select_for_update()
-            .filter(status=Recall.Status.WAITING, due_on__lte=today)
+        due = list(  # automation leaves a restricted person's recalls as they are
+            without_restricted(Recall.objects.filter(status=Recall.Status.WAITING, due_on__lte=today))
+            .select_for_update(of=("self",))
             .values_list("pk", flat=True)
         )
         if not due:

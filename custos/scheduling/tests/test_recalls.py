@@ -281,3 +281,22 @@ def test_a_changed_recall_interval_of_the_service_applies_to_new_recalls_only(pr
 
     assert Recall.objects.get(contact=practice.greta).due_on == date(2031, 1, 7)
     assert Recall.objects.get(contact=practice.jan).due_on == date(2030, 4, 7)
+
+
+def test_a_restricted_persons_recall_and_appointment_are_kept_as_they_stand(practice):
+    """Automation marks nobody's recall due whose processing is restricted, and staff cannot
+    change such a person's appointment's status either."""
+    from custos.core.errors import Conflict
+    from custos.privacy.services.restriction import subject_restrict
+
+    greta_s = _recall(practice)
+    jan_s = _recall(practice, contact=practice.jan)
+    appointment = practice.book()
+    subject_restrict(actor=practice.actor, subject=practice.greta.subject, inform=False)
+
+    assert recalls_mark_due(actor=practice.actor, today=date(2030, 1, 1)) == 1
+    assert (Recall.objects.get(pk=greta_s.pk).status, Recall.objects.get(pk=jan_s.pk).status) == ("waiting", "due")
+    for status in ("confirmed", "cancelled", "done"):
+        with pytest.raises(Conflict, match="restricted"):
+            appointment_set_status(actor=practice.actor, appointment=appointment, status=status, now=AFTER_MONDAY)
+    assert Appointment.objects.get(pk=appointment.pk).status == appointment.status

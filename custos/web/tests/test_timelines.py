@@ -127,6 +127,20 @@ def test_a_task_is_ticked_off_and_reopened(cast):
     assert audit_actions(cast, task.pk) == ["activity.create", "activity.complete", "activity.reopen"]
 
 
+def test_a_task_about_a_restricted_person_says_why_it_stays_open(cast):
+    from custos.privacy.services.restriction import subject_restrict
+
+    contact = _records(cast)["contacts"]
+    task = _task(cast, "Call back", timezone.now(), cast.alice, contact=str(contact.pk))
+    in_org_a(cast, subject_restrict, subject=contact.subject, inform=False)
+    client = web_client(cast.alice)
+    swapped = client.post(f"/activities/{task.pk}/done/", headers={"HX-Request": "true"}).content.decode()
+    assert "Processing of this person&#x27;s data is restricted" in swapped and "Mark done" in swapped
+    page = client.post(f"/activities/{task.pk}/done/", {"next": f"/contacts/{contact.pk}/"}, follow=True)
+    assert "Processing of this person&#x27;s data is restricted" in page.content.decode()
+    assert fresh(cast, task).done_at is None
+
+
 def test_the_next_address_must_be_local(cast):
     task = _task(cast, "Call back", timezone.now(), cast.alice)
     response = web_client(cast.alice).post(f"/activities/{task.pk}/done/", {"next": "https://evil.example/"})

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from custos.core.actor import Actor
-from custos.core.errors import ValidationFailed
+from custos.core.errors import Conflict, ValidationFailed
 from custos.crm.models import Activity, Company, Contact, Deal, Lead
 from custos.crm.selectors.activities import access_activity, my_day, timeline, with_records
 from custos.crm.selectors.deals import access_deal
@@ -196,8 +196,12 @@ def activity_done(request: HttpRequest, activity_id: str) -> HttpResponse:
     actor = actor_of(request)
     activity = access_activity(actor, activity_id, write=True)
     done = request.POST.get("done", "1") != "0"
-    activity_complete(actor=actor, activity=activity, done=done)
-    message = _("The task is done.") if done else _("The task is open again.")
+    refused = ""
+    try:
+        activity_complete(actor=actor, activity=activity, done=done)
+    except Conflict as error:  # the person's processing is restricted: said where the task is
+        refused = str(error.detail)
+    message = refused or (_("The task is done.") if done else _("The task is open again."))
     back = next_url(request, reverse("web:my-day"))
     if wants_partial(request):
         context = {
@@ -206,7 +210,7 @@ def activity_done(request: HttpRequest, activity_id: str) -> HttpResponse:
             **_item_context(actor, back=back, linked=[activity] if request.POST.get("links") == "1" else None),
         }
         return render(request, "web/crm/timeline.html#item-swap", context)
-    messages.success(request, message)
+    (messages.error if refused else messages.success)(request, message)
     return redirect(back)
 
 
