@@ -183,12 +183,18 @@ def test_a_rep_who_left_gets_no_more_leads(cast, as_tenant):
     assert {_web_lead(cast, last_name=f"L{n}").owner_id for n in range(3)} == {uma.pk}
 
 
-def test_an_untouched_lead_moves_to_the_next_rep_and_says_why(cast, as_tenant):
+def _reassigning_after_four_hours(cast):
+    """A rule giving web leads to Tom and Uma in turn, and to the next when untouched for 4 hours."""
     admin = cast.actor(cast.alice)
     tom, uma = _member(cast, "tom@acme.example"), _member(cast, "uma@acme.example")
     assignment_rule_create(
         actor=admin, data={"name": "Fast", "reps": [str(tom.pk), str(uma.pk)], "reassign_after_hours": 4}
     )
+    return admin
+
+
+def test_an_untouched_lead_moves_to_the_next_rep_and_says_why(cast, as_tenant):
+    admin = _reassigning_after_four_hours(cast)
     waiting = _web_lead(cast, last_name="Waiting")
     worked = _web_lead(cast, last_name="Worked")
     activity_create(actor=admin, data={"kind": "call", "title": "Called", "lead": str(worked.pk)})
@@ -210,11 +216,7 @@ def test_an_untouched_lead_of_a_restricted_person_stays_where_it_is(cast, as_ten
     """Reassignment is automation: a person whose processing is restricted is left out."""
     from custos.privacy.services.restriction import subject_restrict
 
-    admin = cast.actor(cast.alice)
-    tom, uma = _member(cast, "tom@acme.example"), _member(cast, "uma@acme.example")
-    assignment_rule_create(
-        actor=admin, data={"name": "Fast", "reps": [str(tom.pk), str(uma.pk)], "reassign_after_hours": 4}
-    )
+    admin = _reassigning_after_four_hours(cast)
     waiting = _web_lead(cast, last_name="Waiting")
     subject_restrict(actor=admin, subject=waiting.subject, inform=False)
 
