@@ -682,6 +682,24 @@ def _write_batch(
         # where an update may add to them (building the prefetch costs more than the query).
         if locked.duplicates == ImportJob.Duplicates.UPDATE:
             prefetch_related_objects(existing.contacts(), "points")
+        fresh_subjects: dict[uuid.UUID, Subject] = {}
+        counted: set[uuid.UUID] = set()
+
+        def flag(contact: Contact) -> None:
+            """A suppressed address reached this contact: counted once, its person out of marketing."""
+            if contact.pk in counted:
+                return
+            counted.add(contact.pk)
+            locked.suppressed_count += 1
+            if not write:
+                return
+            if contact.subject_id in fresh_subjects:
+                fresh_subjects[contact.subject_id].objected_to_marketing_at = timezone.now()
+            else:
+                Subject.objects.filter(pk=contact.subject_id, objected_to_marketing_at__isnull=True).update(
+                    objected_to_marketing_at=timezone.now()
+                )
+
         new_points: list[ContactPoint] = []
         added_points: list[ContactPoint] = []
         points_of_created: dict[uuid.UUID, list[ContactPoint]] = {}
@@ -694,22 +712,34 @@ def _write_batch(
             ]
             email = (outcome.data.get("email") or "").lower()
             duplicate = existing.match(outcome.data)
+            if (
+                duplicate
+                and email
+                and duplicate.email.lower() != email
+                and subjects.get(email) not in (None, duplicate.subject_id)
+            ):
+                duplicate = None  # found by phone, but the email is another record's person: one person, one subject
             if duplicate and locked.duplicates == ImportJob.Duplicates.SKIP:
                 locked.skipped_count += 1
                 continue
             if duplicate and duplicate._state.adding and locked.duplicates == ImportJob.Duplicates.UPDATE:
                 # The same person twice in the batch: the later row fills in the new contact.
                 filled = False
+                brought: set[str] = set()  # addresses the contact gets from this row
                 for name, value in outcome.data.items():
                     if value not in ("", None, [], {}) and getattr(duplicate, name) in ("", None, [], {}):
                         setattr(duplicate, name, value)
                         filled = True
+                        brought |= {value} if name in ("email", "phone") else set()
                 held = {p.email.lower() or p.phone for p in points_of_created.get(duplicate.pk, [])}
                 for point in points:
                     if (point.email.lower() or point.phone) not in held | {duplicate.email.lower(), duplicate.phone}:
                         point.contact = duplicate
                         new_points.append(point)
                         points_of_created.setdefault(duplicate.pk, []).append(point)
+                        brought.add(point.email or point.phone)
+                if brought & suppressed:
+                    flag(duplicate)
                 existing.add(duplicate)
                 locked.updated_count += 1 if filled else 0  # as if the batches had split between the two
                 locked.skipped_count += 0 if filled else 1
@@ -739,11 +769,7 @@ def _write_batch(
                 # An address on the suppression list reaching a stored person takes them out of
                 # marketing too, as it does a new contact.
                 if {changes.get("email"), changes.get("phone"), *(p.email or p.phone for p in added)} & suppressed:
-                    locked.suppressed_count += 1
-                    if write:
-                        Subject.objects.filter(pk=duplicate.subject_id, objected_to_marketing_at__isnull=True).update(
-                            objected_to_marketing_at=timezone.now()
-                        )
+                    flag(duplicate)
                 if added:
                     changes = changes or {"other_emails": True}
                 if added and write:
@@ -766,13 +792,12 @@ def _write_batch(
                 outcome.data.get("email"),
                 outcome.data.get("phone"),
             }
-            on_list = bool(given & suppressed)
-            locked.suppressed_count += 1 if on_list else 0
             if write:
                 subject_id = subjects.get(email) if email else None
                 if subject_id is None:
-                    subject = _new(Subject, {"objected_to_marketing_at": timezone.now() if on_list else None})
+                    subject = _new(Subject, {})
                     new_subjects.append(subject)
+                    fresh_subjects[subject.pk] = subject
                     subject_id = subject.pk
                     if email:
                         subjects[email] = subject_id
@@ -784,9 +809,11 @@ def _write_batch(
                     point.contact = contact
                 new_points.extend(points)
                 points_of_created[contact.pk] = points
-                existing.add(contact)
             else:  # a dry run finds the row's person again later in the batch, as a real run does
-                existing.add(_new(Contact, dict(outcome.data)))
+                contact = _new(Contact, dict(outcome.data))
+            existing.add(contact)
+            if given & suppressed:
+                flag(contact)  # joining a stored person, that person is taken out of marketing too
             locked.created_count += 1
         if write:
             insert_rows(Subject, new_subjects)

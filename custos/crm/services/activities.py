@@ -152,17 +152,19 @@ def activity_complete(*, actor: Actor, activity: Activity, done: bool = True) ->
 
 
 def activity_delete(*, actor: Actor, activity: Activity) -> None:
+    _require_processable_deal(activity.deal_id, removing=True)
     with transaction.atomic():
         lead_id = activity.lead_id
         delete_record(actor, activity, "activity")
         _rescore_leads(lead_id)
 
 
-def _require_processable_deal(*deal_ids: Any) -> None:
+def _require_processable_deal(*deal_ids: Any, removing: bool = False) -> None:
     """An activity logged on a deal names no contact itself (its person is the deal's, which
-    `require_processable(activity)` does not reach): a restricted person's deal gets none."""
+    `require_processable(activity)` does not reach): a restricted person's deal gets none,
+    and keeps those it has."""
     for deal_id in {pk for pk in deal_ids if pk is not None}:
-        require_processable(Deal(pk=deal_id))
+        require_processable(Deal(pk=deal_id), removing=removing)
 
 
 def _rescore_leads(*lead_ids: Any) -> None:

@@ -11,9 +11,9 @@ from django.utils.translation import gettext as _
 
 from custos.audit.services import audit_record
 from custos.core.actor import Actor
-from custos.core.errors import ValidationFailed
+from custos.core.errors import Conflict, ValidationFailed
 from custos.core.validation import Cleaner
-from custos.crm.models import Affiliation, Company, Contact, ContactPoint, CustomField
+from custos.crm.models import Affiliation, Company, Contact, ContactPoint, CustomField, Deal
 from custos.crm.selectors.records import scoped
 from custos.crm.services.custom_fields import clean_custom_values, read_special
 from custos.crm.services.records import (
@@ -30,6 +30,7 @@ from custos.crm.services.records import (
     subject_for_email,
     update_record,
 )
+from custos.privacy.models import Subject
 from custos.privacy.services.restriction import require_processable
 
 CONTACT_FIELDS = (
@@ -399,4 +400,18 @@ def company_update(*, actor: Actor, company: Company, data: Mapping[str, Any]) -
 
 
 def company_delete(*, actor: Actor, company: Company) -> None:
+    """Deleting a company empties it from its contacts and deals and ends its affiliations: not
+    while one of them is a restricted person's, whose records are kept as they are."""
+    restricted = Subject.State.RESTRICTED
+    if (
+        Contact.objects.filter(company=company, subject__state=restricted).exists()
+        or Affiliation.objects.filter(company=company, contact__subject__state=restricted).exists()
+        or Deal.objects.filter(company=company, contact__subject__state=restricted).exists()
+    ):
+        raise Conflict(
+            _(
+                "A person whose processing is restricted is linked to this company: it is kept while the "
+                "restriction lasts."
+            )
+        )
     delete_record(actor, company, "company")

@@ -613,3 +613,56 @@ def test_no_contact_joins_a_restricted_person(cast, record):
         assert "restricted" in _rejected(cast, job)[0]["message"]
     with tenant_scope(cast.org_a):
         assert Contact.objects.filter(email="anna@example.org").count() == (1 if record == "contact" else 0)
+
+
+@pytest.mark.parametrize("batch_size", [500, 1])
+def test_a_suppressed_email_filled_in_within_a_batch_flags_the_person(cast, monkeypatch, batch_size):
+    """Greta's first row has no email, her second brings an erased person's: whether the two
+    rows fall in one batch or two, she is taken out of marketing and counted once."""
+    from custos.privacy.models import Subject
+    from custos.privacy.services.erasure import subject_erase
+
+    monkeypatch.setattr(imports, "BATCH_SIZE", batch_size)
+    gone = _stored(cast, last_name="Gone", email="gone@example.org")
+    with tenant_scope(cast.org_a):
+        subject_erase(actor=cast.actor(cast.alice), subject=gone.subject)
+    text = "Vorname;Nachname;E-Mail;Telefon\nGreta;Berg;;030 1234567\nGreta;Berg;GONE@example.org;030 1234567\n"
+    mapping = {k: v for k, v in MAPPING.items() if k != "Firma"}
+    job = _run(cast, _upload(cast, _csv(text)), mapping=mapping, duplicates="update")
+    assert (job.created_count, job.updated_count, job.suppressed_count) == (1, 1, 1)
+    with tenant_scope(cast.org_a):
+        greta = Contact.objects.get(last_name="Berg")
+        assert Subject.objects.get(pk=greta.subject_id).objected_to_marketing_at is not None
+
+
+def test_two_spellings_of_a_suppressed_email_are_both_caught(cast):
+    """The suppression list answers for each spelling of an address in a batch, not the last one."""
+    from custos.privacy.services.erasure import subject_erase
+
+    gone = _stored(cast, last_name="Gone", email="juergen@example.org")
+    with tenant_scope(cast.org_a):
+        subject_erase(actor=cast.actor(cast.alice), subject=gone.subject)
+    text = "Nachname;E-Mail\nNeu;juergen@example.org\nNeu;JUERGEN@example.org\n"
+    job = _run(cast, _upload(cast, _csv(text)), mapping={"Nachname": "last_name", "E-Mail": "email"})
+    assert (job.created_count, job.skipped_count, job.suppressed_count) == (1, 1, 1)
+    with tenant_scope(cast.org_a):
+        assert Contact.objects.get(last_name="Neu").subject.objected_to_marketing_at is not None
+
+
+def test_an_email_of_a_restricted_lead_reaches_no_contact_by_phone(cast):
+    """The file's Anna has a stored namesake with her phone and no email, but her email is a
+    restricted person's lead: not written onto the namesake, and no contact made of her."""
+    from custos.crm.services.leads import lead_create
+    from custos.privacy.services.restriction import subject_restrict
+
+    namesake = _stored(cast, first_name="Anna", last_name="Schmidt", phone="030 1234567")
+    with tenant_scope(cast.org_a):
+        actor = cast.actor(cast.alice)
+        lead = lead_create(actor=actor, data={"last_name": "Schmidt", "email": "anna@example.org"})
+        subject_restrict(actor=actor, subject=lead.subject, inform=False)
+    text = "Vorname;Nachname;E-Mail;Telefon\nAnna;Schmidt;anna@example.org;030 1234567\n"
+    mapping = {k: v for k, v in MAPPING.items() if k != "Firma"}
+    job = _run(cast, _upload(cast, _csv(text)), mapping=mapping, duplicates="update")
+    assert (job.created_count, job.updated_count, job.rejected_count) == (0, 0, 1)
+    with tenant_scope(cast.org_a):
+        assert Contact.objects.get(pk=namesake.pk).email == ""

@@ -5,7 +5,7 @@ merging, an import's update (the last two in test_duplicates and test_imports)."
 import pytest
 
 from custos.core.errors import Conflict
-from custos.crm.models import Activity, Deal, DealStageChange, Stage
+from custos.crm.models import Activity, Contact, Deal, DealStageChange, Stage
 from custos.crm.services.activities import activity_complete, activity_create
 from custos.crm.services.deals import deal_create, deal_move
 from custos.crm.services.people import contact_create
@@ -106,3 +106,23 @@ def test_nothing_of_hers_is_deleted_but_an_erased_persons_remains_may_go(cast, a
     subject_erase(actor=actor, subject=contact.subject)
     deal_delete(actor=actor, deal=Deal.objects.get(pk=deal.pk))
     assert not Deal.objects.filter(pk=deal.pk).exists()
+
+
+def test_a_note_on_her_deal_stays_and_so_does_her_company(cast, anna):
+    from custos.crm.services.activities import activity_delete
+    from custos.crm.services.people import company_create, company_delete, contact_update
+
+    contact, deal, _task = anna
+    actor = cast.actor(cast.alice)
+    subject_lift_restriction(actor=actor, subject=contact.subject)
+    note = activity_create(actor=actor, data={"kind": "note", "title": "Called", "deal": str(deal.pk)})
+    company = company_create(actor=actor, data={"name": "Nordwind GmbH"})
+    contact_update(actor=actor, contact=contact, data={"company": str(company.pk)})
+    subject_restrict(actor=actor, subject=contact.subject, inform=False)
+
+    with pytest.raises(Conflict, match="restricted"):
+        activity_delete(actor=actor, activity=note)
+    with pytest.raises(Conflict, match="restricted"):
+        company_delete(actor=actor, company=company)
+    assert Activity.objects.filter(pk=note.pk).exists()
+    assert Contact.objects.get(pk=contact.pk).company_id == company.pk

@@ -72,13 +72,15 @@ def suppressed_among(
     """Which of these addresses and numbers are on the list, in one query (imports ask per batch).
     `phones_cleaned`: the numbers come out of `Cleaner.phone`, in the E.164 form contacts store,
     so they are not parsed a second time (the parse is most of an import row's check)."""
-    wanted: dict[str, str] = {}
+    # Every spelling given of one address (JUERGEN@ and juergen@): each is answered.
+    wanted: dict[str, set[str]] = {}
     digest = crypto.blind_indexer(purpose=PURPOSE, org_id=require_org_id())
     for kind, values in ((Suppression.Kind.EMAIL, emails), (Suppression.Kind.PHONE, phones)):
         as_stored = phones_cleaned and kind == Suppression.Kind.PHONE
         for value in values:
             if value and value.strip():
-                wanted[digest(value if as_stored else _normalised(kind, value))] = value
+                wanted.setdefault(digest(value if as_stored else _normalised(kind, value)), set()).add(value)
     if not wanted:
         return set()
-    return {wanted[d] for d in Suppression.objects.filter(digest__in=wanted).values_list("digest", flat=True)}
+    found = Suppression.objects.filter(digest__in=wanted).values_list("digest", flat=True)
+    return {value for d in found for value in wanted[d]}
