@@ -52,36 +52,39 @@ class SubjectRecords:
     queryset: models.QuerySet[models.Model]
 
 
-def _through(model: type[models.Model], path: str) -> tuple[str, type[models.Model]] | None:
-    """For a path through one relation (`contact__subject`): the relation and its model."""
+def _through(model: type[models.Model], path: str) -> tuple[str, type[models.Model], str] | None:
+    """For a path through relations (`contact__subject`, `deal__contact__subject`): the first
+    relation, its model and the rest of the path; None for the subject itself."""
     relation, _, rest = path.partition("__")
-    if rest != "subject":
+    if not rest:
         return None
     related = model._meta.get_field(relation).related_model
     assert related is not None and not isinstance(related, str)
-    return relation, related
+    return relation, related, rest
 
 
 def linked_to(model: type[models.Model], path: str, subject: Subject) -> Q:
     """Rows reaching the subject by `path`, as the condition of a statement of its own (erasure
-    reads each path in a part of a UNION ALL). A path through one relation (`contact__subject`)
-    becomes `contact IN (the subject's contacts)`, which the foreign key's index answers."""
+    reads each path in a part of a UNION ALL). A path through relations (`contact__subject`)
+    becomes `contact IN (the subject's contacts)`, hop by hop, which the foreign keys' indexes
+    answer."""
     through = _through(model, path)
     if through is None:
         return Q(**{path: subject})
-    relation, related = through
-    return Q(**{f"{relation}__in": related._default_manager.filter(subject=subject).values("pk")})
+    relation, related, rest = through
+    return Q(**{f"{relation}__in": related._default_manager.filter(linked_to(related, rest, subject)).values("pk")})
 
 
 def records_of(subject: Subject) -> Iterator[SubjectRecords]:
     """Every record of the subject, model by model, each an indexed query.
 
-    A path through one relation (`contact__subject`) becomes `contact IN (ids)`, the ids of the
-    subject's contacts read first (once per related model): with two `IN (subquery)` conditions
+    A path through relations (`contact__subject`) becomes `contact IN (ids)`, the ids of the
+    subject's contacts read first (once per related model and path; `deal__contact__subject`
+    reads the deals of the subject's contacts): with two `IN (subquery)` conditions
     OR-ed (an activity reaches the person as a contact or as a lead), PostgreSQL used neither
     foreign key's index and read every activity of the tenant; given values, it combines both
     indexes (a BitmapOr). The querysets stay plain ones, which callers filter, count and update."""
-    ids_of: dict[type[models.Model], list[Any]] = {}
+    ids_of: dict[tuple[type[models.Model], str], list[Any]] = {}
     for declaration in subject_models():
         linked = Q()
         for path in declaration.subject_paths:
@@ -89,8 +92,10 @@ def records_of(subject: Subject) -> Iterator[SubjectRecords]:
             if through is None:
                 linked |= Q(**{path: subject})
                 continue
-            relation, related = through
-            if related not in ids_of:
-                ids_of[related] = list(related._default_manager.filter(subject=subject).values_list("pk", flat=True))
-            linked |= Q(**{f"{relation}__in": ids_of[related]})
+            relation, related, rest = through
+            if (related, rest) not in ids_of:
+                ids_of[related, rest] = list(
+                    related._default_manager.filter(linked_to(related, rest, subject)).values_list("pk", flat=True)
+                )
+            linked |= Q(**{f"{relation}__in": ids_of[related, rest]})
         yield SubjectRecords(declaration, declaration.model._default_manager.filter(linked))

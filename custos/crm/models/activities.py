@@ -68,8 +68,8 @@ class Activity(TenantModel):
         ]
 
     class Privacy:
-        # On a person's timeline, whether as a contact or still as a lead.
-        subject = ("contact__subject", "lead__subject")
+        # On a person's timeline, whether as a contact or still as a lead, or on their deal.
+        subject = ("contact__subject", "lead__subject", "deal__contact__subject")
         fields = {"title": FREE_TEXT, "body": FREE_TEXT}
         not_personal = (
             "id",

@@ -103,7 +103,6 @@ def activity_create(*, actor: Actor, data: Mapping[str, Any]) -> Activity:
     _check_activity(cleaner, activity)
     if cleaner.errors:
         raise ValidationFailed(cleaner.errors)
-    _require_processable_deal(activity.deal_id)
     with transaction.atomic():
         insert_record(actor, activity, "activity", cleaned)
         _rescore_leads(activity.lead_id)
@@ -120,7 +119,6 @@ def activity_update(*, actor: Actor, activity: Activity, data: Mapping[str, Any]
         raise ValidationFailed(cleaner.errors)
     # A reminder moved, or handed to someone else, goes (again).
     moved = any(name in cleaned and cleaned[name] != getattr(activity, name) for name in ("reminder_at", "owner_id"))
-    _require_processable_deal(activity.deal_id, after.deal_id)
     with transaction.atomic():
         lead_before = activity.lead_id
         update_record(actor, activity, "activity", cleaned)
@@ -137,7 +135,6 @@ def activity_complete(*, actor: Actor, activity: Activity, done: bool = True) ->
     if (activity.done_at is not None) == done:
         return activity
     require_processable(activity)  # a task about a restricted person is stored, not worked on
-    _require_processable_deal(activity.deal_id)
     with transaction.atomic():
         activity.done_at = timezone.now() if done else None
         activity.updated_at = timezone.now()
@@ -152,19 +149,10 @@ def activity_complete(*, actor: Actor, activity: Activity, done: bool = True) ->
 
 
 def activity_delete(*, actor: Actor, activity: Activity) -> None:
-    _require_processable_deal(activity.deal_id, removing=True)
     with transaction.atomic():
         lead_id = activity.lead_id
         delete_record(actor, activity, "activity")
         _rescore_leads(lead_id)
-
-
-def _require_processable_deal(*deal_ids: Any, removing: bool = False) -> None:
-    """An activity logged on a deal names no contact itself (its person is the deal's, which
-    `require_processable(activity)` does not reach): a restricted person's deal gets none,
-    and keeps those it has."""
-    for deal_id in {pk for pk in deal_ids if pk is not None}:
-        require_processable(Deal(pk=deal_id), removing=removing)
 
 
 def _rescore_leads(*lead_ids: Any) -> None:

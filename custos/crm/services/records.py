@@ -123,6 +123,8 @@ def update_record(
             setattr(record, name, cleaned[name])
         record.updated_at = timezone.now()  # type: ignore[attr-defined]
         record.save(update_fields=[*changed, "updated_at"])
+        if changed:
+            require_processable(record)  # nor moved onto a restricted person (a note to their contact)
         for write in related.values():
             write()
         reindex(record)

@@ -126,3 +126,17 @@ def test_a_note_on_her_deal_stays_and_so_does_her_company(cast, anna):
         company_delete(actor=actor, company=company)
     assert Activity.objects.filter(pk=note.pk).exists()
     assert Contact.objects.get(pk=contact.pk).company_id == company.pk
+
+
+def test_a_note_is_not_moved_onto_her_records(cast, anna):
+    from custos.crm.services.activities import activity_update
+
+    contact, deal, _task = anna
+    actor = cast.actor(cast.alice)
+    other = contact_create(actor=actor, data={"last_name": "Berg"})
+    note = activity_create(actor=actor, data={"kind": "note", "title": "Called", "contact": str(other.pk)})
+    for moved in ({"contact": str(contact.pk)}, {"contact": "", "deal": str(deal.pk)}):
+        with pytest.raises(Conflict, match="restricted"):
+            activity_update(actor=actor, activity=Activity.objects.get(pk=note.pk), data=moved)
+    stored = Activity.objects.get(pk=note.pk)
+    assert (stored.contact_id, stored.deal_id) == (other.pk, None)
