@@ -74,6 +74,25 @@ def test_a_person_without_a_lead_or_without_a_contact_still_has_their_records_fo
     assert _activities(nobody).count() == 0 and subject_record_counts(nobody) == {}
 
 
+def test_an_activity_logged_on_the_person_s_deal_is_theirs(cast, as_tenant):
+    """A note added on Ines's deal names no contact itself: it is hers all the same (found,
+    reported, and so erased with her), and one on another person's deal is not."""
+    from custos.crm.services.deals import deal_create
+
+    olive = cast.actor(cast.olive)
+    subject, mine = _person(cast)
+    contact = Contact.objects.get(subject=subject)
+    other = contact_create(actor=olive, data={"last_name": "Else", "email": "else@example.org"})
+    hers = deal_create(actor=olive, data={"name": "Crown", "contact": str(contact.pk)})
+    theirs = deal_create(actor=olive, data={"name": "Bridge", "contact": str(other.pk)})
+    on_hers = activity_create(actor=olive, data={"title": "offer sent", "deal": str(hers.pk)})
+    activity_create(actor=olive, data={"title": "offer sent", "deal": str(theirs.pk)})
+
+    assert sorted(_activities(subject).values_list("pk", flat=True)) == sorted(mine | {on_hers.pk})
+    report = access_report(subject, language="en")
+    assert str(on_hers.pk) in {r["id"] for r in report["records"] if r["type"] == "crm.Activity"}
+
+
 def _nodes(plan):
     yield plan
     for child in plan.get("Plans", []):
