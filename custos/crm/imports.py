@@ -65,7 +65,7 @@ from custos.crm.services.custom_fields import fields_of
 from custos.crm.services.people import POINT_FIELDS, clean_contact
 from custos.crm.services.records import org_country
 from custos.privacy.models import Subject
-from custos.privacy.services.restriction import ERASED, RESTRICTED
+from custos.privacy.services.restriction import refusal
 from custos.privacy.services.suppression import suppressed_among
 from custos.search.models import SearchEntry
 
@@ -745,7 +745,7 @@ def _write_batch(
                 locked.skipped_count += 0 if filled else 1
                 continue
             if duplicate and locked.duplicates == ImportJob.Duplicates.UPDATE:
-                refused = _refusal(getattr(duplicate, "subject_state", None))
+                refused = refusal(getattr(duplicate, "subject_state", None))
                 if refused:  # stored, not changed: the row is reported with the reason
                     rejected.append((outcome.row, "", refused))
                     locked.rejected_count += 1
@@ -783,7 +783,7 @@ def _write_batch(
                 locked.skipped_count += 0 if changes else 1
                 existing.add(duplicate)  # found by its new values too
                 continue
-            refused = _refusal(states.get(email)) if email else ""
+            refused = refusal(states.get(email)) if email else ""
             if refused:  # the email is a restricted person's: no contact joins them
                 rejected.append((outcome.row, "", refused))
                 locked.rejected_count += 1
@@ -898,15 +898,6 @@ def _rejected_rows(job: ImportJob, problems: list[tuple[int, str, str]]) -> list
         _new(ImportRejectedRow, {"id": pk, "job_id": job.pk, "row": row, "field": name[:100], "message": message[:500]})
         for pk, (row, name, message) in zip(_ordered_ids(len(problems)), problems, strict=True)
     ]
-
-
-def _refusal(state: str | None) -> str:
-    """Why an import may not change, or add to, the records of a person in this state (read
-    with the stored contacts and leads), as a form would refuse it (`require_processable`);
-    "" if it may. A contact the batch has just made holds no state: a new, active person."""
-    if state == Subject.State.ERASED:
-        return str(ERASED)
-    return str(RESTRICTED) if state == Subject.State.RESTRICTED else ""
 
 
 def _points_to_add(contact: Contact, points: list[ContactPoint], held: dict[Any, set[str]]) -> list[ContactPoint]:

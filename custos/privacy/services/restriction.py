@@ -112,10 +112,17 @@ def require_processable(record: models.Model, *, removing: bool = False) -> None
         .values_list(*[f"{p}__state" for p in declaration_of(type(record)).subject_paths])
     )
     flat = {state for row in states for state in row}
-    if Subject.State.ERASED in flat and not removing:
-        raise Conflict(str(ERASED))
-    if Subject.State.RESTRICTED in flat:
-        raise Conflict(str(RESTRICTED))
+    for state in (Subject.State.ERASED, Subject.State.RESTRICTED):
+        if state in flat and (refused := refusal(state, removing=removing)):
+            raise Conflict(refused)
+
+
+def refusal(state: str | None, *, removing: bool = False) -> str:
+    """Why a record of a person in this state may not be changed ("" if it may): where the
+    state is read already (an import's batch), without asking the database again."""
+    if state == Subject.State.ERASED and not removing:
+        return str(ERASED)
+    return str(RESTRICTED) if state == Subject.State.RESTRICTED else ""
 
 
 def without_restricted[M: models.Model](queryset: models.QuerySet[M]) -> models.QuerySet[M]:
