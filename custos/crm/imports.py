@@ -723,14 +723,16 @@ def _write_batch(
                 locked.skipped_count += 1
                 continue
             if duplicate and duplicate._state.adding and locked.duplicates == ImportJob.Duplicates.UPDATE:
-                # The same person twice in the batch: the later row fills in the new contact.
-                filled = False
-                brought: set[str] = set()  # addresses the contact gets from this row
-                for name, value in outcome.data.items():
-                    if value not in ("", None, [], {}) and getattr(duplicate, name) in ("", None, [], {}):
-                        setattr(duplicate, name, value)
-                        filled = True
-                        brought |= {value} if name in ("email", "phone") else set()
+                # The same person twice in the batch: the later row's values replace the earlier's
+                # in the new contact, as an update does had the batches split between the two.
+                changes = {
+                    k: v for k, v in outcome.data.items() if v not in ("", None, [], {}) and getattr(duplicate, k) != v
+                }
+                for name, value in changes.items():
+                    setattr(duplicate, name, value)
+                if "company_id" in changes:
+                    duplicate.company = outcome.company
+                brought = {changes[name] for name in ("email", "phone") if name in changes}  # addresses it gets
                 held = {p.email.lower() or p.phone for p in points_of_created.get(duplicate.pk, [])}
                 for point in points:
                     if (point.email.lower() or point.phone) not in held | {duplicate.email.lower(), duplicate.phone}:
@@ -741,8 +743,8 @@ def _write_batch(
                 if brought & suppressed:
                     flag(duplicate)
                 existing.add(duplicate)
-                locked.updated_count += 1 if filled else 0  # as if the batches had split between the two
-                locked.skipped_count += 0 if filled else 1
+                locked.updated_count += 1 if changes or brought else 0  # as if the batches had split
+                locked.skipped_count += 0 if changes or brought else 1
                 continue
             if duplicate and locked.duplicates == ImportJob.Duplicates.UPDATE:
                 refused = refusal(getattr(duplicate, "subject_state", None))

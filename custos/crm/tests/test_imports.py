@@ -485,6 +485,22 @@ def test_a_row_repeated_in_a_batch_fills_in_the_new_contact_on_update(cast):
         assert Contact.objects.get().city == "Bonn"
 
 
+@pytest.mark.parametrize("batch_size", [500, 1])
+def test_a_later_row_of_the_same_person_wins_wherever_the_batches_split(cast, monkeypatch, batch_size):
+    """Jan moved from Köln to Bonn: the file's later row is the newer one, in one batch as in two."""
+    monkeypatch.setattr(imports, "BATCH_SIZE", batch_size)
+    text = (
+        "Vorname;Nachname;Telefon;Stadt\n"
+        "Jan;Berg;030 7654321;Köln\n"
+        "Jan;Berg;030 7654321;Bonn\n"
+        "Jan;Berg;030 7654321;Bonn\n"  # nothing new: skipped
+    )
+    job = _run(cast, _upload(cast, _csv(text)), mapping=ROWS_WITH_CITY, duplicates="update")
+    assert (job.created_count, job.updated_count, job.skipped_count) == (1, 1, 1)
+    with tenant_scope(cast.org_a):
+        assert list(Contact.objects.values_list("city", flat=True)) == ["Bonn"]
+
+
 @pytest.mark.parametrize("dry_run", [False, True])
 def test_an_email_on_the_suppression_list_reaching_a_stored_person_flags_them(cast, dry_run):
     """An erased person's email arriving on a row with a stored namesake's phone, who holds no
