@@ -239,15 +239,38 @@ def fts_phrase(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 
 
+class _RowId(models.Func):
+    """SQLite: the rowid of the row whose column is given, at whatever alias the query gives
+    its table (a subquery's is "U0")."""
+
+    output_field = models.IntegerField()
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, tuple[Any, ...]]:
+        column, params = compiler.compile(self.get_source_expressions()[0])
+        return f"{column.rsplit('.', 1)[0]}.rowid", tuple(params)
+
+
 def in_fts(entries: models.QuerySet[SearchEntry], match: str) -> models.QuerySet[SearchEntry]:
-    """SQLite: entries among the FTS5 rows matching `match`, all of them."""
-    # By id, not by the outer row: the query may end up as an aliased subquery.
+    """SQLite: entries among the FTS5 rows matching `match`, all of them: each read once, by
+    its rowid (through the id instead, each was read twice more: 66 ms against 25 for the
+    10,000 entries of a last name at a million contacts)."""
     # Fixed SQL; the match text is a parameter.
-    sql = (
-        "SELECT id FROM search_searchentry WHERE rowid IN "
-        "(SELECT rowid FROM search_entry_fts WHERE search_entry_fts MATCH %s)"
-    )
-    return entries.filter(id__in=RawSQL(sql, [match]))  # noqa: S611
+    matching = RawSQL("SELECT rowid FROM search_entry_fts WHERE search_entry_fts MATCH %s", [match])
+    return entries.alias(fts_rowid=_RowId("id")).filter(fts_rowid__in=matching)
+
+
+def fts_rowids(match: str, most: int) -> list[int] | None:
+    """SQLite: the FTS5 rows matching `match`, of every tenant and field, if `most` or fewer."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT rowid FROM search_entry_fts WHERE search_entry_fts MATCH %s LIMIT %s", [match, most + 1])
+        rowids = [rowid for (rowid,) in cursor.fetchall()]
+    return rowids if len(rowids) <= most else None
+
+
+def among_rowids(entries: models.QuerySet[SearchEntry], rowids: list[int]) -> models.QuerySet[SearchEntry]:
+    """SQLite: the entries among these rows (`fts_rowids`), each read by its rowid."""
+    listed = RawSQL("SELECT value FROM json_each(%s)", [json.dumps(rowids)])
+    return entries.alias(fts_rowid=_RowId("id")).filter(fts_rowid__in=listed)
 
 
 def fts_rows(entries: models.QuerySet[SearchEntry], match: str, limit: int) -> list[tuple[str, uuid.UUID, str]]:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.db import connection, models
+from django.db.models.lookups import Lookup
 from django.utils.translation import gettext as _
 
 from custos.core.actor import Actor
@@ -62,6 +63,28 @@ def _json_element(field: str, value: str) -> models.Q:
     if connection.vendor == "postgresql":
         return models.Q(**{f"{field}__contains": [value]})
     return models.Q(**{f"{field}__icontains": json.dumps(value)})
+
+
+class _Tagged(Lookup):
+    """SQLite: `tags <> '[]' AND instr(tags, '"<tag>"') > 0`, the list's tags as Django stores
+    them (with ASCII escapes) holding the quoted tag, in its case as PostgreSQL's containment
+    has it (SQLite's LIKE ignores case). The first condition is that of the index of tagged
+    records (crm 0021), which a query must repeat literally (neither a parameter nor a
+    comparison with true would do) for SQLite to use it."""
+
+    def __init__(self, tag: str) -> None:
+        self.quoted = json.dumps(tag)
+        super().__init__(models.F("tags"), self.quoted)
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, Any]:
+        column, params = compiler.compile(self.lhs)
+        return f"{column} <> '[]' AND instr({column}, %s) > 0", (*params, *params, self.quoted)
+
+
+def tagged(value: str) -> models.Q:
+    """Records carrying this tag: by containment on PostgreSQL, through the index of tagged
+    records on SQLite."""
+    return models.Q(_Tagged(value)) if connection.vendor == "sqlite" else models.Q(tags__contains=[value])
 
 
 def _custom(cleaner: Cleaner, field: CustomField, raw: str) -> models.Q | None:
@@ -117,7 +140,7 @@ def filter_list[M: models.Model](
         return text
 
     if tag := given("tag"):
-        conditions &= _json_element("tags", tag[:50])
+        conditions &= tagged(tag[:50])
     if owner := given("owner"):
         owner_id = actor.user_id if owner == "me" else _uuid(owner)
         if owner_id is None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any
 
 from django.db import connection, connections, models
@@ -26,7 +27,7 @@ from custos.core.pagination import (
     rows_through,
 )
 from custos.crm.search import SOURCES, visible_search_fields
-from custos.search.services import containing_text, matching_ids, matching_record, matching_text
+from custos.search.services import containing_text, matching_few_ids, matching_ids, matching_record, matching_text
 from custos.search.text import query
 
 # A searched list is first read in its own order, each row checked against its own search text
@@ -139,7 +140,7 @@ def searched_page[M: models.Model](
     reading the list in its own order and checking each row costs as much as the rows read
     before the page is full. So the list is read first (`_walk`, `_walk_on`); when matches are too
     sparse for that, the index gives them all. Where the index on the records' own search text
-    can sort the matches (PostgreSQL) and the list's first rows hold none, it is asked first:
+    can sort the matches (PostgreSQL; SQLite's FTS5) and the list's first rows hold none, it is asked first:
     such a text is in few records, or in records far down the list's order (a last name, in a
     list sorted by name). The size (`_searched_count`) is exact where
     that is cheap, else "more than" the matches found; not `counted`, there is none (the
@@ -158,10 +159,11 @@ def searched_page[M: models.Model](
     every_field = set(visible) == set(SOURCES[model_key])
     match = matching_text(q, entries) if every_field else entries
     text = containing_text(queryset.model, q, entries) if every_field else None
-    indexed = _Indexed(queryset, matching_ids(actor, model_key, q, visible), text)
+    few = partial(matching_few_ids, actor, model_key, q, visible, most=FIRST_EXPECTED)
+    indexed = _Indexed(queryset, matching_ids(actor, model_key, q, visible), text, few)
     after = after_cursor(order, cursor) if cursor else None
     walk = _walk(queryset, match, order, after, WALK)
-    first = indexed.sorts and walk.full and not walk.hits and planned_rows(indexed.records) <= FIRST_EXPECTED
+    first = walk.full and not walk.hits and indexed.worth_asking_first()
     page = indexed.sorted_page(cursor, order, size) if first else None
     if page is None:
         walk = _walk_on(queryset, match, order, walk, size + 1)
@@ -180,13 +182,18 @@ def searched_page[M: models.Model](
 
 class _Indexed:
     """The list's rows the index finds, asked once for page and count: through the index on the
-    records' own search text where there is one (`text`), else by their entries' ids when
-    EXACT_COUNT_LIMIT records or fewer match, else through the entries' query each time."""
+    records' own search text where there is one (`text`, PostgreSQL); on SQLite through the
+    entries' query, sorted in one statement; else by their entries' ids when EXACT_COUNT_LIMIT
+    records or fewer match, else through the entries' query each time."""
 
     def __init__(
-        self, queryset: models.QuerySet[Any], entries: models.QuerySet[Any], text: models.Q | None = None
+        self,
+        queryset: models.QuerySet[Any],
+        entries: models.QuerySet[Any],
+        text: models.Q | None = None,
+        few: Callable[[], models.QuerySet[Any] | None] | None = None,
     ) -> None:
-        self._queryset, self._entries, self._text = queryset, entries, text
+        self._queryset, self._entries, self._text, self._few = queryset, entries, text, few
         self._listed: int | None = None  # the matches a first page ordered, all of them
         self.beyond = False  # the text's index found more than EXACT_COUNT_LIMIT
 
@@ -202,20 +209,47 @@ class _Indexed:
     def records(self) -> models.QuerySet[Any]:
         if self._text is not None:
             return self._queryset.filter(self._text)
-        if self._ids is None:
+        if self.sorts or self._ids is None:
             return self._queryset.filter(pk__in=self._entries)
         return among(self._queryset, list(self._ids))  # thousands of ids: one array on PostgreSQL
 
     @property
     def sorts(self) -> bool:
-        """Whether the index sorts and counts the matches itself (the records' own text's)."""
-        return self._text is not None
+        """Whether the database sorts and counts the matches itself, in one statement: through
+        the records' own text's index, or on SQLite through FTS5 and the entries (the ids read
+        into Python first and their rows' sort values after took 180 ms for the 5,900 contacts
+        of a last name at a million, against 40)."""
+        return self._text is not None or connection.vendor == "sqlite"
+
+    def worth_asking_first(self) -> bool:
+        """Whether to ask the index for the first page before reading on, the list's first rows
+        holding no match: where the planner expects few matches (PostgreSQL, through the
+        records' own text); on SQLite, whose FTS5 index gives the matching entries in one
+        look-up (the 29,000 rows read on first cost 15-20 ms at a million contacts, and a
+        text absent from the first thousand is mostly sparse or in one run far down the list),
+        if FTS5 holds no more than FIRST_EXPECTED entries of it (`few`; reading 30,000 cost
+        15 ms): an email domain absent from a list's first rows may be in a hundred thousand
+        others (German addresses after the Polish names at the list's start).
+        Past `held` matches the list is read on as before."""
+        if self._text is not None:
+            return planned_rows(self.records) <= FIRST_EXPECTED
+        few = self._few() if self._few is not None else None
+        if few is None:
+            return False
+        self._entries = few  # the same entries, their FTS5 rows read already
+        return True
+
+    @property
+    def held(self) -> int:
+        """Matches sorted at most: SQLite has read every matching entry already (FTS5 gives
+        them all at once), so sorting a few more costs little."""
+        return EXACT_COUNT_LIMIT if self._text is not None else ENTRIES_HELD
 
     def sorted_page(self, cursor: str | None, order: tuple[str, ...], size: int) -> tuple[list[Any], str | None] | None:
-        """The page through the text's index, with every match counted; None if more than
-        EXACT_COUNT_LIMIT records match."""
+        """The page in one statement, with every match counted; None if more than `held`
+        records match."""
         records = self.records.filter(after_cursor(order, cursor)) if cursor else self.records
-        found = _first_matches(records, order, size + 1, held=EXACT_COUNT_LIMIT)
+        found = _first_matches(records, order, size + 1, held=self.held)
         if found is None:
             self.beyond = True
             return None
@@ -258,25 +292,21 @@ class _Indexed:
 
 
 def _ordered(records: models.QuerySet[Any], order: tuple[str, ...]) -> list[tuple[Any, ...]]:
-    """The records' sort values, in order. SQLite, asked to order thousands of ids by name,
-    reads the whole name index instead (450 ms at a million contacts, against 80 ms read by
-    id and sorted here): its BINARY collation orders text as Python does."""
-    names = [name.lstrip("-") for name in order]
-    descending = {name.startswith("-") for name in order}
-    if connection.vendor == "sqlite" and len(descending) == 1:
-        return sorted(records.order_by().values_list(*names), reverse=descending.pop())
-    return list(records.order_by(*order).values_list(*names))
+    """The records' sort values, in order."""
+    return list(records.order_by(*order).values_list(*(name.lstrip("-") for name in order)))
 
 
 def _first_matches(
     records: models.QuerySet[Any], order: tuple[str, ...], limit: int, *, held: int
 ) -> tuple[list[tuple[Any, ...]], int] | None:
-    """PostgreSQL: the sort values of the first `limit` records in order (each ending with the
-    id), and how many there are, in one statement; None if more than `held` match.
-    MATERIALIZED reads the matches through their own index first and sorts them after; given
-    the LIMIT, the planner would rather walk the list's sort index from its start and check
-    each row, and the matches may all lie near its end."""
+    """The sort values of the first `limit` records in order (each ending with the id), and
+    how many there are, in one statement; None if more than `held` match. MATERIALIZED reads
+    the matches through their own index first and sorts them after; given the LIMIT, the
+    planner would rather walk the list's sort index from its start and check each row, and
+    the matches may all lie near its end."""
     names = [name.lstrip("-") for name in order]
+    meta = records.model._meta
+    fields = [meta.pk if name == "pk" else meta.get_field(name) for name in names]
     matching = records.order_by().values_list(*names)[: held + 1]
     sql, params = matching.query.get_compiler(matching.db).as_sql()
     columns = [f"c{position}" for position in range(len(order))]  # the matches' columns, renamed
@@ -292,7 +322,10 @@ def _first_matches(
         cursor.execute(query, [*params, limit])
         rows = cursor.fetchall()
     matches = rows[0][-1] if rows else 0
-    return None if matches > held else ([row[:-1] for row in rows], matches)
+    if matches > held:
+        return None
+    # As the ORM gives them (SQLite returns a UUID as its text).
+    return [tuple(field.to_python(value) for field, value in zip(fields, row, strict=False)) for row in rows], matches
 
 
 def _searched_count(

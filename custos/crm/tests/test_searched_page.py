@@ -237,13 +237,11 @@ def test_the_index_finds_a_record_whose_text_overflowed_or_was_never_written_by_
 
 
 @pytest.mark.usefixtures("clustered")
-def test_on_postgresql_the_index_on_the_records_own_text_answers_when_the_first_rows_hold_no_match(alice):
-    """One statement finds, orders and counts the matches through the contacts' own search
-    text, right after the first rows' walk found none and the planner expects few; search
-    entries are read only for a record whose text overflowed."""
-    if connection.vendor != "postgresql":
-        pytest.skip("PostgreSQL's trigram index on the contacts' text (crm 0013); SQLite reads the entries")
-
+def test_the_index_answers_at_once_when_the_first_rows_hold_no_match(alice):
+    """One statement finds, orders and counts the matches right after the first rows' walk
+    found none: on PostgreSQL through the contacts' own search text, where the planner
+    expects few (search entries are read only for a record whose text overflowed); on SQLite
+    through the entries of the FTS5 rows, read first where they are few."""
     with CaptureQueriesContext(connection) as first_page:
         page, cursor, count = searched_page(
             alice, "contact", contact_list(alice), "gmx.de", cursor=None, order=NAME, limit=3
@@ -251,10 +249,14 @@ def test_on_postgresql_the_index_on_the_records_own_text_answers_when_the_first_
 
     assert [c.last_name for c in page] == ["Z12", "Z13", "Z14"] and cursor and count == ListCount(8)
     statements = [q["sql"] for q in first_page.captured_queries]
-    # The first rows' walk, the planner's estimate of the matches, the matches, the page's rows.
-    assert len(statements) == 4 and statements[1].startswith("EXPLAIN")
-    assert statements[2].startswith("WITH matches") and '"crm_contact"."search_text" ~~~' in statements[2]
-    assert not [sql for sql in statements if 'FROM "search_searchentry"' in sql[:200]]
+    # The first rows' walk, the estimate of the matches, the matches, the page's rows.
+    assert len(statements) == 4 and statements[2].startswith("WITH matches")
+    if connection.vendor == "postgresql":
+        assert statements[1].startswith("EXPLAIN") and '"crm_contact"."search_text" ~~~' in statements[2]
+        assert not [sql for sql in statements if 'FROM "search_searchentry"' in sql[:200]]
+    else:
+        assert statements[1].startswith("SELECT rowid FROM search_entry_fts")
+        assert "json_each" in statements[2] and "search_entry_fts" not in statements[2]
 
 
 @pytest.mark.usefixtures("clustered")
@@ -273,11 +275,9 @@ def test_more_matches_than_the_index_may_sort_are_read_on_in_the_lists_order(ali
 
 
 @pytest.mark.usefixtures("clustered")
-def test_on_postgresql_many_expected_matches_are_walked_to_before_the_index_is_asked(alice, monkeypatch):
+def test_many_expected_matches_are_walked_to_before_the_index_is_asked(alice, monkeypatch):
     """Gathering 77,000 matches of an email domain through the index took 40 ms, more than
-    the walk on; the planner's estimate says when."""
-    if connection.vendor != "postgresql":
-        pytest.skip("PostgreSQL's trigram index on the contacts' text (crm 0013); SQLite reads the entries")
+    the walk on; the planner's estimate says when (SQLite: the FTS5 rows, read up to a bound)."""
     monkeypatch.setattr(records, "FIRST_EXPECTED", 0)
     monkeypatch.setattr(records, "WALK_BUDGET", 30)  # reaches the matches
 

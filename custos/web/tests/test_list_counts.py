@@ -131,3 +131,28 @@ def test_the_home_page_counts_as_the_lists_do(cast, monkeypatch):
         assert contacts.startswith("about ")
     else:
         assert contacts == "more than 1,000"
+
+
+@pytest.mark.parametrize(("path", "model"), [("/contacts/", "contact"), ("/leads/", "lead")])
+def test_a_tag_filter_is_counted_from_the_index_of_tagged_records_on_sqlite(cast, path, model):
+    """SQLite keeps no index on a JSON list's elements: counting up to 10,000 of a tag read
+    every row (185 ms at a million contacts). Its own partial index of tagged records (crm
+    0021) holds what the count needs; the filter repeats the index's condition to use it."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from custos.crm.services.leads import lead_create
+
+    make = contact_create if model == "contact" else lead_create
+    for number, tags in enumerate([["vip"], ["fair", "vip"], [], ["VIP"], ["vipers"]]):
+        in_org_a(cast, make, data={"last_name": f"Lind {number}", "tags": tags})
+    with CaptureQueriesContext(connection) as statements:
+        body = web_client(cast.alice).post(path, {"tag": "vip"}).content.decode()
+
+    assert _count_line(body) == "2 entries"  # in its case, as on PostgreSQL
+    if not on_postgres():
+        [count] = [q["sql"] for q in statements.captured_queries if q["sql"].startswith("SELECT COUNT(*)")]
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN QUERY PLAN {count}")
+            plan = " ".join(str(step[-1]) for step in cursor.fetchall())
+        assert f"COVERING INDEX {model}_org_tagged" in plan, plan
