@@ -78,7 +78,7 @@ class _Tagged(Lookup):
 
     def as_sql(self, compiler: Any, connection: Any) -> tuple[str, Any]:
         column, params = compiler.compile(self.lhs)
-        return f"{column} <> '[]' AND instr({column}, %s) > 0", (*params, *params, self.quoted)
+        return f"({column} <> '[]' AND instr({column}, %s) > 0)", (*params, *params, self.quoted)
 
 
 def tagged(value: str) -> models.Q:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from functools import cached_property, partial
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection, connections, models
 from django.db.models.expressions import BaseExpression
 
@@ -282,8 +283,8 @@ class _Indexed:
         """Exact where a first page has counted every match (with the ids held, or through the
         text's index); "more than EXACT_COUNT_LIMIT" where the text's index found more; else
         exact with the ids held, and as `list_count` has it otherwise."""
-        if self._listed is not None:
-            return ListCount(self._listed)
+        if self._listed is not None:  # past EXACT_COUNT_LIMIT as a later page says it
+            return ListCount(min(self._listed, EXACT_COUNT_LIMIT), exact=self._listed <= EXACT_COUNT_LIMIT)
         if self.beyond:
             return ListCount(EXACT_COUNT_LIMIT, exact=False)
         if self._text is None and self._ids is not None:
@@ -308,7 +309,10 @@ def _first_matches(
     meta = records.model._meta
     fields = [meta.pk if name == "pk" else meta.get_field(name) for name in names]
     matching = records.order_by().values_list(*names)[: held + 1]
-    sql, params = matching.query.get_compiler(matching.db).as_sql()
+    try:
+        sql, params = matching.query.get_compiler(matching.db).as_sql()
+    except EmptyResultSet:  # a condition that holds for no row (a text of accents alone)
+        return [], 0
     columns = [f"c{position}" for position in range(len(order))]  # the matches' columns, renamed
     ordering = ", ".join(
         f"{column}{' DESC' if name.startswith('-') else ''}" for column, name in zip(columns, order, strict=True)
