@@ -255,8 +255,7 @@ def in_fts(entries: models.QuerySet[SearchEntry], match: str) -> models.QuerySet
     its rowid (through the id instead, each was read twice more: 66 ms against 25 for the
     10,000 entries of a last name at a million contacts)."""
     # Fixed SQL; the match text is a parameter.
-    matching = RawSQL("SELECT rowid FROM search_entry_fts WHERE search_entry_fts MATCH %s", [match])
-    return entries.alias(fts_rowid=_RowId("id")).filter(fts_rowid__in=matching)
+    return _among(entries, RawSQL("SELECT rowid FROM search_entry_fts WHERE search_entry_fts MATCH %s", [match]))
 
 
 def fts_rowids(match: str, most: int) -> list[int] | None:
@@ -269,8 +268,11 @@ def fts_rowids(match: str, most: int) -> list[int] | None:
 
 def among_rowids(entries: models.QuerySet[SearchEntry], rowids: list[int]) -> models.QuerySet[SearchEntry]:
     """SQLite: the entries among these rows (`fts_rowids`), each read by its rowid."""
-    listed = RawSQL("SELECT value FROM json_each(%s)", [json.dumps(rowids)])
-    return entries.alias(fts_rowid=_RowId("id")).filter(fts_rowid__in=listed)
+    return _among(entries, RawSQL("SELECT value FROM json_each(%s)", [json.dumps(rowids)]))
+
+
+def _among(entries: models.QuerySet[SearchEntry], rowids: RawSQL) -> models.QuerySet[SearchEntry]:
+    return entries.alias(fts_rowid=_RowId("id")).filter(fts_rowid__in=rowids)
 
 
 def fts_rows(entries: models.QuerySet[SearchEntry], match: str, limit: int) -> list[tuple[str, uuid.UUID, str]]:

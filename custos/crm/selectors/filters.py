@@ -84,7 +84,7 @@ class _Tagged(Lookup):
 def tagged(value: str) -> models.Q:
     """Records carrying this tag: by containment on PostgreSQL, through the index of tagged
     records on SQLite."""
-    return models.Q(_Tagged(value)) if connection.vendor == "sqlite" else models.Q(tags__contains=[value])
+    return models.Q(_Tagged(value)) if connection.vendor == "sqlite" else _json_element("tags", value)
 
 
 def _custom(cleaner: Cleaner, field: CustomField, raw: str) -> models.Q | None:

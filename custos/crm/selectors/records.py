@@ -329,7 +329,9 @@ def _first_matches(
     if matches > held:
         return None
     # As the ORM gives them (SQLite returns a UUID as its text).
-    return [tuple(field.to_python(value) for field, value in zip(fields, row, strict=False)) for row in rows], matches
+    return [
+        tuple(field.to_python(value) for field, value in zip(fields, row[:-1], strict=True)) for row in rows
+    ], matches
 
 
 def _searched_count(
