@@ -106,6 +106,13 @@ def _walk_on(
     return _Walk(walk.hits + hits, more, None)
 
 
+def _too_sparse(walk: _Walk, size: int) -> bool:
+    """Whether the first rows' matches, as dense further on, would leave the page short after
+    WALK_BUDGET rows: none, or a stray one (a last name also in another person's email), whose
+    walk on read 29,000 rows at a million contacts before the index was asked all the same."""
+    return len(walk.hits) * WALK_BUDGET < (size + 1) * WALK
+
+
 def _matches_in(
     queryset: models.QuerySet[Any], match: BaseExpression, order: tuple[str, ...], *, rows: int, wanted: int
 ) -> tuple[list[Any], bool]:
@@ -141,7 +148,7 @@ def searched_page[M: models.Model](
     reading the list in its own order and checking each row costs as much as the rows read
     before the page is full. So the list is read first (`_walk`, `_walk_on`); when matches are too
     sparse for that, the index gives them all. Where the index on the records' own search text
-    can sort the matches (PostgreSQL; SQLite's FTS5) and the list's first rows hold none, it is asked first:
+    can sort the matches (PostgreSQL; SQLite's FTS5) and the list's first rows hold too few, it is asked first:
     such a text is in few records, or in records far down the list's order (a last name, in a
     list sorted by name). The size (`_searched_count`) is exact where
     that is cheap, else "more than" the matches found; not `counted`, there is none (the
@@ -164,7 +171,7 @@ def searched_page[M: models.Model](
     indexed = _Indexed(queryset, matching_ids(actor, model_key, q, visible), text, few)
     after = after_cursor(order, cursor) if cursor else None
     walk = _walk(queryset, match, order, after, WALK)
-    first = walk.full and not walk.hits and indexed.worth_asking_first()
+    first = walk.full and _too_sparse(walk, size) and indexed.worth_asking_first()
     page = indexed.sorted_page(cursor, order, size) if first else None
     if page is None:
         walk = _walk_on(queryset, match, order, walk, size + 1)
@@ -224,8 +231,8 @@ class _Indexed:
 
     def worth_asking_first(self) -> bool:
         """Whether to ask the index for the first page before reading on, the list's first rows
-        holding no match: where the planner expects few matches (PostgreSQL, through the
-        records' own text); on SQLite, whose FTS5 index gives the matching entries in one
+        holding too few matches (`_too_sparse`): where the planner expects few matches
+        (PostgreSQL, through the records' own text); on SQLite, whose FTS5 index gives the matching entries in one
         look-up (the 29,000 rows read on first cost 15-20 ms at a million contacts, and a
         text absent from the first thousand is mostly sparse or in one run far down the list),
         if FTS5 holds no more than FIRST_EXPECTED entries of it (`few`; reading 30,000 cost

@@ -260,6 +260,24 @@ def test_the_index_answers_at_once_when_the_first_rows_hold_no_match(alice):
 
 
 @pytest.mark.usefixtures("clustered")
+def test_a_stray_match_among_the_first_rows_does_not_keep_the_index_waiting(alice, monkeypatch):
+    """One match in the first rows (another person's email holding the text) is too sparse
+    to fill the page within the walk's budget: the index answers at once, that match in its
+    place among the others."""
+    monkeypatch.setattr(records, "WALK_BUDGET", 12)  # one hit in 4 rows: 3 in 12, the page wants 4
+    contact_create(actor=alice, data={"first_name": "P", "last_name": "A00x", "email": "stray@gmx.de"})
+    monkeypatch.setattr(records, "_matches_in", lambda *args, **kwargs: pytest.fail("read on past the first rows"))
+
+    with CaptureQueriesContext(connection) as first_page:
+        page, cursor, count = searched_page(
+            alice, "contact", contact_list(alice), "gmx.de", cursor=None, order=NAME, limit=3
+        )
+
+    assert [c.last_name for c in page] == ["A00x", "Z12", "Z13"] and cursor and count == ListCount(9)
+    assert [q for q in first_page.captured_queries if q["sql"].startswith("WITH matches")]
+
+
+@pytest.mark.usefixtures("clustered")
 @pytest.mark.parametrize("budget", [8, 30])
 def test_more_matches_than_the_index_may_sort_are_read_on_in_the_lists_order(alice, monkeypatch, budget):
     """Past EXACT_COUNT_LIMIT the index on the text gives up: the walk reads on (budget 30
