@@ -66,19 +66,25 @@ def _json_element(field: str, value: str) -> models.Q:
 
 
 class _Tagged(Lookup):
-    """SQLite: `tags <> '[]' AND instr(tags, '"<tag>"') > 0`, the list's tags as Django stores
-    them (with ASCII escapes) holding the quoted tag, in its case as PostgreSQL's containment
-    has it (SQLite's LIKE ignores case). The first condition is that of the index of tagged
+    """SQLite: `tags <> '[]' AND instr(tags, '"<tag>"') > 0` and then the element itself: the
+    list's tags as Django stores them (with ASCII escapes) holding the quoted tag, in its case
+    as PostgreSQL's containment has it (SQLite's LIKE ignores case), and one of them equal to
+    it (a tag `a"b` holds the text `"b"`). The first condition is that of the index of tagged
     records (crm 0021), which a query must repeat literally (neither a parameter nor a
-    comparison with true would do) for SQLite to use it."""
+    comparison with true would do) for SQLite to use it; the others read the indexed column."""
 
     def __init__(self, tag: str) -> None:
-        self.quoted = json.dumps(tag)
+        self.tag, self.quoted = tag, json.dumps(tag)
         super().__init__(models.F("tags"), self.quoted)
 
     def as_sql(self, compiler: Any, connection: Any) -> tuple[str, Any]:
         column, params = compiler.compile(self.lhs)
-        return f"({column} <> '[]' AND instr({column}, %s) > 0)", (*params, *params, self.quoted)
+        # A compiled column; the values are parameters.
+        sql = (
+            f"({column} <> '[]' AND instr({column}, %s) > 0 "  # noqa: S608
+            f"AND EXISTS (SELECT 1 FROM json_each({column}) AS tag WHERE tag.value = %s))"
+        )
+        return sql, (*params, *params, self.quoted, *params, self.tag)
 
 
 def tagged(value: str) -> models.Q:
