@@ -149,7 +149,7 @@ def _fields(cast):
         actor = cast.actor(cast.olive)
         for key, kind, options, category in [
             ("branch", "choice", ["Dental", "Vet"], "none"),
-            ("topics", "multi_choice", ["Implants", "Hygiene", "Zähne"], "none"),
+            ("topics", "multi_choice", ["Implants", "Hygiene", "Zähne", 'x"Hygiene'], "none"),
             ("member", "yes_no", [], "none"),
             ("chairs", "number", [], "none"),
             ("note", "text", [], "none"),
@@ -191,7 +191,7 @@ def test_filters_by_tag_owner_country_company_and_custom_fields(cast):
                 "last_name": "Brandt",
                 "tags": ["vipx"],
                 "country": "PL",
-                "custom_fields": {"branch": "Vet", "topics": ["Implants"], "member": False, "chairs": 2.5},
+                "custom_fields": {"branch": "Vet", "topics": ["Implants", 'x"Hygiene'], "member": False, "chairs": 2.5},
             },
         ],
     )
@@ -207,6 +207,8 @@ def test_filters_by_tag_owner_country_company_and_custom_fields(cast):
     assert _names(client, **{"custom_fields.branch": "Vet"}) == ["Brandt"]
     assert _names(client, **{"custom_fields.topics": "Zähne"}) == ["Adler"]
     assert _names(client, **{"custom_fields.topics": "Implants"}) == ["Brandt"]
+    # An option is never found inside another option that quotes it.
+    assert _names(client, **{"custom_fields.topics": "Hygiene"}) == ["Adler"]
     assert _names(client, **{"custom_fields.member": "false"}) == ["Brandt"]
     assert _names(client, **{"custom_fields.chairs": "2,5"}) == ["Brandt"]
     assert _names(client, **{"custom_fields.note": "MORNING"}) == ["Adler"]

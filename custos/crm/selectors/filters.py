@@ -58,33 +58,47 @@ def list_order(object_type: str, value: str) -> tuple[str, ...]:
 
 
 def _json_element(field: str, value: str) -> models.Q:
-    """A JSON list holding exactly this string: by containment on PostgreSQL; on SQLite by the
-    quoted element in the stored text, which Django writes with ASCII escapes."""
+    """A JSON list holding exactly this string: by containment on PostgreSQL; on SQLite by
+    comparing its elements (`_Holds`)."""
     if connection.vendor == "postgresql":
         return models.Q(**{f"{field}__contains": [value]})
-    return models.Q(**{f"{field}__icontains": json.dumps(value)})
+    return models.Q(_Holds(models.F(field), value))
 
 
-class _Tagged(Lookup):
-    """SQLite: `tags <> '[]' AND instr(tags, '"<tag>"') > 0` and then the element itself: the
-    list's tags as Django stores them (with ASCII escapes) holding the quoted tag, in its case
-    as PostgreSQL's containment has it (SQLite's LIKE ignores case), and one of them equal to
-    it (a tag `a"b` holds the text `"b"`). The first condition is that of the index of tagged
-    records (crm 0021), which a query must repeat literally (neither a parameter nor a
-    comparison with true would do) for SQLite to use it; the others read the indexed column."""
+class _Holds(Lookup):
+    """SQLite: one of the JSON list's elements is this string, in its case as PostgreSQL's
+    containment has it (the stored text's LIKE would ignore case, and a quoted element would
+    be found inside another: `x"vip` holds the text `"vip"`)."""
 
-    def __init__(self, tag: str) -> None:
-        self.tag, self.quoted = tag, json.dumps(tag)
-        super().__init__(models.F("tags"), self.quoted)
+    def __init__(self, lhs: Any, value: str) -> None:
+        self.value = value
+        super().__init__(lhs, value)
 
     def as_sql(self, compiler: Any, connection: Any) -> tuple[str, Any]:
         column, params = compiler.compile(self.lhs)
-        # A compiled column; the values are parameters.
-        sql = (
-            f"({column} <> '[]' AND instr({column}, %s) > 0 "  # noqa: S608
-            f"AND EXISTS (SELECT 1 FROM json_each({column}) AS tag WHERE tag.value = %s))"
-        )
-        return sql, (*params, *params, self.quoted, *params, self.tag)
+        return self.element(column), (*params, self.value)
+
+    @staticmethod
+    def element(column: str) -> str:
+        # A compiled column; the value is a parameter.
+        return f"EXISTS (SELECT 1 FROM json_each({column}) AS element WHERE element.value = %s)"  # noqa: S608
+
+
+class _Tagged(_Holds):
+    """SQLite: `tags <> '[]' AND instr(tags, '"<tag>"') > 0` before the element itself: the
+    list's tags as Django stores them (with ASCII escapes) holding the quoted tag. The first
+    condition is that of the index of tagged records (crm 0021), which a query must repeat
+    literally (neither a parameter nor a comparison with true would do) for SQLite to use it;
+    the others read the indexed column."""
+
+    def __init__(self, tag: str) -> None:
+        self.quoted = json.dumps(tag)
+        super().__init__(models.F("tags"), tag)
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, Any]:
+        column, params = compiler.compile(self.lhs)
+        sql = f"({column} <> '[]' AND instr({column}, %s) > 0 AND {self.element(column)})"
+        return sql, (*params, *params, self.quoted, *params, self.value)
 
 
 def tagged(value: str) -> models.Q:

@@ -39,13 +39,13 @@ WALK = 1_000
 WALK_BUDGET = 30_000
 # Search entries read from the index into memory at most, for page and count together.
 ENTRIES_HELD = 3 * EXACT_COUNT_LIMIT
-# PostgreSQL: when a list's first rows hold no match, the index on the records' own text is
-# asked first if the planner expects at most this many matches (with the contacts' finer
+# PostgreSQL: when a list's first rows hold too few matches (`_too_sparse`), the index on the
+# records' own text is asked first if the planner expects at most this many matches (with the contacts' finer
 # histogram, crm 0020, good to a factor of two: 5,372 of a last name expected as 5,007, 3,304
 # as 1,002, 70,427 of an email domain as 52,067; with the default one, 5,372 as 30,299 or
 # 101). Beyond, gathering the matches costs more than walking on (77,000 of a domain: 40 ms).
-# A match or two among the first rows already says little: a name spread through emails and
-# streets fills the page walking on (30 ms), a name found only in its own run of the list
+# Matches among the first rows say little beyond their density: a name spread through emails
+# and streets fills the page walking on (30 ms), a name found only in its own run of the list
 # does not (60-70 ms, then the index); the index first costs 60-100 ms for 5,000-11,000 matches.
 FIRST_EXPECTED = 2 * EXACT_COUNT_LIMIT
 
@@ -108,8 +108,9 @@ def _walk_on(
 
 def _too_sparse(walk: _Walk, size: int) -> bool:
     """Whether the first rows' matches, as dense further on, would leave the page short after
-    WALK_BUDGET rows: none, or a stray one (a last name also in another person's email), whose
-    walk on read 29,000 rows at a million contacts before the index was asked all the same."""
+    WALK_BUDGET rows: for pages of 50, none or a stray one (a last name also in another
+    person's email), whose walk on read 29,000 rows at a million contacts before the index was
+    asked all the same; a page of 200 is short with up to six."""
     return len(walk.hits) * WALK_BUDGET < (size + 1) * WALK
 
 
@@ -232,12 +233,12 @@ class _Indexed:
     def worth_asking_first(self) -> bool:
         """Whether to ask the index for the first page before reading on, the list's first rows
         holding too few matches (`_too_sparse`): where the planner expects few matches
-        (PostgreSQL, through the records' own text); on SQLite, whose FTS5 index gives the matching entries in one
-        look-up (the 29,000 rows read on first cost 15-20 ms at a million contacts, and a
-        text absent from the first thousand is mostly sparse or in one run far down the list),
-        if FTS5 holds no more than FIRST_EXPECTED entries of it (`few`; reading 30,000 cost
-        15 ms): an email domain absent from a list's first rows may be in a hundred thousand
-        others (German addresses after the Polish names at the list's start).
+        (PostgreSQL, through the records' own text); on SQLite, whose FTS5 index gives the
+        matching entries in one look-up (the 29,000 rows read on first cost 15-20 ms at a
+        million contacts, and a text (nearly) absent from the first thousand is mostly sparse
+        or in one run far down the list), if FTS5 holds no more than FIRST_EXPECTED entries of
+        it (`few`; reading 30,000 cost 15 ms): an email domain absent from a list's first rows
+        may be in a hundred thousand others (German addresses after the Polish names first).
         Past `held` matches the list is read on as before."""
         if self._text is not None:
             return planned_rows(self.records) <= FIRST_EXPECTED

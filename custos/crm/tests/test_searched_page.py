@@ -266,6 +266,8 @@ def test_a_stray_match_among_the_first_rows_does_not_keep_the_index_waiting(alic
     place among the others."""
     monkeypatch.setattr(records, "WALK_BUDGET", 12)  # one hit in 4 rows: 3 in 12, the page wants 4
     contact_create(actor=alice, data={"first_name": "P", "last_name": "A00x", "email": "stray@gmx.de"})
+    pages, _counts = _pages(alice, "gmx.de", NAME, limit=3)
+    assert [row for page in pages for row in page] == _expected(alice, "gmx.de", NAME)
     monkeypatch.setattr(records, "_matches_in", lambda *args, **kwargs: pytest.fail("read on past the first rows"))
 
     with CaptureQueriesContext(connection) as first_page:
