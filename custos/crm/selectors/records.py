@@ -40,10 +40,11 @@ WALK_BUDGET = 30_000
 # Search entries read from the index into memory at most, for page and count together.
 ENTRIES_HELD = 3 * EXACT_COUNT_LIMIT
 # PostgreSQL: when a list's first rows hold too few matches (`_too_sparse`), the index on the
-# records' own text is asked first if the planner expects at most this many matches (with the contacts' finer
-# histogram, crm 0020, good to a factor of two: 5,372 of a last name expected as 5,007, 3,304
-# as 1,002, 70,427 of an email domain as 52,067; with the default one, 5,372 as 30,299 or
-# 101). Beyond, gathering the matches costs more than walking on (77,000 of a domain: 40 ms).
+# records' own text is asked first if the planner expects at most this many matches (with the
+# contacts' finer histogram, crm 0020, good to a factor of two: 5,372 of a last name expected
+# as 5,007, 3,304 as 1,002, 70,427 of an email domain as 52,067; with the default one, 5,372
+# as 30,299 or 101). Beyond, gathering the matches costs more than walking on (77,000 of a
+# domain: 40 ms).
 # Matches among the first rows say little beyond their density: a name spread through emails
 # and streets fills the page walking on (30 ms), a name found only in its own run of the list
 # does not (60-70 ms, then the index); the index first costs 60-100 ms for 5,000-11,000 matches.
