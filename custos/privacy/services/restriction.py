@@ -98,23 +98,35 @@ ERASED = gettext_lazy("This person's data has been erased.")
 RESTRICTED = gettext_lazy("Processing of this person's data is restricted: it is stored, but cannot be changed.")
 
 
-def require_processable(record: models.Model, *, removing: bool = False) -> None:
-    """The shared action layer's check: a restricted person's records are stored, not changed
-    nor deleted (a restriction is often asked for so that they are kept), and an erased
-    person's remains stay empty (`removing`: they may go)."""
+def _states_of(record: models.Model) -> set[str]:
+    """The states other than active of the people the record belongs to (through its declaration)."""
     condition = _belonging_to(type(record), NOT_ACTIVE)
     if condition is None or record.pk is None:
-        return
-    states = set(
+        return set()
+    rows = (
         type(record)
         ._default_manager.filter(pk=record.pk)
         .filter(condition)
         .values_list(*[f"{p}__state" for p in declaration_of(type(record)).subject_paths])
     )
-    flat = {state for row in states for state in row}
+    return {state for row in rows for state in row if state in NOT_ACTIVE}
+
+
+def require_processable(record: models.Model, *, removing: bool = False) -> None:
+    """The shared action layer's check: a restricted person's records are stored, not changed
+    nor deleted (a restriction is often asked for so that they are kept), and an erased
+    person's remains stay empty (`removing`: they may go)."""
+    states = _states_of(record)
     for state in (Subject.State.ERASED, Subject.State.RESTRICTED):
-        if state in flat and (refused := refusal(state, removing=removing)):
+        if state in states and (refused := refusal(state, removing=removing)):
             raise Conflict(refused)
+
+
+def processing_state(record: models.Model) -> str | None:
+    """What a record's page says of its person before anyone tries a change the action layer
+    refuses: "restricted" or "erased", else None."""
+    states = _states_of(record)
+    return next((state for state in (Subject.State.RESTRICTED, Subject.State.ERASED) if state in states), None)
 
 
 def refusal(state: str | None, *, removing: bool = False) -> str:

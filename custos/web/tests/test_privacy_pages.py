@@ -252,6 +252,41 @@ def test_a_restricted_person_has_a_banner_and_the_restriction_is_lifted_from_the
     assert "Processing restricted" not in _text(client.get(f"/contacts/{contact.pk}/"))
 
 
+def test_the_pages_of_a_restricted_persons_deal_lead_and_appointment_carry_the_banner(cast):
+    """Staff see the restriction where they would try the change it refuses, not only on the
+    contact's page."""
+    from custos.crm.services.deals import deal_create
+    from custos.crm.services.leads import lead_create
+    from custos.scheduling.services.appointments import appointment_create
+    from custos.scheduling.services.catalogue import practitioner_add, service_create
+
+    contact = _contact(cast)
+    with tenant_scope(cast.org_a):
+        actor = cast.actor(cast.olive)
+        deal = deal_create(actor=actor, data={"name": "Chairs", "contact": str(contact.pk)})
+        lead = lead_create(actor=actor, data={"first_name": "Ben", "last_name": "Lind"})
+        service = service_create(actor=actor, data={"name": "Check-up", "duration_minutes": 30})
+        practitioner = practitioner_add(actor=actor, data={"user": str(cast.olive.pk)})
+        appointment = appointment_create(
+            actor=actor,
+            data={
+                "service": str(service.pk),
+                "practitioner": str(practitioner.pk),
+                "contact": str(contact.pk),
+                "starts_at": "2030-01-07T09:00:00+01:00",
+            },
+        )
+    client = web_client(cast.olive)
+    pages = [f"/deals/{deal.pk}/", f"/appointments/{appointment.pk}/", f"/leads/{lead.pk}/"]
+    banner = "Processing restricted: stored only, no changes"
+    assert not [page for page in pages if banner in _text(client.get(page))]
+
+    client.post(f"/privacy/subjects/{contact.subject_id}/restrict/")
+    client.post(f"/privacy/subjects/{lead.subject_id}/restrict/")
+
+    assert [page for page in pages if banner in _text(client.get(page))] == pages
+
+
 def test_a_purpose_is_created_and_its_new_wording_is_version_2(cast):
     client = web_client(cast.alice)
     before = _state(cast)

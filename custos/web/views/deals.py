@@ -24,6 +24,7 @@ from custos.crm.selectors.deals import access_deal, access_pipeline, board, deal
 from custos.crm.selectors.records import scoped
 from custos.crm.services import deals as services
 from custos.crm.services.custom_fields import fields_of
+from custos.privacy.services.restriction import processing_state
 from custos.search.text import query
 from custos.web.custom_values import CustomSetup, detail_context, form_setup
 from custos.web.forms import DealForm, DealMoveForm, attach_errors
@@ -272,6 +273,7 @@ def deal_detail_view(request: HttpRequest, deal_id: str) -> HttpResponse:
         "web/crm/deal_detail.html",
         {
             "deal": deal,
+            "privacy_state": processing_state(deal),
             "history": list(deal_history(deal)),
             "hidden": actor.hidden_fields_of("deal"),
             "members": member_names(actor),

@@ -21,6 +21,7 @@ from custos.crm.selectors.leads import access_lead, lead_list
 from custos.crm.selectors.records import scoped
 from custos.crm.services import leads as services
 from custos.crm.services.deals import pipeline_default
+from custos.privacy.services.restriction import processing_state
 from custos.web.custom_values import CustomSetup, detail_context, form_setup
 from custos.web.forms import LeadConvertForm, LeadDisqualifyForm, LeadForm, address_initial, attach_errors
 from custos.web.selectors import member_names
@@ -95,6 +96,7 @@ def lead_detail_view(request: HttpRequest, lead_id: str) -> HttpResponse:
         "web/crm/lead_detail.html",
         {
             "lead": lead,
+            "privacy_state": processing_state(lead),
             "hidden": actor.hidden_fields_of("lead"),
             "members": member_names(actor),
             **detail_context(actor, lead, "lead", reveal=request.GET.get("reveal") == "special"),

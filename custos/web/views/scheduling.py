@@ -20,6 +20,7 @@ from custos.core.actor import Actor
 from custos.core.errors import Conflict, ValidationFailed
 from custos.crm.models import Contact
 from custos.crm.selectors.records import scoped
+from custos.privacy.services.restriction import processing_state
 from custos.scheduling.models import Appointment, Practitioner, Recall, Resource
 from custos.scheduling.selectors.appointments import (
     access_appointment,
@@ -276,6 +277,7 @@ def appointment_detail_view(request: HttpRequest, appointment_id: str) -> HttpRe
         "web/scheduling/appointment_detail.html",
         {
             "appointment": appointment,
+            "privacy_state": processing_state(appointment),
             "special": special,
             "hidden": actor.hidden_fields_of("appointment"),
             "practitioner": practitioner_name(appointment.practitioner),
