@@ -298,6 +298,24 @@ class OrgAObjects:
         return set(self.ids.values())
 
 
+def book_appointment(actor: Actor, contact: Any, user: User, *, label: str = "Check-up") -> Any:
+    """A 30-minute appointment of the contact at 9:00 on 7 January 2030, in a service, room and
+    practitioner (`user`) of its own: the service named `label`, the room after it."""
+    service = service_create(actor=actor, data={"name": label, "duration_minutes": 30})
+    resource = resource_create(actor=actor, data={"name": f"{label} room", "kind": "room"})
+    practitioner = practitioner_add(actor=actor, data={"user": str(user.pk)})
+    return appointment_create(
+        actor=actor,
+        data={
+            "service": str(service.pk),
+            "practitioner": str(practitioner.pk),
+            "resource": str(resource.pk),
+            "contact": str(contact.pk),
+            "starts_at": "2030-01-07T09:00:00+01:00",
+        },
+    )
+
+
 def org_a_objects(cast: Cast) -> OrgAObjects:
     """One object of each kind in org A, by the route parameter that names it."""
     actor = cast.actor(cast.olive)
@@ -329,19 +347,8 @@ def org_a_objects(cast: Cast) -> OrgAObjects:
         assignment_rule = assignment_rule_create(
             actor=actor, data={"name": f"{MARKER} rule", "reps": [str(cast.sam.pk)], "is_active": False}
         )
-        service = service_create(actor=actor, data={"name": f"{MARKER} check-up", "duration_minutes": 30})
-        resource = resource_create(actor=actor, data={"name": f"{MARKER} room", "kind": "room"})
-        practitioner = practitioner_add(actor=actor, data={"user": str(cast.olive.pk)})
-        appointment = appointment_create(
-            actor=actor,
-            data={
-                "service": str(service.pk),
-                "practitioner": str(practitioner.pk),
-                "resource": str(resource.pk),
-                "contact": str(contact.pk),
-                "starts_at": "2030-01-07T09:00:00+01:00",
-            },
-        )
+        appointment = book_appointment(actor, contact, cast.olive, label=f"{MARKER} check-up")
+        service, resource, practitioner = appointment.service, appointment.resource, appointment.practitioner
         recall = recall_create(
             actor=actor,
             data={"contact": str(contact.pk), "service": str(service.pk), "interval_months": 6, "due_on": "2030-06-01"},

@@ -16,10 +16,8 @@ from custos.crm.services.leads import lead_convert, lead_create
 from custos.crm.services.people import company_create, contact_create
 from custos.privacy.models import Subject
 from custos.scheduling.models import Appointment, Recall
-from custos.scheduling.services.appointments import appointment_create
-from custos.scheduling.services.catalogue import practitioner_add, resource_create, service_create
 from custos.scheduling.services.recalls import recall_create
-from custos.testing import web_client
+from custos.testing import book_appointment, web_client
 from custos.web.tests.sales import audit_actions, crm_state, fresh, in_org_a
 
 CHECK = "/contacts/new/duplicates/"
@@ -158,19 +156,8 @@ def twins(cast):
         activity_create(actor=actor, data={"title": "First call", "contact": str(first.pk)})
         activity_create(actor=actor, data={"title": "Second call", "contact": str(second.pk)})
         deal = deal_create(actor=actor, data={"name": "Chairs", "contact": str(second.pk)})
-        service = service_create(actor=actor, data={"name": "Check-up", "duration_minutes": 30})
-        resource = resource_create(actor=actor, data={"name": "Room 1", "kind": "room"})
-        practitioner = practitioner_add(actor=actor, data={"user": str(cast.olive.pk)})
-        appointment = appointment_create(
-            actor=actor,
-            data={
-                "service": str(service.pk),
-                "practitioner": str(practitioner.pk),
-                "resource": str(resource.pk),
-                "contact": str(second.pk),
-                "starts_at": "2030-01-07T09:00:00+01:00",
-            },
-        )
+        appointment = book_appointment(actor, second, cast.olive)
+        service = appointment.service
         recall = recall_create(
             actor=actor,
             data={"contact": str(second.pk), "service": str(service.pk), "interval_months": 6, "due_on": "2030-06-01"},

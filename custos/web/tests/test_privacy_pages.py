@@ -15,7 +15,7 @@ from custos.crm.services.people import contact_create
 from custos.privacy.models import ConsentEvent, PrivacyRequest, Purpose, Subject
 from custos.privacy.services.consent import purpose_create
 from custos.privacy.services.requests import request_create
-from custos.testing import web_client
+from custos.testing import book_appointment, web_client
 
 
 def _text(response):
@@ -257,25 +257,13 @@ def test_the_pages_of_a_restricted_persons_deal_lead_and_appointment_carry_the_b
     contact's page."""
     from custos.crm.services.deals import deal_create
     from custos.crm.services.leads import lead_create
-    from custos.scheduling.services.appointments import appointment_create
-    from custos.scheduling.services.catalogue import practitioner_add, service_create
 
     contact = _contact(cast)
     with tenant_scope(cast.org_a):
         actor = cast.actor(cast.olive)
         deal = deal_create(actor=actor, data={"name": "Chairs", "contact": str(contact.pk)})
         lead = lead_create(actor=actor, data={"first_name": "Ben", "last_name": "Lind"})
-        service = service_create(actor=actor, data={"name": "Check-up", "duration_minutes": 30})
-        practitioner = practitioner_add(actor=actor, data={"user": str(cast.olive.pk)})
-        appointment = appointment_create(
-            actor=actor,
-            data={
-                "service": str(service.pk),
-                "practitioner": str(practitioner.pk),
-                "contact": str(contact.pk),
-                "starts_at": "2030-01-07T09:00:00+01:00",
-            },
-        )
+        appointment = book_appointment(actor, contact, cast.olive)
     client = web_client(cast.olive)
     pages = [f"/deals/{deal.pk}/", f"/appointments/{appointment.pk}/", f"/leads/{lead.pk}/"]
     banner = "Processing restricted: stored only, no changes"
