@@ -12,6 +12,7 @@ import sys
 from base64 import urlsafe_b64encode
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -43,6 +44,16 @@ def env_int(name: str, default: int) -> int:
         return int(value)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}") from None
+
+
+def env_site(name: str, default: str) -> str:
+    """The site's address for links in mails: scheme and host, nothing after. Custos routes
+    by the path from the host's root, so a link under a path would lead nowhere."""
+    value = env_str(name, default).strip().rstrip("/")
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.hostname or parts.path or parts.query or parts.fragment:
+        raise ImproperlyConfigured(f"{name} must be http(s)://host[:port] with no path, not {value!r}")
+    return value
 
 
 def env_list(name: str, default: str = "") -> list[str]:
@@ -358,4 +369,4 @@ LOGGING = {
     },
 }
 
-CUSTOS_BASE_URL = env_str("CUSTOS_BASE_URL", "http://127.0.0.1:8000")
+CUSTOS_BASE_URL = env_site("CUSTOS_BASE_URL", "http://127.0.0.1:8000")
