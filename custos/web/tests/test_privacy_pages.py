@@ -6,6 +6,7 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from custos.audit.models import AuditEntry
@@ -273,6 +274,73 @@ def test_the_pages_of_a_restricted_persons_deal_lead_and_appointment_carry_the_b
     client.post(f"/privacy/subjects/{lead.subject_id}/restrict/")
 
     assert [page for page in pages if banner in _text(client.get(page))] == pages
+
+
+def test_a_restricted_persons_pages_offer_no_change_and_an_erased_persons_only_removal(cast):
+    """The action layer refuses changes to a restricted person's records (and their deletion,
+    which a restriction is often asked to prevent) and changes to an erased person's remains:
+    their pages do not offer what would then be refused."""
+    from custos.crm.services.activities import activity_create
+    from custos.crm.services.deals import deal_create
+    from custos.crm.services.leads import lead_create
+    from custos.privacy.services.erasure import subject_erase
+
+    contact = _contact(cast)
+    with tenant_scope(cast.org_a):
+        actor = cast.actor(cast.olive)
+        deal = deal_create(actor=actor, data={"name": "Chairs", "contact": str(contact.pk)})
+        appointment = book_appointment(actor, contact, cast.olive)
+        lead = lead_create(actor=actor, data={"last_name": "Lovelace", "email": "ada@example.org"})
+        assert lead.subject_id == contact.subject_id  # one person
+        activity_create(
+            actor=actor,
+            data={
+                "kind": "task",
+                "title": "Call back",
+                "contact": str(contact.pk),
+                "due_at": (timezone.now() + timedelta(days=1)).isoformat(),
+            },
+        )
+    changes = {
+        f"/contacts/{contact.pk}/": [
+            reverse("web:contact-edit", args=[contact.pk]),
+            reverse("web:contact-activity-add", args=[contact.pk]),
+            "/deals/new/?contact=",
+            f"/appointments/new/?contact={contact.pk}",
+            "Mark done",
+        ],
+        f"/deals/{deal.pk}/": [reverse("web:deal-edit", args=[deal.pk]), reverse("web:deal-move", args=[deal.pk])],
+        f"/leads/{lead.pk}/": [reverse("web:lead-edit", args=[lead.pk]), reverse("web:lead-convert", args=[lead.pk])],
+        f"/appointments/{appointment.pk}/": [
+            reverse("web:appointment-edit", args=[appointment.pk]),
+            reverse("web:appointment-status", args=[appointment.pk]),
+        ],
+    }
+    removals = {
+        f"/contacts/{contact.pk}/": [reverse("web:contact-delete", args=[contact.pk])],
+        f"/deals/{deal.pk}/": [reverse("web:deal-delete", args=[deal.pk])],
+        f"/leads/{lead.pk}/": [reverse("web:lead-delete", args=[lead.pk])],
+        f"/appointments/{appointment.pk}/": [],  # cancelled, not deleted
+    }
+    client = web_client(cast.olive)
+
+    def offered(pages=tuple(changes)):
+        shown = {page: _text(client.get(page)) for page in pages}
+        return {page: [c for c in [*changes[page], *removals[page]] if c in text] for page, text in shown.items()}
+
+    assert offered() == {page: [*changes[page], *removals[page]] for page in changes}
+
+    client.post(f"/privacy/subjects/{contact.subject_id}/restrict/")
+    assert offered() == {page: [] for page in changes}
+
+    client.post(f"/privacy/subjects/{contact.subject_id}/lift-restriction/")
+    with tenant_scope(cast.org_a):
+        subject_erase(actor=cast.actor(cast.alice), subject=Subject.objects.get(pk=contact.subject_id))
+    appointment_page = f"/appointments/{appointment.pk}/"
+    assert client.get(appointment_page).status_code == 404  # erasure deletes appointments
+    assert offered([page for page in changes if page != appointment_page]) == {
+        page: removal for page, removal in removals.items() if page != appointment_page
+    }
 
 
 def test_a_purpose_is_created_and_its_new_wording_is_version_2(cast):

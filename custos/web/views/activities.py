@@ -114,8 +114,12 @@ def _item_context(actor: Actor, *, back: str, linked: list[Activity] | None = No
     }
 
 
-def timeline_context(actor: Actor, record: Record, form: ActivityForm | None = None) -> dict[str, Any]:
-    """The timeline section of a record's page: nothing if the role may not see activities."""
+def timeline_context(
+    actor: Actor, record: Record, form: ActivityForm | None = None, *, state: str | None = None
+) -> dict[str, Any]:
+    """The timeline section of a record's page: nothing if the role may not see activities.
+    `state`: the record's person's (`processing_state`): no entry is added to or changed on
+    a restricted or erased person's records, so none is offered."""
     if not actor.can("activity.view"):
         return {"timeline": None}
     detail, add, _link = ROUTES[type(record)]
@@ -124,8 +128,9 @@ def timeline_context(actor: Actor, record: Record, form: ActivityForm | None = N
         "timeline": {
             "items": list(timeline(actor, record=record)[:TIMELINE_LENGTH]),
             "add_url": reverse(add, args=[record.pk]),
-            "form": (form or activity_form(actor)) if actor.can("activity.add") else None,
+            "form": (form or activity_form(actor)) if actor.can("activity.add") and not state else None,
         },
+        "record_state": state,
         **_item_context(actor, back=back),
     }
 

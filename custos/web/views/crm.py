@@ -26,6 +26,7 @@ from custos.crm.selectors.people import (
 )
 from custos.crm.services import people as services
 from custos.crm.services.custom_fields import fields_of
+from custos.privacy.services.restriction import processing_state
 from custos.web.custom_values import form_setup, shown_values
 from custos.web.forms import CompanyForm, ContactForm, address_initial, attach_errors, points_as_text
 from custos.web.labels import person_name
@@ -136,11 +137,13 @@ def contact_detail_view(request: HttpRequest, contact_id: str) -> HttpResponse:
     special = None
     if actor.can("special_category.view") and request.GET.get("reveal") == "special":
         special = services.contact_read_special(actor=actor, contact=contact)
+    state = processing_state(contact)
     return render(
         request,
         "web/crm/contact_detail.html",
         {
             "contact": contact,
+            "privacy_state": state,
             "points": [
                 point
                 for point in services.points_of(contact)
@@ -156,10 +159,10 @@ def contact_detail_view(request: HttpRequest, contact_id: str) -> HttpResponse:
             "deals": _deals_of(actor, contact=contact),
             "deal_hidden": actor.hidden_fields_of("deal"),
             "affiliations": list(affiliations_of(actor, contact)),
-            "may_add_affiliation": actor.can("contact.change") and actor.can("company.view"),
+            "may_add_affiliation": actor.can("contact.change") and actor.can("company.view") and not state,
             **duplicates_of(actor, contact),
             **contact_appointments_context(actor, contact),
-            **timeline_context(actor, contact),
+            **timeline_context(actor, contact, state=state),
         },
     )
 

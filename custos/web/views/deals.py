@@ -268,12 +268,13 @@ def deal_create_view(request: HttpRequest) -> HttpResponse:
 def deal_detail_view(request: HttpRequest, deal_id: str) -> HttpResponse:
     actor = actor_of(request)
     deal = access_deal(actor, deal_id)
+    state = processing_state(deal)
     return render(
         request,
         "web/crm/deal_detail.html",
         {
             "deal": deal,
-            "privacy_state": processing_state(deal),
+            "privacy_state": state,
             "history": list(deal_history(deal)),
             "hidden": actor.hidden_fields_of("deal"),
             "members": member_names(actor),
@@ -284,7 +285,7 @@ def deal_detail_view(request: HttpRequest, deal_id: str) -> HttpResponse:
             "company_visible": deal.company_id is not None
             and actor.can("company.view")
             and scoped(actor, Company.objects.filter(pk=deal.company_id)).exists(),
-            **timeline_context(actor, deal),
+            **timeline_context(actor, deal, state=state),
         },
     )
 

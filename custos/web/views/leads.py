@@ -91,16 +91,17 @@ def lead_create_view(request: HttpRequest) -> HttpResponse:
 def lead_detail_view(request: HttpRequest, lead_id: str) -> HttpResponse:
     actor = actor_of(request)
     lead = access_lead(actor, lead_id)
+    state = processing_state(lead)
     return render(
         request,
         "web/crm/lead_detail.html",
         {
             "lead": lead,
-            "privacy_state": processing_state(lead),
+            "privacy_state": state,
             "hidden": actor.hidden_fields_of("lead"),
             "members": member_names(actor),
             **detail_context(actor, lead, "lead", reveal=request.GET.get("reveal") == "special"),
-            **timeline_context(actor, lead),
+            **timeline_context(actor, lead, state=state),
         },
     )
 

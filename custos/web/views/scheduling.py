@@ -266,6 +266,7 @@ def appointment_detail_view(request: HttpRequest, appointment_id: str) -> HttpRe
     if actor.can("special_category.view") and request.GET.get("reveal") == "special":
         special = services.appointment_read_special(actor=actor, appointment=appointment)
     started = appointment.starts_at <= timezone.now()
+    state = processing_state(appointment)  # a restricted or erased person's appointment stays as it is
     next_statuses = [
         status
         for status in (Status.CONFIRMED, Status.DONE, Status.NO_SHOW, Status.CANCELLED)
@@ -277,13 +278,13 @@ def appointment_detail_view(request: HttpRequest, appointment_id: str) -> HttpRe
         "web/scheduling/appointment_detail.html",
         {
             "appointment": appointment,
-            "privacy_state": processing_state(appointment),
+            "privacy_state": state,
             "special": special,
             "hidden": actor.hidden_fields_of("appointment"),
             "practitioner": practitioner_name(appointment.practitioner),
             "contact_visible": actor.can("contact.view")
             and scoped(actor, Contact.objects.filter(pk=appointment.contact_id)).exists(),
-            "next_statuses": next_statuses if actor.can("appointment.change") else [],
+            "next_statuses": next_statuses if actor.can("appointment.change") and not state else [],
             "calendar_url": calendar_url(
                 practitioner=appointment.practitioner, week=timezone.localdate(appointment.starts_at)
             ),
