@@ -79,7 +79,7 @@ class Candidate:
     score: int
 
 
-def _name(data: Mapping[str, Any]) -> str:
+def person_name(data: Mapping[str, Any]) -> str:
     return normalise(f"{data.get('first_name') or ''} {data.get('last_name') or ''}")
 
 
@@ -141,7 +141,7 @@ def find_duplicates(actor: Actor, data: Mapping[str, Any], *, exclude: uuid.UUID
     phone = _stored_phone(actor, data.get("phone"))
     emails = {email, *(_given_points(data, "other_emails", "email", lambda v: v.strip().lower()))} - {""}
     phones = {phone, *(_given_points(data, "other_phones", "phone", lambda v: _stored_phone(actor, v)))} - {""}
-    name = _name(data)
+    name = person_name(data)
     company_id = _company_id(data.get("company_id"))
     visible = scoped(
         actor,
@@ -183,7 +183,7 @@ def find_duplicates(actor: Actor, data: Mapping[str, Any], *, exclude: uuid.UUID
             reasons.append("email")
         if phones & {contact.phone, *(point.phone for point in contact.points.all())}:
             reasons.append("phone")
-        similarity = int(fuzz.token_sort_ratio(name, _name(contact.__dict__))) if name else 0
+        similarity = int(fuzz.token_sort_ratio(name, person_name(contact.__dict__))) if name else 0
         same_place = (company_id and contact.company_id == company_id) or (
             domain and domain not in PUBLIC_MAIL and contact.email.lower().rpartition("@")[2] == domain
         )
@@ -221,7 +221,7 @@ class StoredPeople:
     by_name: dict[tuple[str, str], list[Contact]] = field(default_factory=dict)
 
     def add(self, contact: Contact) -> None:
-        name = _name(contact.__dict__)
+        name = person_name(contact.__dict__)
         if contact.email:
             self.by_email.setdefault(contact.email.lower(), contact)
         if contact.phone:
@@ -240,19 +240,19 @@ class StoredPeople:
             found = self.by_email.get(email)
             if found is not None and found.email.lower() == email:
                 return found
-        name = _name(data)
+        name = person_name(data)
         if not name:
             return None
         phone = str(data.get("phone") or "")
         for contact in self.by_phone.get((phone, name), []) if phone else []:
             # Changed since it was added: not by this key. Another email: someone else.
-            if contact.phone == phone and _name(contact.__dict__) == name and not (email and contact.email):
+            if contact.phone == phone and person_name(contact.__dict__) == name and not (email and contact.email):
                 return contact
         if email:
             return None
         company = str(data.get("company_id") or "")
         for contact in self.by_name.get((name, company), []):
-            if _name(contact.__dict__) != name or str(contact.company_id or "") != company:
+            if person_name(contact.__dict__) != name or str(contact.company_id or "") != company:
                 continue
             if (company or not (contact.email or contact.phone)) and not _differ(data, contact):
                 return contact
@@ -285,7 +285,7 @@ def stored_people(rows: Iterable[Mapping[str, Any]]) -> StoredPeople:
     phones = {str(row["phone"]) for row in rows if row.get("phone")}
     if phones:
         found.update((c.pk, c) for c in contacts.filter(phone__in=phones))
-    named = [row for row in rows if not row.get("email") and _name(row)]
+    named = [row for row in rows if not row.get("email") and person_name(row)]
     if named:
         last_names = set().union(*(_lowered(str(row.get("last_name") or "")) for row in named))
         first_names = set().union(*(_lowered(str(row.get("first_name") or "")) for row in named))

@@ -60,6 +60,7 @@ from custos.crm.models import (
     ImportRejectedRow,
     Lead,
 )
+from custos.crm.rehearsal import Rehearsal, forget
 from custos.crm.search import index_new, prepare_new, reindex_many
 from custos.crm.services.custom_fields import fields_of
 from custos.crm.services.people import POINT_FIELDS, clean_contact
@@ -607,18 +608,30 @@ def import_process(job: ImportJob, actor: Actor) -> ImportJob:
         return job
     resolver = _Resolver(actor)
     country = org_country(actor)
+    rehearsal = Rehearsal(job.file_path, job.checkpoint) if job.dry_run else None
     batch: list[tuple[int, dict[str, str]]] = []
-    for index, row in enumerate(iter_rows(job)):
-        if index < job.checkpoint:
-            continue
-        if not any(cell.strip() for cell in row):
-            continue
-        batch.append((index + 2, _row_data(job, job.headers, row)))
-        if len(batch) >= BATCH_SIZE:
-            _write_batch(job, actor, resolver, country, batch, next_checkpoint=index + 1)
-            batch = []
-    _write_batch(job, actor, resolver, country, batch, next_checkpoint=None, last=True)
+    try:
+        for index, row in enumerate(iter_rows(job)):
+            if index < job.checkpoint:
+                continue
+            if not any(cell.strip() for cell in row):
+                continue
+            batch.append((index + 2, _row_data(job, job.headers, row)))
+            if len(batch) >= BATCH_SIZE:
+                _write_batch(job, actor, resolver, country, batch, next_checkpoint=index + 1, rehearsal=rehearsal)
+                batch = []
+        _write_batch(job, actor, resolver, country, batch, next_checkpoint=None, last=True, rehearsal=rehearsal)
+    finally:
+        if rehearsal is not None:
+            rehearsal.close()
+    if job.status != ImportJob.Status.RUNNING:
+        remove_upload(job)  # the file held everyone's rows: gone once read
     return job
+
+
+def remove_upload(job: ImportJob) -> None:
+    Path(job.file_path).unlink(missing_ok=True)
+    forget(job.file_path)
 
 
 def _write_batch(
@@ -630,7 +643,10 @@ def _write_batch(
     *,
     next_checkpoint: int | None,
     last: bool = False,
+    rehearsal: Rehearsal | None = None,
 ) -> None:
+    """`rehearsal`: a dry run's, where the contacts earlier batches would have written are
+    found as a real run finds them stored."""
     write = not job.dry_run
     # The rows' own checks need nothing from the database: done before the transaction, so
     # the job's row (and on SQLite the database) is locked only while the batch is written.
@@ -655,6 +671,9 @@ def _write_batch(
         # a query each for the batch; the contacts the batch creates or changes are added as it
         # goes, and rows of earlier batches are stored by now.
         existing = stored_people(o.data for o in good)
+        if rehearsal is not None:
+            existing = rehearsal.recall(existing, (o.data for o in good))
+        rehearsed: dict[uuid.UUID, Contact] = {}  # what the dry run would write: kept for later batches
         emails = {o.data["email"].lower() for o in good if o.data.get("email")}
         # One person, one subject: a new row joins the subject of a contact or lead with its email.
         # A restricted person is not joined (a form refuses that contact too): their states.
@@ -743,6 +762,7 @@ def _write_batch(
                 if brought & suppressed:
                     flag(duplicate)
                 existing.add(duplicate)
+                rehearsed[duplicate.pk] = duplicate
                 locked.updated_count += 1 if changes or brought else 0  # as if the batches had split
                 locked.skipped_count += 0 if changes or brought else 1
                 continue
@@ -784,6 +804,8 @@ def _write_batch(
                 locked.updated_count += 1 if changes else 0
                 locked.skipped_count += 0 if changes else 1
                 existing.add(duplicate)  # found by its new values too
+                if changes:
+                    rehearsed[duplicate.pk] = duplicate
                 continue
             refused = refusal(states.get(email)) if email else ""
             if refused:  # the email is a restricted person's: no contact joins them
@@ -811,8 +833,9 @@ def _write_batch(
                     point.contact = contact
                 new_points.extend(points)
                 points_of_created[contact.pk] = points
-            else:  # a dry run finds the row's person again later in the batch, as a real run does
+            else:  # a dry run finds the row's person again later, as a real run does
                 contact = _new(Contact, dict(outcome.data))
+                rehearsed[contact.pk] = contact
             existing.add(contact)
             if given & suppressed:
                 flag(contact)  # joining a stored person, that person is taken out of marketing too
@@ -835,6 +858,8 @@ def _write_batch(
             index_new(documents)
             reindex_many(touched)
         insert_rows(ImportRejectedRow, _rejected_rows(locked, rejected))
+        if rehearsal is not None:  # before the checkpoint: a batch kept but not checkpointed is done again
+            rehearsal.keep(rehearsed.values(), batch=locked.checkpoint)
         resolver.inserted = []
         if next_checkpoint is not None:
             locked.checkpoint = next_checkpoint
@@ -863,8 +888,6 @@ def _write_batch(
             setattr(job, name, getattr(locked, name))
         for name in ("created_count", "updated_count", "skipped_count", "rejected_count", "suppressed_count"):
             setattr(job, name, getattr(locked, name))
-    if last:
-        Path(job.file_path).unlink(missing_ok=True)  # the file held everyone's rows: gone once read
 
 
 def _ordered_ids(count: int) -> list[uuid.UUID]:
@@ -1206,7 +1229,7 @@ def imports_expire(*, now: Any = None) -> int:
     window = now - timedelta(days=UNDO_DAYS)
     stuck = list(ImportJob.objects.filter(status=ImportJob.Status.RUNNING, created_at__lt=window))
     for job in stuck:
-        Path(job.file_path).unlink(missing_ok=True)
+        remove_upload(job)
         job.status, job.error = ImportJob.Status.FAILED, "stopped without finishing"
         job.save(update_fields=["status", "error"])
     closed = list(ImportJob.objects.filter(undo_until__lt=now).values_list("pk", flat=True))
@@ -1215,7 +1238,7 @@ def imports_expire(*, now: Any = None) -> int:
     ImportJob.objects.filter(pk__in=closed).update(undo_until=None)
     count = len(closed) + len(stuck)
     for job in ImportJob.objects.filter(status=ImportJob.Status.UPLOADED, created_at__lt=now - timedelta(days=1)):
-        Path(job.file_path).unlink(missing_ok=True)
+        remove_upload(job)
         job.status, job.error = ImportJob.Status.FAILED, "never started"
         job.save(update_fields=["status", "error"])
         count += 1

@@ -4,6 +4,7 @@ import io
 from pathlib import Path
 
 import pytest
+from django.db import transaction
 from openpyxl import Workbook
 
 from custos.audit.models import AuditEntry
@@ -12,6 +13,7 @@ from custos.core.tenancy import tenant_scope
 from custos.crm import imports
 from custos.crm.imports import import_preview, import_start, import_undo, import_upload
 from custos.crm.models import Company, Contact, ImportJob, ImportJournalEntry, ImportRejectedRow
+from custos.crm.rehearsal import rehearsal_path
 from custos.crm.selectors.search import global_search
 from custos.crm.services.people import company_create, contact_create
 from custos.testing import run_tasks
@@ -499,6 +501,77 @@ def test_a_later_row_of_the_same_person_wins_wherever_the_batches_split(cast, mo
     assert (job.created_count, job.updated_count, job.skipped_count) == (1, 1, 1)
     with tenant_scope(cast.org_a):
         assert list(Contact.objects.values_list("city", flat=True)) == ["Bonn"]
+
+
+# People who come back further down the file: by email in another case, by phone and name, by
+# the phone an earlier row gave a stored person (Olga).
+COMING_BACK = (
+    "Vorname;Nachname;E-Mail;Telefon;Stadt\n"
+    "Anna;Schmidt;anna@example.org;030 1234567;\n"
+    "Jan;Berg;;030 7654321;Köln\n"
+    "Olga;Stein;olga@example.org;040 5555555;Hamburg\n"
+    "Anna;Schmidt;;030 1234567;Berlin\n"
+    "Jan;Berg;;030 7654321;Bonn\n"
+    "Olga;Stein;;040 5555555;Hamburg\n"
+    "ANNA;SCHMIDT;Anna@Example.org;;\n"
+    "Piotr;Nowak;piotr@example.org;;\n"
+)
+COMING_BACK_MAPPING = {**ROWS_WITH_CITY, "E-Mail": "email"}
+
+
+@pytest.mark.parametrize("duplicates", ["skip", "update", "create"])
+@pytest.mark.parametrize("batch_size", [500, 2, 1])
+def test_a_dry_run_counts_what_the_import_then_does_wherever_the_batches_split(
+    cast, monkeypatch, batch_size, duplicates
+):
+    """A real run finds the people its earlier batches wrote; so does a dry run, which writes none."""
+    monkeypatch.setattr(imports, "BATCH_SIZE", batch_size)
+    with tenant_scope(cast.org_a):
+        contact_create(
+            actor=cast.actor(cast.alice), data={"first_name": "Olga", "last_name": "Stein", "email": "olga@example.org"}
+        )
+    stored = _people(cast)
+
+    def counts(job):
+        return job.created_count, job.updated_count, job.skipped_count, job.rejected_count
+
+    dry = _run(cast, _upload(cast, _csv(COMING_BACK)), mapping=COMING_BACK_MAPPING, duplicates=duplicates, dry_run=True)
+    assert _people(cast) == stored
+    assert not rehearsal_path(dry.file_path).exists()  # gone with the upload
+    real = _run(cast, _upload(cast, _csv(COMING_BACK)), mapping=COMING_BACK_MAPPING, duplicates=duplicates)
+    assert counts(dry) == counts(real)
+    # Anna, Jan and Piotr; on update Olga is found again by the phone her first row gave her.
+    assert real.created_count == {"skip": 4, "update": 3, "create": 8}[duplicates]
+
+
+def test_an_interrupted_dry_run_resumes_with_what_its_done_batches_would_have_written(cast, monkeypatch):
+    monkeypatch.setattr(imports, "BATCH_SIZE", 2)
+    whole = _run(cast, _upload(cast, _csv(COMING_BACK)), mapping=COMING_BACK_MAPPING, duplicates="update", dry_run=True)
+    job = _upload(cast, _csv(COMING_BACK))
+    actor = cast.actor(cast.alice)
+    with tenant_scope(cast.org_a):
+        import_start(actor=actor, job=job, mapping=COMING_BACK_MAPPING, duplicates="update", dry_run=True)
+        job = ImportJob.objects.get(pk=job.pk)
+        rows = [(n + 2, imports._row_data(job, job.headers, row)) for n, row in enumerate(imports.iter_rows(job))]
+        # The worker did two batches, kept a third but went down before its checkpoint.
+        resolver, rehearsal = imports._Resolver(actor), imports.Rehearsal(job.file_path, job.checkpoint)
+        for start in (0, 2):
+            imports._write_batch(
+                job, actor, resolver, "DE", rows[start : start + 2], next_checkpoint=start + 2, rehearsal=rehearsal
+            )
+        with pytest.raises(RuntimeError), transaction.atomic():
+            imports._write_batch(job, actor, resolver, "DE", rows[4:6], next_checkpoint=6, rehearsal=rehearsal)
+            raise RuntimeError("the machine went down")
+        rehearsal.close()
+        assert ImportJob.objects.get(pk=job.pk).checkpoint == 4
+    run_tasks()  # the task runs again and resumes
+    with tenant_scope(cast.org_a):
+        job = ImportJob.objects.get(pk=job.pk)
+    assert job.status == "completed"
+    counts = ("created_count", "updated_count", "skipped_count")
+    assert [getattr(job, name) for name in counts] == [getattr(whole, name) for name in counts]
+    assert whole.created_count == 4  # Anna, Jan, Olga (not stored here) and Piotr
+    assert _people(cast) == []
 
 
 @pytest.mark.parametrize("dry_run", [False, True])
