@@ -94,7 +94,7 @@ def matching_ids(actor: Actor, object_type: str, q: str, fields: Iterable[str]) 
         return entries.filter(engines.Containing(text)).values("object_id")
     entries = entries.filter(value__contains=text)  # what an index narrows down, confirmed
     if connection.vendor == "sqlite" and len(text) >= 3:
-        entries = engines.in_fts(entries, engines.fts_phrase(text))
+        entries = engines.in_fts(entries, engines.fts_words(text))
     elif connection.vendor == "postgresql" and engines.trigram_count(text) > ANYWHERE:
         entries = _near_trigrams(entries, text, missing=ANYWHERE)
     return entries.values("object_id")
@@ -109,7 +109,7 @@ def matching_few_ids(
     text = _query_text(q)
     if connection.vendor != "sqlite" or len(text) < 3:
         return None
-    rowids = engines.fts_rowids(engines.fts_phrase(text), most)
+    rowids = engines.fts_rowids(engines.fts_words(text), most)
     if rowids is None:
         return None
     return engines.among_rowids(_entries(actor, object_type, fields).filter(value__contains=text), rowids).values(
@@ -265,7 +265,7 @@ def _containing(entries: models.QuerySet[SearchEntry], text: str, *, missing: in
     if len(text) < 3:  # no trigram to look up: values starting with it, through the b-tree
         return _rows(engines.starting_with(entries, text))
     if connection.vendor == "sqlite":
-        return engines.fts_rows(found, engines.fts_phrase(text), CANDIDATES)
+        return engines.fts_rows(found, engines.fts_words(text), CANDIDATES)
     if engines.has("containment"):
         if missing == ANYWHERE:
             return _rows(entries.filter(engines.Containing(text)))

@@ -12,7 +12,7 @@ from custos.crm.models import Contact
 from custos.crm.selectors import records
 from custos.crm.selectors.people import contact_list
 from custos.crm.selectors.records import search, searched_page
-from custos.crm.services.people import contact_create
+from custos.crm.services.people import company_create, contact_create
 from custos.search.index import OVERFLOW
 from custos.search.services import matching_record
 
@@ -64,6 +64,22 @@ def test_pages_hold_every_match_once_in_order(alice, q, order):
     found = [row for page in pages for row in page]
     assert found == _expected(alice, q, order)
     assert all(len(page) == 3 for page in pages[:-1])  # only the last page is short
+
+
+@pytest.mark.usefixtures("small_walks", "people")
+@pytest.mark.parametrize("order", [("pk",), ("last_name", "first_name", "pk")])
+def test_a_text_of_several_words_finds_them_as_written_not_apart(alice, order):
+    """The index is asked for the text's words one by one (SQLite: `fts_words`); only values
+    holding the text itself are matches."""
+    for name in ("Baumann & Schumacher GmbH", "Schumacher & Baumann GmbH & Co. KG", "Schumacher Baumann GmbH"):
+        company = company_create(actor=alice, data={"name": name})
+        contact_create(actor=alice, data={"last_name": name.split()[0], "company": str(company.pk)})
+    q = "Schumacher & Baumann GmbH"
+
+    pages, counts = _pages(alice, q, order, limit=3)
+
+    assert _expected(alice, q, order) == [row for page in pages for row in page] == ["Schumacher"]
+    assert counts == [ListCount(1)]
 
 
 @pytest.mark.usefixtures("small_walks", "people")
