@@ -47,13 +47,26 @@ def env_int(name: str, default: int) -> int:
 
 
 def env_site(name: str, default: str) -> str:
-    """The site's address for links in mails: scheme and host, nothing after. Custos routes
-    by the path from the host's root, so a link under a path would lead nowhere."""
-    value = env_str(name, default).strip().rstrip("/")
-    parts = urlsplit(value)
-    if parts.scheme not in {"http", "https"} or not parts.hostname or parts.path or parts.query or parts.fragment:
-        raise ImproperlyConfigured(f"{name} must be http(s)://host[:port] with no path, not {value!r}")
-    return value
+    """The site's address for links in mails: scheme and host (and port), nothing after.
+    Custos routes by the path from the host's root, so a link under a path would lead nowhere."""
+    value = env_str(name, default).strip()
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 (a port that is not a number raises here)
+    except ValueError:
+        parts = None
+    if (
+        parts is None
+        or parts.scheme not in {"http", "https"}
+        or not parts.hostname
+        or parts.username is not None
+        or parts.password is not None
+        or parts.path not in {"", "/"}
+        or "?" in value
+        or "#" in value
+    ):
+        raise ImproperlyConfigured(f"{name} must be http(s)://host[:port] with no path, query or credentials")
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def env_list(name: str, default: str = "") -> list[str]:

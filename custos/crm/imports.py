@@ -24,6 +24,7 @@ import io
 import json
 import os
 import re
+import sqlite3
 import uuid
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -99,6 +100,16 @@ IMPORT_FIELDS = {
 }
 # A column may also become a custom field: "custom:<key>".
 CUSTOM_TARGET = "custom:"
+# What a dry run keeps of the contacts it would write (`crm.rehearsal`): what an import sets.
+REHEARSED_FIELDS = (
+    "id",
+    "subject_id",
+    "company_id",
+    "owner_id",
+    "custom_fields",
+    "custom_special",
+    *(name for name in IMPORT_FIELDS["contact"] if name not in ("other_emails", "other_phones", "company", "owner")),
+)
 YES = frozenset({"yes", "y", "true", "1", "x", "ja", "j", "tak", "t", "نعم"})
 NO = frozenset({"no", "n", "false", "0", "nein", "nie", "لا"})
 FIELD_LABELS = {
@@ -608,7 +619,9 @@ def import_process(job: ImportJob, actor: Actor) -> ImportJob:
         return job
     resolver = _Resolver(actor)
     country = org_country(actor)
-    rehearsal = Rehearsal(job.file_path, job.checkpoint) if job.dry_run else None
+    rehearsal = Rehearsal(job.file_path, job.checkpoint, REHEARSED_FIELDS) if job.dry_run else None
+    if rehearsal is not None:
+        resolver.companies.update(rehearsal.companies())
     batch: list[tuple[int, dict[str, str]]] = []
     try:
         for index, row in enumerate(iter_rows(job)):
@@ -660,6 +673,7 @@ def _write_batch(
         # A dry run makes its new companies too, unwritten, so that a row at a company still to
         # be made is not taken for a namesake without one.
         _find_companies(resolver, outcomes, batch, create=True)
+        made = resolver.pending  # the companies the batch makes
         if write:
             resolver.flush()
         else:
@@ -836,6 +850,7 @@ def _write_batch(
             else:  # a dry run finds the row's person again later, as a real run does
                 contact = _new(Contact, dict(outcome.data))
                 rehearsed[contact.pk] = contact
+                points_of_created[contact.pk] = points
             existing.add(contact)
             if given & suppressed:
                 flag(contact)  # joining a stored person, that person is taken out of marketing too
@@ -859,7 +874,13 @@ def _write_batch(
             reindex_many(touched)
         insert_rows(ImportRejectedRow, _rejected_rows(locked, rejected))
         if rehearsal is not None:  # before the checkpoint: a batch kept but not checkpointed is done again
-            rehearsal.keep(rehearsed.values(), batch=locked.checkpoint)
+            further = {
+                pk: {p.email.lower() or p.phone for p in points_of_created.get(pk, [])}
+                | held_points.get(pk, set())
+                | getattr(contact, "rehearsed_points", set())
+                for pk, contact in rehearsed.items()
+            }
+            rehearsal.keep(locked.checkpoint, rehearsed.values(), further, made)
         resolver.inserted = []
         if next_checkpoint is not None:
             locked.checkpoint = next_checkpoint
@@ -934,6 +955,7 @@ def _points_to_add(contact: Contact, points: list[ContactPoint], held: dict[Any,
         held[contact.pk] = {contact.email.lower(), contact.phone} | {
             (point.email.lower() or point.phone) for point in contact.points.all()
         }
+        held[contact.pk] |= getattr(contact, "rehearsed_points", set())  # a dry run's earlier batches gave it
     added = []
     for point in points:
         value = point.email.lower() or point.phone
@@ -1210,12 +1232,14 @@ def run_job(org_id: str, job_id: str) -> None:
         if membership is None:
             job.status, job.error = ImportJob.Status.FAILED, "the member who started it left"
             job.save(update_fields=["status", "error"])
+            remove_upload(job)  # a failed job is never started again
             return
         try:
             import_process(job, actor_for(membership, via=Via.AUTOMATION))
-        except (OSError, UnicodeDecodeError, csv.Error) as error:
+        except (OSError, UnicodeDecodeError, csv.Error, sqlite3.Error) as error:
             job.status, job.error = ImportJob.Status.FAILED, f"{type(error).__name__}"[:300]
             job.save(update_fields=["status", "error"])
+            remove_upload(job)
 
 
 def imports_expire(*, now: Any = None) -> int:

@@ -30,6 +30,11 @@ def test_a_site_address_is_its_scheme_and_host(monkeypatch, given, used):
         "crm.example.org",
         "ftp://crm.example.org",
         "https://",
+        "https://crm.example.org?",
+        "https://crm.example.org:notaport",
+        "https://crm.example.org:99999",
+        "https://user:secret@crm.example.org",  # would go out in every mailed link
+        "http://[::1",
     ],
 )
 def test_an_address_links_cannot_start_with_stops_the_start_naming_the_setting(monkeypatch, given):

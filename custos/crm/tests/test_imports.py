@@ -373,6 +373,21 @@ def test_the_undo_window_closes_and_abandoned_uploads_go(cast):
     assert not Path(abandoned.file_path).exists()
 
 
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_a_job_that_fails_leaves_no_file_behind(cast, dry_run):
+    """A failed import is never started again: the file holding everyone's rows goes."""
+    from custos.accounts.models import Membership
+
+    job = _upload(cast, _csv(MESSY))
+    with tenant_scope(cast.org_a):
+        import_start(actor=cast.actor(cast.alice), job=job, mapping=MAPPING, duplicates="skip", dry_run=dry_run)
+        Membership.objects.filter(user=cast.alice, org=cast.org_a).delete()
+    run_tasks()
+    with tenant_scope(cast.org_a):
+        assert ImportJob.objects.get(pk=job.pk).status == "failed"
+    assert not Path(job.file_path).exists() and not rehearsal_path(job.file_path).exists()
+
+
 def test_columns_become_addresses_and_custom_fields(cast, as_tenant):
     from custos.crm.services.custom_fields import custom_field_create
 
@@ -554,7 +569,8 @@ def test_an_interrupted_dry_run_resumes_with_what_its_done_batches_would_have_wr
         job = ImportJob.objects.get(pk=job.pk)
         rows = [(n + 2, imports._row_data(job, job.headers, row)) for n, row in enumerate(imports.iter_rows(job))]
         # The worker did two batches, kept a third but went down before its checkpoint.
-        resolver, rehearsal = imports._Resolver(actor), imports.Rehearsal(job.file_path, job.checkpoint)
+        resolver = imports._Resolver(actor)
+        rehearsal = imports.Rehearsal(job.file_path, job.checkpoint, imports.REHEARSED_FIELDS)
         for start in (0, 2):
             imports._write_batch(
                 job, actor, resolver, "DE", rows[start : start + 2], next_checkpoint=start + 2, rehearsal=rehearsal
@@ -572,6 +588,44 @@ def test_an_interrupted_dry_run_resumes_with_what_its_done_batches_would_have_wr
     assert [getattr(job, name) for name in counts] == [getattr(whole, name) for name in counts]
     assert whole.created_count == 4  # Anna, Jan, Olga (not stored here) and Piotr
     assert _people(cast) == []
+
+
+@pytest.mark.parametrize("column", ["health_notes", "other_emails"])
+@pytest.mark.parametrize("batch_size", [500, 1])
+def test_a_dry_run_finds_a_repeated_person_holding_what_their_earlier_row_gave(cast, monkeypatch, column, batch_size):
+    """The same row twice: the second brings nothing new, in a dry run as in the import
+    (health notes are kept encrypted for that, further emails with the contact)."""
+    monkeypatch.setattr(imports, "BATCH_SIZE", batch_size)
+    text = "Vorname;Nachname;E-Mail;Mehr\n" + "Anna;Schmidt;anna@example.org;asthma@example.org\n" * 2
+    mapping = {"Vorname": "first_name", "Nachname": "last_name", "E-Mail": "email", "Mehr": column}
+
+    dry = _run(cast, _upload(cast, _csv(text)), mapping=mapping, duplicates="update", dry_run=True)
+    real = _run(cast, _upload(cast, _csv(text)), mapping=mapping, duplicates="update")
+
+    assert (dry.created_count, dry.updated_count, dry.skipped_count) == (1, 0, 1)
+    assert (real.created_count, real.updated_count, real.skipped_count) == (1, 0, 1)
+
+
+def test_a_resumed_dry_run_knows_the_companies_its_done_batches_would_have_made(cast, monkeypatch):
+    monkeypatch.setattr(imports, "BATCH_SIZE", 1)
+    text = "Vorname;Nachname;Firma\nJan;Berg;Nordwind GmbH\nJan;Berg;Nordwind GmbH\n"
+    mapping = {"Vorname": "first_name", "Nachname": "last_name", "Firma": "company"}
+    job = _upload(cast, _csv(text))
+    actor = cast.actor(cast.alice)
+    with tenant_scope(cast.org_a):
+        import_start(actor=actor, job=job, mapping=mapping, duplicates="skip", dry_run=True)
+        job = ImportJob.objects.get(pk=job.pk)
+        rows = [(n + 2, imports._row_data(job, job.headers, row)) for n, row in enumerate(imports.iter_rows(job))]
+        rehearsal = imports.Rehearsal(job.file_path, job.checkpoint, imports.REHEARSED_FIELDS)
+        imports._write_batch(
+            job, actor, imports._Resolver(actor), "DE", rows[:1], next_checkpoint=1, rehearsal=rehearsal
+        )
+        rehearsal.close()
+    run_tasks()  # another worker resumes, with a resolver of its own
+    with tenant_scope(cast.org_a):
+        job = ImportJob.objects.get(pk=job.pk)
+        assert not Company.objects.exists()
+    assert (job.status, job.created_count, job.skipped_count) == ("completed", 1, 1)  # Jan at Nordwind, once
 
 
 @pytest.mark.parametrize("dry_run", [False, True])
