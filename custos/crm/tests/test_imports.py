@@ -559,18 +559,23 @@ def test_a_dry_run_counts_what_the_import_then_does_wherever_the_batches_split(
     assert real.created_count == {"skip": 4, "update": 3, "create": 8}[duplicates]
 
 
+def _started_dry_run(cast, text, mapping, duplicates):
+    """A dry run started as a worker would take it up: the job, its rows and its rehearsal."""
+    job = _upload(cast, _csv(text))
+    import_start(actor=cast.actor(cast.alice), job=job, mapping=mapping, duplicates=duplicates, dry_run=True)
+    job = ImportJob.objects.get(pk=job.pk)
+    rows = [(n + 2, imports._row_data(job, job.headers, row)) for n, row in enumerate(imports.iter_rows(job))]
+    return job, rows, imports.Rehearsal(job.file_path, job.checkpoint, imports.REHEARSED_FIELDS)
+
+
 def test_an_interrupted_dry_run_resumes_with_what_its_done_batches_would_have_written(cast, monkeypatch):
     monkeypatch.setattr(imports, "BATCH_SIZE", 2)
     whole = _run(cast, _upload(cast, _csv(COMING_BACK)), mapping=COMING_BACK_MAPPING, duplicates="update", dry_run=True)
-    job = _upload(cast, _csv(COMING_BACK))
     actor = cast.actor(cast.alice)
     with tenant_scope(cast.org_a):
-        import_start(actor=actor, job=job, mapping=COMING_BACK_MAPPING, duplicates="update", dry_run=True)
-        job = ImportJob.objects.get(pk=job.pk)
-        rows = [(n + 2, imports._row_data(job, job.headers, row)) for n, row in enumerate(imports.iter_rows(job))]
+        job, rows, rehearsal = _started_dry_run(cast, COMING_BACK, COMING_BACK_MAPPING, "update")
         # The worker did two batches, kept a third but went down before its checkpoint.
         resolver = imports._Resolver(actor)
-        rehearsal = imports.Rehearsal(job.file_path, job.checkpoint, imports.REHEARSED_FIELDS)
         for start in (0, 2):
             imports._write_batch(
                 job, actor, resolver, "DE", rows[start : start + 2], next_checkpoint=start + 2, rehearsal=rehearsal
@@ -610,13 +615,9 @@ def test_a_resumed_dry_run_knows_the_companies_its_done_batches_would_have_made(
     monkeypatch.setattr(imports, "BATCH_SIZE", 1)
     text = "Vorname;Nachname;Firma\nJan;Berg;Nordwind GmbH\nJan;Berg;Nordwind GmbH\n"
     mapping = {"Vorname": "first_name", "Nachname": "last_name", "Firma": "company"}
-    job = _upload(cast, _csv(text))
     actor = cast.actor(cast.alice)
     with tenant_scope(cast.org_a):
-        import_start(actor=actor, job=job, mapping=mapping, duplicates="skip", dry_run=True)
-        job = ImportJob.objects.get(pk=job.pk)
-        rows = [(n + 2, imports._row_data(job, job.headers, row)) for n, row in enumerate(imports.iter_rows(job))]
-        rehearsal = imports.Rehearsal(job.file_path, job.checkpoint, imports.REHEARSED_FIELDS)
+        job, rows, rehearsal = _started_dry_run(cast, text, mapping, "skip")
         imports._write_batch(
             job, actor, imports._Resolver(actor), "DE", rows[:1], next_checkpoint=1, rehearsal=rehearsal
         )
