@@ -43,7 +43,7 @@ from django.utils.translation import gettext_lazy
 
 from custos.accounts.models import Membership
 from custos.audit.services import audit_record
-from custos.core.actor import Actor
+from custos.core.actor import Actor, RecordScope
 from custos.core.db.bulk import insert_rows
 from custos.core.errors import Conflict, FieldError, ValidationFailed
 from custos.core.ids import uuid7
@@ -63,7 +63,8 @@ from custos.crm.models import (
 )
 from custos.crm.rehearsal import Rehearsal, forget
 from custos.crm.search import index_new, prepare_new, reindex_many
-from custos.crm.services.custom_fields import fields_of
+from custos.crm.selectors.records import scoped
+from custos.crm.services.custom_fields import dump_special, fields_of, special_values
 from custos.crm.services.people import POINT_FIELDS, clean_contact
 from custos.crm.services.records import org_country
 from custos.privacy.models import Subject
@@ -73,6 +74,8 @@ from custos.search.models import SearchEntry
 
 BATCH_SIZE = 500
 UNDO_DAYS = 7
+# Why a row reaching a contact the member may not change is not applied.
+BEYOND_SCOPE = gettext_lazy("This person is stored already, among contacts your role may not change.")
 # Rows read at a time by undo (of the journal) and by the rejected rows' report.
 UNDO_CHUNK = 1000
 REPORT_CHUNK = 2000
@@ -255,13 +258,44 @@ def import_targets(actor: Actor, object_type: str) -> dict[str, str]:
     """What a column may become for this actor, with its label: the built-in fields, then the
     organisation's custom fields; special-category ones only for a role that may write them."""
     special = actor.can("special_category.change")
+    hidden = actor.hidden_fields_of(object_type)  # what the role may not see, it may not write
     targets = {
-        name: str(FIELD_LABELS[name]) for name in IMPORT_FIELDS[object_type] if name != "health_notes" or special
+        name: str(FIELD_LABELS[name])
+        for name in IMPORT_FIELDS[object_type]
+        if (name != "health_notes" or special) and POINT_FIELDS.get(name, name) not in hidden and name not in hidden
     }
-    for definition in fields_of(object_type):
+    for definition in fields_of(object_type) if "custom_fields" not in hidden else ():
         if special or not definition.is_special:
             targets[CUSTOM_TARGET + definition.key] = definition.label
     return targets
+
+
+def _given(job: ImportJob) -> frozenset[str]:
+    """The contact fields the job's file gives (its mapped columns): an update changes these
+    only, never one the row's check filled in (the owner, for a file without the column)."""
+    names: set[str] = set()
+    for target in job.mapping.values():
+        if target.startswith(CUSTOM_TARGET):
+            names |= {"custom_fields", "custom_special"}
+        else:
+            names.add(f"{target}_id" if target in ("company", "owner") else target)
+    return frozenset(names)
+
+
+def _update_of(contact: Contact, data: Mapping[str, Any], given: frozenset[str]) -> dict[str, Any]:
+    """What a row changes in a stored contact: the given fields it holds a value for; its
+    custom values join the contact's own, as a form's do."""
+    changes: dict[str, Any] = {}
+    for name, value in data.items():
+        if name not in given or value in ("", None, [], {}):
+            continue
+        if name == "custom_fields":
+            value = {**(contact.custom_fields or {}), **value}
+        elif name == "custom_special":
+            value = dump_special({**special_values(contact), **json.loads(value)})
+        if getattr(contact, name) != value:
+            changes[name] = value
+    return changes
 
 
 def target_label(target: str) -> str:
@@ -591,6 +625,8 @@ def import_start(
         raise Conflict(_("This import has started already."))
     if duplicates not in ImportJob.Duplicates.values:
         raise ValidationFailed.single("duplicates", _("Choose skip, update or create."))
+    if duplicates == ImportJob.Duplicates.UPDATE:
+        actor.require(f"{job.object_type}.change")
     job.mapping = _clean_mapping(job, mapping, actor)
     with transaction.atomic():
         job.duplicates, job.dry_run, job.status = duplicates, dry_run, ImportJob.Status.RUNNING
@@ -713,8 +749,10 @@ def _write_batch(
         )
         # Further addresses already held, for the batch's stored matches: one query, and only
         # where an update may add to them (building the prefetch costs more than the query).
+        from_file, beyond = _given(locked), set()
         if locked.duplicates == ImportJob.Duplicates.UPDATE:
             prefetch_related_objects(existing.contacts(), "points")
+            beyond = _beyond_scope(actor, existing.contacts())
         fresh_subjects: dict[uuid.UUID, Subject] = {}
         counted: set[uuid.UUID] = set()
 
@@ -758,9 +796,7 @@ def _write_batch(
             if duplicate and duplicate._state.adding and locked.duplicates == ImportJob.Duplicates.UPDATE:
                 # The same person twice in the batch: the later row's values replace the earlier's
                 # in the new contact, as an update does had the batches split between the two.
-                changes = {
-                    k: v for k, v in outcome.data.items() if v not in ("", None, [], {}) and getattr(duplicate, k) != v
-                }
+                changes = _update_of(duplicate, outcome.data, from_file)
                 for name, value in changes.items():
                     setattr(duplicate, name, value)
                 if "company_id" in changes:
@@ -782,13 +818,13 @@ def _write_batch(
                 continue
             if duplicate and locked.duplicates == ImportJob.Duplicates.UPDATE:
                 refused = refusal(getattr(duplicate, "subject_state", None))
+                if not refused and duplicate.pk in beyond:
+                    refused = str(BEYOND_SCOPE)
                 if refused:  # stored, not changed: the row is reported with the reason
                     rejected.append((outcome.row, "", refused))
                     locked.rejected_count += 1
                     continue
-                changes = {
-                    k: v for k, v in outcome.data.items() if v not in ("", None, []) and getattr(duplicate, k) != v
-                }
+                changes = _update_of(duplicate, outcome.data, from_file)
                 if changes and write:
                     previous = replaced.setdefault(duplicate.pk, (duplicate.subject_id, {}))[1]
                     for name in changes:
@@ -909,6 +945,16 @@ def _write_batch(
             setattr(job, name, getattr(locked, name))
         for name in ("created_count", "updated_count", "skipped_count", "rejected_count", "suppressed_count"):
             setattr(job, name, getattr(locked, name))
+
+
+def _beyond_scope(actor: Actor, contacts: list[Contact]) -> set[uuid.UUID]:
+    """Of the stored contacts a batch may update, those the actor's role may not change (a
+    rep who sees their own contacts only): found as duplicates, never changed."""
+    ids = [contact.pk for contact in contacts if not contact._state.adding]
+    if actor.record_scope == RecordScope.ALL or not ids:
+        return set()
+    stored = set(Contact.objects.filter(pk__in=ids).values_list("pk", flat=True))
+    return stored - set(scoped(actor, Contact.objects.filter(pk__in=ids)).values_list("pk", flat=True))
 
 
 def _ordered_ids(count: int) -> list[uuid.UUID]:
@@ -1227,7 +1273,9 @@ def run_job(org_id: str, job_id: str) -> None:
         if job is None or job.status != ImportJob.Status.RUNNING:
             return
         membership = (
-            Membership.objects.select_related("org").filter(user_id=job.created_by_id, org_id=job.org_id).first()
+            Membership.objects.select_related("org", "user")
+            .filter(user_id=job.created_by_id, org_id=job.org_id)
+            .first()
         )
         if membership is None:
             job.status, job.error = ImportJob.Status.FAILED, "the member who started it left"
@@ -1235,7 +1283,9 @@ def run_job(org_id: str, job_id: str) -> None:
             remove_upload(job)  # a failed job is never started again
             return
         try:
-            import_process(job, actor_for(membership, via=Via.AUTOMATION))
+            # The rejected rows' reasons are stored in the language of the member who started it.
+            with translation.override(membership.user.language or settings.LANGUAGE_CODE):
+                import_process(job, actor_for(membership, via=Via.AUTOMATION))
         except (OSError, UnicodeDecodeError, csv.Error, sqlite3.Error) as error:
             job.status, job.error = ImportJob.Status.FAILED, f"{type(error).__name__}"[:300]
             job.save(update_fields=["status", "error"])

@@ -7,6 +7,8 @@ import pytest
 from django.db import transaction
 from openpyxl import Workbook
 
+from custos.accounts.models import Role
+from custos.api.tests.helpers import define_fields, hide
 from custos.audit.models import AuditEntry
 from custos.core.errors import Conflict, ValidationFailed
 from custos.core.tenancy import tenant_scope
@@ -371,6 +373,84 @@ def test_the_undo_window_closes_and_abandoned_uploads_go(cast):
         with pytest.raises(Conflict):
             import_undo(actor=cast.actor(cast.alice), job=ImportJob.objects.get(pk=done.pk))
     assert not Path(abandoned.file_path).exists()
+
+
+def test_an_update_changes_what_the_file_gives_and_keeps_the_rest(cast):
+    """No owner column: the contact keeps its owner (not the importer). A custom column: the
+    contact's other custom values stay."""
+    define_fields(cast, "contact", kdnr="text", branche="text")
+    with tenant_scope(cast.org_a):
+        stored = contact_create(
+            actor=cast.actor(cast.olive),
+            data={
+                "last_name": "Kunde",
+                "email": "kunde@example.org",
+                "custom_fields": {"kdnr": "K-1", "branche": "Bau"},
+            },
+        )
+    text = "E-Mail;Stadt;Branche\nkunde@example.org;Bonn;Handwerk\n"
+    mapping = {"E-Mail": "email", "Stadt": "city", "Branche": "custom:branche"}
+
+    job = _run(cast, _upload(cast, _csv(text)), mapping=mapping, duplicates="update")
+
+    assert job.updated_count == 1
+    with tenant_scope(cast.org_a):
+        contact = Contact.objects.get(pk=stored.pk)
+    assert (contact.owner_id, contact.city) == (cast.olive.pk, "Bonn")
+    assert contact.custom_fields == {"kdnr": "K-1", "branche": "Handwerk"}
+
+
+def test_an_import_writes_only_what_the_role_may_see_and_change(cast):
+    """Sam (sales) sees and changes his own contacts; his role hides phone numbers here."""
+    hide(cast, "sales", "contact.phone")
+    with tenant_scope(cast.org_a):
+        others = contact_create(actor=cast.actor(cast.olive), data={"last_name": "Fremd", "email": "fremd@example.org"})
+        sams = contact_create(actor=cast.actor(cast.sam), data={"last_name": "Eigen", "email": "eigen@example.org"})
+        sam = cast.actor(cast.sam)
+        assert "phone" not in imports.import_targets(sam, "contact")
+        assert "other_phones" not in imports.import_targets(sam, "contact")
+        job = _upload(cast, _csv("E-Mail,Telefon\nfremd@example.org,030 1234567\n"), user=cast.sam)
+        with pytest.raises(ValidationFailed):
+            import_start(actor=sam, job=job, mapping={"E-Mail": "email", "Telefon": "phone"}, duplicates="update")
+
+    text = "Nachname,E-Mail,Stadt\nFremd,fremd@example.org,Bonn\nEigen,eigen@example.org,Köln\n"
+    job = _upload(cast, _csv(text), user=cast.sam)
+    with tenant_scope(cast.org_a):
+        import_start(
+            actor=sam,
+            job=job,
+            mapping={"Nachname": "last_name", "E-Mail": "email", "Stadt": "city"},
+            duplicates="update",
+        )
+    run_tasks()
+    with tenant_scope(cast.org_a):
+        job = ImportJob.objects.get(pk=job.pk)
+        assert (job.updated_count, job.rejected_count) == (1, 1)
+        assert (Contact.objects.get(pk=others.pk).city, Contact.objects.get(pk=sams.pk).city) == ("", "Köln")
+    assert _rejected(cast, job) == [
+        {"row": 2, "field": "", "message": "This person is stored already, among contacts your role may not change."}
+    ]
+
+
+def test_an_update_import_needs_the_right_to_change_contacts(cast):
+    from custos.core.errors import PermissionDenied
+
+    with tenant_scope(cast.org_a):
+        role = Role.objects.get(org=cast.org_a, key="sales")
+        role.permissions = [p for p in role.permissions if p != "contact.change"]
+        role.save(update_fields=["permissions"])
+        job = _upload(cast, _csv("E-Mail\nx@example.org\n"), user=cast.sam)
+        with pytest.raises(PermissionDenied):
+            import_start(actor=cast.actor(cast.sam), job=job, mapping={"E-Mail": "email"}, duplicates="update")
+        import_start(actor=cast.actor(cast.sam), job=job, mapping={"E-Mail": "email"}, duplicates="skip")
+
+
+def test_rejected_rows_give_their_reasons_in_the_language_of_who_started_the_import(cast):
+    from custos.accounts.models import User
+
+    User.objects.filter(pk=cast.alice.pk).update(language="de")
+    job = _run(cast, _upload(cast, _csv(MESSY)))
+    assert "Geben Sie eine gültige E-Mail-Adresse ein." in [row["message"] for row in _rejected(cast, job)]
 
 
 @pytest.mark.parametrize("dry_run", [False, True])
