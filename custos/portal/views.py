@@ -373,13 +373,16 @@ def requests(request: HttpRequest, *, link: PortalLink, actor: Any, organization
     errors: dict[str, str] = {}
     if request.method == "POST":
         try:
-            portal_ask(actor=actor, link=link, what=request.POST.get("kind"), note=request.POST.get("note", ""))
+            asked = portal_ask(actor=actor, link=link, what=request.POST.get("kind"), note=request.POST.get("note", ""))
         except ValidationFailed as error:
             errors = {e.field or "": e.message for e in error.errors}
         else:
-            messages.success(
-                request, _("Your request has been received. The organisation will answer within one month.")
-            )
+            if asked.status == PrivacyRequest.Status.COMPLETED:  # an objection to marketing
+                messages.success(request, _("Your objection is recorded: you will receive no more marketing from us."))
+            else:
+                messages.success(
+                    request, _("Your request has been received. The organisation will answer within one month.")
+                )
             return redirect("portal:requests")
     kinds = dict(PrivacyRequest.Kind.choices)
     statuses = dict(PrivacyRequest.Status.choices)

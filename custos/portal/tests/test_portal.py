@@ -18,6 +18,7 @@ from custos.privacy.models import ConsentEvent, PortalLink, PrivacyRequest
 from custos.privacy.services.consent import Proof, consent_give, purpose_create, shown_text
 from custos.privacy.services.portal import portal_link_create, portal_link_revoke
 from custos.privacy.services.reports import access_report, portability_data
+from custos.privacy.services.requests import request_create
 from custos.testing import api_client, run_tasks
 
 PORTAL = "/privacy/portal"
@@ -313,6 +314,39 @@ def test_an_objection_to_profiling_is_recorded_as_such(cast, greta):
     with tenant_scope(cast.org_a):
         request = PrivacyRequest.objects.get()
         assert (request.kind, request.details) == ("objection", {"about": "profiling"})
+
+
+def test_an_objection_to_marketing_is_honoured_at_once(cast, greta):
+    """No weighing of interests for direct marketing (Art. 21(3)): the link proves who objects."""
+    from custos.privacy.models import Subject
+
+    client, _ = opened(cast, greta)
+
+    response = client.post(f"{PORTAL}/me/requests/", {"kind": "objection_marketing"}, follow=True)
+
+    assert "you will receive no more marketing from us" in response.content.decode()
+    with tenant_scope(cast.org_a):
+        request = PrivacyRequest.objects.get()
+        assert (request.kind, request.status) == ("objection", "completed")
+        assert Subject.objects.get(pk=greta.subject_id).objected_to_marketing_at is not None
+
+
+def test_a_corrected_email_leaves_the_persons_earlier_requests_as_they_came(cast, greta):
+    """A request is a record of who asked from which address: evidence, not the person's data."""
+    with tenant_scope(cast.org_a):
+        earlier = request_create(actor=cast.actor(cast.alice), kind="access", email="greta@example.org")
+    client, _ = opened(cast, greta)
+
+    client.post(
+        f"{PORTAL}/me/correct/",
+        {"first_name": "Greta", "last_name": "Lindqvist", "email": "new.greta@example.org", "phone": "+49301234567"},
+    )
+
+    with tenant_scope(cast.org_a):
+        assert Contact.objects.get(pk=greta.pk).email == "new.greta@example.org"
+        assert PrivacyRequest.objects.get(pk=earlier.pk).email == "greta@example.org"
+        rectification = PrivacyRequest.objects.exclude(pk=earlier.pk).get()
+        assert rectification.result["corrected"] == {"crm.Contact": ["email"]}
 
 
 def test_signing_out_ends_the_portal_session(cast, greta):

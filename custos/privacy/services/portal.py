@@ -13,6 +13,7 @@ that task only when the typed address is known; its answer is the same either wa
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import logging
@@ -52,6 +53,7 @@ from custos.privacy.services.reports import access_report
 from custos.privacy.services.requests import (
     LANGUAGES,
     MAX_PORTAL_LINK_DAYS,
+    RECORDS_OF_REQUESTS,
     privacy_settings,
     request_complete,
     request_create,
@@ -67,7 +69,7 @@ Kind = PrivacyRequest.Kind
 PORTAL_REQUEST_KINDS = ("erasure", "restriction", "objection_marketing", "objection_profiling")
 # The privacy engine's own records (requests, consent proof, links) are not corrected through
 # the portal: correcting the person's CRM records is what rectification means here.
-_NOT_EDITABLE_APPS = ("privacy",)
+_NOT_EDITABLE_APPS = RECORDS_OF_REQUESTS
 # Country codes are chosen, not typed; `_rectify` would only check their length.
 _NOT_EDITABLE_FIELDS = ("country",)
 # At most this many mailed links per address and per network address within an hour, so
@@ -520,7 +522,13 @@ def portal_ask(*, actor: Actor, link: PortalLink, what: Any, note: Any = "") -> 
         kind, details = Kind.OBJECTION, {"about": what.removeprefix("objection_")}
     else:
         kind, details = what, ({"note": note} if note else {})
-    return _portal_request(actor=actor, link=link, kind=kind, details=details)
+    with transaction.atomic():
+        request = _portal_request(actor=actor, link=link, kind=kind, details=details)
+        if what == "objection_marketing":  # no weighing of interests (Art. 21(3)): honoured at once
+            # The person's own objection, for this request only: the right to record it.
+            objecting = dataclasses.replace(actor, permissions=actor.permissions | {"subject.change"})
+            request = request_complete(actor=objecting, request=request)
+    return request
 
 
 def portal_requests(subject: Subject) -> list[PrivacyRequest]:

@@ -357,6 +357,11 @@ class Rectified:
     written: tuple[tuple[str, str, str], ...]
 
 
+# The privacy engine's own records of the person (their requests, with the address each came
+# from, consents, links) are evidence of what happened: a correction never rewrites them.
+RECORDS_OF_REQUESTS = ("privacy",)
+
+
 def _rectify(actor: Actor, subject: Subject, corrections: Mapping[str, str]) -> Rectified:
     """Apply each correction to every record of the person that declares that field as
     identity or contact data, cleaned as that record's field is."""
@@ -366,7 +371,11 @@ def _rectify(actor: Actor, subject: Subject, corrections: Mapping[str, str]) -> 
     written: list[tuple[str, str, str]] = []
     for found in records_of(subject):
         declaration = found.declaration
-        if declaration.copy_of_personal_data or not declaration.rectify:
+        if (
+            declaration.copy_of_personal_data
+            or not declaration.rectify
+            or declaration.model._meta.app_label in RECORDS_OF_REQUESTS
+        ):
             continue
         for name, given in sorted(corrections.items()):
             if declaration.fields.get(name) not in (Category.IDENTITY, Category.CONTACT):
