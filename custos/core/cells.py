@@ -9,3 +9,8 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 def neutralise(text: str) -> str:
     """Text that a spreadsheet would take for a formula, made plain text."""
     return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def restored(text: str) -> str:
+    """A cell as it was before `neutralise`: a file Custos exported, imported again."""
+    return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_STARTS) else text

@@ -73,8 +73,9 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         Column("last_name", _("Last name"), _attr("last_name")),
         Column("email", _("Email"), _attr("email")),
         Column("phone", _("Phone"), _attr("phone")),
-        Column("email", _("More email addresses"), lambda r: ", ".join(p.email for p in points_of(r) if p.email)),
-        Column("phone", _("More phone numbers"), lambda r: ", ".join(p.phone for p in points_of(r) if p.phone)),
+        # Joined as an import splits them again (a comma may group a phone number's digits).
+        Column("email", _("More email addresses"), lambda r: "; ".join(p.email for p in points_of(r) if p.email)),
+        Column("phone", _("More phone numbers"), lambda r: "; ".join(p.phone for p in points_of(r) if p.phone)),
         Column("company", _("Company"), _ref("company")),
         *ADDRESS_COLUMNS,
         Column("owner", _("Owner"), _ref("owner", "email")),
@@ -213,8 +214,15 @@ def _csv(columns: list[Column], rows: Iterator[list[Any]]) -> Iterator[bytes]:
     for row in rows:
         buffer.seek(0)
         buffer.truncate()
-        writer.writerow([_cell(value) for value in row])
+        writer.writerow([_csv_cell(value) for value in row])
         yield buffer.getvalue().encode()
+
+
+def _csv_cell(value: Any) -> str:
+    """A spreadsheet set to split at semicolons (German, Polish) opens a comma-separated file
+    split there too: no part after a semicolon may start a formula either ("b;=4+4")."""
+    text = _cell(value)
+    return ";".join(neutralise(part) for part in text.split(";")) if ";" in text else text
 
 
 def _xlsx(columns: list[Column], rows: Iterator[list[Any]]) -> bytes:

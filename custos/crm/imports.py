@@ -44,6 +44,7 @@ from django.utils.translation import gettext_lazy
 from custos.accounts.models import Membership
 from custos.audit.services import audit_record
 from custos.core.actor import Actor, RecordScope
+from custos.core.cells import restored
 from custos.core.db.bulk import insert_rows
 from custos.core.errors import Conflict, FieldError, ValidationFailed
 from custos.core.ids import uuid7
@@ -526,7 +527,7 @@ def _custom_cells(cells: dict[str, str], definitions: Mapping[str, CustomField])
 
 def _row_data(job: ImportJob, headers: list[str], row: list[str]) -> dict[str, str]:
     cells = dict(zip(headers, row, strict=False))
-    return {target: (cells.get(header) or "").strip() for header, target in job.mapping.items()}
+    return {target: restored((cells.get(header) or "").strip()) for header, target in job.mapping.items()}
 
 
 def _check_row(

@@ -235,7 +235,7 @@ def test_the_export_lists_them(cast):
     text = b"".join(response.streaming_content).decode("utf-8-sig")
     header, row = text.splitlines()[:2]
     assert "More email addresses" in header and "More phone numbers" in header
-    assert "Greta.Home@example.net, g.lindqvist@uni.example" in row and "+491709876543" in row
+    assert "Greta.Home@example.net; g.lindqvist@uni.example" in row and "+491709876543" in row
 
 
 def test_a_contract_end_and_a_language_are_kept_for_retention_and_reminders(cast):

@@ -45,6 +45,54 @@ def test_a_csv_export_has_the_visible_columns_and_neutralised_formulas(cast, con
     assert export.filename.endswith(".csv")
 
 
+def test_a_csv_export_read_at_semicolons_holds_no_formula_either(cast, contacts):
+    """German and Polish spreadsheets split a CSV at semicolons: none may start a formula."""
+    with tenant_scope(cast.org_a):
+        contact_create(actor=cast.actor(cast.alice), data={"first_name": "b;=4+4", "last_name": "c;@SUM(1)"})
+        export = export_records(cast.actor(cast.alice), "contact", Contact.objects.order_by("id"), file_format="csv")
+    text = b"".join(export.chunks).decode("utf-8").removeprefix("\ufeff")
+    cells = [cell for row in csv.reader(io.StringIO(text), delimiter=";") for cell in row]
+    assert not [cell for cell in cells if cell.startswith(("=", "+", "-", "@"))]
+
+
+def test_an_exported_file_imports_again_as_the_same_people(cast, contacts):
+    """Further addresses, neutralised formulas and all: the export's people are found, not made anew."""
+    from custos.crm.imports import import_start, import_upload
+    from custos.crm.models import ImportJob
+    from custos.testing import run_tasks
+
+    actor = cast.actor(cast.alice)
+    with tenant_scope(cast.org_a):
+        contact_create(
+            actor=actor,
+            data={
+                "last_name": "Lind",
+                "email": "lind@example.org",
+                "other_emails": ["home@example.net", "work@example.com"],
+                "other_phones": ["0170 9876543", "030 1234567"],
+            },
+        )
+        before = sorted(Contact.objects.values_list("first_name", "last_name", "email", "phone"))
+        export = export_records(actor, "contact", Contact.objects.order_by("id"), file_format="csv")
+        job = import_upload(
+            actor=actor, object_type="contact", file_name="export.csv", stream=io.BytesIO(b"".join(export.chunks))
+        )
+        mapping = {
+            "First name": "first_name",
+            "Last name": "last_name",
+            "Email": "email",
+            "Phone": "phone",
+            "More email addresses": "other_emails",
+            "More phone numbers": "other_phones",
+        }
+        import_start(actor=actor, job=job, mapping=mapping, duplicates="update")
+    run_tasks()
+    with tenant_scope(cast.org_a):
+        job = ImportJob.objects.get(pk=job.pk)
+        assert (job.created_count, job.updated_count, job.rejected_count) == (0, 0, 0)
+        assert sorted(Contact.objects.values_list("first_name", "last_name", "email", "phone")) == before
+
+
 def test_an_xlsx_export_writes_text_never_formulas(cast, contacts):
     with tenant_scope(cast.org_a):
         export = export_records(cast.actor(cast.alice), "contact", Contact.objects.order_by("id"), file_format="xlsx")
