@@ -20,8 +20,11 @@ from django.utils.translation import ngettext
 
 from custos.core.errors import FieldError
 
-# PostgreSQL cannot store NUL, and control characters in names are never intended.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# PostgreSQL cannot store NUL, and control characters in names are never intended: nor C1
+# controls, nor the bidirectional overrides that make a name read as another ("\u202egnp.exe").
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202d\u202e]")
+# Line breaks, besides \n and \r: a one-line text holds none.
+_BREAKS = ("\n", "\r", "\u2028", "\u2029")
 TAG_PATTERN = re.compile(r"^[^\x00-\x1f\x7f]{1,50}$")
 FIELD_KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
 CURRENCIES = frozenset(list_currencies())
@@ -57,7 +60,7 @@ class Cleaner:
                 )
                 % {"max": max_length, "len": len(value)},
             )
-        elif _CONTROL.search(value) or (not multiline and ("\n" in value or "\r" in value)):
+        elif _CONTROL.search(value) or (not multiline and any(mark in value for mark in _BREAKS)):
             self.fail(field, _("Remove the control characters from this text."))
         return value
 

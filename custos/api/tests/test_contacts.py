@@ -1,5 +1,7 @@
 """/api/v1/contacts/{id} and POST /contacts: create, read, change, delete."""
 
+import pytest
+
 from custos.api.tests.helpers import define_fields
 from custos.audit.models import AuditEntry
 from custos.core.tenancy import tenant_scope
@@ -178,6 +180,22 @@ def test_patch_with_the_current_values_changes_nothing_and_writes_no_entry(cast)
     assert response.status_code == 200
     assert response.json()["updated_at"] == created["updated_at"]
     assert _last_entry(cast.org_a).seq == before
+
+
+@pytest.mark.parametrize("hidden", ["\u202e", "\x85", "\x9b", "\u2028"])
+def test_a_name_with_a_hidden_control_or_direction_override_is_refused(cast, hidden):
+    """A right-to-left override makes a name read as another; C1 controls and line separators
+    are never meant in a name either. Arabic itself needs none of them."""
+    client = api_client(cast, cast.alice)
+
+    refused = client.post("/api/v1/contacts", {"last_name": f"Lind{hidden}qvist"}, content_type=JSON)
+    arabic = _create(client, first_name="ليلى", last_name="حداد")
+
+    assert refused.status_code == 422
+    assert refused.json()["errors"] == [
+        {"field": "last_name", "message": "Remove the control characters from this text."}
+    ]
+    assert arabic["last_name"] == "حداد"
 
 
 def test_an_invalid_patch_changes_nothing(cast):
