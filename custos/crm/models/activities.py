@@ -46,6 +46,8 @@ class Activity(TenantModel):
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name = _("activity")
+        verbose_name_plural = _("activities")
         indexes = [
             models.Index(fields=["org", "contact", "-occurred_at"], name="activity_contact_timeline"),
             models.Index(fields=["org", "company", "-occurred_at"], name="activity_company_timeline"),

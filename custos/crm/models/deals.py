@@ -78,15 +78,17 @@ class Deal(Searchable, TenantModel):
     )
     company = models.ForeignKey("crm.Company", null=True, blank=True, on_delete=models.SET_NULL, related_name="deals")
     contact = models.ForeignKey("crm.Contact", null=True, blank=True, on_delete=models.SET_NULL, related_name="deals")
-    tags = models.JSONField(default=list, blank=True)
-    custom_fields = models.JSONField(default=dict, blank=True)
+    tags = models.JSONField(_("tags"), default=list, blank=True)
+    custom_fields = models.JSONField(_("further fields"), default=dict, blank=True)
     # Values of custom fields declared special category, as encrypted JSON.
-    custom_special = EncryptedTextField(blank=True)
+    custom_special = EncryptedTextField(_("further sensitive fields"), blank=True)
     notes = models.TextField(_("notes"), blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name = _("deal")
+        verbose_name_plural = _("deals")
         indexes = [
             # A board's column: its newest cards first.
             models.Index(fields=["org", "pipeline", "stage", "updated_at", "id"], name="deal_org_board_newest"),

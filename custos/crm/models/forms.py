@@ -73,9 +73,11 @@ class LeadFormSubmission(TenantModel):
     form = models.ForeignKey(LeadForm, on_delete=models.CASCADE, related_name="submissions")
     lead = models.ForeignKey("crm.Lead", on_delete=models.CASCADE, related_name="+")
     submitted_at = models.DateTimeField(default=timezone.now)
-    ip = models.GenericIPAddressField(null=True, blank=True)
+    ip = models.GenericIPAddressField(_("network address"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("web form submission")
+        verbose_name_plural = _("web form submissions")
         indexes = [models.Index(fields=["org", "form", "-submitted_at"], name="lead_form_submissions")]
 
     class Privacy:

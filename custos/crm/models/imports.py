@@ -131,6 +131,8 @@ class ImportJournalEntry(TenantModel):
     previous = EncryptedTextField(_("values an import replaced"), blank=True)
 
     class Meta:
+        verbose_name = _("import journal entry")
+        verbose_name_plural = _("import journal entries")
         # Undo and the window's end read a job's entries in id order; undo also asks whether a
         # record has a journaled update, which would otherwise scan the whole job's journal.
         indexes = [

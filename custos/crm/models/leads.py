@@ -51,17 +51,17 @@ class Lead(PostalAddress, Searchable, TenantModel):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    score = models.IntegerField(default=0)
-    score_reasons = models.JSONField(default=list, blank=True)
+    score = models.IntegerField(_("score"), default=0)
+    score_reasons = models.JSONField(_("reasons for the score"), default=list, blank=True)
     assigned_at = models.DateTimeField(null=True, blank=True)
     assignment_rule = models.ForeignKey(
         "crm.AssignmentRule", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     assigned_because = models.CharField(max_length=16, choices=AssignedBecause.choices, blank=True)
-    tags = models.JSONField(default=list, blank=True)
-    custom_fields = models.JSONField(default=dict, blank=True)
+    tags = models.JSONField(_("tags"), default=list, blank=True)
+    custom_fields = models.JSONField(_("further fields"), default=dict, blank=True)
     # Values of custom fields declared special category, as encrypted JSON.
-    custom_special = EncryptedTextField(blank=True)
+    custom_special = EncryptedTextField(_("further sensitive fields"), blank=True)
     notes = models.TextField(_("notes"), blank=True)
     converted_at = models.DateTimeField(null=True, blank=True)
     converted_contact = models.ForeignKey(
@@ -72,6 +72,8 @@ class Lead(PostalAddress, Searchable, TenantModel):
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name = _("lead")
+        verbose_name_plural = _("leads")
         indexes = [
             models.Index(fields=["org", "status", "-created_at"], name="lead_org_status"),
             # The dashboard's funnel and sources: leads counted, and the converted ones' deals

@@ -59,12 +59,14 @@ class Company(PostalAddress, Searchable, TenantModel):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    tags = models.JSONField(default=list, blank=True)
-    custom_fields = models.JSONField(default=dict, blank=True)
+    tags = models.JSONField(_("tags"), default=list, blank=True)
+    custom_fields = models.JSONField(_("further fields"), default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name = _("company")
+        verbose_name_plural = _("companies")
         indexes = [
             # Ending with the search text: a searched list sorted by name reads it from the index.
             models.Index(fields=["org", "name", "id", "search_text"], name="company_org_name"),
@@ -108,10 +110,10 @@ class Contact(PostalAddress, Searchable, TenantModel):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    tags = models.JSONField(default=list, blank=True)
-    custom_fields = models.JSONField(default=dict, blank=True)
+    tags = models.JSONField(_("tags"), default=list, blank=True)
+    custom_fields = models.JSONField(_("further fields"), default=dict, blank=True)
     # Values of custom fields declared special category, as encrypted JSON.
-    custom_special = EncryptedTextField(blank=True)
+    custom_special = EncryptedTextField(_("further sensitive fields"), blank=True)
     notes = models.TextField(_("notes"), blank=True)
     health_notes = EncryptedTextField(_("health notes"), blank=True)
     # The last day of the person's contract with the organisation, if they have one: a
@@ -121,6 +123,8 @@ class Contact(PostalAddress, Searchable, TenantModel):
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name = _("contact")
+        verbose_name_plural = _("contacts")
         indexes = [
             # Ending with the search text (after the id, it orders nothing): a searched list sorted
             # by name reads it from the index, not from rows scattered over the table.
@@ -177,6 +181,8 @@ class Affiliation(TenantModel):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
+        verbose_name = _("company membership")
+        verbose_name_plural = _("company memberships")
         constraints = [models.UniqueConstraint(fields=["contact", "company"], name="affiliation_once")]
         indexes = [models.Index(fields=["org", "company"], name="affiliation_org_company")]
 
@@ -204,6 +210,8 @@ class ContactPoint(TenantModel):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
+        verbose_name = _("further email or phone")
+        verbose_name_plural = _("further emails and phones")
         indexes = [
             models.Index(F("org"), Lower("email"), name="contactpoint_org_email_lower"),
             models.Index(fields=["org", "phone"], name="contactpoint_org_phone"),

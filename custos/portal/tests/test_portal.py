@@ -316,6 +316,17 @@ def test_an_objection_to_profiling_is_recorded_as_such(cast, greta):
         assert (request.kind, request.details) == ("objection", {"about": "profiling"})
 
 
+def test_my_data_names_its_kinds_of_records_and_fields_in_the_persons_language(cast, greta):
+    with tenant_scope(cast.org_a):
+        Contact.objects.filter(pk=greta.pk).update(custom_fields={"kdnr": "K-1"})
+    client, _ = opened(cast, greta, language="de")
+
+    page = client.get(f"{PORTAL}/me/").content.decode()
+
+    assert "<h2>Kontakt</h2>" in page and "<dt>Weitere Felder</dt>" in page
+    assert "<h2>Contact</h2>" not in page and "<dt>Custom fields</dt>" not in page
+
+
 def test_an_objection_to_marketing_is_honoured_at_once(cast, greta):
     """No weighing of interests for direct marketing (Art. 21(3)): the link proves who objects."""
     from custos.privacy.models import Subject

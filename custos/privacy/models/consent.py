@@ -95,8 +95,8 @@ class ConsentEvent(TenantModel):
     source = models.CharField(max_length=10, choices=ConsentSource.choices)
     text_shown = models.TextField(blank=True)
     form = models.CharField(max_length=100, blank=True)
-    ip = models.GenericIPAddressField(null=True, blank=True)
-    user_agent = models.CharField(max_length=300, blank=True)
+    ip = models.GenericIPAddressField(_("network address"), null=True, blank=True)
+    user_agent = models.CharField(_("browser"), max_length=300, blank=True)
     requires_confirmation = models.BooleanField(default=False)
     confirmed_at = models.DateTimeField(null=True, blank=True)
     confirmation_digest = models.CharField(max_length=64, blank=True)
@@ -106,6 +106,8 @@ class ConsentEvent(TenantModel):
     )
 
     class Meta:
+        verbose_name = _("consent event")
+        verbose_name_plural = _("consent events")
         indexes = [
             models.Index(fields=["org", "subject", "purpose", "occurred_at"], name="consent_subject_purpose"),
             models.Index(fields=["org", "confirmation_digest"], name="consent_confirmation"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from custos.core.personal_data import FREE_TEXT
 from custos.core.tenancy import TenantModel
@@ -16,7 +17,9 @@ class LegalHold(TenantModel):
     erasure and retention leave them alone until the hold is released or ends."""
 
     subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="+")
-    reason = models.TextField()
+    reason = models.TextField(
+        _("reason"),
+    )
     until = models.DateField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     created_by = models.ForeignKey(
@@ -25,6 +28,8 @@ class LegalHold(TenantModel):
     released_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("legal hold")
+        verbose_name_plural = _("legal holds")
         indexes = [models.Index(fields=["org", "subject"], name="legal_hold_subject")]
 
     class Privacy:

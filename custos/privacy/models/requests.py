@@ -91,14 +91,14 @@ class PrivacyRequest(TenantModel):
     email = models.EmailField(_("email"), blank=True)
     language = models.CharField(max_length=8, default="en")
     # Objection: "marketing" or "profiling"; rectification: the corrections asked for.
-    details = models.JSONField(default=dict, blank=True)
+    details = models.JSONField(_("details"), default=dict, blank=True)
     received_at = models.DateTimeField(default=timezone.now)
     due_at = models.DateTimeField()
     extended_at = models.DateTimeField(null=True, blank=True)
     extension_reason = models.TextField(blank=True)
     reminded_at = models.DateTimeField(null=True, blank=True)
     verification = models.CharField(max_length=8, choices=Verification.choices, blank=True)
-    verification_reason = models.TextField(blank=True)
+    verification_reason = models.TextField(_("how the identity was verified"), blank=True)
     verification_digest = models.CharField(max_length=64, blank=True)
     verified_at = models.DateTimeField(null=True, blank=True)
     handler = models.ForeignKey(
@@ -110,6 +110,8 @@ class PrivacyRequest(TenantModel):
     result = models.JSONField(default=dict, blank=True)
 
     class Meta:
+        verbose_name = _("privacy request")
+        verbose_name_plural = _("privacy requests")
         indexes = [
             models.Index(fields=["org", "status", "due_at"], name="privacy_request_due"),
             models.Index(fields=["org", "subject"], name="privacy_request_subject"),

@@ -72,6 +72,10 @@ def test_the_notice_speaks_every_language(cast):
 
     assert len({notice["rights"][0] for notice in notices.values()}) == 4
     assert notices["de"]["activities"][0]["name"] == "Rundbrief"
+    # The kinds of records it names too: "Aktivitäten", not "activitys".
+    kinds = {language: {t["type"]: t["label"] for t in notice["record_types"]} for language, notice in notices.items()}
+    assert (kinds["en"]["crm.Activity"], kinds["de"]["crm.Activity"]) == ("activities", "Aktivitäten")
+    assert (kinds["pl"]["crm.Contact"], kinds["ar"]["crm.Contact"]) == ("kontakty", "جهات الاتصال")
 
 
 def test_staff_pages(cast):

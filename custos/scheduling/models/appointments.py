@@ -48,6 +48,8 @@ class Appointment(TenantModel):
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name = _("appointment")
+        verbose_name_plural = _("appointments")
         indexes = [
             models.Index(fields=["org", "practitioner", "starts_at"], name="appointment_practitioner_time"),
             models.Index(fields=["org", "resource", "starts_at"], name="appointment_resource_time"),
@@ -114,6 +116,8 @@ class Recall(TenantModel):
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name = _("recall")
+        verbose_name_plural = _("recalls")
         constraints = [
             models.UniqueConstraint(fields=["org", "contact", "service"], name="recall_unique_contact_service")
         ]
