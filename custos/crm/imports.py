@@ -67,7 +67,7 @@ from custos.crm.search import index_new, prepare_new, reindex_many
 from custos.crm.selectors.records import scoped
 from custos.crm.services.custom_fields import dump_special, fields_of, special_values
 from custos.crm.services.people import POINT_FIELDS, clean_contact
-from custos.crm.services.records import org_country
+from custos.crm.services.records import names_of, org_country, same_person
 from custos.privacy.models import Subject
 from custos.privacy.services.restriction import refusal
 from custos.privacy.services.suppression import suppressed_among
@@ -726,17 +726,20 @@ def _write_batch(
             existing = rehearsal.recall(existing, (o.data for o in good))
         rehearsed: dict[uuid.UUID, Contact] = {}  # what the dry run would write: kept for later batches
         emails = {o.data["email"].lower() for o in good if o.data.get("email")}
-        # One person, one subject: a new row joins the subject of a contact or lead with its email.
-        # A restricted person is not joined (a form refuses that contact too): their states.
+        # One person, one subject: a new row joins the subject of a contact or lead with its email,
+        # unless both are named differently (`same_person`). A restricted person is not joined (a
+        # form refuses that contact too): their states.
         subjects = {email: c.subject_id for email, c in existing.by_email.items()}
         states = {email: getattr(c, "subject_state", None) for email, c in existing.by_email.items()}
+        names = {email: names_of(c.first_name, c.last_name) for email, c in existing.by_email.items()}
         for lead in (
             Lead.objects.annotate(email_lower=Lower("email"), subject_state=F("subject__state"))
             .filter(email_lower__in=emails - set(subjects))
-            .only("email", "subject_id")
+            .only("email", "subject_id", "first_name", "last_name")
         ):
             subjects[lead.email.lower()] = lead.subject_id
             states[lead.email.lower()] = lead.subject_state
+            names[lead.email.lower()] = names_of(lead.first_name, lead.last_name)
         created: list[Contact] = []
         new_subjects: list[Subject] = []
         touched: list[Contact] = []
@@ -858,7 +861,9 @@ def _write_batch(
                 if changes:
                     rehearsed[duplicate.pk] = duplicate
                 continue
-            refused = refusal(states.get(email)) if email else ""
+            row_names = names_of(outcome.data.get("first_name"), outcome.data.get("last_name"))
+            joins = bool(email) and email in subjects and same_person(names.get(email, ("", "")), row_names)
+            refused = refusal(states.get(email)) if joins else ""
             if refused:  # the email is a restricted person's: no contact joins them
                 rejected.append((outcome.row, "", refused))
                 locked.rejected_count += 1
@@ -868,14 +873,14 @@ def _write_batch(
                 outcome.data.get("phone"),
             }
             if write:
-                subject_id = subjects.get(email) if email else None
+                subject_id = subjects[email] if joins else None
                 if subject_id is None:
                     subject = _new(Subject, {})
                     new_subjects.append(subject)
                     fresh_subjects[subject.pk] = subject
                     subject_id = subject.pk
-                    if email:
-                        subjects[email] = subject_id
+                    if email and email not in subjects:
+                        subjects[email], names[email] = subject_id, row_names
                 contact = _new(Contact, {"subject_id": subject_id, **outcome.data})
                 if outcome.company is not None:
                     contact.company = outcome.company

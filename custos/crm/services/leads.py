@@ -26,6 +26,7 @@ from custos.crm.services.records import (
     delete_record,
     given_fields,
     insert_record,
+    names_of,
     org_country,
     reject_unknown,
     subject_for_email,
@@ -121,7 +122,7 @@ def lead_create(*, actor: Actor, data: Mapping[str, Any]) -> Lead:
     if cleaner.errors:
         raise ValidationFailed(cleaner.errors)
     with transaction.atomic():
-        lead.subject = subject_for_email(lead.email)
+        lead.subject = subject_for_email(lead.email, names_of(lead.first_name, lead.last_name))
         insert_record(actor, lead, "lead", cleaned)
         if "owner" not in data:
             lead_assign(actor=actor, lead=lead)  # by the rules, when one matches

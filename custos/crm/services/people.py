@@ -25,6 +25,7 @@ from custos.crm.services.records import (
     delete_record,
     given_fields,
     insert_record,
+    names_of,
     org_country,
     reject_unknown,
     subject_for_email,
@@ -207,7 +208,8 @@ def _split_points(cleaned: dict[str, Any]) -> dict[str, list[dict[str, str]]]:
 
 def _create_contact(actor: Actor, cleaned: dict[str, Any]) -> Contact:
     points = _split_points(cleaned)
-    contact = Contact(subject=subject_for_email(cleaned.get("email", "")), **cleaned)
+    name = names_of(cleaned.get("first_name"), cleaned.get("last_name"))
+    contact = Contact(subject=subject_for_email(cleaned.get("email", ""), name), **cleaned)
     insert_record(actor, contact, "contact", {**cleaned, **points}, related=_point_writers(contact, points))
     return contact
 

@@ -20,6 +20,7 @@ from custos.core.validation import Cleaner
 from custos.crm.search import quoted_by, reindex, reindex_records, unindex
 from custos.privacy.models import Subject
 from custos.privacy.services.restriction import require_processable
+from custos.search.text import normalise
 
 
 def org_country(actor: Actor) -> str:
@@ -151,20 +152,62 @@ def delete_record(actor: Actor, record: models.Model, object_type: str) -> None:
             reindex_records(model, ids)
 
 
-def subject_for_email(email: str) -> Subject:
-    """One person, one subject: a contact or lead with the same email is the same person."""
+Name = tuple[str, str]  # first and last name, normalised (`names_of`)
+
+
+def names_of(first_name: str | None, last_name: str | None) -> Name:
+    return normalise(first_name or ""), normalise(last_name or "")
+
+
+def same_person(one: Name, other: Name) -> bool:
+    """Whether two records with one email are one person: unless their first names or their
+    last names, where both are given, disagree (a family sharing an address). A name written
+    shorter agrees ("I. Vogt" with "Ines Vogt", "Lovelace" with "Ada Lovelace")."""
+    return all(_names_agree(mine, theirs) for mine, theirs in zip(one, other, strict=True) if mine and theirs)
+
+
+def _names_agree(name: str, other: str) -> bool:
+    """Each word of the shorter name is a word of the longer or, ending in a dot or a single
+    letter, its initial ("anna" and "anna lena" agree, "greta" and "hans" do not)."""
+    shorter, longer = sorted((name.split(), other.split()), key=len)
+    unmatched = list(longer)
+    for word in shorter:
+        found = next((w for w in unmatched if _words_agree(word, w)), None)
+        if found is None:
+            return False
+        unmatched.remove(found)
+    return True
+
+
+def _words_agree(word: str, other: str) -> bool:
+    def initial(w: str) -> str | None:
+        return w.rstrip(".") or None if w.endswith(".") or len(w) == 1 else None
+
+    mine, theirs = initial(word), initial(other)
+    return word == other or bool(mine and other.startswith(mine)) or bool(theirs and word.startswith(theirs))
+
+
+# Records with one address looked at for its person: a shared mailbox may have hundreds.
+NAMESAKES_LOOKED_AT = 50
+
+
+def subject_for_email(email: str, name: Name = ("", "")) -> Subject:
+    """One person, one subject: a contact or lead with the same email is the same person,
+    unless both are named and the names differ. A family sharing one address are each their
+    own subject, so that none of them sees, corrects or erases another's data."""
     from custos.crm.models import Contact, Lead
 
     if email:
         for model in (Contact, Lead):
-            existing = (
+            rows = (
                 model.objects.annotate(email_lower=Lower("email"))
-                .filter(email_lower=email.lower())
-                .values_list("subject_id", flat=True)
-                .first()
+                .filter(email_lower=email.lower(), subject__isnull=False)
+                .order_by("pk")
+                .values_list("subject_id", "first_name", "last_name")[:NAMESAKES_LOOKED_AT]
             )
-            if existing:
-                return Subject.objects.get(pk=existing)
+            for subject_id, first_name, last_name in rows:
+                if same_person(name, names_of(first_name, last_name)):
+                    return Subject.objects.get(pk=subject_id)
     return Subject.objects.create()
 
 

@@ -202,7 +202,8 @@ def request_create(
         raise ValidationFailed(cleaner.errors)
     if subject is None:
         found = subjects_with_email(email)
-        subject = found[0] if found else None
+        # People sharing an address (a family): staff say whose it is (`request_identify`).
+        subject = found[0] if len(found) == 1 else None
     now = timezone.now()
     with transaction.atomic():
         request = PrivacyRequest.objects.create(
@@ -222,6 +223,27 @@ def request_create(
             object_id=request.pk,
             extra={"kind": kind, "source": source},
         )
+    return request
+
+
+def request_people(request: PrivacyRequest) -> list[Subject]:
+    """The people on record with the request's email: several where they share an address."""
+    return subjects_with_email(request.email) if request.email else []
+
+
+def request_identify(*, actor: Actor, request: PrivacyRequest, subject_id: Any) -> PrivacyRequest:
+    """Say which of the people sharing the request's email it is from, before it is carried
+    out: carried out for all of them, one would get, correct or erase another's data."""
+    actor.require("privacy_request.change")
+    with transaction.atomic():
+        request = _locked(request)
+        _require_open(request)
+        chosen = next((s for s in request_people(request) if str(s.pk) == str(subject_id)), None)
+        if chosen is None:
+            raise ValidationFailed.single("subject", _("Choose one of the people with this email address."))
+        request.subject = chosen
+        request.save(update_fields=["subject"])
+        _step(actor, request, "identify")
     return request
 
 
@@ -478,6 +500,8 @@ def request_complete(*, actor: Actor, request: PrivacyRequest, corrections: Any 
         _require_open(request)
         if request.verified_at is None:
             raise Conflict(_("Verify the requester's identity before completing the request."))
+        if request.subject is None and len(request_people(request)) > 1:
+            raise Conflict(_("Several people share this email address: choose whose request it is first."))
         if cleaned_corrections is not None:
             request.details = {**request.details, "corrections": cleaned_corrections}
             request.save(update_fields=["details"])

@@ -55,7 +55,7 @@ def subject(cast: Any, as_tenant: None) -> Subject:
             "health_notes": "-penicillin allergy",
         },
     )
-    lead_create(actor=olive, data={"first_name": "Zofia", "last_name": "Żabińska", "email": "zofia@example.org"})
+    lead_create(actor=olive, data={"last_name": "Żabińska", "email": "zofia@example.org"})  # the same person
     purpose = purpose_create(
         actor=olive,
         data={"key": "newsletter", "legal_basis": "consent", "names": {"en": "Newsletter", "ar": "النشرة الإخبارية"}},

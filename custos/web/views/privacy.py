@@ -343,8 +343,30 @@ def _detail_page(
                 for name, value in sorted(found.details.get("corrections", {}).items())
             ],
             "note": found.details.get("note", ""),
+            "people": _people_to_choose(actor, found),
         },
     )
+
+
+def _people_to_choose(actor: Actor, found: PrivacyRequest) -> list[tuple[Subject, str]]:
+    """Where several people share the request's email: each, with a name where the role may
+    see contacts, for staff to say whose request it is."""
+    if found.subject is not None or not found.is_open or not actor.can("privacy_request.change"):
+        return []
+    people = requests_service.request_people(found)
+    if len(people) < 2:
+        return []
+    return [(person, _name_of(actor, person)) for person in people]
+
+
+def _name_of(actor: Actor, subject: Subject) -> str:
+    if not actor.can("contact.view"):
+        return ""
+    for records in (contact_list(actor), lead_list(actor)):
+        row = records.filter(subject=subject).values_list("first_name", "last_name").first()
+        if row:
+            return " ".join(part for part in row if part)
+    return ""
 
 
 def privacy_request_detail_view(request: HttpRequest, request_id: str) -> HttpResponse:
@@ -381,6 +403,20 @@ def _step_view(request: HttpRequest, request_id: str, step: str) -> HttpResponse
             return redirect("web:privacy-request-detail", found.pk)
     forms_by_step: dict[str, Any] = {f"{step}_form": form}
     return _detail_page(request, found, **forms_by_step)
+
+
+@require_POST
+def privacy_request_person_view(request: HttpRequest, request_id: str) -> HttpResponse:
+    """Whose request it is, where several people share its email."""
+    actor = actor_of(request)
+    found = access_request(actor, request_id)
+    try:
+        requests_service.request_identify(actor=actor, request=found, subject_id=request.POST.get("subject"))
+    except (ValidationFailed, Conflict) as error:
+        messages.error(request, error.errors[0].message if isinstance(error, ValidationFailed) else error.detail)
+    else:
+        messages.success(request, _("The request is now this person's."))
+    return redirect("web:privacy-request-detail", found.pk)
 
 
 @require_POST
@@ -773,6 +809,7 @@ urlpatterns: list[URLPattern] = [
     path("privacy/requests/new/", privacy_request_create_view, name="privacy-request-create"),
     path("privacy/requests/<str:request_id>/", privacy_request_detail_view, name="privacy-request-detail"),
     path("privacy/requests/<str:request_id>/verify/", privacy_request_verify_view, name="privacy-request-verify"),
+    path("privacy/requests/<str:request_id>/person/", privacy_request_person_view, name="privacy-request-person"),
     path("privacy/requests/<str:request_id>/extend/", privacy_request_extend_view, name="privacy-request-extend"),
     path("privacy/requests/<str:request_id>/reject/", privacy_request_reject_view, name="privacy-request-reject"),
     path("privacy/requests/<str:request_id>/complete/", privacy_request_complete_view, name="privacy-request-complete"),

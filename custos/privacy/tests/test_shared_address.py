@@ -1,0 +1,115 @@
+"""A family sharing one email address: each their own person, whose data none of the others
+sees, corrects or erases, in the staff UI, the API, the portal and an import."""
+
+import io
+
+import pytest
+
+from custos.api.tests.helpers import created, ok, post, problem
+from custos.core.tenancy import tenant_scope
+from custos.crm.imports import import_start, import_upload
+from custos.crm.models import Contact, ImportJob
+from custos.crm.services.leads import lead_create
+from custos.crm.services.people import contact_create
+from custos.privacy.models import PrivacyRequest
+from custos.privacy.services.reports import access_report
+from custos.testing import api_client, run_tasks, web_client
+
+FAMILY = "family@example.org"
+
+
+@pytest.fixture
+def family(cast):
+    """Greta and her father Hans, one address; Hans's health notes are his alone."""
+    actor = cast.actor(cast.alice)
+    with tenant_scope(cast.org_a):
+        greta = contact_create(actor=actor, data={"first_name": "Greta", "last_name": "Lind", "email": FAMILY})
+        hans = contact_create(
+            actor=actor,
+            data={"first_name": "Hans", "last_name": "Lind", "email": FAMILY, "health_notes": "Diabetes"},
+        )
+    return greta, hans
+
+
+def test_people_sharing_an_address_are_each_their_own_person(cast, family):
+    greta, hans = family
+    actor = cast.actor(cast.alice)
+    with tenant_scope(cast.org_a):
+        again = contact_create(actor=actor, data={"first_name": "greta", "last_name": "LIND", "email": FAMILY})
+        unnamed_lead = lead_create(actor=actor, data={"email": FAMILY.upper()})
+        report = access_report(greta.subject, language="en")
+
+    assert greta.subject_id != hans.subject_id
+    assert again.subject_id == greta.subject_id  # the same name, written otherwise: the same person
+    assert unnamed_lead.subject_id == greta.subject_id  # no name: the address alone says who
+    assert "Diabetes" not in str(report) and "Hans" not in str(report)
+
+
+def test_a_request_from_a_shared_address_is_carried_out_for_the_person_staff_choose(cast, family):
+    greta, hans = family
+    client = api_client(cast, cast.alice)
+    request = created(client, "/api/v1/privacy/requests", kind="erasure", email=FAMILY)
+    ok(post(client, f"/api/v1/privacy/requests/{request['id']}/verify", {"reason": "Hans came to the desk"}))
+
+    refused = problem(post(client, f"/api/v1/privacy/requests/{request['id']}/complete"), 409)
+    assert refused["detail"] == "Several people share this email address: choose whose request it is first."
+
+    staff = web_client(cast.alice)
+    page = staff.get(f"/privacy/requests/{request['id']}/").content.decode()
+    assert "Whose request is it?" in page and "Greta Lind" in page and "Hans Lind" in page
+    staff.post(f"/privacy/requests/{request['id']}/person/", {"subject": str(hans.subject_id)})
+    done = ok(post(client, f"/api/v1/privacy/requests/{request['id']}/complete"))
+
+    assert done["status"] == "completed"
+    with tenant_scope(cast.org_a):
+        assert Contact.objects.get(pk=hans.pk).first_name == ""
+        assert Contact.objects.get(pk=greta.pk).first_name == "Greta"
+
+
+def test_only_a_person_with_the_address_may_be_chosen(cast, family):
+    client = api_client(cast, cast.alice)
+    other = created(client, "/api/v1/contacts", first_name="Olga", email="olga@example.org")
+    request = created(client, "/api/v1/privacy/requests", kind="access", email=FAMILY)
+
+    web_client(cast.alice).post(f"/privacy/requests/{request['id']}/person/", {"subject": other["subject"]})
+
+    with tenant_scope(cast.org_a):
+        assert PrivacyRequest.objects.get(pk=request["id"]).subject_id is None
+
+
+def test_an_import_creating_a_family_member_gives_them_their_own_person(cast, family):
+    greta, _hans = family
+    actor = cast.actor(cast.alice)
+    text = "Vorname,Nachname,E-Mail\nEmil,Lind,family@example.org\nGreta,Lind,family@example.org\n"
+    with tenant_scope(cast.org_a):
+        job = import_upload(actor=actor, object_type="contact", file_name="f.csv", stream=io.BytesIO(text.encode()))
+        mapping = {"Vorname": "first_name", "Nachname": "last_name", "E-Mail": "email"}
+        import_start(actor=actor, job=job, mapping=mapping, duplicates="create")
+    run_tasks()
+    with tenant_scope(cast.org_a):
+        assert ImportJob.objects.get(pk=job.pk).created_count == 2
+        emil = Contact.objects.get(first_name="Emil")
+        greta_again = Contact.objects.exclude(pk=greta.pk).get(first_name="Greta")
+    assert emil.subject_id not in (greta.subject_id, _hans.subject_id)
+    assert greta_again.subject_id == greta.subject_id
+
+
+@pytest.mark.parametrize(
+    ("one", "other", "same"),
+    [
+        (("Ines", "Vogt"), ("I.", "Vogt"), True),
+        (("Ada", "Lovelace"), ("", "Lovelace"), True),
+        (("Hans", "Lind"), ("H", "Lind"), True),
+        (("Jürgen", "Müller"), ("JURGEN", "MULLER"), True),
+        (("", ""), ("Hans", "Lind"), True),  # unnamed: the address alone says who
+        (("Greta", ""), ("", "Lind"), True),  # no name given on both: nothing disagrees
+        (("Anna", "Lind"), ("Anna Lena", "Lind"), True),
+        (("Greta", "Lind"), ("Hans", "Lind"), False),
+        (("Ada", "Lovelace"), ("Ada", "Byron"), False),
+    ],
+)
+def test_two_names_with_one_address_are_one_person_unless_they_disagree(one, other, same):
+    from custos.crm.services.records import names_of, same_person
+
+    assert same_person(names_of(*one), names_of(*other)) is same
+    assert same_person(names_of(*other), names_of(*one)) is same
