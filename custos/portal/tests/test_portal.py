@@ -220,6 +220,17 @@ def test_correcting_the_phone_applies_at_once_as_a_completed_rectification(cast,
         assert "7654321" not in json.dumps(list(AuditEntry.objects.values("extra", "fields")))
 
 
+def test_a_chosen_value_is_not_offered_as_text_to_type(cast, greta):
+    """The contact's language is one of a list ("de"), not a box where "Deutsch" is an error."""
+    with tenant_scope(cast.org_a):
+        Contact.objects.filter(pk=greta.pk).update(language="de")
+    client, _ = opened(cast, greta)
+
+    form = client.get(f"{PORTAL}/me/correct/").content.decode()
+
+    assert 'id="field-city"' in form and 'id="field-language"' not in form
+
+
 def test_bad_input_is_named_and_changes_nothing(cast, greta):
     client, _ = opened(cast, greta)
     response = client.post(f"{PORTAL}/me/correct/", {"email": "broken", "phone": "030 7654321", "last_name": ""})

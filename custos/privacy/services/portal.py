@@ -438,6 +438,7 @@ def portal_editable_fields(subject: Subject) -> list[EditableField]:
             if category in editable
             and name not in _NOT_EDITABLE_FIELDS
             and isinstance(model_field(declaration.model, name), models.CharField)
+            and not model_field(declaration.model, name).choices  # chosen, not typed (a language)
         ]
         if not names:
             continue
