@@ -231,7 +231,13 @@ def _inspect(path: Path, file_name: str) -> dict[str, Any]:
                 workbook.close()
         except (InvalidFileException, KeyError, OSError, ValueError, zipfile.BadZipFile) as error:
             raise ImportFileError(_("This is not a readable XLSX file.")) from error
-        return {"file_format": "xlsx", "encoding": "", "delimiter": "", "headers": headers, "total_rows": total}
+        return {
+            "file_format": "xlsx",
+            "encoding": "",
+            "delimiter": "",
+            "headers": _distinct(headers),
+            "total_rows": total,
+        }
     if b"\x00" in head and not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise ImportFileError(_("This does not look like a CSV or XLSX file."))
     encoding = _detect_encoding(head)
@@ -248,7 +254,29 @@ def _inspect(path: Path, file_name: str) -> dict[str, Any]:
         ) from error
     if not any(headers):
         raise ImportFileError(_("The file has no header row naming its columns."))
-    return {"file_format": "csv", "encoding": encoding, "delimiter": delimiter, "headers": headers, "total_rows": total}
+    return {
+        "file_format": "csv",
+        "encoding": encoding,
+        "delimiter": delimiter,
+        "headers": _distinct(headers),
+        "total_rows": total,
+    }
+
+
+def _distinct(headers: list[str]) -> list[str]:
+    """The headers, each naming one column: a mapping is kept by header, and two columns of
+    one name (or none) would take each other's cells. An empty one becomes "Column 3", a
+    repeated one "Name (2)"."""
+    named: list[str] = []
+    for index, header in enumerate(headers):
+        header = header or _("Column %(number)d") % {"number": index + 1}
+        taken = {h.lower() for h in named}
+        candidate, copy = header, 1
+        while candidate.lower() in taken:
+            copy += 1
+            candidate = f"{header} ({copy})"
+        named.append(candidate)
+    return named
 
 
 def _headers_key(headers: list[str]) -> str:

@@ -375,6 +375,18 @@ def test_the_undo_window_closes_and_abandoned_uploads_go(cast):
     assert not Path(abandoned.file_path).exists()
 
 
+def test_columns_without_a_name_or_of_one_name_each_keep_their_own_cells(cast):
+    text = "Nachname,E-Mail,,,Nachname\nLind,lind@example.org,Bonn,intern: schlechter Zahler,Lindqvist\n"
+    job = _upload(cast, _csv(text))
+    assert job.headers == ["Nachname", "E-Mail", "Column 3", "Column 4", "Nachname (2)"]
+
+    job = _run(cast, job, mapping={"Nachname (2)": "last_name", "E-Mail": "email", "Column 3": "city"})
+
+    assert job.created_count == 1
+    with tenant_scope(cast.org_a):
+        assert Contact.objects.values_list("last_name", "city").get() == ("Lindqvist", "Bonn")
+
+
 def test_an_update_changes_what_the_file_gives_and_keeps_the_rest(cast):
     """No owner column: the contact keeps its owner (not the importer). A custom column: the
     contact's other custom values stay."""
