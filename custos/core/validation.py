@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
 from custos.core.errors import FieldError
 
@@ -25,10 +25,67 @@ from custos.core.errors import FieldError
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202d\u202e]")
 # Line breaks, besides \n and \r: a one-line text holds none.
 _BREAKS = ("\n", "\r", "\u2028", "\u2029")
+AMBIGUOUS = gettext_lazy("Write this number without a thousands separator (such as 1500), or with one or two decimals.")
 TAG_PATTERN = re.compile(r"^[^\x00-\x1f\x7f]{1,50}$")
 FIELD_KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
 CURRENCIES = frozenset(list_currencies())
 COUNTRIES = frozenset(phonenumbers.SUPPORTED_REGIONS)
+
+
+_NUMBER_TEXT = re.compile(r"^[+-]?(\d[\d.,]*|[.,]\d+)$")
+_GROUP_SPACES = re.compile(r"(?<=\d)[ \u00a0\u202f'](?=\d)")  # "1 250,50", "1'250.50"
+
+
+class AmbiguousNumber(ValueError):
+    """ "1.500" or "1,500": fifteen hundred in German, one and a half in English."""
+
+
+def read_number(text: str) -> Decimal:
+    """A number as people write it: "1250,50", "1.250,50", "1,250.50", "1 250,50". Where both
+    separators appear, the last is the decimal one; one repeated groups thousands. A single
+    separator before exactly three digits is `AmbiguousNumber`; anything else not a number,
+    `ValueError`."""
+    compact = _GROUP_SPACES.sub("", text.strip())
+    if not _NUMBER_TEXT.match(compact):
+        raise ValueError(text)
+    sign, digits = ("-", compact[1:]) if compact[0] in "+-" else ("", compact)
+    sign = "" if compact[0] == "+" else sign
+    separators = [ch for ch in digits if ch in ".,"]
+    if len(set(separators)) == 2:
+        decimal_mark = separators[-1]
+        if separators.count(decimal_mark) > 1:
+            raise ValueError(text)
+        grouped, fraction = digits.rsplit(decimal_mark, 1)
+        whole = _ungrouped(grouped, "," if decimal_mark == "." else ".", text)
+    elif len(separators) > 1:
+        whole, fraction = _ungrouped(digits, separators[0], text), ""
+    elif separators:
+        whole, fraction = digits.split(separators[0])
+        if len(fraction) == 3 and whole not in ("", "0"):
+            raise AmbiguousNumber(text)
+    else:
+        whole, fraction = digits, ""
+    try:
+        return Decimal(f"{sign}{whole}.{fraction}" if fraction else f"{sign}{whole}")
+    except InvalidOperation as error:
+        raise ValueError(text) from error
+
+
+def is_ambiguous(text: str) -> bool:
+    try:
+        read_number(text)
+    except AmbiguousNumber:
+        return True
+    except ValueError:
+        return False
+    return False
+
+
+def _ungrouped(digits: str, mark: str, text: str) -> str:
+    head, *groups = digits.split(mark)
+    if not head or len(head) > 3 or any(len(group) != 3 for group in groups):
+        raise ValueError(text)
+    return head + "".join(groups)
 
 
 class Cleaner:
@@ -99,8 +156,11 @@ class Cleaner:
             self.fail(field, _("Enter an amount such as 1250.50."))
             return None
         try:
-            amount = Decimal(str(value).strip())
-        except InvalidOperation:
+            amount = read_number(value) if isinstance(value, str) else Decimal(str(value))
+        except AmbiguousNumber:
+            self.fail(field, str(AMBIGUOUS))
+            return None
+        except (ValueError, InvalidOperation):
             self.fail(field, _("Enter an amount such as 1250.50."))
             return None
         if not amount.is_finite() or amount.as_tuple().exponent < -2:  # type: ignore[operator]

@@ -52,6 +52,25 @@ def test_an_owner_defines_fields_and_members_write_checked_values(cast):
     assert [f["key"] for f in listed["items"]] == ["plan", "since"]
 
 
+def test_numbers_are_read_as_written_in_europe_and_an_ambiguous_one_is_asked_about(cast):
+    admin = api_client(cast, cast.olive)
+    _field(admin, object_type="contact", key="visits", label="Visits", kind="number")
+    _field(admin, object_type="contact", key="budget", label="Budget", kind="money")
+
+    body = created(
+        admin, "/api/v1/contacts", last_name="Lind", custom_fields={"visits": "1.250,5", "budget": "1.250,50"}
+    )
+    ambiguous = post(admin, "/api/v1/contacts", {"last_name": "Kim", "custom_fields": {"visits": "1.500"}})
+
+    assert body["custom_fields"] == {"visits": 1250.5, "budget": "1250.50"}
+    assert field_errors(ambiguous) == [
+        {
+            "field": "custom_fields.visits",
+            "message": "Write this number without a thousands separator (such as 1500), or with one or two decimals.",
+        }
+    ]
+
+
 def test_only_the_organisation_settings_right_changes_definitions(cast):
     admin = api_client(cast, cast.olive)
     field = _field(admin, object_type="lead", key="fleet", label="Fleet", kind="number")

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from custos.audit.services import audit_record
 from custos.core.actor import Actor
 from custos.core.errors import ValidationFailed
-from custos.core.validation import FIELD_KEY_PATTERN, Cleaner
+from custos.core.validation import AMBIGUOUS, FIELD_KEY_PATTERN, Cleaner, is_ambiguous, read_number
 from custos.crm.models import Company, Contact, CustomField, Deal, Lead
 
 MODELS: dict[str, type[models.Model]] = {"company": Company, "contact": Contact, "lead": Lead, "deal": Deal}
@@ -179,12 +179,13 @@ def special_values(record: models.Model) -> dict[str, Any]:
 
 
 def parse_number(value: Any) -> Decimal | None:
-    """A finite number given as a JSON number or as text ("12", "3,5")."""
+    """A finite number given as a JSON number or as text ("12", "3,5", "1.250,5"; not "1.500",
+    which is written alike for fifteen hundred and one and a half: `read_number`)."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         return None
     try:
-        number = Decimal(value.strip().replace(",", ".") if isinstance(value, str) else str(value))
-    except ArithmeticError:
+        number = read_number(value) if isinstance(value, str) else Decimal(str(value))
+    except (ValueError, ArithmeticError):
         return None
     return number if number.is_finite() else None
 
@@ -198,7 +199,9 @@ def _clean_value(cleaner: Cleaner, field: CustomField, value: Any) -> Any:
             return cleaner.text(name, value, max_length=10000, multiline=True)
         case CustomField.Kind.NUMBER:
             number = parse_number(value)
-            if number is None:
+            if number is None and isinstance(value, str) and is_ambiguous(value):
+                cleaner.fail(name, str(AMBIGUOUS))
+            elif number is None:
                 cleaner.fail(name, _("Enter a number."))
             elif abs(number) >= MAX_NUMBER:
                 cleaner.fail(name, _("Enter a smaller number."))
