@@ -171,8 +171,24 @@ def _detect_encoding(head: bytes) -> str:
         head.decode("utf-8")
     except UnicodeDecodeError as error:
         if error.start < len(head) - 4:  # not just a character cut off at the end of the sample
-            return "cp1252"
+            return _windows_code_page(head)
     return "utf-8"
+
+
+# Letters Central European Windows (cp1250) has where Western (cp1252) has symbols or nothing:
+# ą ę ł ś ź ż are "¹ ê ³ œ Ÿ ¿" there. German umlauts and ß are the same in both.
+_POLISH_ONLY = frozenset("ąęłśźżĄĘŁŚŹŻ")
+
+
+def _windows_code_page(head: bytes) -> str:
+    """A file saved by Excel on Windows: Polish (cp1250) where its text holds Polish letters
+    there, else Western (cp1252, which reads German and Latin-1 text)."""
+    try:
+        head.decode("cp1252")
+    except UnicodeDecodeError:
+        return "cp1250"  # bytes cp1252 leaves undefined (0x8F is "Ź" in cp1250)
+    polish = sum(char in _POLISH_ONLY for char in head.decode("cp1250", errors="replace"))
+    return "cp1250" if polish >= 2 else "cp1252"
 
 
 def _detect_delimiter(sample: str) -> str:

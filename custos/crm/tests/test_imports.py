@@ -106,6 +106,23 @@ def test_encodings_and_delimiters_are_recognised(cast, encoding, delimiter):
     assert _people(cast) == [("Jürgen", "Müller", "j@example.org", "")]
 
 
+@pytest.mark.parametrize(
+    ("first", "last", "city"),
+    [("Łukasz", "Włodarczyk", "Łódź"), ("Zoë", "Dubois-Müller", "Düsseldorf"), ("Jörg", "Weiß", "Köln")],
+)
+def test_a_file_saved_by_excel_on_windows_reads_in_its_own_code_page(cast, first, last, city):
+    """Polish Windows saves a CSV in cp1250, German and French Windows in cp1252."""
+    encoding = "cp1250" if first == "Łukasz" else "cp1252"
+    text = f"Vorname;Nachname;Stadt\n{first};{last};{city}\n"
+    mapping = {"Vorname": "first_name", "Nachname": "last_name", "Stadt": "city"}
+
+    job = _run(cast, _upload(cast, _csv(text, encoding)), mapping=mapping)
+
+    assert job.created_count == 1
+    with tenant_scope(cast.org_a):
+        assert Contact.objects.values_list("first_name", "last_name", "city").get() == (first, last, city)
+
+
 def test_an_xlsx_file_imports_too(cast):
     workbook = Workbook()
     sheet = workbook.active
