@@ -38,7 +38,13 @@ from custos.privacy.registry import declaration_of, declarations, linked_to, sub
 from custos.privacy.services.hooks import records_changed, records_redacted
 from custos.privacy.services.journal import journal_append
 from custos.privacy.services.processors import PERSON_ERASED, recipients_give_up
-from custos.privacy.services.subjects import identifier_fields, identifiers_of, no_identifiers, phone_variants
+from custos.privacy.services.subjects import (
+    identifier_fields,
+    identifiers_of,
+    no_identifiers,
+    phone_variants,
+    subjects_with_email,
+)
 from custos.privacy.services.suppression import suppress_subject
 
 logger = logging.getLogger(__name__)
@@ -501,12 +507,14 @@ def subject_erase(*, actor: Actor, subject: Subject) -> ErasurePlan:
             return _plan(subject, _own_ids(subject), [], holds=[])
         # Found once, before anything changes: finding them needs the person's values.
         own, identifiers = _own_records(subject)
-        # Requests received before the address was on record name the person by email only.
-        if identifiers["email"]:
+        # Requests received before the address was on record name the person by email only;
+        # not one from an address others share too, which waits for staff to say whose it is.
+        own_addresses = [e for e in identifiers["email"] if [s.pk for s in subjects_with_email(e)] == [subject.pk]]
+        if own_addresses:
             linked = (
                 PrivacyRequest.objects.filter(subject__isnull=True)
                 .annotate(_email=Lower("email"))
-                .filter(_email__in=identifiers["email"])
+                .filter(_email__in=own_addresses)
                 .update(subject=subject)
             )
             if linked:  # now records of the person too

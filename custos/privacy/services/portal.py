@@ -329,7 +329,7 @@ def _send_portal_link(org_id: str, subject_id: str, language: str, created_by: s
     subject = Subject.objects.filter(pk=subject_id).exclude(state=Subject.State.ERASED).first()
     if subject is None:
         return False
-    emails = sorted(identifiers_of(subject)["email"])
+    emails = sorted(identifiers_of(subject, requests=False)["email"])
     if not emails:
         return False
     organization = Organization.objects.get(pk=org_id)

@@ -500,7 +500,7 @@ def request_complete(*, actor: Actor, request: PrivacyRequest, corrections: Any 
         _require_open(request)
         if request.verified_at is None:
             raise Conflict(_("Verify the requester's identity before completing the request."))
-        if request.subject is None and len(request_people(request)) > 1:
+        if request.subject is None and request_people(request):  # several, or someone since
             raise Conflict(_("Several people share this email address: choose whose request it is first."))
         if cleaned_corrections is not None:
             request.details = {**request.details, "corrections": cleaned_corrections}

@@ -36,6 +36,8 @@ def subjects_with_email(email: str) -> list[Subject]:
         path = declaration.subject
         if not isinstance(path, str) or not path.endswith("subject") or declaration.copy_of_personal_data:
             continue
+        if declaration.model._meta.label == "privacy.PrivacyRequest":
+            continue  # the address a request came from is evidence: a corrected one finds no one
         for name in _email_fields(declaration.model, declaration.fields):
             rows = (
                 declaration.model._default_manager.annotate(_email=Lower(name))
@@ -87,12 +89,16 @@ def no_identifiers() -> dict[str, set[str]]:
     return {"email": set(), "phone": set(), "name": set()}
 
 
-def identifiers_of(subject: Subject) -> dict[str, set[str]]:
-    """The values by which a person is recognised in text and lists: emails, phones, full names."""
+def identifiers_of(subject: Subject, *, requests: bool = True) -> dict[str, set[str]]:
+    """The values by which a person is recognised in text and lists: emails, phones, full names.
+    `requests`: with the addresses their privacy requests came from (evidence, kept after a
+    correction: an erasure still looks for them; a mail to the person does not go there)."""
     from custos.privacy.registry import records_of
 
     found = no_identifiers()
     for records in records_of(subject):
+        if not requests and records.declaration.model._meta.label == "privacy.PrivacyRequest":
+            continue
         wanted = identifier_fields(records.declaration)
         if wanted is None:
             continue

@@ -113,3 +113,44 @@ def test_two_names_with_one_address_are_one_person_unless_they_disagree(one, oth
 
     assert same_person(names_of(*one), names_of(*other)) is same
     assert same_person(names_of(*other), names_of(*one)) is same
+
+
+def test_erasing_one_person_leaves_the_others_waiting_request_alone(cast, family):
+    from custos.privacy.services.erasure import subject_erase
+
+    greta, _hans = family
+    client = api_client(cast, cast.alice)
+    waiting = created(client, "/api/v1/privacy/requests", kind="access", email=FAMILY)
+    with tenant_scope(cast.org_a):
+        subject_erase(actor=cast.actor(cast.alice), subject=greta.subject)
+        request = PrivacyRequest.objects.get(pk=waiting["id"])
+    assert (request.subject_id, request.email) == (None, FAMILY)
+
+
+def test_a_request_whose_address_someone_took_since_waits_to_be_told_whose_it_is(cast):
+    client = api_client(cast, cast.alice)
+    request = created(client, "/api/v1/privacy/requests", kind="access", email="later@example.org")
+    created(client, "/api/v1/contacts", first_name="Lena", last_name="Lind", email="later@example.org")
+    ok(post(client, f"/api/v1/privacy/requests/{request['id']}/verify", {"reason": "Known caller"}))
+
+    problem(post(client, f"/api/v1/privacy/requests/{request['id']}/complete"), 409)
+    assert "Whose request is it?" in web_client(cast.alice).get(f"/privacy/requests/{request['id']}/").content.decode()
+
+
+def test_an_address_corrected_away_finds_no_one_though_the_request_keeps_it(cast):
+    from custos.privacy.services.subjects import subjects_with_email
+
+    client = api_client(cast, cast.alice)
+    greta = created(client, "/api/v1/contacts", first_name="Greta", email="old@example.org")
+    request = created(client, "/api/v1/privacy/requests", kind="rectification", email="old@example.org")
+    ok(post(client, f"/api/v1/privacy/requests/{request['id']}/verify", {"reason": "ID card seen"}))
+    ok(
+        post(
+            client, f"/api/v1/privacy/requests/{request['id']}/complete", {"corrections": {"email": "new@example.org"}}
+        )
+    )
+
+    with tenant_scope(cast.org_a):
+        assert PrivacyRequest.objects.get(pk=request["id"]).email == "old@example.org"
+        assert subjects_with_email("old@example.org") == []
+        assert [str(s.pk) for s in subjects_with_email("new@example.org")] == [greta["subject"]]

@@ -354,16 +354,16 @@ def _people_to_choose(actor: Actor, found: PrivacyRequest) -> list[tuple[Subject
     if found.subject is not None or not found.is_open or not actor.can("privacy_request.change"):
         return []
     people = requests_service.request_people(found)
-    if len(people) < 2:
+    if not people:
         return []
     return [(person, _name_of(actor, person)) for person in people]
 
 
 def _name_of(actor: Actor, subject: Subject) -> str:
-    if not actor.can("contact.view"):
-        return ""
-    for records in (contact_list(actor), lead_list(actor)):
-        row = records.filter(subject=subject).values_list("first_name", "last_name").first()
+    for kind, records_of_kind in (("contact", contact_list), ("lead", lead_list)):
+        if not actor.can(f"{kind}.view") or {"first_name", "last_name"} & actor.hidden_fields_of(kind):
+            continue
+        row = records_of_kind(actor).filter(subject=subject).values_list("first_name", "last_name").first()
         if row:
             return " ".join(part for part in row if part)
     return ""
