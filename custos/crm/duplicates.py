@@ -31,7 +31,7 @@ from custos.crm.search import reindex, unindex
 from custos.crm.selectors.records import scoped
 from custos.crm.services.custom_fields import dump_special, special_values
 from custos.crm.services.people import POINT_FIELDS
-from custos.crm.services.records import org_country
+from custos.crm.services.records import Name, names_of, org_country, same_person
 from custos.privacy.models import Subject
 from custos.privacy.registry import subject_models
 from custos.privacy.services.restriction import require_processable
@@ -216,14 +216,14 @@ class StoredPeople:
     phone number and name, by name and company; the batch adds the contacts it creates or
     changes (`add`), so that a later row finds them as it would find them stored."""
 
-    by_email: dict[str, Contact] = field(default_factory=dict)
+    by_email: dict[str, list[Contact]] = field(default_factory=dict)
     by_phone: dict[tuple[str, str], list[Contact]] = field(default_factory=dict)
     by_name: dict[tuple[str, str], list[Contact]] = field(default_factory=dict)
 
     def add(self, contact: Contact) -> None:
         name = person_name(contact.__dict__)
         if contact.email:
-            self.by_email.setdefault(contact.email.lower(), contact)
+            self.by_email.setdefault(contact.email.lower(), []).append(contact)
         if contact.phone:
             self.by_phone.setdefault((contact.phone, name), []).append(contact)
         if name:
@@ -237,8 +237,8 @@ class StoredPeople:
         gives; without a company, one holding no email or phone either."""
         email = str(data.get("email") or "").strip().lower()
         if email:
-            found = self.by_email.get(email)
-            if found is not None and found.email.lower() == email:
+            found = self.with_email(email, names_of(data.get("first_name"), data.get("last_name")))
+            if found is not None:
                 return found
         name = person_name(data)
         if not name:
@@ -258,8 +258,16 @@ class StoredPeople:
                 return contact
         return None
 
+    def with_email(self, email: str, names: Name) -> Contact | None:
+        """The contact holding this email whose names agree with these (`same_person`): people
+        sharing an address (a family) are each found by their own names. Where one contact
+        alone holds it, that one, whatever its name: a name changed since (Ute Alt, now Neu)."""
+        holding = [contact for contact in self.by_email.get(email, []) if contact.email.lower() == email]
+        agreeing = (c for c in holding if same_person(names, names_of(c.first_name, c.last_name)))
+        return next(agreeing, None) or (holding[0] if len(holding) == 1 else None)
+
     def contacts(self) -> list[Contact]:
-        found = {c.pk: c for c in self.by_email.values()}
+        found = {c.pk: c for group in self.by_email.values() for c in group}
         for group in (*self.by_phone.values(), *self.by_name.values()):
             found.update((c.pk, c) for c in group)
         return list(found.values())

@@ -67,7 +67,7 @@ from custos.crm.search import index_new, prepare_new, reindex_many
 from custos.crm.selectors.records import scoped
 from custos.crm.services.custom_fields import dump_special, fields_of, special_values
 from custos.crm.services.people import POINT_FIELDS, clean_contact
-from custos.crm.services.records import names_of, org_country, same_person
+from custos.crm.services.records import Name, names_of, org_country, same_person
 from custos.privacy.models import Subject
 from custos.privacy.services.restriction import refusal
 from custos.privacy.services.suppression import suppressed_among
@@ -773,17 +773,27 @@ def _write_batch(
         # One person, one subject: a new row joins the subject of a contact or lead with its email,
         # unless both are named differently (`same_person`). A restricted person is not joined (a
         # form refuses that contact too): their states.
-        subjects = {email: c.subject_id for email, c in existing.by_email.items()}
-        states = {email: getattr(c, "subject_state", None) for email, c in existing.by_email.items()}
-        names = {email: names_of(c.first_name, c.last_name) for email, c in existing.by_email.items()}
+        # Each address's people: (subject, its state, names), in the order found.
+        holders: dict[str, list[tuple[Any, Any, Name]]] = {
+            email: [
+                (c.subject_id, getattr(c, "subject_state", None), names_of(c.first_name, c.last_name)) for c in group
+            ]
+            for email, group in existing.by_email.items()
+        }
         for lead in (
             Lead.objects.annotate(email_lower=Lower("email"), subject_state=F("subject__state"))
-            .filter(email_lower__in=emails - set(subjects))
+            .filter(email_lower__in=emails - set(holders))
             .only("email", "subject_id", "first_name", "last_name")
+            .order_by("pk")
         ):
-            subjects[lead.email.lower()] = lead.subject_id
-            states[lead.email.lower()] = lead.subject_state
-            names[lead.email.lower()] = names_of(lead.first_name, lead.last_name)
+            holders.setdefault(lead.email.lower(), []).append(
+                (lead.subject_id, lead.subject_state, names_of(lead.first_name, lead.last_name))
+            )
+
+        def holder(email: str, names: Name) -> tuple[Any, Any, Name] | None:
+            """The person at this address the row's names agree with (`same_person`)."""
+            return next((h for h in holders.get(email, []) if same_person(h[2], names)), None) if email else None
+
         created: list[Contact] = []
         new_subjects: list[Subject] = []
         touched: list[Contact] = []
@@ -835,7 +845,8 @@ def _write_batch(
                 duplicate
                 and email
                 and duplicate.email.lower() != email
-                and subjects.get(email) not in (None, duplicate.subject_id)
+                and (owner := holder(email, names_of(outcome.data.get("first_name"), outcome.data.get("last_name"))))
+                and owner[0] != duplicate.subject_id
             ):
                 duplicate = None  # found by phone, but the email is another record's person: one person, one subject
             if duplicate and locked.duplicates == ImportJob.Duplicates.SKIP:
@@ -906,8 +917,8 @@ def _write_batch(
                     rehearsed[duplicate.pk] = duplicate
                 continue
             row_names = names_of(outcome.data.get("first_name"), outcome.data.get("last_name"))
-            joins = bool(email) and email in subjects and same_person(names.get(email, ("", "")), row_names)
-            refused = refusal(states.get(email)) if joins else ""
+            joined = holder(email, row_names)
+            refused = refusal(joined[1]) if joined else ""
             if refused:  # the email is a restricted person's: no contact joins them
                 rejected.append((outcome.row, "", refused))
                 locked.rejected_count += 1
@@ -917,14 +928,14 @@ def _write_batch(
                 outcome.data.get("phone"),
             }
             if write:
-                subject_id = subjects[email] if joins else None
+                subject_id = joined[0] if joined else None
                 if subject_id is None:
                     subject = _new(Subject, {})
                     new_subjects.append(subject)
                     fresh_subjects[subject.pk] = subject
                     subject_id = subject.pk
-                    if email and email not in subjects:
-                        subjects[email], names[email] = subject_id, row_names
+                    if email:
+                        holders.setdefault(email, []).append((subject_id, None, row_names))
                 contact = _new(Contact, {"subject_id": subject_id, **outcome.data})
                 if outcome.company is not None:
                     contact.company = outcome.company

@@ -154,3 +154,21 @@ def test_an_address_corrected_away_finds_no_one_though_the_request_keeps_it(cast
         assert PrivacyRequest.objects.get(pk=request["id"]).email == "old@example.org"
         assert subjects_with_email("old@example.org") == []
         assert [str(s.pk) for s in subjects_with_email("new@example.org")] == [greta["subject"]]
+
+
+def test_an_update_import_reaches_the_family_member_it_names_and_no_other(cast, family):
+    greta, hans = family
+    actor = cast.actor(cast.alice)
+    text = "Vorname,Nachname,E-Mail,Stadt\nHans,Lind,family@example.org,Bonn\nEmil,Lind,family@example.org,Köln\n"
+    with tenant_scope(cast.org_a):
+        job = import_upload(actor=actor, object_type="contact", file_name="f.csv", stream=io.BytesIO(text.encode()))
+        mapping = {"Vorname": "first_name", "Nachname": "last_name", "E-Mail": "email", "Stadt": "city"}
+        import_start(actor=actor, job=job, mapping=mapping, duplicates="update")
+    run_tasks()
+    with tenant_scope(cast.org_a):
+        job = ImportJob.objects.get(pk=job.pk)
+        assert (job.updated_count, job.created_count) == (1, 1)
+        assert Contact.objects.get(pk=hans.pk).city == "Bonn"
+        assert (Contact.objects.get(pk=greta.pk).first_name, Contact.objects.get(pk=greta.pk).city) == ("Greta", "")
+        emil = Contact.objects.get(first_name="Emil")
+    assert emil.subject_id not in (greta.subject_id, hans.subject_id)
