@@ -31,6 +31,19 @@ def family(cast):
     return greta, hans
 
 
+def _imported(cast, rows, duplicates):
+    """An import of these rows (first name, last name, email, city), run by the worker."""
+    actor = cast.actor(cast.alice)
+    text = "Vorname,Nachname,E-Mail,Stadt\n" + rows
+    with tenant_scope(cast.org_a):
+        job = import_upload(actor=actor, object_type="contact", file_name="f.csv", stream=io.BytesIO(text.encode()))
+        mapping = {"Vorname": "first_name", "Nachname": "last_name", "E-Mail": "email", "Stadt": "city"}
+        import_start(actor=actor, job=job, mapping=mapping, duplicates=duplicates)
+    run_tasks()
+    with tenant_scope(cast.org_a):
+        return ImportJob.objects.get(pk=job.pk)
+
+
 def test_people_sharing_an_address_are_each_their_own_person(cast, family):
     greta, hans = family
     actor = cast.actor(cast.alice)
@@ -79,15 +92,9 @@ def test_only_a_person_with_the_address_may_be_chosen(cast, family):
 
 def test_an_import_creating_a_family_member_gives_them_their_own_person(cast, family):
     greta, _hans = family
-    actor = cast.actor(cast.alice)
-    text = "Vorname,Nachname,E-Mail\nEmil,Lind,family@example.org\nGreta,Lind,family@example.org\n"
+    job = _imported(cast, "Emil,Lind,family@example.org,\nGreta,Lind,family@example.org,\n", "create")
     with tenant_scope(cast.org_a):
-        job = import_upload(actor=actor, object_type="contact", file_name="f.csv", stream=io.BytesIO(text.encode()))
-        mapping = {"Vorname": "first_name", "Nachname": "last_name", "E-Mail": "email"}
-        import_start(actor=actor, job=job, mapping=mapping, duplicates="create")
-    run_tasks()
-    with tenant_scope(cast.org_a):
-        assert ImportJob.objects.get(pk=job.pk).created_count == 2
+        assert job.created_count == 2
         emil = Contact.objects.get(first_name="Emil")
         greta_again = Contact.objects.exclude(pk=greta.pk).get(first_name="Greta")
     assert emil.subject_id not in (greta.subject_id, _hans.subject_id)
@@ -158,15 +165,8 @@ def test_an_address_corrected_away_finds_no_one_though_the_request_keeps_it(cast
 
 def test_an_update_import_reaches_the_family_member_it_names_and_no_other(cast, family):
     greta, hans = family
-    actor = cast.actor(cast.alice)
-    text = "Vorname,Nachname,E-Mail,Stadt\nHans,Lind,family@example.org,Bonn\nEmil,Lind,family@example.org,Köln\n"
+    job = _imported(cast, "Hans,Lind,family@example.org,Bonn\nEmil,Lind,family@example.org,Köln\n", "update")
     with tenant_scope(cast.org_a):
-        job = import_upload(actor=actor, object_type="contact", file_name="f.csv", stream=io.BytesIO(text.encode()))
-        mapping = {"Vorname": "first_name", "Nachname": "last_name", "E-Mail": "email", "Stadt": "city"}
-        import_start(actor=actor, job=job, mapping=mapping, duplicates="update")
-    run_tasks()
-    with tenant_scope(cast.org_a):
-        job = ImportJob.objects.get(pk=job.pk)
         assert (job.updated_count, job.created_count) == (1, 1)
         assert Contact.objects.get(pk=hans.pk).city == "Bonn"
         assert (Contact.objects.get(pk=greta.pk).first_name, Contact.objects.get(pk=greta.pk).city) == ("Greta", "")
