@@ -536,6 +536,33 @@ def reject_request(request: HttpRequest, request_id: str, payload: ReasonIn) -> 
     return _request_detail(requests_service.request_reject(actor=actor, request=found, reason=payload.reason))
 
 
+class PersonIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    subject: str | None = Field(None, description="One of the people `GET …/requests/{id}/people` lists.")
+
+
+@router.get(
+    "/requests/{request_id}/people",
+    response=SubjectPage,
+    summary="The people on record holding a request's email, while it waits to be told whose it is",
+)
+def request_people(request: HttpRequest, request_id: str) -> dict[str, Any]:
+    """Empty once the request is a person's, or when no one holds the email."""
+    found = access_request(actor_of(request), request_id)
+    people = requests_service.request_people(found) if found.subject_id is None and found.is_open else []
+    return {"items": [_subject_out(s, subject_record_counts(s)) for s in people], "next": None}
+
+
+@router.post("/requests/{request_id}/person", response=RequestDetail, summary="Say whose request it is")
+def identify_request(request: HttpRequest, request_id: str, payload: PersonIn) -> dict[str, Any]:
+    """Where several people share the request's email (a family), or someone took it since the
+    request came: completing waits (409) until staff choose one of them here."""
+    actor = actor_of(request)
+    found = access_request(actor, request_id)
+    return _request_detail(requests_service.request_identify(actor=actor, request=found, subject_id=payload.subject))
+
+
 class CompleteIn(Schema):
     model_config = ConfigDict(extra="forbid")
 

@@ -25,7 +25,7 @@ from openpyxl.cell.cell import TYPE_STRING
 
 from custos.audit.services import audit_record
 from custos.core.actor import Actor
-from custos.core.cells import neutralise
+from custos.core.cells import csv_cell, neutralise
 from custos.core.errors import ValidationFailed
 from custos.core.tenancy import tenant_scope
 from custos.crm.models import Contact
@@ -219,10 +219,7 @@ def _csv(columns: list[Column], rows: Iterator[list[Any]]) -> Iterator[bytes]:
 
 
 def _csv_cell(value: Any) -> str:
-    """A spreadsheet set to split at semicolons (German, Polish) opens a comma-separated file
-    split there too: no part after a semicolon may start a formula either ("b;=4+4")."""
-    text = _cell(value)
-    return ";".join(neutralise(part) for part in text.split(";")) if ";" in text else text
+    return csv_cell(_cell(value))
 
 
 def _xlsx(columns: list[Column], rows: Iterator[list[Any]]) -> bytes:

@@ -44,7 +44,7 @@ from django.utils.translation import gettext_lazy
 from custos.accounts.models import Membership
 from custos.audit.services import audit_record
 from custos.core.actor import Actor, RecordScope
-from custos.core.cells import restored
+from custos.core.cells import csv_cell, restored
 from custos.core.db.bulk import insert_rows
 from custos.core.errors import Conflict, FieldError, ValidationFailed
 from custos.core.ids import uuid7
@@ -1316,7 +1316,7 @@ def _rejected_lines(job: ImportJob, header: list[str], language: str | None) -> 
             for name in {problem.field for problem in chunk} - labels.keys():
                 labels[name] = target_label(name)
         for problem in chunk:
-            writer.writerow([problem.row, labels[problem.field], problem.message])
+            writer.writerow([problem.row, csv_cell(labels[problem.field]), csv_cell(problem.message)])
         yield buffer.getvalue().encode()
         if len(chunk) < REPORT_CHUNK:
             return

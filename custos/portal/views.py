@@ -63,7 +63,8 @@ PROBLEMS = {
         404,
         gettext_lazy("This link does not work"),
         gettext_lazy(
-            "The link is not complete or not valid. Please copy the whole link from your email, or ask for a new one."
+            "The link is not complete or no longer valid. Please copy the whole link from your email, or ask for a "
+            "new one. A link stops working once the data it showed has been erased."
         ),
     ),
     LinkProblem.EXPIRED: (
@@ -338,6 +339,7 @@ def consents(request: HttpRequest, *, link: PortalLink, actor: Any, organization
                 "name": in_language(text.names, language),
                 "description": in_language(text.descriptions, language),
                 "granted": bool(state and state.granted),
+                "pending": status == "pending",  # given, not yet confirmed: either answer is open
                 "status": CONSENT_STATES.get(status, status),
                 "since": state.since if state else None,
             }
@@ -403,6 +405,8 @@ def requests(request: HttpRequest, *, link: PortalLink, actor: Any, organization
         choices=list(REQUEST_CHOICES.items()),
         own=own,
         errors=errors,
+        asked=request.POST.get("kind", "") if errors else "",
+        note=request.POST.get("note", "") if errors else "",
         page="requests",
         status=422 if errors else 200,
     )

@@ -527,6 +527,23 @@ def test_columns_become_addresses_and_custom_fields(cast, as_tenant):
     assert report[1:] == ["3,Member,Use true or false."]
 
 
+def test_the_rejected_rows_report_holds_no_formula(cast, as_tenant):
+    """A field's label is the organisation's own text: "=1+1" or "a;@SUM(1)" stays text."""
+    from custos.crm.services.custom_fields import custom_field_create
+
+    admin = cast.actor(cast.olive)
+    custom_field_create(
+        actor=admin,
+        data={"object_type": "contact", "key": "bonus", "label": "=1+1;@SUM(1)", "kind": "yes_no", "category": "none"},
+    )
+    text = "Last name;Bonus\nLind;maybe\n"
+    job = import_upload(actor=admin, object_type="contact", file_name="x.csv", stream=io.BytesIO(text.encode()))
+    import_start(actor=admin, job=job, mapping={"Last name": "last_name", "Bonus": "custom:bonus"}, duplicates="skip")
+    run_tasks()
+
+    assert _report(job).splitlines()[1] == "2,'=1+1;'@SUM(1),Use true or false."
+
+
 def _statements_of_importing(cast, rows: int) -> tuple[int, ImportJob]:
     """Import `rows` rows that use everything a row can ask for: an owner by email, a company
     found by VAT ID or name or made new, a stored person, a person twice in the file."""

@@ -116,6 +116,23 @@ def test_a_revoked_link_answers_410_at_once(cast, greta):
     assert client.get(f"{PORTAL}/me/").status_code == 403  # the session forgot the link
 
 
+def test_after_the_persons_erasure_their_link_says_why_it_may_no_longer_work(cast, greta):
+    """Not only "ask for a new one": after an erasure none would come."""
+    from custos.privacy.services.erasure import subject_erase
+
+    client, _ = opened(cast, greta)
+    _, secret = new_link(cast, greta)
+    with tenant_scope(cast.org_a):
+        subject_erase(actor=cast.actor(cast.alice), subject=greta.subject)
+
+    page = client.get(f"{PORTAL}/me/")
+    landing = Client().get(f"{PORTAL}/l/{secret}/", headers={"Accept-Language": "de"})
+
+    assert "A link stops working once the data it showed has been erased." in page.content.decode()
+    assert "sobald die Daten, die er gezeigt hat, gelöscht wurden" in landing.content.decode()
+    assert "Greta" not in page.content.decode() + landing.content.decode()
+
+
 def test_a_tampered_or_unknown_link_answers_404(cast, greta):
     _, secret = new_link(cast, greta)
     tampered = secret[:-1] + ("A" if secret[-1] != "A" else "B")
@@ -123,7 +140,7 @@ def test_a_tampered_or_unknown_link_answers_404(cast, greta):
     for path in (f"{PORTAL}/l/{tampered}/", f"{PORTAL}/l/nothing-like-a-link/"):
         response = Client().get(path)
         assert response.status_code == 404
-        assert "not valid" in response.content.decode()
+        assert "not complete or no longer valid" in response.content.decode()
 
 
 def test_the_link_lifetime_follows_the_settings(cast, greta):
@@ -264,6 +281,31 @@ def test_withdrawing_consent_lands_in_the_ledger_with_portal_proof(cast, greta):
     assert "Give consent: Newsletter" in client.get(f"{PORTAL}/me/consents/").content.decode()
 
 
+def test_consent_awaiting_confirmation_may_be_given_or_refused(cast, greta):
+    """A web form asked with double opt-in; the person, in the portal, says no instead."""
+    from custos.privacy.models import Purpose
+    from custos.privacy.services.consent import consent_states
+
+    with tenant_scope(cast.org_a):
+        purpose = Purpose.objects.get(key="newsletter")
+        consent_give(
+            actor=cast.actor(cast.alice),
+            subject=greta.subject,
+            purpose=purpose,
+            proof=Proof(source="web_form"),
+            double_opt_in=True,
+        )
+    client, _ = opened(cast, greta)
+    page = client.get(f"{PORTAL}/me/consents/").content.decode()
+    assert "awaiting your confirmation" in page
+    assert "Give consent: Newsletter" in page and "Withdraw consent: Newsletter" in page
+
+    client.post(f"{PORTAL}/me/consents/", {"purpose": "newsletter", "action": "withdraw"})
+
+    with tenant_scope(cast.org_a):
+        assert [s.status for s in consent_states(greta.subject)] == ["withdrawn"]
+
+
 def test_consent_text_shown_is_in_the_portal_language(cast, greta):
     client, _ = opened(cast, greta, language="de")
     client.post(f"{PORTAL}/me/consents/", {"purpose": "newsletter", "action": "withdraw"})
@@ -315,6 +357,32 @@ def test_an_erasure_request_reaches_staff_received_and_verified(cast, greta):
     )
     assert staff["received_at"]
     assert "Erasure" in client.get(f"{PORTAL}/me/requests/").content.decode()
+
+
+def test_a_request_sent_twice_is_one_request_keeping_both_notes(cast, greta):
+    client, _ = opened(cast, greta)
+
+    client.post(f"{PORTAL}/me/requests/", {"kind": "erasure", "note": "Please delete everything."})
+    client.post(f"{PORTAL}/me/requests/", {"kind": "erasure", "note": "Please delete everything."})
+    client.post(f"{PORTAL}/me/requests/", {"kind": "erasure", "note": "Also the photos."})
+    client.post(f"{PORTAL}/me/requests/", {"kind": "restriction"})
+
+    with tenant_scope(cast.org_a):
+        requests = list(PrivacyRequest.objects.order_by("received_at"))
+    assert [r.kind for r in requests] == ["erasure", "restriction"]
+    assert requests[0].details["note"] == "Please delete everything.\n\nAlso the photos."
+
+
+def test_a_refused_request_keeps_what_the_person_wrote(cast, greta):
+    client, _ = opened(cast, greta)
+
+    page = client.post(f"{PORTAL}/me/requests/", {"kind": "erasure", "note": "x" * 2001})
+
+    assert page.status_code == 422
+    html = page.content.decode()
+    assert 'value="erasure" checked' in html and "x" * 2001 + "</textarea>" in html
+    with tenant_scope(cast.org_a):
+        assert not PrivacyRequest.objects.exists()
 
 
 def test_an_objection_to_profiling_is_recorded_as_such(cast, greta):

@@ -25,7 +25,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 from weasyprint import HTML, URLFetcher
 
-from custos.core.cells import neutralise
+from custos.core.cells import csv_cell, neutralise
 from custos.core.personal_data import Category
 from custos.privacy.models import ConsentEvent
 from custos.privacy.models.consent import ConsentSource
@@ -352,9 +352,9 @@ def _csv(rows: list[dict[str, Any]]) -> bytes:
         columns.extend(name for name in row if name not in columns)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow([neutralise(name) for name in columns])
+    writer.writerow([csv_cell(name) for name in columns])
     for row in rows:
-        writer.writerow([neutralise(_text(row.get(name))) for name in columns])
+        writer.writerow([csv_cell(_text(row.get(name))) for name in columns])
     return ("\ufeff" + buffer.getvalue()).encode()
 
 

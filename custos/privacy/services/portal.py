@@ -524,12 +524,32 @@ def portal_ask(*, actor: Actor, link: PortalLink, what: Any, note: Any = "") -> 
     else:
         kind, details = what, ({"note": note} if note else {})
     with transaction.atomic():
+        Subject.objects.select_for_update().filter(pk=link.subject_id).first()  # one at a time per person
+        waiting = _open_request_like(link.subject, kind, details)
+        if waiting is not None:  # sent twice (a double click, a reload): the first stands
+            if note and note not in waiting.details.get("note", ""):
+                waiting.details = {
+                    **waiting.details,
+                    "note": "\n\n".join(filter(None, [waiting.details.get("note"), note])),
+                }
+                waiting.save(update_fields=["details"])
+            return waiting
         request = _portal_request(actor=actor, link=link, kind=kind, details=details)
         if what == "objection_marketing":  # no weighing of interests (Art. 21(3)): honoured at once
             # The person's own objection, for this request only: the right to record it.
             objecting = dataclasses.replace(actor, permissions=actor.permissions | {"subject.change"})
             request = request_complete(actor=objecting, request=request)
     return request
+
+
+def _open_request_like(subject: Subject, kind: str, details: Mapping[str, Any]) -> PrivacyRequest | None:
+    """The person's open request of this kind (and, for an objection, about the same thing)."""
+    waiting = PrivacyRequest.objects.filter(
+        subject=subject,
+        kind=kind,
+        status__in=[PrivacyRequest.Status.RECEIVED, PrivacyRequest.Status.VERIFIED, PrivacyRequest.Status.IN_PROGRESS],
+    ).order_by("received_at")
+    return next((r for r in waiting if r.details.get("about") == details.get("about")), None)
 
 
 def portal_requests(subject: Subject) -> list[PrivacyRequest]:

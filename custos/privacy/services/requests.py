@@ -500,8 +500,12 @@ def request_complete(*, actor: Actor, request: PrivacyRequest, corrections: Any 
         _require_open(request)
         if request.verified_at is None:
             raise Conflict(_("Verify the requester's identity before completing the request."))
-        if request.subject is None and request_people(request):  # several, or someone since
-            raise Conflict(_("Several people share this email address: choose whose request it is first."))
+        if request.subject is None and (people := request_people(request)):  # several, or someone since
+            if len(people) > 1:
+                raise Conflict(_("Several people share this email address: choose whose request it is first."))
+            raise Conflict(
+                _("Someone on record has taken this email address since the request came: confirm it is theirs first.")
+            )
         if cleaned_corrections is not None:
             request.details = {**request.details, "corrections": cleaned_corrections}
             request.save(update_fields=["details"])

@@ -79,6 +79,23 @@ def test_a_request_from_a_shared_address_is_carried_out_for_the_person_staff_cho
         assert Contact.objects.get(pk=greta.pk).first_name == "Greta"
 
 
+def test_through_the_api_staff_list_the_people_sharing_the_address_and_choose_one(cast, family):
+    greta, hans = family
+    client = api_client(cast, cast.alice)
+    request = created(client, "/api/v1/privacy/requests", kind="access", email=FAMILY)
+    path = f"/api/v1/privacy/requests/{request['id']}"
+
+    people = ok(client.get(f"{path}/people"))["items"]
+    wrong = problem(post(client, f"{path}/person", {"subject": "nobody"}), 422)
+    chosen = ok(post(client, f"{path}/person", {"subject": str(greta.subject_id)}))
+
+    assert sorted(p["id"] for p in people) == sorted([str(greta.subject_id), str(hans.subject_id)])
+    assert all(p["records"]["crm.Contact"] == 1 for p in people)
+    assert wrong["errors"][0]["field"] == "subject"
+    assert chosen["subject"] == str(greta.subject_id)
+    assert ok(client.get(f"{path}/people"))["items"] == []  # the request is Greta's now
+
+
 def test_only_a_person_with_the_address_may_be_chosen(cast, family):
     client = api_client(cast, cast.alice)
     other = created(client, "/api/v1/contacts", first_name="Olga", email="olga@example.org")
@@ -140,7 +157,8 @@ def test_a_request_whose_address_someone_took_since_waits_to_be_told_whose_it_is
     created(client, "/api/v1/contacts", first_name="Lena", last_name="Lind", email="later@example.org")
     ok(post(client, f"/api/v1/privacy/requests/{request['id']}/verify", {"reason": "Known caller"}))
 
-    problem(post(client, f"/api/v1/privacy/requests/{request['id']}/complete"), 409)
+    waiting = problem(post(client, f"/api/v1/privacy/requests/{request['id']}/complete"), 409)
+    assert waiting["detail"].startswith("Someone on record has taken this email address since")
     assert "Whose request is it?" in web_client(cast.alice).get(f"/privacy/requests/{request['id']}/").content.decode()
 
 
