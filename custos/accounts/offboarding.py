@@ -2,8 +2,9 @@
 
 Deletion removes every row of the organisation from every tenant table (found from the
 models, not listed by hand), its memberships and tokens, staff accounts that belong to no
-other organisation, and its data keys: anything encrypted under them, wherever a copy
-survives (a backup), can no longer be read. A certificate records what was deleted.
+other organisation, and its data keys. A certificate records what was deleted. An older
+backup still holds all of it, keys included: the deletion is journalled beside the database,
+and `custos restore` deletes the organisation again before anything is served.
 """
 
 from __future__ import annotations
@@ -22,11 +23,13 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from custos.accounts.hooks import organization_deleted
 from custos.accounts.models import ApiToken, Membership, User
 from custos.audit.services import audit_record
 from custos.core import crypto
 from custos.core.actor import Actor
 from custos.core.errors import Conflict
+from custos.core.journals import journal_read, journal_write
 from custos.core.models import DataKey, DeletionCertificate, Organization
 from custos.core.tenancy import TenantModel, tenant_models, tenant_scope
 
@@ -132,8 +135,22 @@ def _as_owner_inside(org: Organization) -> Iterator[None]:
             cursor.execute("SELECT set_config('custos.org_id', '', true)")
 
 
-def organization_delete(*, org: Organization, now: dt.datetime | None = None) -> DeletionCertificate:
-    """Delete the organisation irrecoverably, once its grace period is over."""
+DELETIONS = "organizations_deleted.jsonl"
+
+
+def _emptied_tables() -> list[str]:
+    models_emptied: list[type[models.Model]] = [*tenant_models(), ApiToken, Membership, User, Organization, DataKey]
+    tables = {model._meta.db_table for model in models_emptied}
+    for model in models_emptied:
+        tables.update(f.m2m_db_table() for f in model._meta.local_many_to_many)
+    return sorted(tables)
+
+
+def organization_delete(
+    *, org: Organization, now: dt.datetime | None = None, journal: bool = True
+) -> DeletionCertificate:
+    """Delete the organisation irrecoverably, once its grace period is over; journalled beside
+    the database, so that restoring an older backup deletes it again (`deletions_replay`)."""
     now = now or timezone.now()
     if org.delete_after is None or org.delete_after > now:
         raise Conflict(_("This organisation is not due for deletion."))
@@ -168,7 +185,30 @@ def organization_delete(*, org: Organization, now: dt.datetime | None = None) ->
             digest=hashlib.sha256(statement.encode()).hexdigest(),
         )
     crypto.forget_keys(org_id)
+    organization_deleted(_emptied_tables())
+    if journal:
+        # Dated after the commit, as erasures are: a backup taken meanwhile is older.
+        journal_write(DELETIONS, {"org": str(org_id), "deleted_at": timezone.now().isoformat()})
     return certificate
+
+
+def deletions_replay(*, after: dt.datetime) -> list[DeletionCertificate]:
+    """Delete again every organisation deleted after the given time (when a restored backup was
+    taken): the backup holds its rows and its keys, the journal says they were to be gone."""
+    again: list[DeletionCertificate] = []
+    for record in journal_read(DELETIONS):
+        try:
+            org_id, deleted_at = record["org"], dt.datetime.fromisoformat(record["deleted_at"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        org = Organization.objects.filter(pk=org_id).first() if deleted_at > after else None
+        if org is None:
+            continue
+        now = timezone.now()
+        Organization.objects.filter(pk=org.pk).update(delete_after=now)
+        org.delete_after = now
+        again.append(organization_delete(org=org, now=now, journal=False))
+    return again
 
 
 def offboard_due(now: dt.datetime | None = None) -> list[DeletionCertificate]:

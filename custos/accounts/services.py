@@ -225,6 +225,11 @@ def member_remove(*, actor: Actor, membership: Membership) -> None:
         TeamMember.objects.filter(user_id=user_id).delete()
         membership.delete()
         audit_record(actor=actor, action="member.remove", object_type="user", object_id=user_id)
+        # What the domain holds for them (calendar feeds, a practitioner profile) goes with it:
+        # accounts cannot import the domain, which registers its part (`accounts.hooks`).
+        from custos.accounts.hooks import member_removed
+
+        member_removed(actor, user_id)
 
 
 def _validate_role(*, name: str, permissions: list[str], record_scope: str, hidden_fields: list[str]) -> None:

@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Router, Schema, Status
 from pydantic import ConfigDict, Field, StrictBool, StrictInt
 
-from custos.api.rendering import actor_of, choice_filter, moment
+from custos.api.rendering import Day, Moment, actor_of, choice_filter, moment
 from custos.core.pagination import paginate
 from custos.privacy.models import Breach, Processor
 from custos.privacy.services import breaches as breach_services
@@ -28,10 +28,10 @@ class BreachIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
     title: str | None = Field(None, description="Required: a short name for the incident.")
-    aware_at: datetime | None = Field(
+    aware_at: Moment | None = Field(
         None, description="Required: when the organisation became aware of the breach; the 72-hour clock runs from it."
     )
-    occurred_at: datetime | None = Field(None, description="When the breach happened, if known.")
+    occurred_at: Moment | None = Field(None, description="When the breach happened, if known.")
     nature: str | None = Field(None, description="What happened (Art. 33(3)(a)).")
     data_categories: list[str] | None = Field(
         None,
@@ -91,7 +91,7 @@ class SubjectsOut(Schema):
 class AuthorityNotifiedIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    notified_at: datetime | None = Field(None, description="When the authority was notified; now when not given.")
+    notified_at: str | None = Field(None, description="When the authority was notified (ISO 8601); now when not given.")
 
 
 class NoticesOut(Schema):
@@ -213,7 +213,7 @@ class ProcessorIn(Schema):
         None,
         description="Required: none_needed (inside the EU/EEA only), adequacy, scc, bcr or derogation.",
     )
-    dpa_signed_on: date | None = Field(None, description="When the data processing agreement was signed.")
+    dpa_signed_on: Day | None = Field(None, description="When the data processing agreement was signed.")
     purposes: list[str] | None = Field(None, description="Ids of the purposes it processes for.")
     is_active: StrictBool | None = Field(None, description="True when not given.")
     contact_email: str | None = Field(

@@ -21,6 +21,7 @@ from custos.api.rendering import (
     FILTERS_DOC,
     AddressIn,
     AddressOut,
+    Day,
     address_of,
     already_shaped,
     list_filters,
@@ -75,7 +76,7 @@ class ContactIn(AddressIn):
     other_emails: list[Any] | None = Field(None, description=POINTS_DOC)
     other_phones: list[Any] | None = Field(None, description=POINTS_DOC)
     language: str | None = Field(None, description="en, de, pl or ar; empty: the organisation's language")
-    contract_ends_on: date | None = Field(
+    contract_ends_on: Day | None = Field(
         None, description="When the contract with the person ends: what a “contract end” retention policy counts from"
     )
     company: str | None = None

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from ninja import Router, Schema, Status
 from pydantic import ConfigDict, Field, StrictBool
 
-from custos.api.rendering import actor_of, choice_filter, moment, reference
+from custos.api.rendering import Moment, actor_of, choice_filter, moment, reference
 from custos.core.errors import NotFound, ValidationFailed
 from custos.core.pagination import paginate
 from custos.core.validation import Cleaner
@@ -234,7 +234,7 @@ class ConsentIn(Schema):
     form: str | None = None
     ip: str | None = None
     user_agent: str | None = None
-    expires_at: datetime | None = None
+    expires_at: Moment | None = None
     double_opt_in: bool = False
     language: str | None = None
 

@@ -4,18 +4,35 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import Schema
 from ninja.responses import NinjaJSONEncoder
-from pydantic import Field
+from pydantic import BeforeValidator, Field
+from pydantic_core import PydanticCustomError
 
 from custos.core.actor import Actor
 from custos.core.errors import NotFound, ValidationFailed
+
+
+def _written(kind: str) -> Callable[[Any], Any]:
+    """Pydantic reads a number as seconds since 1970 (123 → 1970-01-01): refused here."""
+
+    def check(value: Any) -> Any:
+        if isinstance(value, int | float):
+            raise PydanticCustomError(kind, "a number is not a date")
+        return value
+
+    return check
+
+
+# A moment or a day in a request body: written out (ISO 8601), never a number.
+Moment = Annotated[datetime, BeforeValidator(_written("datetime_parsing"))]
+Day = Annotated[date, BeforeValidator(_written("date_parsing"))]
 
 
 def actor_of(request: HttpRequest) -> Actor:

@@ -64,7 +64,13 @@ class RetentionPolicyPage(Schema):
 class RetentionPreviewOut(Schema):
     matched: int = Field(description="Records a run would anonymise or delete now.")
     persons: int = Field(description="The people those records belong to.")
-    held: int = Field(description="Records due but kept because their person is under a legal hold.")
+    held: int = Field(
+        description="Records due but kept: their person is under a legal hold or restricted processing (Art. 18)."
+    )
+    also_deleted: dict[str, int] = Field(
+        description="A delete policy: records of other types deleted with them (such as crm.Contact's "
+        "past appointments), by type."
+    )
 
 
 class RetentionRunOut(Schema):
@@ -195,12 +201,13 @@ def delete_retention_policy(request: HttpRequest, retention_policy_id: str) -> H
     response=RetentionPreviewOut,
     summary="Preview what a retention policy would do now",
 )
-def preview_retention_policy(request: HttpRequest, retention_policy_id: str) -> dict[str, int]:
+def preview_retention_policy(request: HttpRequest, retention_policy_id: str) -> dict[str, Any]:
     """Counts only. Seen with the right to change the policy, the preview is recorded, and the
     policy may then be enabled or run."""
     actor = actor_of(request)
     policy = services.access_retention_policy(actor, retention_policy_id)
-    return services.retention_policy_preview(actor=actor, policy=policy).as_dict()
+    counts = services.retention_policy_preview(actor=actor, policy=policy)
+    return {**counts.as_dict(), "also_deleted": counts.also_deleted}
 
 
 @router.post(
@@ -209,7 +216,8 @@ def preview_retention_policy(request: HttpRequest, retention_policy_id: str) -> 
     summary="Apply a retention policy now",
 )
 def run_retention_policy(request: HttpRequest, retention_policy_id: str) -> dict[str, Any]:
-    """409 until the policy is enabled or previewed. People under a legal hold are left alone."""
+    """409 until the policy is enabled or previewed. People under a legal hold, or who
+    restricted processing, are left alone."""
     actor = actor_of(request)
     policy = services.access_retention_policy(actor, retention_policy_id, write=True)
     return run_out(services.retention_run(actor=actor, policy=policy))

@@ -196,15 +196,24 @@ class Cleaner:
         return None
 
     def moment(self, field: str, value: Any) -> dt.datetime | None:
-        """A date and time (ISO 8601); without an offset it is read in the current time zone."""
+        """A date and time (ISO 8601), not a date alone; without an offset it is read in the
+        current time zone."""
         if value is None or value == "":
             return None
         if isinstance(value, dt.datetime):
             moment = value
         elif isinstance(value, str):
+            text = value.strip()
             try:
-                moment = dt.datetime.fromisoformat(value.strip())
+                moment = dt.datetime.fromisoformat(text)
             except ValueError:
+                self.fail(field, _("Enter a date and time such as 2026-11-22T14:30:00+01:00."))
+                return None
+            try:
+                dt.date.fromisoformat(text)
+            except ValueError:
+                pass  # a time is given
+            else:  # a date alone: read as its midnight, it would be a time nobody gave
                 self.fail(field, _("Enter a date and time such as 2026-11-22T14:30:00+01:00."))
                 return None
         else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import smtplib
 import uuid
@@ -14,6 +15,7 @@ from django.tasks import task
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.formats import date_format
 
 from custos.accounts.models import Membership, User
 from custos.core.models import Organization
@@ -131,9 +133,15 @@ def send_breach_clock_reminder(org_id: str, breach_id: str, threshold: str) -> i
             return 0  # reported or closed since
         link = staff_link(org_id, reverse("web:breach-detail", args=[breach.pk]))
         sent = 0
-        for user_id, email, language in breach_officers(uuid.UUID(org_id)):
-            with translation.override(language):
-                context = {"breach": breach, "clock": clock, "link": link, "overdue": clock.overdue}
+        for user_id, email, language, time_zone in breach_officers(uuid.UUID(org_id)):
+            with translation.override(language), timezone.override(time_zone):
+                context = {
+                    "aware": _in_zone(breach.aware_at, time_zone),
+                    "due": _in_zone(clock.due_at, time_zone),
+                    "clock": clock,
+                    "link": link,
+                    "overdue": clock.overdue,
+                }
                 subject = render_to_string("privacy/mail/breach_clock_subject.txt", context).strip()
                 body = render_to_string("privacy/mail/breach_clock.txt", context)
             try:
@@ -150,6 +158,11 @@ def send_breach_clock_reminder(org_id: str, breach_id: str, threshold: str) -> i
                 ) from None
             sent += 1
         return sent
+
+
+def _in_zone(moment: dt.datetime, time_zone: str) -> str:
+    """A moment as the officer reads it, naming their zone: the deadline is to the minute."""
+    return f"{date_format(timezone.localtime(moment), 'DATETIME_FORMAT')} ({time_zone})"
 
 
 @task

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import zoneinfo
 from typing import Any
 
 from django import forms
@@ -10,6 +9,7 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from custos.scheduling.models import FeedDetail, Resource
+from custos.scheduling.services.catalogue import time_zone_names
 from custos.web.pickers import contact_field
 
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
@@ -124,16 +124,10 @@ class PractitionerForm(forms.Form):
         return dict(self.cleaned_data)
 
 
-def _time_zones() -> list[tuple[str, str]]:
-    return [
-        (name, name) for name in sorted(zoneinfo.available_timezones()) if "/" in name and not name.startswith("Etc/")
-    ]
-
-
 class SchedulingSettingsForm(forms.Form):
     reminder_hours = forms.IntegerField(label=_("Reminder (hours before)"), min_value=1, max_value=24 * 14)
     language = forms.ChoiceField(label=_("Language of reminders"), choices=settings.LANGUAGES)
-    time_zone = forms.ChoiceField(label=_("Time zone of reminders"), choices=_time_zones)
+    time_zone = forms.ChoiceField(label=_("Time zone of reminders"))
     feed_detail = forms.ChoiceField(
         label=_("Calendar feeds show"),
         choices=FeedDetail.choices,
@@ -142,6 +136,14 @@ class SchedulingSettingsForm(forms.Form):
             "clinical details are never in them."
         ),
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The zones the settings take; the stored one stays even if it is no longer among them.
+        zones = list(time_zone_names())
+        if (current := self.initial.get("time_zone")) and current not in zones:
+            zones.insert(0, current)
+        _choices(self.fields["time_zone"], [(name, name) for name in zones], empty=False)
 
     def domain_data(self) -> dict[str, Any]:
         return dict(self.cleaned_data)

@@ -104,6 +104,14 @@ def test_bad_input_names_the_fields_and_changes_nothing(cast):
         post(client, PROCESSORS, {"name": "Cloud", "service": "CRM", "location": "XX", "safeguard": "scc"})
     )
     assert errors == [{"field": "location", "message": "Use a two-letter country code such as DE."}]
+    # A number is not a moment (it would have been read as seconds since 1970).
+    errors = field_errors(post(client, BREACHES, {"title": "x", "aware_at": 123}))
+    assert {e["field"] for e in errors} == {"aware_at"}
+    tomorrow = (timezone.localdate() + timedelta(days=1)).isoformat()
+    for signed_on in (tomorrow, "0001-01-01", 20240101):
+        processor = {"name": "Cloud", "service": "CRM", "location": "DE", "safeguard": "none_needed"}
+        errors = field_errors(post(client, PROCESSORS, processor | {"dpa_signed_on": signed_on}))
+        assert {e["field"] for e in errors} == {"dpa_signed_on"}
     assert snapshot(cast.org_a) == before
 
 

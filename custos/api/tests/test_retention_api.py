@@ -62,7 +62,7 @@ def test_a_policy_is_created_previewed_enabled_run_and_reported(cast):
         "released_at": None,
         "is_active": True,
     }
-    assert ok(client.get(f"{item}/preview")) == {"matched": 1, "persons": 1, "held": 1}
+    assert ok(client.get(f"{item}/preview")) == {"matched": 1, "persons": 1, "held": 1, "also_deleted": {}}
     enabled = ok(patch(client, item, {"is_enabled": True}))
     assert (enabled["is_enabled"], enabled["is_previewed"]) == (True, True)
 
@@ -121,7 +121,7 @@ def test_the_rights_decide_who_reads_keeps_and_runs_policies(cast):
     # A read token may preview, but its preview does not count for enabling.
     reader = warmed(api_client(cast, cast.alice, "read"))
     before = snapshot(cast.org_a)
-    assert ok(reader.get(f"{item}/preview")) == {"matched": 0, "persons": 0, "held": 0}
+    assert ok(reader.get(f"{item}/preview")) == {"matched": 0, "persons": 0, "held": 0, "also_deleted": {}}
     assert snapshot(cast.org_a) == before
     mallory = api_client(cast, cast.mallory)
     assert problem(mallory.get(item), 404)
@@ -134,7 +134,12 @@ def test_policies_count_from_lost_deals_and_contract_ends(cast):
     ended = created(client, POLICIES, key="contact.inactive", condition="contract_end", days=30, action="anonymise")
     assert (lost["condition"], lost["record_types"]) == ("deal_lost", ["crm.Deal"])
     assert (ended["condition"], ended["record_types"]) == ("contract_end", ["crm.Contact"])
-    assert ok(client.get(f"{POLICIES}/{ended['id']}/preview")) == {"matched": 0, "persons": 0, "held": 0}
+    assert ok(client.get(f"{POLICIES}/{ended['id']}/preview")) == {
+        "matched": 0,
+        "persons": 0,
+        "held": 0,
+        "also_deleted": {},
+    }
     errors = field_errors(patch(client, f"{POLICIES}/{lost['id']}", {"condition": "lost"}))
     assert [e["field"] for e in errors] == ["condition"]
     assert ok(client.get(f"{POLICIES}/{lost['id']}"))["condition"] == "deal_lost"

@@ -36,6 +36,7 @@ from custos.core.tenancy import require_org_id
 from custos.core.validation import Cleaner
 from custos.privacy.models import Breach, BreachSubject, PrivacyRequest, Subject
 from custos.privacy.models.breaches import AUTHORITY_DEADLINE
+from custos.privacy.registry import records_of
 from custos.privacy.services.subjects import identifiers_of
 
 BREACH_FIELDS = (
@@ -156,14 +157,14 @@ def breach_reminders_due(now: datetime | None = None) -> list[tuple[Breach, str]
     return due
 
 
-def breach_officers(org_id: uuid.UUID) -> list[tuple[uuid.UUID, str, str]]:
+def breach_officers(org_id: uuid.UUID) -> list[tuple[uuid.UUID, str, str, str]]:
     """Who hears of the clock: active members whose role may change breaches (the privacy
-    officers, owners and admins); (user id, email, language)."""
+    officers, owners and admins); (user id, email, language, time zone)."""
     from custos.accounts.models import Membership
 
     members = Membership.objects.filter(org_id=org_id, user__is_active=True).select_related("user", "role")
     return [
-        (m.user.pk, m.user.email, m.user.language or settings.LANGUAGE_CODE)
+        (m.user.pk, m.user.email, m.user.language or settings.LANGUAGE_CODE, m.user.time_zone)
         for m in members.order_by("user__pk")
         if "breach.change" in m.role.permissions
     ]
@@ -293,6 +294,11 @@ def breach_update(*, actor: Actor, breach: Breach, data: Mapping[str, Any]) -> B
         changed = sorted(name for name, value in cleaned.items() if getattr(breach, name) != value)
         if not changed:
             return breach
+        if "aware_at" in changed and breach.authority_notified_at is not None:
+            # What the authority was told, and whether in time, stays as it was reported.
+            raise ValidationFailed.single(
+                "aware_at", _("The authority has been notified: when you became aware can no longer change.")
+            )
         for name in changed:
             setattr(breach, name, cleaned[name])
         breach.save(update_fields=changed)
@@ -397,7 +403,7 @@ def breach_notify_subjects(*, actor: Actor, breach: Breach) -> NoticeCounts:
         notified_before = affected.filter(notified_at__isnull=False).count()
         now = timezone.now()
         for link in affected.filter(notified_at__isnull=True).order_by("pk"):
-            if link.subject.state == Subject.State.ERASED or not identifiers_of(link.subject)["email"]:
+            if link.subject.state == Subject.State.ERASED or not identifiers_of(link.subject, requests=False)["email"]:
                 without_email += 1
                 continue
             BreachSubject.objects.filter(pk=link.pk).update(notified_at=now)
@@ -417,8 +423,14 @@ def _enqueue_notice(org_id: str, breach_subject_id: str) -> None:
 
 
 def subject_language(subject: Subject, organization: Organization) -> str:
-    """The language to write to a person in: that of their latest privacy request, else the
-    organisation's (by its country), else English."""
+    """The language to write to a person in: the one their records name (a contact's
+    preference), else that of their latest privacy request, else the organisation's (by its
+    country), else English."""
+    for records in records_of(subject):
+        if "language" in records.declaration.fields:
+            named = records.queryset.exclude(language="").values_list("language", flat=True).first()
+            if named in LANGUAGES:
+                return str(named)
     latest = (
         PrivacyRequest.objects.filter(subject=subject).order_by("-received_at").values_list("language", flat=True)
     ).first()
@@ -444,7 +456,9 @@ def breach_notice_send(*, org_id: uuid.UUID, breach_subject_id: Any) -> bool:
     )
     if link is None:
         return False
-    emails = sorted(identifiers_of(link.subject)["email"]) if link.subject.state != Subject.State.ERASED else []
+    erased = link.subject.state == Subject.State.ERASED
+    # The address on record now: one a request once came from may belong to someone else since.
+    emails = [] if erased else sorted(identifiers_of(link.subject, requests=False)["email"])
     if not emails:
         BreachSubject.objects.filter(pk=link.pk).update(notified_at=None)
         return False

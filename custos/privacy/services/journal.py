@@ -10,15 +10,14 @@ Append-only, readable by the service account alone (mode 0600).
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from django.conf import settings
 from django.utils import timezone
+
+from custos.core.journals import journal_file, journal_read, journal_write
 
 FILE_NAME = "erasures.jsonl"
 
@@ -31,50 +30,33 @@ class JournalEntry:
 
 
 def journal_path() -> Path:
-    return Path(settings.VAR_DIR) / FILE_NAME
+    return journal_file(FILE_NAME)
 
 
 def journal_append(*, org_id: uuid.UUID, subject_id: uuid.UUID) -> JournalEntry:
     """Record an erasure that has committed. The time is taken now, after the commit, so an
     erasure that a backup's snapshot missed is always dated after the backup began."""
     entry = JournalEntry(org_id=org_id, subject_id=subject_id, erased_at=timezone.now())
-    line = json.dumps(
-        {"org": str(entry.org_id), "subject": str(entry.subject_id), "erased_at": entry.erased_at.isoformat()}
+    journal_write(
+        FILE_NAME,
+        {"org": str(entry.org_id), "subject": str(entry.subject_id), "erased_at": entry.erased_at.isoformat()},
     )
-    path = journal_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # O_APPEND: concurrent writers (several processes) each add whole lines, never overwrite.
-    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    try:
-        os.write(descriptor, (line + "\n").encode())
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
     return entry
 
 
 def journal_entries(*, after: dt.datetime | None = None) -> Iterator[JournalEntry]:
     """Every recorded erasure (those after the given time only, if one is given), oldest first."""
-    path = journal_path()
-    if not path.exists():
-        return
-    with path.open(encoding="utf-8") as lines:
-        for line in lines:
-            if not line.strip():
-                continue
-            try:
-                raw = json.loads(line)
-                entry = JournalEntry(
-                    org_id=uuid.UUID(raw["org"]),
-                    subject_id=uuid.UUID(raw["subject"]),
-                    erased_at=dt.datetime.fromisoformat(raw["erased_at"]),
-                )
-            except (ValueError, KeyError, TypeError):
-                # A line cut short by a crash mid-write: the erasure it names is in the
-                # database or was rolled back; nothing to replay from it.
-                continue
-            if after is None or entry.erased_at > after:
-                yield entry
+    for raw in journal_read(FILE_NAME):
+        try:
+            entry = JournalEntry(
+                org_id=uuid.UUID(raw["org"]),
+                subject_id=uuid.UUID(raw["subject"]),
+                erased_at=dt.datetime.fromisoformat(raw["erased_at"]),
+            )
+        except (ValueError, KeyError, TypeError):
+            continue  # not an erasure this version wrote
+        if after is None or entry.erased_at > after:
+            yield entry
 
 
 def journal_replay(*, after: dt.datetime) -> list[JournalEntry]:

@@ -156,7 +156,7 @@ def portal_link_email(*, actor: Actor, subject: Subject, language: Any, days: An
     """
     actor.require("privacy_request.change")
     language, days = _clean_link_request(subject, language, days)
-    if not identifiers_of(subject)["email"]:
+    if not identifiers_of(subject, requests=False)["email"]:
         raise ValidationFailed.single("email", _("There is no email address on record for this person."))
     with transaction.atomic():
         audit_record(
@@ -462,7 +462,8 @@ def _portal_request(*, actor: Actor, link: PortalLink, kind: str, details: Mappi
     """A request of the link's person, received and verified at once: holding the link (mailed
     to the address on record, or handed over by staff) proves who they are."""
     subject = link.subject
-    emails = sorted(identifiers_of(subject)["email"])
+    # The address on record now; an earlier request's only where none is (evidence, not a mailbox).
+    emails = sorted(identifiers_of(subject, requests=False)["email"] or identifiers_of(subject)["email"])
     with transaction.atomic():
         # The link names the person, even where several share an email or none is on record.
         request = request_create(

@@ -12,6 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
 from openpyxl.styles import Font
@@ -24,6 +25,7 @@ from custos.privacy.models import Processor, Purpose, RetentionPolicy
 from custos.privacy.models.consent import LegalBasis
 from custos.privacy.registry import subject_models
 from custos.privacy.services.consent import in_language, purpose_text
+from custos.privacy.services.retention import retention_keys
 
 # EU and EEA countries: a processor elsewhere needs a transfer safeguard (Chapter V GDPR).
 EEA = frozenset(
@@ -88,7 +90,11 @@ def _record_types() -> list[dict[str, Any]]:
 def _retention() -> list[dict[str, str]]:
     return [
         {
-            "record_type": policy.key,
+            # What the reader knows the records as ("Contacts"), not the policy's internal key.
+            "record_type": ", ".join(
+                capfirst(str(d.model._meta.verbose_name_plural)) for d in retention_keys().get(policy.key, ())
+            )
+            or policy.key,
             "period": _("%(action)s %(days)d days after %(condition)s")
             % {
                 "action": RetentionPolicy.Action(policy.action).label,

@@ -111,6 +111,18 @@ def access_processor(actor: Actor, processor_id: Any, *, write: bool = False) ->
 # Changes ---------------------------------------------------------------------------------
 
 
+def _clean_signed_on(cleaner: Cleaner, value: Any) -> dt.date | None:
+    """An agreement is signed on a day that has come: a later one is a typing error."""
+    signed_on = cleaner.date("dpa_signed_on", value)
+    if signed_on is not None and signed_on.year < 1900:
+        cleaner.fail("dpa_signed_on", _("Enter a date between the years 1900 and 2999."))
+        return None
+    if signed_on is not None and signed_on > timezone.localdate():
+        cleaner.fail("dpa_signed_on", _("This date is in the future; enter when the agreement was signed."))
+        return None
+    return signed_on
+
+
 def _clean_purposes(cleaner: Cleaner, value: Any) -> list[Purpose]:
     if value is None:
         return []
@@ -163,7 +175,7 @@ def _clean_processor(data: Mapping[str, Any], current: Mapping[str, Any]) -> dic
         "service": cleaner.text("service", merged["service"], max_length=300, required=True),
         "location": location,
         "safeguard": safeguard,
-        "dpa_signed_on": cleaner.date("dpa_signed_on", merged["dpa_signed_on"]),
+        "dpa_signed_on": _clean_signed_on(cleaner, merged["dpa_signed_on"]),
         "purposes": _clean_purposes(cleaner, merged["purposes"]),
         "is_active": is_active,
         "contact_email": contact_email,

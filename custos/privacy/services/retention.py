@@ -10,6 +10,7 @@ works in batches, each in its own transaction, and a second run finds nothing to
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import uuid
@@ -19,7 +20,7 @@ from typing import Any
 
 from django.apps import apps
 from django.db import connection, models, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Length
 from django.tasks import task
 from django.utils import timezone
@@ -54,6 +55,9 @@ DATE_FIELDS = {
     RetentionPolicy.Condition.CREATED: "created_at",
     RetentionPolicy.Condition.INACTIVE: "updated_at",
 }
+# Besides a change, what keeps a record active: rows pointing at it (a logged call, a booked
+# appointment) whose moment is after the cutoff. A future appointment keeps its patient.
+ACTIVITY_MOMENTS = (("crm.Activity", "occurred_at"), ("scheduling.Appointment", "starts_at"))
 # Conditions counted from the person, so open to every record type that reaches one.
 PERSON_CONDITIONS = (RetentionPolicy.Condition.DEAL_LOST, RetentionPolicy.Condition.CONTRACT_END)
 NEW_POLICY: dict[str, Any] = {"key": "", "condition": "", "days": None, "action": "", "is_enabled": False}
@@ -255,6 +259,9 @@ class RetentionCounts:
     matched: int = 0
     persons: int = 0
     held: int = 0
+    # A delete policy: the records of other types deleted with them (an old appointment goes
+    # with its patient's contact), by type label; counted in previews only.
+    also_deleted: dict[str, int] = dataclasses.field(default_factory=dict)
 
     def as_dict(self) -> dict[str, int]:
         return {"matched": self.matched, "persons": self.persons, "held": self.held}
@@ -282,6 +289,13 @@ def _empty_condition(declaration: Declaration, queryset: models.QuerySet[Any]) -
 
 def _held_subjects() -> models.QuerySet[LegalHold, dict[str, Any]]:
     return LegalHold.objects.filter(_active_hold()).values("subject_id")
+
+
+def _kept(declaration: Declaration) -> Q:
+    """Records a run leaves alone: of persons under a legal hold, and of persons who restricted
+    processing (Art. 18(1)(b), (c): kept, instead of erased, at their request)."""
+    restricted = Subject.objects.filter(state=Subject.State.RESTRICTED).values("pk")
+    return _of_subjects(declaration, _held_subjects()) | _of_subjects(declaration, restricted)
 
 
 def _of_subjects(declaration: Declaration, subjects: models.QuerySet[Any]) -> Q:
@@ -316,6 +330,8 @@ def _condition(declaration: Declaration, policy: RetentionPolicy, now: dt.dateti
     """The policy's condition on the model's rows, before exceptions (erased, anonymised, held)."""
     condition = RetentionPolicy.Condition(policy.condition)
     cutoff = now - dt.timedelta(days=policy.days)
+    if condition == RetentionPolicy.Condition.INACTIVE:
+        return Q(updated_at__lt=cutoff) & ~_active_since(declaration.model, cutoff)
     if condition in DATE_FIELDS:
         return Q(**{f"{DATE_FIELDS[condition]}__lt": cutoff})
     if condition == RetentionPolicy.Condition.DEAL_LOST:
@@ -323,6 +339,18 @@ def _condition(declaration: Declaration, policy: RetentionPolicy, now: dt.dateti
             return Q(status="lost", closed_at__lt=cutoff)  # a deal counts from its own loss
         return _of_subjects(declaration, _persons_whose_deals_were_lost(cutoff))
     return _of_subjects(declaration, _persons_whose_contract_ended(timezone.localdate(cutoff)))
+
+
+def _active_since(model: type[models.Model], cutoff: dt.datetime) -> Q:
+    """Rows with an activity after the cutoff: one indexed lookup per row (record, moment)."""
+    active = Q(pk__in=[])
+    for label, moment in ACTIVITY_MOMENTS:
+        activity = apps.get_model(label)
+        for field in activity._meta.concrete_fields:
+            if field.is_relation and field.related_model is model:
+                later = activity._default_manager.filter(**{field.name: OuterRef("pk"), f"{moment}__gte": cutoff})
+                active |= Q(Exists(later))
+    return active
 
 
 def _due(declaration: Declaration, policy: RetentionPolicy, now: dt.datetime) -> models.QuerySet[Any]:
@@ -337,7 +365,7 @@ def _due(declaration: Declaration, policy: RetentionPolicy, now: dt.datetime) ->
 
 
 def _processable(declaration: Declaration, policy: RetentionPolicy, now: dt.datetime) -> models.QuerySet[Any]:
-    return _due(declaration, policy, now).exclude(_of_subjects(declaration, _held_subjects()))
+    return _due(declaration, policy, now).exclude(_kept(declaration))
 
 
 def retention_preview(policy: RetentionPolicy) -> RetentionCounts:
@@ -346,17 +374,39 @@ def retention_preview(policy: RetentionPolicy) -> RetentionCounts:
     now = timezone.now()
     matched = held = 0
     persons = Q(pk__in=[])
+    also_deleted: dict[str, int] = {}
     for declaration in retention_keys().get(policy.key, ()):
         due = _due(declaration, policy, now)
-        held_here = _of_subjects(declaration, _held_subjects())
+        held_here = _kept(declaration)
         processable = due.exclude(held_here)
         matched += processable.count()
         held += due.filter(held_here).count()
         for path in declaration.subject_paths:
             persons |= Q(pk__in=processable.values(path))
+        if policy.action == RetentionPolicy.Action.DELETE:
+            for label, count in _deleted_with(declaration, processable).items():
+                also_deleted[label] = also_deleted.get(label, 0) + count
     return RetentionCounts(
-        matched=matched, persons=Subject.objects.filter(persons).count() if matched else 0, held=held
+        matched=matched,
+        persons=Subject.objects.filter(persons).count() if matched else 0,
+        held=held,
+        also_deleted=also_deleted,
     )
+
+
+def _deleted_with(declaration: Declaration, rows: models.QuerySet[Any]) -> dict[str, int]:
+    """Records of other declared types (not counted by the policy itself) whose foreign key
+    deletes them with these rows."""
+    declared = {d.model for d in declarations() if not d.copy_of_personal_data and d.retention != declaration.retention}
+    found: dict[str, int] = {}
+    for relation in declaration.model._meta.related_objects:
+        other = relation.related_model
+        if relation.on_delete is not models.CASCADE or relation.many_to_many or other not in declared:
+            continue
+        count = other._default_manager.filter(**{f"{relation.field.name}__in": rows.values("pk")}).count()
+        if count:
+            found[other._meta.label] = found.get(other._meta.label, 0) + count
+    return found
 
 
 def retention_policy_preview(*, actor: Actor, policy: RetentionPolicy) -> RetentionCounts:
@@ -425,7 +475,7 @@ def retention_run(*, actor: Actor, policy: RetentionPolicy) -> RetentionRun:
     persons: set[Any] = set()
     for declaration in retention_keys().get(policy.key, ()):
         due = _due(declaration, policy, now)
-        held += due.filter(_of_subjects(declaration, _held_subjects())).count()
+        held += due.filter(_kept(declaration)).count()
         pending = _processable(declaration, policy, now).order_by("pk")
         last = None
         while True:

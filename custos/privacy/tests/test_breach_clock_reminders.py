@@ -115,3 +115,24 @@ def test_a_refused_reminder_is_given_back_and_sent_by_the_next_run(cast, setting
     assert "example" not in str(refused.value) and "Greta" not in str(refused.value)
     with tenant_scope(cast.org_a):
         assert Breach.objects.get(pk=breach.pk).clock_reminders == []  # the next run takes it again
+
+
+def test_each_officer_reads_the_deadline_in_their_own_time_zone(cast, smtp_server):
+    from django.utils.formats import date_format
+
+    from custos.privacy.services.breaches import breach_clock
+
+    cast.alice.time_zone = "Asia/Dubai"
+    cast.alice.save(update_fields=["time_zone"])
+    breach = _breach(cast, hours_ago=50)
+
+    _run()
+
+    mails = {m["To"]: m for m in smtp_server.wait_for(2)}
+    due = breach_clock(breach).due_at
+    with timezone.override("Asia/Dubai"):
+        in_dubai = date_format(timezone.localtime(due), "DATETIME_FORMAT")
+    with timezone.override("Europe/Berlin"):
+        in_berlin = date_format(timezone.localtime(due), "DATETIME_FORMAT")
+    assert f"{in_dubai} (Asia/Dubai)" in mails["alice@acme.example"].get_content()
+    assert f"{in_berlin} (Europe/Berlin)" in mails["olive@acme.example"].get_content()

@@ -291,3 +291,61 @@ def test_the_report_data_say_what_article_33_asks(cast, as_tenant):
     assert data["data_categories"] == [{"key": "special", "label": "Special-category data (Art. 9 GDPR)"}]
     assert (data["approx_persons"], data["affected_recorded"], data["affected_notified"]) == (3, 1, 0)
     assert data["authority_notified_at"] is None and data["authority_notified_late"] is False
+
+
+@pytest.mark.parametrize("language", ["en", "ar"])
+def test_a_long_link_in_the_authority_report_wraps_inside_the_page(cast, as_tenant, language):
+    """A pasted URL or hash is one unbroken word: it breaks at the margin, not off the page."""
+    import io
+
+    from pypdf import PdfReader
+
+    from custos.privacy.services.documents import breach_report_pdf
+
+    token = "a1B2c3D4e5F6g7H8i9J0" * 8
+    breach = _breach(cast.actor(cast.alice), nature=f"Customer list published at https://paste.example.com/{token}")
+    page = PdfReader(io.BytesIO(breach_report_pdf(breach_report_data(breach), language=language))).pages[0]
+    width = float(page.mediabox.width)
+    pieces: list[tuple[float, str]] = []
+    page.extract_text(visitor_text=lambda text, _cm, tm, *_: pieces.append((tm[4], text)) if "a1B2" in text else None)
+
+    assert pieces and all(0 <= x <= width for x, _text in pieces)
+    assert not any(token in text for _x, text in pieces)  # broken over lines, never one line off the page
+
+
+def test_the_notice_goes_to_the_address_on_record_in_the_language_the_contact_names(cast, as_tenant, smtp_server):
+    """Not to an address a request once came from (it may be someone else's by now)."""
+    from custos.crm.models import Contact
+
+    actor = cast.actor(cast.alice)
+    anna = contact_create(
+        actor=cast.actor(cast.olive), data={"first_name": "Anna", "email": "anna.old@example.org", "language": "pl"}
+    )
+    request_create(actor=cast.actor(cast.olive), kind="access", email="anna.old@example.org")
+    Contact.objects.filter(pk=anna.pk).update(email="zanna.new@example.org")
+    breach = _breach(actor)
+    breach_add_subjects(actor=actor, breach=breach, subject_ids=[str(anna.subject_id)])
+
+    breach_notify_subjects(actor=actor, breach=breach)
+    run_tasks()
+
+    [mail] = smtp_server.messages
+    assert mail["To"] == "zanna.new@example.org"
+    assert mail["Content-Language"] == "pl"
+
+
+def test_when_the_authority_was_told_the_moment_of_awareness_stays(cast, as_tenant):
+    """Moving it later would turn a late notification into one in time, or one before anyone knew."""
+    actor = cast.actor(cast.alice)
+    now = timezone.now()
+    breach = _breach(actor, aware_at=now - timedelta(hours=100))
+    breach = breach_mark_authority_notified(actor=actor, breach=breach)
+    before = _state()
+
+    with pytest.raises(ValidationFailed) as error:
+        breach_update(actor=actor, breach=breach, data={"aware_at": now - timedelta(hours=2)})
+
+    assert _fields(error) == {"aware_at"}
+    assert _state() == before
+    assert breach_clock(Breach.objects.get(pk=breach.pk)).late
+    breach_update(actor=actor, breach=breach, data={"measures": "Passwords reset."})  # the rest may still change

@@ -295,3 +295,32 @@ def test_a_hold_released_after_the_backup_does_not_keep_the_person_from_erasure_
     with tenant_scope(cast.org_a):
         assert Subject.objects.get(pk=person.subject_id).state == Subject.State.ERASED
         assert LegalHold.objects.get(pk=hold.pk).released_at is not None
+
+
+def test_a_restored_backup_does_not_bring_a_deleted_organisation_back(
+    database_file: Path | None, cast: Cast, tmp_path: Path
+) -> None:
+    """Its rows and its data keys are in the backup: deleted again before `restore` returns."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from custos.accounts.offboarding import offboard_due
+    from custos.core.models import DataKey, DeletionCertificate, Organization
+
+    if not _backup_tools_work():
+        pytest.skip("pg_dump / pg_restore are not installed")
+    _person(cast)
+    backup = tmp_path / "backup.tar"
+    call_command("backup", output=str(backup))
+    call_command("tenant", "offboard", "--org", cast.org_a.slug, "--export", str(tmp_path / "a.zip"), stdout=None)
+    offboard_due(now=timezone.now() + timedelta(days=31))
+
+    call_command("restore", str(backup))
+
+    assert not Organization.objects.filter(pk=cast.org_a.pk).exists()
+    assert not DataKey.objects.unscoped().filter(org_id=cast.org_a.pk).exists()
+    assert not Contact.objects.unscoped().filter(org_id=cast.org_a.pk).exists()
+    assert Organization.objects.filter(pk=cast.org_b.pk).exists()
+    assert DeletionCertificate.objects.filter(org_id=cast.org_a.pk).count() == 1  # the one of the second deletion
+    assert _traces(_storage_bytes(database_file)) == []

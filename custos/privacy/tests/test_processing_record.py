@@ -91,3 +91,21 @@ def test_staff_pages(cast):
     assert pdf["Content-Type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
     assert notice.status_code == 200 and 'dir="rtl"' in notice.content.decode()
     assert web_client(cast.bob).get("/privacy/record/").status_code == 403
+
+
+def test_retention_periods_name_the_records_as_readers_know_them(cast):
+    from custos.privacy.services import retention
+
+    actor = cast.actor(cast.olive)
+    with tenant_scope(cast.org_a):
+        policy = retention.retention_policy_create(
+            actor=actor, data={"key": "contact.inactive", "condition": "inactive", "days": 365, "action": "anonymise"}
+        )
+        retention.retention_policy_preview(actor=actor, policy=policy)
+        retention.retention_policy_update(actor=actor, policy=policy, data={"is_enabled": True})
+        german = privacy_notice(language="de")["retention"]
+        english = processing_record(language="en")["retention"]
+
+    assert [p["record_type"] for p in german] == ["Kontakte"]
+    assert [p["record_type"] for p in english] == ["Contacts"]
+    assert "contact.inactive" not in str(german) + str(english)

@@ -182,6 +182,63 @@ def test_a_run_anonymises_only_what_is_due_keeps_held_people_and_a_second_run_ch
     assert retention.retention_preview(policy).as_dict() == {"matched": 0, "persons": 0, "held": 1}
 
 
+def test_a_person_who_restricted_processing_is_kept_as_a_held_one(cast):
+    """Art. 18(1)(b), (c): restriction instead of erasure; the run must not erase them after all."""
+    from custos.privacy.services.restriction import subject_restrict
+
+    restricted = _contact(cast, "restricted@example.org", days_idle=400)
+    subject_restrict(actor=cast.actor(cast.olive), subject=restricted.subject)
+    policy = _policy(cast)
+
+    assert _previewed(cast, policy).as_dict() == {"matched": 0, "persons": 0, "held": 1}
+    run = _run(cast, policy)
+
+    assert (run.processed, run.held) == (0, 1)
+    assert Contact.objects.get(pk=restricted.pk).email == "restricted@example.org"
+
+
+def test_inactive_means_neither_changed_nor_acted_on_nor_booked(cast):
+    """A call logged yesterday, or an appointment still to come, keeps a contact unchanged for
+    years from counting as inactive."""
+    from custos.testing import book_appointment
+
+    called = _contact(cast, "called@example.org", days_idle=400)
+    activity_create(actor=cast.actor(cast.olive), data={"title": "Call", "contact": str(called.pk)})
+    booked = _contact(cast, "booked@example.org", days_idle=400)
+    book_appointment(cast.actor(cast.olive), booked, cast.olive)  # in 2030
+    _contact(cast, "idle@example.org", days_idle=400)
+    long_ago = _contact(cast, "long-ago@example.org", days_idle=400)
+    old_call = activity_create(actor=cast.actor(cast.olive), data={"title": "Call", "contact": str(long_ago.pk)})
+    Activity.objects.filter(pk=old_call.pk).update(occurred_at=timezone.now() - timedelta(days=400))
+    policy = _policy(cast, action="delete")
+    _previewed(cast, policy)
+
+    run = _run(cast, policy)
+
+    assert run.processed == 2
+    assert set(Contact.objects.values_list("email", flat=True)) == {"called@example.org", "booked@example.org"}
+
+
+def test_a_delete_preview_names_what_goes_with_the_records(cast):
+    """A patient's old appointment is deleted with their contact: the preview says so first."""
+    from custos.scheduling.models import Appointment
+    from custos.testing import book_appointment, web_client
+
+    patient = _contact(cast, "patient@example.org", days_idle=800)
+    visit = book_appointment(cast.actor(cast.olive), patient, cast.olive)
+    before = timezone.now() - timedelta(days=700)
+    Appointment.objects.filter(pk=visit.pk).update(starts_at=before, ends_at=before + timedelta(minutes=30))
+    policy = _policy(cast, action="delete")
+
+    counts = _previewed(cast, policy)
+    page = web_client(cast.olive).get(f"/privacy/retention/{policy.pk}/preview/").content.decode()
+    _run(cast, policy)
+
+    assert (counts.matched, counts.also_deleted) == (1, {"scheduling.Appointment": 1})
+    assert "Deleted with them: Appointments" in page
+    assert not Appointment.objects.filter(pk=visit.pk).exists()
+
+
 def test_a_delete_policy_deletes_due_records_by_creation_and_leaves_erased_people_alone(cast):
     olive = cast.actor(cast.olive)
     old = lead_create(actor=olive, data={"first_name": "Old", "email": "old.lead@example.org"})
@@ -303,6 +360,7 @@ def test_deleting_follows_the_foreign_keys_as_they_say(cast):
     contact = _contact(cast, "gone@example.org", days_idle=400)
     deal = deal_create(actor=olive, data={"name": "Big deal", "contact": str(contact.pk), "amount": "10"})
     note = activity_create(actor=olive, data={"title": "call", "contact": str(contact.pk)})
+    Activity.objects.filter(pk=note.pk).update(occurred_at=timezone.now() - timedelta(days=400))
     company = company_create(actor=olive, data={"name": "Acme"})
     affiliation_add(actor=olive, contact=contact, data={"company": str(company.pk)})
     policy = _policy(cast, action="delete")

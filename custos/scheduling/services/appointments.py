@@ -113,6 +113,10 @@ def clean_appointment(
                     _active_or_current(Resource.objects.all(), record and record.resource_id),
                     _("Choose an active resource."),
                 )
+            case "contact" if record is not None and _safe_id(value) == record.contact_id:
+                # Not chosen again: the appointment may be the actor's as its practitioner
+                # while its person is past their record scope.
+                cleaned["contact_id"] = record.contact_id
             case "contact":
                 cleaned["contact_id"] = clean_reference(
                     cleaner, name, value, scoped(actor, Contact.objects.all()), _("Choose an existing contact.")
@@ -239,8 +243,8 @@ def _safe_id(value: Any) -> uuid.UUID | None:
 
 
 def appointment_update(*, actor: Actor, appointment: Appointment, data: Mapping[str, Any]) -> Appointment:
-    """Change the given fields. Moving it checks for conflicts again and, when the start
-    changes, sends its reminder again; a closed appointment keeps its time and place."""
+    """Change the given fields. Moving it checks for conflicts again and, when the start or
+    the person changes, sends its reminder again; a closed appointment keeps its time and place."""
     actor.require("appointment.change")
     check_field_rights(actor, "appointment", data.keys(), SPECIAL_APPOINTMENT_FIELDS)
     cleaned, cleaner = clean_appointment(actor, data, partial=True, record=appointment)
@@ -277,9 +281,13 @@ def appointment_update(*, actor: Actor, appointment: Appointment, data: Mapping[
         if moved:
             _check_free(cleaner, after)
             _raise_if(cleaner)
-        new_start = cleaned.get("starts_at", appointment.starts_at) != appointment.starts_at
+        # A new start, or another person, who has not had this reminder.
+        remind_again = any(
+            cleaned.get(name, getattr(appointment, name)) != getattr(appointment, name)
+            for name in ("starts_at", "contact_id")
+        )
         audited_update(actor, appointment, "appointment", cleaned)
-        if new_start:
+        if remind_again:
             # Written whatever this copy says: the reminder job may have claimed it since it was read.
             Appointment.objects.filter(pk=appointment.pk).update(reminder_sent_at=None)
             appointment.reminder_sent_at = None

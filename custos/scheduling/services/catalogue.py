@@ -7,6 +7,7 @@ need `organization.change`, since they decide what personal data leaves the syst
 
 from __future__ import annotations
 
+import functools
 import zoneinfo
 from collections.abc import Mapping
 from typing import Any
@@ -204,6 +205,14 @@ def practitioner_update(*, actor: Actor, practitioner: Practitioner, data: Mappi
     return practitioner
 
 
+def practitioner_deactivate_member(*, actor: Actor, user_id: Any) -> None:
+    """A member who leaves takes no new appointments (past ones stay theirs); the caller
+    (removing the member) holds the permission."""
+    practitioner = Practitioner.objects.filter(user_id=user_id, is_active=True).first()
+    if practitioner is not None:
+        update_record(actor, practitioner, "practitioner", {"is_active": False})
+
+
 def practitioner_delete(*, actor: Actor, practitioner: Practitioner) -> None:
     actor.require("service.delete")
     if practitioner.appointments.exists():
@@ -226,7 +235,17 @@ def scheduling_settings(org_id: Any) -> SchedulingSettings:
     return SchedulingSettings(org_id=org_id, language=language, time_zone=settings.TIME_ZONE)
 
 
-def clean_settings(data: Mapping[str, Any]) -> dict[str, Any]:
+@functools.cache
+def time_zone_names() -> tuple[str, ...]:
+    """The time zones the settings take, every face alike: UTC and the zones named by a
+    place (Europe/Berlin), not the old aliases and fixed offsets (Etc/GMT+1 is an hour
+    behind UTC), whose names mislead."""
+    named = (name for name in zoneinfo.available_timezones() if "/" in name and not name.startswith("Etc/"))
+    return tuple(sorted({"UTC", *named}))
+
+
+def clean_settings(data: Mapping[str, Any], *, current_zone: str = "") -> dict[str, Any]:
+    """`current_zone`: the stored zone, kept even if it is no longer one to choose."""
     cleaner = Cleaner()
     cleaned: dict[str, Any] = {}
     reject_unknown(cleaner, data, SETTINGS_FIELDS)
@@ -243,7 +262,7 @@ def clean_settings(data: Mapping[str, Any]) -> dict[str, Any]:
                 cleaned[name] = cleaner.choice(name, value, [code for code, _name in settings.LANGUAGES])
             case "time_zone":
                 zone = cleaner.text(name, value, max_length=64, required=True)
-                if zone and zone not in zoneinfo.available_timezones():
+                if zone and zone not in time_zone_names() and zone != current_zone:
                     cleaner.fail(name, _("Choose a time zone such as Europe/Berlin."))
                 cleaned[name] = zone
             case "feed_detail":
@@ -256,7 +275,7 @@ def clean_settings(data: Mapping[str, Any]) -> dict[str, Any]:
 def scheduling_settings_update(*, actor: Actor, data: Mapping[str, Any]) -> SchedulingSettings:
     """Change the organisation's appointment settings; the audit entry names the fields."""
     actor.require("organization.change")
-    cleaned = clean_settings(data)
+    cleaned = clean_settings(data, current_zone=scheduling_settings(actor.org_id).time_zone)
     with transaction.atomic():
         current = scheduling_settings(actor.org_id)
         changed = [name for name, value in cleaned.items() if getattr(current, name) != value]

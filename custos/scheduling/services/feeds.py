@@ -9,7 +9,7 @@ can reveal health data. Its link leads to the appointment in Custos, behind sign
 where everything else is. An organisation may choose less (only "Appointment": the time is
 booked) or, where practitioners need it, the person's initials (`FeedDetail`); that choice
 needs `organization.change` and is audited. A role that may not see contact names gets
-no initials either.
+no initials either, nor does anyone those of a restricted or erased person.
 
 The link's secret is stored only as its SHA-256, shown once, revoked by its member (or
 with their membership); making a new one revokes the old one. Fetches are audited at
@@ -22,6 +22,7 @@ import hashlib
 import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -35,6 +36,7 @@ from custos.core.actor import Actor, Via
 from custos.core.errors import NotFound, PermissionDenied
 from custos.core.models import Organization
 from custos.core.tenancy import tenant_scope
+from custos.privacy.services.restriction import is_restricted
 from custos.scheduling.models import ACTIVE_STATUSES, Appointment, CalendarFeed, FeedDetail
 from custos.scheduling.selectors.appointments import visible_appointments
 from custos.scheduling.services.catalogue import scheduling_settings
@@ -61,13 +63,13 @@ def calendar_feed_of(actor: Actor) -> CalendarFeed | None:
     )
 
 
-def _revoke_all(actor: Actor, now: datetime) -> int:
-    if actor.user_id is None:
+def _revoke_all(actor: Actor, now: datetime, user_id: Any = None) -> int:
+    """Revoke the live feeds of a member (the acting one unless `user_id` is given)."""
+    user_id = user_id or actor.user_id
+    if user_id is None:
         return 0
     feeds = list(
-        CalendarFeed.objects.select_for_update().filter(
-            org_id=actor.org_id, user_id=actor.user_id, revoked_at__isnull=True
-        )
+        CalendarFeed.objects.select_for_update().filter(org_id=actor.org_id, user_id=user_id, revoked_at__isnull=True)
     )
     for feed in feeds:
         feed.revoked_at = now
@@ -101,6 +103,13 @@ def calendar_feed_revoke(*, actor: Actor) -> int:
         return _revoke_all(actor, timezone.now())
 
 
+def calendar_feed_revoke_member(*, actor: Actor, user_id: Any) -> int:
+    """Stop a member's feed links as they leave the organisation, so that being added again
+    does not bring an old link back; the caller (removing the member) holds the permission."""
+    with transaction.atomic():
+        return _revoke_all(actor, timezone.now(), user_id)
+
+
 def calendar_feed_find(token: str) -> CalendarFeed | None:
     """The live feed of this secret, or None (unknown, revoked, or its member has left)."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
@@ -116,6 +125,8 @@ def calendar_feed_find(token: str) -> CalendarFeed | None:
 
 
 def _initials(actor: Actor, appointment: Appointment) -> str:
+    if is_restricted(appointment.contact.subject):  # restricted or erased: not processed, not shown
+        return ""
     parts = [
         getattr(appointment.contact, name)
         for name in ("first_name", "last_name")
@@ -165,6 +176,7 @@ def calendar_feed_render(
         detail = scheduling_settings(feed.org_id).feed_detail
         appointments = list(
             visible_appointments(actor)
+            .select_related("contact__subject")
             .filter(
                 practitioner__user_id=feed.user_id,
                 status__in=ACTIVE_STATUSES,

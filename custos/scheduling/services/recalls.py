@@ -24,13 +24,15 @@ from custos.crm.models import Contact
 from custos.crm.selectors.records import scoped
 from custos.crm.services.records import clean_reference, insert_record, reject_unknown, update_record
 from custos.privacy.services.restriction import without_restricted
-from custos.scheduling.models import Recall, Service
+from custos.scheduling.models import ACTIVE_STATUSES, Appointment, Recall, Service
 from custos.scheduling.services.catalogue import scheduling_settings
 from custos.scheduling.services.common import delete_audited
 
 RECALL_FIELDS = ("contact", "service", "interval_months", "due_on", "status")
 # Booked is set by booking; the others can be chosen.
 CHOSEN_STATUSES = (Recall.Status.WAITING, Recall.Status.DUE, Recall.Status.STOPPED)
+# Neither booked nor stopped: its status follows its day.
+OPEN_STATUSES = (Recall.Status.WAITING, Recall.Status.DUE)
 
 
 def clean_recall(
@@ -58,6 +60,12 @@ def clean_recall(
                 cleaned[name] = cleaner.date(name, value)
             case "status":
                 cleaned[name] = cleaner.choice(name, value, CHOSEN_STATUSES, default=Recall.Status.WAITING)
+                if cleaned[name] in OPEN_STATUSES and record is not None and _booked(record):
+                    # Reopened, it could be booked a second time while its appointment stands;
+                    # cancelling that appointment reopens a booked recall by itself.
+                    cleaner.fail(
+                        name, _("An appointment is booked from this recall: cancel it before reopening the recall.")
+                    )
     for name in ("contact_id", "service_id", "interval_months", "due_on"):
         field = name.removesuffix("_id")
         if name in cleaned and cleaned[name] is None and not any(e.field == field for e in cleaner.errors):
@@ -71,6 +79,14 @@ def clean_recall(
     return cleaned
 
 
+def _booked(recall: Recall) -> bool:
+    """Booked, or stopped while an appointment booked from it still stands."""
+    return (
+        recall.status == Recall.Status.BOOKED
+        or Appointment.objects.filter(recall=recall, status__in=ACTIVE_STATUSES).exists()
+    )
+
+
 def recall_create(*, actor: Actor, data: Mapping[str, Any]) -> Recall:
     """Start recalling a person for a service."""
     actor.require("appointment.add")
@@ -82,10 +98,24 @@ def recall_create(*, actor: Actor, data: Mapping[str, Any]) -> Recall:
 
 
 def recall_update(*, actor: Actor, recall: Recall, data: Mapping[str, Any]) -> Recall:
-    """Change the interval, the day or the status (stop or resume it)."""
+    """Change the interval, the day or the status (stop or resume it). A booked recall may
+    be stopped, not reopened while its appointment stands; a waiting or due one moved to
+    another day is due or waiting by that day, unless a status is given."""
     actor.require("appointment.change")
-    update_record(actor, recall, "recall", clean_recall(actor, data, partial=True, record=recall))
+    with transaction.atomic():
+        # As it stands now: a booking since this copy was read has made it booked.
+        recall.status = Recall.objects.select_for_update().values_list("status", flat=True).get(pk=recall.pk)
+        cleaned = clean_recall(actor, data, partial=True, record=recall)
+        if "status" not in cleaned and cleaned.get("due_on") is not None and recall.status in OPEN_STATUSES:
+            cleaned["status"] = _status_on(actor, cleaned["due_on"])
+        update_record(actor, recall, "recall", cleaned)
     return recall
+
+
+def _status_on(actor: Actor, due_on: date) -> str:
+    """Due once its day has come in the organisation's time zone, else waiting."""
+    today = timezone.localdate(timezone=zoneinfo.ZoneInfo(scheduling_settings(actor.org_id).time_zone))
+    return Recall.Status.DUE if due_on <= today else Recall.Status.WAITING
 
 
 def recall_delete(*, actor: Actor, recall: Recall) -> None:

@@ -1,9 +1,12 @@
 """Booking: conflicts for practitioners and resources, status, clinical details, the week."""
 
+import json
 from datetime import date, timedelta
 
 import pytest
 from django.db import connection
+from django.urls import reverse
+from django.utils import timezone
 
 from custos.audit.models import AuditEntry
 from custos.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -11,7 +14,7 @@ from custos.core.tenancy import tenant_scope
 from custos.crm.services.people import contact_create
 from custos.scheduling.models import Appointment
 from custos.scheduling.selectors.appointments import access_appointment, appointment_list
-from custos.scheduling.selectors.calendar import week_calendar
+from custos.scheduling.selectors.calendar import monday_of, week_calendar
 from custos.scheduling.services.appointments import (
     appointment_delete,
     appointment_read_special,
@@ -20,6 +23,7 @@ from custos.scheduling.services.appointments import (
 )
 from custos.scheduling.services.catalogue import practitioner_add
 from custos.scheduling.tests.helpers import MONDAY_9, audit_actions, last_audit, make_practice, utc
+from custos.testing import api_client, web_client
 
 CLINICAL = "Pain lower left molar, penicillin allergy"
 AFTER_MONDAY = utc("2030-01-07T12:00:00+01:00")
@@ -84,6 +88,26 @@ def test_bad_bookings_name_each_field_and_store_nothing(practice):
         {"field": "ends_at", "message": "An appointment lasts at most 24 hours."}
     ]
     assert _refused(practice, send_reminder="yes") == [{"field": "send_reminder", "message": "Enter true or false."}]
+
+
+def test_a_date_without_a_time_is_no_start(practice):
+    """Read as its midnight, it would book a time nobody gave."""
+    booking = {
+        "service": str(practice.check_up.pk),
+        "practitioner": str(practice.dr_olive.pk),
+        "contact": str(practice.greta.pk),
+        "starts_at": "2030-01-07",
+    }
+
+    response = api_client(practice.cast, practice.cast.olive).post(
+        "/api/v1/appointments", json.dumps(booking), content_type="application/json"
+    )
+
+    assert response.status_code == 422
+    assert [(e["field"], e["message"]) for e in response.json()["errors"]] == [
+        ("starts_at", "Enter a date and time such as 2026-11-22T14:30:00+01:00.")
+    ]
+    assert not Appointment.objects.exists()
 
 
 # Conflicts --------------------------------------------------------------------------------
@@ -403,6 +427,29 @@ def test_a_sales_member_sees_their_own_patients_and_appointments_only(practice):
     ] == ["contact"]
 
 
+def test_a_practitioner_keeps_the_person_past_their_scope_on_their_own_appointment(practice):
+    """Greta is Olive's contact, past Sam's record scope, but the appointment is Sam's: the edit
+    form sends her back unchanged, which is no new choice of her; choosing such a person is."""
+    cast = practice.cast
+    dr_sam = practitioner_add(actor=practice.actor, data={"user": str(cast.sam.pk)})
+    appointment = practice.book(practitioner=str(dr_sam.pk))
+    client = web_client(cast.sam)
+    url = reverse("web:appointment-edit", args=[appointment.pk])
+    form = client.get(url).context["form"]
+    data = {name: form[name].value() or "" for name in form.fields} | {"send_reminder": "on"}
+    data["starts_at"] = form["starts_at"].value().strftime("%Y-%m-%dT%H:%M")
+    data["ends_at"] = form["ends_at"].value().strftime("%Y-%m-%dT%H:%M")
+
+    response = client.post(url, data | {"notes": "Bring the X-ray"})
+    with pytest.raises(ValidationFailed) as excinfo:
+        appointment_update(actor=cast.actor(cast.sam), appointment=appointment, data={"contact": str(practice.jan.pk)})
+
+    assert response.status_code == 302, response.context["form"].errors
+    stored = Appointment.objects.get(pk=appointment.pk)
+    assert (stored.contact_id, stored.notes) == (practice.greta.pk, "Bring the X-ray")
+    assert _errors(excinfo) == [{"field": "contact", "message": "Choose an existing contact."}]
+
+
 def test_deleting_an_appointment_is_audited_and_needs_the_right(practice):
     appointment = practice.book()
 
@@ -479,3 +526,15 @@ def test_past_slots_are_not_bookable(practice):
     assert not any(cell.bookable for cell in monday if cell.starts_at < utc("2030-01-07T11:30:00+01:00"))
     assert all(cell.bookable for cell in monday if cell.starts_at >= utc("2030-01-07T12:00:00+01:00"))
     assert all(cell.bookable for cell in tuesday)
+
+
+def test_a_week_no_calendar_can_show_is_the_current_week(practice):
+    """A week whose dates (or whose neighbours) lie outside the years that can be booked."""
+    client = web_client(practice.cast.olive)
+    calendar = reverse("web:appointment-calendar")
+
+    for week in ("0001-01-01", "9999-12-31"):
+        response = client.get(calendar, {"week": week})
+        assert response.status_code == 200, week
+        assert response.context["week"].monday == monday_of(timezone.localdate()), week
+    assert client.get(calendar, {"week": "1900-01-03"}).context["week"].monday == date(1900, 1, 1)

@@ -3,10 +3,12 @@
 from decimal import Decimal
 
 import pytest
+from django.urls import reverse
 
+from custos.accounts.services import member_remove
 from custos.core.errors import Conflict, PermissionDenied, ValidationFailed
 from custos.core.tenancy import tenant_scope
-from custos.scheduling.models import Practitioner, Resource, SchedulingSettings, Service
+from custos.scheduling.models import Appointment, Practitioner, Resource, SchedulingSettings, Service
 from custos.scheduling.services.catalogue import (
     practitioner_add,
     practitioner_delete,
@@ -18,8 +20,11 @@ from custos.scheduling.services.catalogue import (
     service_create,
     service_delete,
     service_update,
+    time_zone_names,
 )
 from custos.scheduling.tests.helpers import last_audit, make_practice
+from custos.testing import web_client
+from custos.web.scheduling_forms import SchedulingSettingsForm
 
 
 def _errors(excinfo):
@@ -211,3 +216,51 @@ def test_settings_start_from_the_organisations_country_and_change_with_the_right
     with tenant_scope(cast.org_b):
         assert scheduling_settings(cast.org_b.pk).language == "pl"
         assert scheduling_settings(cast.org_b.pk).reminder_hours == 24
+
+
+def test_a_member_who_leaves_takes_no_new_appointments(cast):
+    with tenant_scope(cast.org_a):
+        practice = make_practice(cast)
+        kept = practice.book(practitioner=str(practice.dr_alice.pk))
+
+        member_remove(actor=practice.actor, membership=cast.membership(cast.alice))
+        entry = last_audit(cast.org_a)
+        with pytest.raises(ValidationFailed) as excinfo:
+            practice.book(practitioner=str(practice.dr_alice.pk), starts_at="2030-01-08T09:00:00+01:00")
+
+        assert Practitioner.objects.get(pk=practice.dr_alice.pk).is_active is False
+        assert Appointment.objects.get(pk=kept.pk).practitioner_id == practice.dr_alice.pk
+        assert (entry.action, entry.object_id, entry.fields) == (
+            "practitioner.update",
+            str(practice.dr_alice.pk),
+            ["is_active"],
+        )
+    assert _errors(excinfo) == [{"field": "practitioner", "message": "Choose an active practitioner."}]
+
+
+def test_the_settings_take_the_same_time_zones_on_every_face(cast):
+    """UTC and the zones named by a place; not the aliases and fixed offsets (Etc/GMT+1 is
+    an hour behind UTC). A zone stored before stays until another is chosen."""
+    settings_page = reverse("web:scheduling-settings")
+    form = {"reminder_hours": "24", "language": "de", "feed_detail": "service"}
+    client = web_client(cast.olive)
+    with tenant_scope(cast.org_a):
+        actor = cast.actor(cast.alice)
+        scheduling_settings_update(actor=actor, data={"time_zone": "UTC"})
+        for refused in ("Etc/GMT+1", "EST", "Mars/Olympus"):
+            with pytest.raises(ValidationFailed):
+                scheduling_settings_update(actor=actor, data={"time_zone": refused})
+
+    offered = {value for value, _label in SchedulingSettingsForm().fields["time_zone"].choices}
+    saved = client.post(settings_page, form | {"time_zone": "UTC"})
+    with tenant_scope(cast.org_a):
+        SchedulingSettings.objects.update(time_zone="GB")  # taken before the zones were narrowed
+    kept = client.post(settings_page, form | {"time_zone": "GB", "reminder_hours": "48"})
+
+    assert offered == set(time_zone_names()) and {"UTC", "Europe/Berlin"} <= offered
+    assert (saved.status_code, kept.status_code) == (302, 302)
+    with tenant_scope(cast.org_a):
+        assert (scheduling_settings(cast.org_a.pk).time_zone, scheduling_settings(cast.org_a.pk).reminder_hours) == (
+            "GB",
+            48,
+        )

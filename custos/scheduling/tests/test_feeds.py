@@ -10,10 +10,13 @@ from django.urls import reverse
 from django.utils import timezone
 from icalendar import Calendar
 
-from custos.accounts.models import Membership, User
+from custos.accounts.models import Membership, Role, User
+from custos.accounts.services import member_add, member_remove
 from custos.api.tests.helpers import hide
 from custos.core.tenancy import tenant_scope
 from custos.crm.services.people import contact_create
+from custos.privacy.models import Subject
+from custos.privacy.services.restriction import subject_restrict
 from custos.scheduling.models import CalendarFeed
 from custos.scheduling.services.appointments import appointment_set_status
 from custos.scheduling.services.catalogue import practitioner_add, scheduling_settings_update
@@ -135,6 +138,18 @@ def test_a_member_who_leaves_loses_the_feed(practice):
     assert _fetch(token).status_code == 404
 
 
+def test_a_removed_members_link_stays_dead_when_they_are_added_again(practice):
+    cast = practice.cast
+    feed, token = calendar_feed_create(actor=cast.actor(cast.alice))
+
+    member_remove(actor=practice.actor, membership=cast.membership(cast.alice))
+    member_add(actor=practice.actor, email="alice@acme.example", role=Role.objects.get(key="read_only"))
+
+    assert _fetch(token).status_code == 404
+    assert CalendarFeed.objects.get(pk=feed.pk).revoked_at is not None
+    assert audit_actions(cast.org_a, "calendar_feed.") == ["calendar_feed.create", "calendar_feed.revoke"]
+
+
 def test_the_organisation_decides_how_much_an_event_says(practice):
     _soon(practice, 1, resource=str(practice.room.pk), clinical_details=CLINICAL)
     _, token = calendar_feed_create(actor=practice.actor)
@@ -170,6 +185,21 @@ def test_no_initials_from_a_name_the_role_may_not_see(cast):
     _, (after,) = _events(_fetch(token).content)
 
     assert (str(before["summary"]), str(after["summary"])) == ("Check-up — S. S.", "Check-up — S.")
+
+
+def test_no_initials_of_a_restricted_or_erased_person(practice):
+    hans = contact_create(actor=practice.actor, data={"first_name": "Hans", "last_name": "Lind"})
+    for days, contact in enumerate((practice.greta, practice.jan, hans), start=1):
+        _soon(practice, days, contact=str(contact.pk))
+    scheduling_settings_update(actor=practice.actor, data={"feed_detail": "service_initials"})
+    _, token = calendar_feed_create(actor=practice.actor)
+
+    subject_restrict(actor=practice.actor, subject=practice.greta.subject, inform=False)
+    # Erasure empties the names as well; the state alone already keeps them out.
+    Subject.objects.filter(pk=practice.jan.subject_id).update(state=Subject.State.ERASED)
+    _, events = _events(_fetch(token).content)
+
+    assert [str(event["summary"]) for event in events] == ["Check-up", "Check-up", "Check-up — H. L."]
 
 
 def test_the_feed_is_named_in_the_members_language_and_use_is_audited_hourly(practice):

@@ -300,3 +300,50 @@ def test_a_restricted_persons_recall_and_appointment_are_kept_as_they_stand(prac
         with pytest.raises(Conflict, match="restricted"):
             appointment_set_status(actor=practice.actor, appointment=appointment, status=status, now=AFTER_MONDAY)
     assert Appointment.objects.get(pk=appointment.pk).status == appointment.status
+
+
+def test_a_booked_recall_is_not_reopened_while_its_appointment_stands(practice):
+    """Reopened by hand, it could be booked a second time; stopped and resumed, too."""
+    refused = [
+        {
+            "field": "status",
+            "message": "An appointment is booked from this recall: cancel it before reopening the recall.",
+        }
+    ]
+    recall = _recall(practice)
+    appointment = practice.book(recall=str(recall.pk))
+    before = audit_actions(practice.cast.org_a)
+
+    for status in ("waiting", "due"):
+        with pytest.raises(ValidationFailed) as excinfo:
+            recall_update(actor=practice.actor, recall=recall, data={"status": status})
+        assert _errors(excinfo) == refused, status
+    recall_update(actor=practice.actor, recall=recall, data={"due_on": "2020-01-01"})
+    assert Recall.objects.get(pk=recall.pk).status == "booked"
+    recall_update(actor=practice.actor, recall=recall, data={"status": "stopped"})
+    with pytest.raises(ValidationFailed) as resumed:
+        recall_update(actor=practice.actor, recall=recall, data={"status": "waiting"})
+
+    assert _errors(resumed) == refused
+    assert Recall.objects.get(pk=recall.pk).status == "stopped"
+    assert audit_actions(practice.cast.org_a) == [*before, "recall.update", "recall.update"]
+    appointment_set_status(actor=practice.actor, appointment=appointment, status="cancelled")
+    recall_update(actor=practice.actor, recall=recall, data={"status": "waiting"})
+    assert Recall.objects.get(pk=recall.pk).status == "waiting"
+
+
+def test_a_recall_moved_to_another_day_is_due_or_waiting_by_that_day(practice):
+    due = _recall(practice, due_on="2020-01-01", status="due")
+    waiting = _recall(practice, contact=practice.jan, due_on="2099-01-01")
+    stopped = _recall(practice, service=str(practice.cleaning.pk), due_on="2099-01-01", status="stopped")
+
+    recall_update(actor=practice.actor, recall=due, data={"due_on": "2099-01-01"})
+    assert (last_audit(practice.cast.org_a).action, last_audit(practice.cast.org_a).fields) == (
+        "recall.update",
+        ["due_on", "status"],
+    )
+    recall_update(actor=practice.actor, recall=waiting, data={"due_on": "2020-01-01"})
+    recall_update(actor=practice.actor, recall=stopped, data={"due_on": "2020-01-01"})
+
+    statuses = dict(Recall.objects.values_list("pk", "status"))
+    assert (statuses[due.pk], statuses[waiting.pk], statuses[stopped.pk]) == ("waiting", "due", "stopped")

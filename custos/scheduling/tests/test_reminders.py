@@ -9,7 +9,7 @@ from django_tasks_db.models import DBTaskResult
 
 from custos.core.tenancy import tenant_scope
 from custos.crm.models import Contact
-from custos.crm.services.people import contact_update
+from custos.crm.services.people import contact_create, contact_update
 from custos.privacy.models import Subject
 from custos.scheduling.models import Appointment
 from custos.scheduling.services.appointments import appointment_set_status, appointment_update
@@ -160,6 +160,21 @@ def test_a_moved_appointment_is_reminded_again(practice):
 
     assert Appointment.objects.get(pk=appointment.pk).reminder_sent_at is None
     assert reminders_claim(org_id=org_id, now=utc("2030-01-07T09:00:00+01:00")) == [appointment.pk]
+
+
+def test_an_appointment_given_to_another_person_reminds_them(practice):
+    """The reminder went to the first person: the one who has the appointment now has had none."""
+    org_id = practice.cast.org_a.pk
+    hans = contact_create(actor=practice.actor, data={"last_name": "Lind", "email": "hans@example.org"})
+    appointment = practice.book()
+    reminders_claim(org_id=org_id, now=SUNDAY_10)
+
+    appointment_update(actor=practice.actor, appointment=appointment, data={"contact": str(practice.greta.pk)})
+    assert Appointment.objects.get(pk=appointment.pk).reminder_sent_at is not None
+    appointment_update(actor=practice.actor, appointment=appointment, data={"contact": str(hans.pk)})
+
+    assert Appointment.objects.get(pk=appointment.pk).reminder_sent_at is None
+    assert reminders_claim(org_id=org_id, now=SUNDAY_10) == [appointment.pk]
 
 
 def test_a_refused_mail_gives_the_claim_back_for_the_next_run(practice, settings):

@@ -113,6 +113,7 @@ def test_the_authority_notification_stops_the_clock_and_closing_freezes_the_brea
     assert "the clock has stopped" in page and "authority notified" in page
     page = _text(client.post(f"/privacy/breaches/{breach.pk}/close/", follow=True))
     assert "This breach is closed." in page
+    assert f"/privacy/breaches/{breach.pk}/report.pdf" in page  # the report is wanted most once closed
     assert client.get(f"/privacy/breaches/{breach.pk}/edit/").status_code == 302
     with tenant_scope(cast.org_a):
         assert Breach.objects.get(pk=breach.pk).status == "closed"

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.apps import apps
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -185,9 +186,15 @@ def retention_policy_preview_view(request: HttpRequest, retention_policy_id: str
             "label": key_label(policy.key),
             "rule": describe_policy(policy),
             "counts": counts,
-            "record_types": services.record_types(policy.key),
+            "record_types": [_type_name(label) for label in services.record_types(policy.key)],
+            "also_deleted": [(_type_name(label), count) for label, count in sorted(counts.also_deleted.items())],
         },
     )
+
+
+def _type_name(label: str) -> str:
+    """A record type as staff know it ("Appointments"), not its internal label."""
+    return capfirst(str(apps.get_model(label)._meta.verbose_name_plural))
 
 
 def _switch(request: HttpRequest, retention_policy_id: str, *, enabled: bool) -> HttpResponse:

@@ -46,6 +46,7 @@ from custos.web.views.listing import filter_value, posted, submitted
 
 Status = Appointment.Status
 RECALLS_SHOWN = 200
+FIRST_YEAR, LAST_YEAR = 1900, 2999  # as any date and time the domain takes (`Cleaner.moment`)
 STATUS_MESSAGES = {
     Status.CONFIRMED: gettext_lazy("The appointment is confirmed."),
     Status.DONE: gettext_lazy("The appointment is marked done."),
@@ -74,10 +75,13 @@ def calendar_url(
 
 
 def _week_of(request: HttpRequest) -> date:
+    """The week asked for; the current one for a date that is no date, or one outside the
+    years appointments can be booked in (whose week and neighbours may not even exist)."""
     try:
-        return date.fromisoformat(request.GET.get("week", "")[:10])
+        day = date.fromisoformat(request.GET.get("week", "")[:10])
     except ValueError:
         return timezone.localdate()
+    return day if FIRST_YEAR <= day.year <= LAST_YEAR else timezone.localdate()
 
 
 def calendar_view(request: HttpRequest) -> HttpResponse:

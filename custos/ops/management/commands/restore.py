@@ -1,9 +1,10 @@
-"""`custos restore PATH`: bring back a `custos backup` file, without bringing back anyone erased.
+"""`custos restore PATH`: bring back a `custos backup` file, without bringing back anyone erased
+or any organisation deleted.
 
 The database is replaced by the backup's (SQLite: through SQLite's backup API into the live
 file; PostgreSQL: `pg_restore --clean` in one transaction), migrated forward to this
-version's schema, and then every erasure the journal records after the backup was taken is
-carried out again, before the command returns. Stop the server and workers first.
+version's schema, and then every organisation deletion and every erasure the journals record
+after the backup was taken is carried out again, before the command returns. Stop the server and workers first.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 
+from custos.accounts.offboarding import deletions_replay
+from custos.core.models import DeletionCertificate
 from custos.ops.management.commands.backup import FORMAT, MANIFEST, MEMBERS, run_postgres
 from custos.privacy.services.journal import JournalEntry, journal_replay
 
@@ -71,9 +74,10 @@ def _restore_postgres(database: Path, work: Path) -> None:
     )
 
 
-def restore_from(path: Path) -> tuple[dt.datetime, list[JournalEntry]]:
-    """Restore the backup at `path`, migrate, and erase again whoever was erased since;
-    answers when the backup was taken and the erasures carried out again."""
+def restore_from(path: Path) -> tuple[dt.datetime, list[JournalEntry], list[DeletionCertificate]]:
+    """Restore the backup at `path`, migrate, delete again the organisations deleted since and
+    erase again whoever was erased since; answers when the backup was taken, the erasures and
+    the deletions carried out again."""
     if not path.is_file():
         raise CommandError(f"{path}: no such backup file.")
     with tempfile.TemporaryDirectory(dir=settings.VAR_DIR, prefix=".custos-restore-") as work:
@@ -94,19 +98,22 @@ def restore_from(path: Path) -> tuple[dt.datetime, list[JournalEntry]]:
         else:
             _restore_postgres(database, Path(work))
     call_command("migrate", interactive=False, verbosity=0)
-    return taken_at, journal_replay(after=taken_at)
+    deleted = deletions_replay(after=taken_at)
+    return taken_at, journal_replay(after=taken_at), deleted
 
 
 class Command(BaseCommand):
     help = (
-        "Replace the database with a backup made by `custos backup`, then erase again everyone "
-        "erased after the backup was taken. Stop the server and workers first."
+        "Replace the database with a backup made by `custos backup`, then delete again every "
+        "organisation deleted and erase again everyone erased after the backup was taken. Stop the "
+        "server and workers first."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("path", help="The backup file.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        taken_at, replayed = restore_from(Path(options["path"]).expanduser().resolve())
+        taken_at, replayed, deleted = restore_from(Path(options["path"]).expanduser().resolve())
         self.stdout.write(f"restored: backup taken at {taken_at.isoformat()}")
+        self.stdout.write(f"organisations deleted again: {len(deleted)}")
         self.stdout.write(f"erased again: {len(replayed)}")
