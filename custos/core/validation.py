@@ -88,6 +88,14 @@ def _ungrouped(digits: str, mark: str, text: str) -> str:
     return head + "".join(groups)
 
 
+def _is_date_alone(text: str) -> bool:
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
 class Cleaner:
     """Collects field errors while cleaning one input, so all are reported at once."""
 
@@ -195,9 +203,10 @@ class Cleaner:
         self.fail(field, _("Enter a date such as 2026-11-22 or 22.11.2026."))
         return None
 
-    def moment(self, field: str, value: Any) -> dt.datetime | None:
-        """A date and time (ISO 8601), not a date alone; without an offset it is read in the
-        current time zone."""
+    def moment(self, field: str, value: Any, *, time_required: bool = False) -> dt.datetime | None:
+        """A date and time (ISO 8601); without an offset it is read in the current time zone.
+        A date alone is its midnight (a filter's day, a task due that day), unless
+        `time_required` (an appointment's start: midnight would be a time nobody gave)."""
         if value is None or value == "":
             return None
         if isinstance(value, dt.datetime):
@@ -209,11 +218,7 @@ class Cleaner:
             except ValueError:
                 self.fail(field, _("Enter a date and time such as 2026-11-22T14:30:00+01:00."))
                 return None
-            try:
-                dt.date.fromisoformat(text)
-            except ValueError:
-                pass  # a time is given
-            else:  # a date alone: read as its midnight, it would be a time nobody gave
+            if time_required and _is_date_alone(text):
                 self.fail(field, _("Enter a date and time such as 2026-11-22T14:30:00+01:00."))
                 return None
         else:

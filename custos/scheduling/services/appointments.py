@@ -131,7 +131,7 @@ def clean_appointment(
                     cleaner, name, value, open_recalls, _("Choose a recall that is not booked or stopped.")
                 )
             case "starts_at" | "ends_at":
-                cleaned[name] = cleaner.moment(name, value)
+                cleaned[name] = cleaner.moment(name, value, time_required=True)
             case "notes" | "clinical_details":
                 cleaned[name] = cleaner.text(name, value, max_length=20000, multiline=True)
             case "send_reminder":
