@@ -119,6 +119,22 @@ def test_the_authority_notification_stops_the_clock_and_closing_freezes_the_brea
         assert Breach.objects.get(pk=breach.pk).status == "closed"
 
 
+def test_a_lead_from_a_leaked_web_form_is_picked_as_an_affected_person(cast):
+    from custos.crm.services.leads import lead_create
+
+    breach = _breach(cast)
+    with tenant_scope(cast.org_a):
+        lena = lead_create(actor=cast.actor(cast.olive), data={"first_name": "Lena", "last_name": "Webform"})
+    client = web_client(cast.alice)
+
+    found = _text(client.post(f"/privacy/breaches/{breach.pk}/subjects/", {"q": "Webform"}))
+    client.post(f"/privacy/breaches/{breach.pk}/subjects/", {"q": "Webform", "add": "1", "leads": [lena.pk]})
+
+    assert "Lena Webform" in found and f'name="leads" value="{lena.pk}"' in found
+    detail = _text(client.get(f"/privacy/breaches/{breach.pk}/"))
+    assert "1 person recorded, 0 told." in detail and f'href="/leads/{lena.pk}/">Lena Webform' in detail
+
+
 def test_processors_are_listed_added_changed_and_removed(cast):
     client = web_client(cast.alice)
     response = client.post(

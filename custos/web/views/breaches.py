@@ -10,7 +10,7 @@ from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import URLPattern, path
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 
 from custos.core.errors import Conflict, ValidationFailed
 from custos.core.personal_data import CATEGORY_LABELS
-from custos.crm.models import Contact
+from custos.crm.selectors.leads import lead_list
 from custos.crm.selectors.people import contact_list
 from custos.privacy.models import Breach, BreachSubject, Processor, Purpose
 from custos.privacy.services import breaches as breach_services
@@ -32,7 +32,7 @@ from custos.web.views.listing import page, posted
 
 BREACH_FORM = "web/privacy/breaches/form.html"
 PROCESSOR_FORM = "web/privacy/processors/form.html"
-CONTACT_PICKS = 50
+PICKS = 50  # of each kind, contacts and leads
 
 # Forms ------------------------------------------------------------------------------------
 
@@ -202,15 +202,26 @@ def breach_edit_view(request: HttpRequest, breach_id: str) -> HttpResponse:
     )
 
 
-def _affected_names(request: HttpRequest, breach: Breach) -> list[tuple[BreachSubject, list[Contact]]]:
-    """The first affected persons, each with the contacts the actor may see of them."""
+def _affected_names(request: HttpRequest, breach: Breach) -> list[tuple[BreachSubject, list[tuple[str, Any]]]]:
+    """The first affected persons, each with the contacts and leads the actor may see of them."""
     actor = actor_of(request)
     links = list(BreachSubject.objects.filter(breach=breach).select_related("subject").order_by("pk")[:200])
-    contacts: dict[Any, list[Contact]] = {}
-    if actor.can("contact.view"):
-        for contact in contact_list(actor).filter(subject_id__in=[link.subject_id for link in links]):
-            contacts.setdefault(contact.subject_id, []).append(contact)
-    return [(link, contacts.get(link.subject_id, [])) for link in links]
+    records: dict[Any, list[tuple[str, Any]]] = {}
+    for record in _records_of(actor, [link.subject_id for link in links]):
+        url = reverse(f"web:{record._meta.model_name}-detail", args=[record.pk])
+        records.setdefault(record.subject_id, []).append((url, record))
+    return [(link, records.get(link.subject_id, [])) for link in links]
+
+
+def _records_of(actor: Any, subject_ids: list[Any], q: str = "") -> list[Any]:
+    """The contacts, then the leads, the actor may see: of these persons, or matching `q`."""
+    found: list[Any] = []
+    for kind, listed in (("contact", contact_list), ("lead", lead_list)):
+        if not actor.can(f"{kind}.view"):
+            continue
+        rows = listed(actor, q=q) if q else listed(actor).filter(subject_id__in=subject_ids)
+        found.extend(rows.filter(subject__isnull=False)[:PICKS])
+    return found
 
 
 def breach_detail_view(request: HttpRequest, breach_id: str) -> HttpResponse:
@@ -234,26 +245,29 @@ def breach_detail_view(request: HttpRequest, breach_id: str) -> HttpResponse:
 
 
 def breach_subjects_view(request: HttpRequest, breach_id: str) -> HttpResponse:
-    """Pick the affected persons from the contact list: search (posted, so names stay out of
-    URLs), tick, add. The breach records their subjects, not the contacts."""
+    """Pick the affected persons from the contacts and leads: search (posted, so names stay out
+    of URLs), tick, add. The breach records their subjects, not the records."""
     actor = actor_of(request)
     breach = access_breach(actor, breach_id, write=True)
-    actor.require("contact.view")
+    if not (actor.can("contact.view") or actor.can("lead.view")):
+        actor.require("contact.view")
     if breach.status == Breach.Status.CLOSED:
         messages.info(request, _("This breach is closed."))
         return redirect("web:breach-detail", breach.pk)
     q = query(request.POST.get("q", "")) if request.method == "POST" else ""
     error = ""
     if request.method == "POST" and "add" in request.POST:
-        chosen = [pk for pk in request.POST.getlist("contacts") if pk]
-        subject_ids = [
-            str(pk)
-            for pk in contact_list(actor)
-            .filter(pk__in=_valid_ids(chosen))
-            .filter(subject__isnull=False)
-            .values_list("subject_id", flat=True)
-            .distinct()
-        ]
+        subject_ids = sorted(
+            {
+                str(pk)
+                for kind, listed in (("contact", contact_list), ("lead", lead_list))
+                if actor.can(f"{kind}.view")
+                for pk in listed(actor)
+                .filter(pk__in=_valid_ids([pk for pk in request.POST.getlist(f"{kind}s") if pk]))
+                .filter(subject__isnull=False)
+                .values_list("subject_id", flat=True)
+            }
+        )
         if not subject_ids:
             error = _("Tick at least one person.")
         else:
@@ -272,7 +286,7 @@ def breach_subjects_view(request: HttpRequest, breach_id: str) -> HttpResponse:
                     % {"count": added},
                 )
                 return redirect("web:breach-detail", breach.pk)
-    candidates = list(contact_list(actor, q=q)[:CONTACT_PICKS]) if q else []
+    candidates = _records_of(actor, [], q) if q else []
     present = set(BreachSubject.objects.filter(breach=breach).values_list("subject_id", flat=True))
     return render(
         request,
@@ -280,7 +294,7 @@ def breach_subjects_view(request: HttpRequest, breach_id: str) -> HttpResponse:
         {
             "breach": breach,
             "q": q,
-            "candidates": [(contact, contact.subject_id in present) for contact in candidates],
+            "candidates": [(record, record._meta.model_name, record.subject_id in present) for record in candidates],
             "error": error,
         },
     )
