@@ -450,6 +450,27 @@ def test_a_practitioner_keeps_the_person_past_their_scope_on_their_own_appointme
     assert _errors(excinfo) == [{"field": "contact", "message": "Choose an existing contact."}]
 
 
+def test_editing_the_notes_in_the_form_leaves_a_start_to_the_second_where_it_was(practice):
+    """The API books to the second, the form shows minutes: saving notes must neither move the
+    appointment nor send its reminder again."""
+    start = utc("2030-01-07T09:00:30+01:00")
+    appointment = practice.book(starts_at="2030-01-07T09:00:30+01:00")
+    Appointment.objects.filter(pk=appointment.pk).update(reminder_sent_at=timezone.now())
+    client = web_client(practice.cast.olive)
+    url = reverse("web:appointment-edit", args=[appointment.pk])
+    form = client.get(url).context["form"]
+    data = {name: form[name].value() or "" for name in form.fields} | {"send_reminder": "on"}
+    data["starts_at"] = form["starts_at"].value().strftime("%Y-%m-%dT%H:%M")
+    data["ends_at"] = form["ends_at"].value().strftime("%Y-%m-%dT%H:%M")
+
+    response = client.post(url, data | {"notes": "Parking at the back"})
+
+    assert response.status_code == 302, response.context["form"].errors
+    stored = Appointment.objects.get(pk=appointment.pk)
+    assert (stored.starts_at, stored.notes) == (start, "Parking at the back")
+    assert stored.reminder_sent_at is not None
+
+
 def test_deleting_an_appointment_is_audited_and_needs_the_right(practice):
     appointment = practice.book()
 

@@ -250,6 +250,10 @@ def appointment_edit_view(request: HttpRequest, appointment_id: str) -> HttpResp
     if request.method == "POST" and form.is_valid():
         try:
             data = with_contact(actor, form.domain_data(), current=contact)
+            for name in ("starts_at", "ends_at"):
+                stored = getattr(appointment, name)
+                if data.get(name) is not None and data[name] == stored.replace(second=0, microsecond=0):
+                    del data[name]  # shown to the minute and left so: not moved by its seconds
             services.appointment_update(actor=actor, appointment=appointment, data=data)
         except ValidationFailed as error:
             attach_errors(form, error)
