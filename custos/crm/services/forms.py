@@ -45,7 +45,14 @@ from custos.crm.models.forms import ASKABLE_FIELDS
 from custos.crm.services.leads import clean_lead, lead_create
 from custos.crm.services.records import org_country
 from custos.privacy.models import ConsentEvent, Purpose
-from custos.privacy.services.consent import Proof, consent_confirm, consent_give, in_language, shown_text
+from custos.privacy.services.consent import (
+    Proof,
+    confirmable,
+    consent_confirm,
+    consent_give,
+    in_language,
+    shown_text,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -203,11 +210,15 @@ def lead_form_public(public_key: str) -> LeadForm | None:
 
 def form_actor(form: LeadForm, *, ip: str | None = None, user_agent: str = "") -> Actor:
     """The form acting for its visitor: it may add a lead, nothing else."""
+    return _visitor(form.org_id, frozenset({"lead.add"}), ip=ip, user_agent=user_agent)
+
+
+def _visitor(org_id: Any, permissions: frozenset[str], *, ip: str | None, user_agent: str) -> Actor:
     return Actor(
-        org_id=form.org_id,
+        org_id=org_id,
         via=Via.AUTOMATION,
         role_key="lead_form",
-        permissions=frozenset({"lead.add"}),
+        permissions=permissions,
         record_scope=RecordScope.ALL,
         ip=ip,
         user_agent=user_agent,
@@ -367,7 +378,8 @@ def form_consent_check(token: str) -> None:
         raise NotFound()
     digest = hashlib.sha256(secret.encode()).hexdigest()
     with tenant_scope(org_id):
-        if not ConsentEvent.objects.filter(confirmation_digest=digest).exists():
+        event = ConsentEvent.objects.filter(confirmation_digest=digest).first()
+        if event is None or not confirmable(event):
             raise NotFound()
 
 
@@ -378,8 +390,6 @@ def form_consent_confirm(token: str, *, ip: str | None = None, user_agent: str =
     if org_id is None:
         raise NotFound()
     with tenant_scope(org_id):
-        form = LeadForm.objects.filter(public_key=public_key).first()
-    if form is None:
-        raise NotFound()
-    with tenant_scope(form.org_id):
-        return consent_confirm(actor=form_actor(form, ip=ip, user_agent=user_agent), secret=secret)
+        # A form deleted since keeps its leads and their consent: the link still confirms.
+        actor = _visitor(org_id, frozenset(), ip=ip, user_agent=user_agent)
+        return consent_confirm(actor=actor, secret=secret)

@@ -220,6 +220,11 @@ def rescore(leads: Iterable[Lead]) -> None:
             Lead.objects.filter(pk=lead.pk).update(score=value, score_reasons=reasons)
 
 
+def rescore_subject(subject: Subject) -> None:
+    """The person's leads, after a restriction or an objection to profiling (or its end)."""
+    rescore(Lead.objects.filter(subject=subject))
+
+
 def rescore_all(batch_size: int = 500) -> int:
     """Every open lead of the organisation in scope, after its rules changed."""
     count, batch = 0, []

@@ -182,6 +182,79 @@ def test_marketing_consent_is_confirmed_by_the_mailed_link(cast, smtp_server):
     assert Client().get("/forms/confirm/nothing/").status_code == 404
 
 
+def _links(smtp_server, count):
+    """The paths of the confirmation links mailed so far."""
+    run_tasks()
+    bodies = [m.get_content() for m in smtp_server.wait_for(count)]
+    links = [re.findall(r"http://\S+/forms/confirm/\S+/", body)[0] for body in bodies]
+    return [link.split("://", 1)[1].split("/", 1)[1] for link in links]
+
+
+def _newsletter_state(cast, newsletter):
+    with tenant_scope(cast.org_a):
+        subject = Lead.objects.order_by("created_at").first().subject
+        return next(s.status for s in consent_states(subject) if s.purpose == newsletter)
+
+
+def test_a_confirmed_consent_is_not_undone_by_someone_submitting_the_address_again(cast, smtp_server):
+    """Anyone may type a person's address into a public form: only the person's click counts."""
+    form, newsletter, _callback = _setup(cast)
+    _post(Client(), form, purposes=[str(newsletter.pk)])
+    [first] = _links(smtp_server, 1)
+    Client().post("/" + first)
+    _post(Client(), form, purposes=[str(newsletter.pk)])  # a stranger, or the person again
+
+    assert _newsletter_state(cast, newsletter) == "given"
+
+
+def test_the_older_of_two_mailed_links_confirms_too(cast, smtp_server):
+    form, newsletter, _callback = _setup(cast)
+    _post(Client(), form, purposes=[str(newsletter.pk)])
+    _post(Client(), form, purposes=[str(newsletter.pk)])
+    first, _second = _links(smtp_server, 2)
+
+    response = Client().post("/" + first)
+
+    assert response.status_code == 200
+    assert _newsletter_state(cast, newsletter) == "given"
+
+
+def test_a_link_confirms_after_its_form_is_deleted_but_not_after_the_persons_erasure(cast, smtp_server):
+    from custos.crm.services.forms import lead_form_delete
+    from custos.privacy.services.erasure import subject_erase
+
+    form, newsletter, _callback = _setup(cast)
+    _post(Client(), form, purposes=[str(newsletter.pk)])
+    _post(Client(), form, purposes=[str(newsletter.pk)], email="other@example.org", last_name="Other")
+    ines_link, other_link = _links(smtp_server, 2)
+    with tenant_scope(cast.org_a):
+        lead_form_delete(actor=cast.actor(cast.alice), form=form)
+        other = Lead.objects.get(email="other@example.org")
+        subject_erase(actor=cast.actor(cast.alice), subject=other.subject)
+
+    assert Client().post("/" + ines_link).status_code == 200
+    assert _newsletter_state(cast, newsletter) == "given"
+    assert Client().get("/" + other_link).status_code == 404
+    assert Client().post("/" + other_link).status_code == 404
+    with tenant_scope(cast.org_a):
+        assert not ConsentEvent.objects.filter(subject=other.subject).exclude(confirmation_digest="").exists()
+
+
+def test_a_link_confirms_for_30_days(cast, smtp_server):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    form, newsletter, _callback = _setup(cast)
+    _post(Client(), form, purposes=[str(newsletter.pk)])
+    [link] = _links(smtp_server, 1)
+    with tenant_scope(cast.org_a):
+        ConsentEvent.objects.update(occurred_at=timezone.now() - timedelta(days=31))
+
+    assert Client().post("/" + link).status_code == 404
+    assert _newsletter_state(cast, newsletter) == "pending"
+
+
 def test_the_hosted_form_may_be_framed_by_any_site_but_nothing_else_may(cast):
     form, *_ = _setup(cast)
     response = Client().get(_url(form))

@@ -85,6 +85,29 @@ def test_a_person_whose_processing_is_restricted_is_not_profiled(cast, as_tenant
     assert (stored.score, stored.score_reasons) == (0, [])
 
 
+@pytest.mark.parametrize("step", ["object_to_profiling", "restrict"])
+def test_a_score_goes_the_moment_the_person_objects_or_is_restricted_and_comes_back_after(cast, as_tenant, step):
+    from custos.privacy.services.restriction import subject_lift_restriction, subject_object, subject_restrict
+
+    admin = cast.actor(cast.alice)
+    scoring_rule_create(
+        actor=admin, data={"name": "PL", "condition": "field_equals", "field": "country", "value": "PL", "points": 9}
+    )
+    lead = lead_create(actor=admin, data={"last_name": "Kowalski", "country": "PL"})
+    assert Lead.objects.get(pk=lead.pk).score == 9
+
+    if step == "restrict":
+        subject_restrict(actor=admin, subject=lead.subject, inform=False)
+    else:
+        subject_object(actor=admin, subject=lead.subject, about="profiling")
+    stored = Lead.objects.get(pk=lead.pk)
+    assert (stored.score, stored.score_reasons) == (0, [])
+
+    if step == "restrict":
+        subject_lift_restriction(actor=admin, subject=lead.subject)
+        assert Lead.objects.get(pk=lead.pk).score == 9
+
+
 def test_a_scoring_rule_is_checked_as_a_whole(cast, as_tenant):
     admin = cast.actor(cast.alice)
     with pytest.raises(ValidationFailed) as refused:

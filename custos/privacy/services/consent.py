@@ -6,7 +6,7 @@ import hashlib
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -22,6 +22,8 @@ from custos.privacy.models import ConsentEvent, Purpose, PurposeVersion, Subject
 from custos.privacy.models.consent import ConsentSource, LegalBasis
 
 LANGUAGES = tuple(code for code, _name in settings.LANGUAGES)
+# How long a double opt-in link confirms: a yes weeks later may no longer be what was meant.
+CONFIRMATION_DAYS = 30
 
 
 def _clean_texts(cleaner: Cleaner, field: str, value: Any, *, max_length: int, required: bool) -> dict[str, str]:
@@ -238,6 +240,12 @@ def consent_confirm(*, actor: Actor, secret: str) -> ConsentEvent:
     The digest is cleared with the confirmation: a used link opens nothing any more, and
     no lookup key for it stays at rest."""
     digest = hashlib.sha256(secret.encode()).hexdigest()
+    spent = ConsentEvent.objects.filter(confirmation_digest=digest).first()
+    if spent is not None and not confirmable(spent):
+        # Too old to say what the person wants now, or the person is erased: the link is
+        # spent, and its lookup key goes.
+        ConsentEvent.objects.filter(pk=spent.pk).update(confirmation_digest="")
+        raise NotFound()
     with transaction.atomic():
         event = ConsentEvent.objects.select_for_update().filter(confirmation_digest=digest).first()
         if event is None:
@@ -258,6 +266,12 @@ def consent_confirm(*, actor: Actor, secret: str) -> ConsentEvent:
     return event
 
 
+def confirmable(event: ConsentEvent) -> bool:
+    """A mailed link confirms for `CONFIRMATION_DAYS`, and never for an erased person."""
+    fresh = event.occurred_at > timezone.now() - timedelta(days=CONFIRMATION_DAYS)
+    return fresh and Subject.objects.filter(pk=event.subject_id).exclude(state=Subject.State.ERASED).exists()
+
+
 @dataclass(frozen=True)
 class ConsentState:
     purpose: Purpose
@@ -267,25 +281,41 @@ class ConsentState:
     event: ConsentEvent | None
 
 
-def _state_of(purpose: Purpose, event: ConsentEvent | None, now: datetime) -> ConsentState:
-    if event is None:
-        return ConsentState(purpose, False, "none", None, None)
-    if event.action == ConsentEvent.Action.WITHDRAWN:
-        return ConsentState(purpose, False, "withdrawn", event.occurred_at, event)
-    if event.requires_confirmation and event.confirmed_at is None:
-        return ConsentState(purpose, False, "pending", event.occurred_at, event)
-    if event.expires_at is not None and event.expires_at <= now:
-        return ConsentState(purpose, False, "expired", event.expires_at, event)
-    return ConsentState(purpose, True, "given", event.confirmed_at or event.occurred_at, event)
+def _state_of(purpose: Purpose, events: list[ConsentEvent], now: datetime) -> ConsentState:
+    """The state from one purpose's events, newest first. An unconfirmed double opt-in does
+    not undo what stands before it: anyone can submit a public form with someone's address,
+    and only the person's click makes it count (so a consent already given stays given, and
+    the older of two mailed links still confirms)."""
+    waiting = next((e for e in events if _unconfirmed(e)), None)
+    effective = next((e for e in events if not _unconfirmed(e)), None)
+    if effective is None or effective.action == ConsentEvent.Action.WITHDRAWN:
+        if waiting is not None and (effective is None or _newer(waiting, effective)):
+            return ConsentState(purpose, False, "pending", waiting.occurred_at, waiting)
+        if effective is None:
+            return ConsentState(purpose, False, "none", None, None)
+        return ConsentState(purpose, False, "withdrawn", effective.occurred_at, effective)
+    if effective.expires_at is not None and effective.expires_at <= now:
+        if waiting is not None and _newer(waiting, effective):
+            return ConsentState(purpose, False, "pending", waiting.occurred_at, waiting)
+        return ConsentState(purpose, False, "expired", effective.expires_at, effective)
+    return ConsentState(purpose, True, "given", effective.confirmed_at or effective.occurred_at, effective)
+
+
+def _unconfirmed(event: ConsentEvent) -> bool:
+    return event.requires_confirmation and event.confirmed_at is None
+
+
+def _newer(one: ConsentEvent, other: ConsentEvent) -> bool:
+    return (one.occurred_at, str(one.pk)) > (other.occurred_at, str(other.pk))
 
 
 def consent_states(subject: Subject) -> list[ConsentState]:
-    """The current state per purpose, derived from the ledger (latest event wins)."""
-    latest: dict[Any, ConsentEvent] = {}
-    for event in ConsentEvent.objects.filter(subject=subject).order_by("occurred_at", "pk"):
-        latest[event.purpose_id] = event
+    """The current state per purpose, derived from the ledger."""
+    events: dict[Any, list[ConsentEvent]] = {}
+    for event in ConsentEvent.objects.filter(subject=subject).order_by("-occurred_at", "-pk"):
+        events.setdefault(event.purpose_id, []).append(event)
     now = timezone.now()
-    return [_state_of(p, latest.get(p.pk), now) for p in Purpose.objects.order_by("key")]
+    return [_state_of(p, events.get(p.pk, []), now) for p in Purpose.objects.order_by("key")]
 
 
 def consent_history(subject: Subject) -> list[ConsentEvent]:
@@ -302,5 +332,5 @@ def may_process(subject: Subject, purpose: Purpose) -> bool:
         return False  # Art. 21(3): after an objection, no direct marketing on any basis
     if purpose.legal_basis != LegalBasis.CONSENT:
         return True
-    event = ConsentEvent.objects.filter(subject=subject, purpose=purpose).order_by("-occurred_at", "-pk").first()
-    return _state_of(purpose, event, timezone.now()).granted
+    events = list(ConsentEvent.objects.filter(subject=subject, purpose=purpose).order_by("-occurred_at", "-pk"))
+    return _state_of(purpose, events, timezone.now()).granted

@@ -16,6 +16,7 @@ from custos.privacy.models import Subject
 
 _records_changed: list[Callable[[Subject], None]] = []
 _records_redacted: list[Callable[[type[models.Model], list[Any]], None]] = []
+_processing_changed: list[Callable[[Subject], None]] = []
 
 
 def on_records_changed(callback: Callable[[Subject], None]) -> None:
@@ -37,3 +38,15 @@ def records_redacted(model: type[models.Model], ids: list[Any]) -> None:
     """Other people's records whose text named an erased person were redacted in place."""
     for callback in _records_redacted:
         callback(model, ids)
+
+
+def on_processing_changed(callback: Callable[[Subject], None]) -> None:
+    if callback not in _processing_changed:
+        _processing_changed.append(callback)
+
+
+def processing_changed(subject: Subject) -> None:
+    """What may be done with the person's data changed (restricted, lifted, an objection to
+    profiling): what was derived by processing it (a lead's score) follows at once."""
+    for callback in _processing_changed:
+        callback(subject)

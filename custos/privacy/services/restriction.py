@@ -13,6 +13,7 @@ from custos.core.actor import Actor
 from custos.core.errors import Conflict
 from custos.privacy.models import RecipientNotice, Subject
 from custos.privacy.registry import declaration_of
+from custos.privacy.services.hooks import processing_changed
 from custos.privacy.services.processors import recipients_prepare, recipients_schedule
 from custos.privacy.services.suppression import suppress_subject
 
@@ -34,6 +35,7 @@ def subject_restrict(*, actor: Actor, subject: Subject, inform: bool = True) -> 
             subject.restricted_at = timezone.now()
             subject.save(update_fields=["state", "restricted_at"])
             audit_record(actor=actor, action="subject.restrict", object_type="subject", object_id=subject.pk)
+            processing_changed(subject)
             if notice is not None:
                 recipients_schedule(prepared=notice)
     return subject
@@ -51,6 +53,7 @@ def subject_lift_restriction(*, actor: Actor, subject: Subject) -> Subject:
             subject.restricted_at = None
             subject.save(update_fields=["state", "restricted_at"])
             audit_record(actor=actor, action="subject.lift_restriction", object_type="subject", object_id=subject.pk)
+            processing_changed(subject)
             if notice is not None:
                 recipients_schedule(prepared=notice)
     return subject
@@ -71,6 +74,7 @@ def subject_object(*, actor: Actor, subject: Subject, about: str) -> Subject:
         audit_record(
             actor=actor, action="subject.object", object_type="subject", object_id=subject.pk, extra={"about": about}
         )
+        processing_changed(subject)
     return subject
 
 
