@@ -282,12 +282,16 @@ def test_withdrawing_consent_lands_in_the_ledger_with_portal_proof(cast, greta):
 
 
 def test_consent_awaiting_confirmation_may_be_given_or_refused(cast, greta):
-    """A web form asked with double opt-in; the person, in the portal, says no instead."""
+    """Withdrawn once, asked again by a web form with double opt-in; the person, in the
+    portal, says no instead."""
     from custos.privacy.models import Purpose
     from custos.privacy.services.consent import consent_states
 
+    from custos.privacy.services.consent import consent_withdraw
+
     with tenant_scope(cast.org_a):
         purpose = Purpose.objects.get(key="newsletter")
+        consent_withdraw(actor=cast.actor(cast.alice), subject=greta.subject, purpose=purpose, proof=Proof("staff"))
         consent_give(
             actor=cast.actor(cast.alice),
             subject=greta.subject,
