@@ -106,6 +106,8 @@ def test_a_task_needs_a_due_date_and_a_reminder_before_it(cast):
     assert field_errors(patch(client, f"/api/v1/activities/{task['id']}", {"due_at": None})) == [
         {"field": "due_at", "message": "Give the task a due date."}
     ]
+    # A change without a kind keeps it: the task does not turn into a note and leave "my day".
+    assert ok(patch(client, f"/api/v1/activities/{task['id']}", {"kind": None}))["kind"] == "task"
 
 
 def test_bad_activities_are_422_naming_each_field_and_change_nothing(cast):

@@ -289,3 +289,26 @@ def test_hidden_fields_are_null_and_cannot_be_written(cast):
     assert problem(patch(sam, f"/api/v1/deals/{deal['id']}", {"amount": "1"}), 403)
     assert problem(post(sam, "/api/v1/deals", {"name": "New", "amount": "1"}), 403)
     assert snapshot(cast.org_a) == before
+
+
+def test_a_change_without_a_currency_keeps_the_deals_currency(cast):
+    """USD 1000 never silently becomes EUR 1000."""
+    client = api_client(cast, cast.alice)
+    deal = _deal(client, name="Export", amount="1000", currency="USD")
+    path = f"/api/v1/deals/{deal['id']}"
+
+    for empty in (None, ""):
+        assert ok(patch(client, path, {"currency": empty}))["currency"] == "USD"
+    assert ok(patch(client, path, {"currency": "chf"}))["currency"] == "CHF"
+
+
+def test_a_stage_keeps_its_probability_unless_a_number_is_given(cast):
+    client = api_client(cast, cast.alice)
+    pipeline = _default_pipeline(client)
+    stage = pipeline["stages"][1]
+    path = f"/api/v1/pipelines/{pipeline['id']}/stages/{stage['id']}"
+
+    errors = field_errors(patch(client, path, {"probability": None}))
+
+    assert [e["field"] for e in errors] == ["probability"]
+    assert ok(client.get(f"/api/v1/pipelines/{pipeline['id']}"))["stages"][1]["probability"] == stage["probability"]

@@ -77,8 +77,12 @@ class Column:
     stage: Stage
     deals: list[Deal]
     count: int
-    total: Decimal
-    currencies: frozenset[str] = frozenset()  # of all its deals, not only the cards shown
+    # The sum per currency (never added across them), of all its deals, not only the cards shown.
+    totals: tuple[tuple[str, Decimal], ...] = ()
+
+    @property
+    def currencies(self) -> frozenset[str]:
+        return frozenset(code for code, _total in self.totals)
 
 
 def board(actor: Actor, pipeline: Pipeline, among: models.QuerySet[Deal] | None = None) -> list[Column]:
@@ -86,13 +90,12 @@ def board(actor: Actor, pipeline: Pipeline, among: models.QuerySet[Deal] | None 
     `among`: only these deals (a filtered `deal_list`), so that the sums follow the filters."""
     actor.require("deal.view")
     visible = (among if among is not None else scoped(actor, Deal.objects.all())).filter(pipeline=pipeline)
-    # Per stage and currency, in one pass: the board shows a sum's currency only when its deals have one.
+    # Per stage and currency, in one pass.
     totals: dict[Any, dict[str, Any]] = {}
     for row in visible.values("stage_id", "currency").annotate(count=Count("id"), total=Sum("amount")).order_by():
-        column = totals.setdefault(row["stage_id"], {"count": 0, "total": Decimal(0), "currencies": set()})
+        column = totals.setdefault(row["stage_id"], {"count": 0, "totals": {}})
         column["count"] += row["count"]
-        column["total"] += row["total"] or Decimal(0)
-        column["currencies"].add(row["currency"])
+        column["totals"][row["currency"]] = row["total"] or Decimal(0)
     # Each column's newest ids through the (org, pipeline, stage, updated_at, id) index, then
     # those cards' rows with their company and contact: joined before the limit, a column read
     # every deal of its stage with every contact and company of the organisation.
@@ -116,8 +119,7 @@ def board(actor: Actor, pipeline: Pipeline, among: models.QuerySet[Deal] | None 
                 stage=stage,
                 deals=[cards[pk] for pk in newest[stage.pk] if pk in cards],  # deleted in between: gone
                 count=row.get("count", 0),
-                total=row.get("total", Decimal(0)),
-                currencies=frozenset(row.get("currencies", ())),
+                totals=tuple(sorted(row.get("totals", {}).items())),
             )
         )
     return columns

@@ -63,6 +63,8 @@ def clean_activity(
         value = data.get(name)
         match name:
             case "kind":
+                if partial and value in (None, ""):
+                    continue  # a change without a kind keeps it: a task must not become a note
                 cleaned[name] = cleaner.choice(name, value, Activity.Kind.values, default=Activity.Kind.NOTE)
             case "title":
                 cleaned[name] = cleaner.text(name, value, max_length=200, required=True)

@@ -123,7 +123,7 @@ def stage_update(
     actor.require("pipeline.change")
     cleaner = Cleaner()
     name = cleaner.text("name", name, max_length=100, required=True)
-    checked = cleaner.integer("probability", probability, minimum=0, maximum=100)
+    checked = cleaner.integer("probability", probability, minimum=0, maximum=100, required=True)
     outcome = cleaner.choice("outcome", outcome, Stage.Outcome.values)
     place = cleaner.integer("position", position, minimum=0, maximum=10_000)
     if cleaner.errors:
@@ -197,7 +197,9 @@ def clean_deal(
             case "amount":
                 cleaned[name] = cleaner.money(name, value)
             case "currency":
-                cleaned[name] = cleaner.currency(name, value)
+                # Left empty on a change, the deal keeps its currency: a new one without
+                # converting the amount would be a different sum.
+                cleaned[name] = cleaner.currency(name, value, default=record.currency if record else "EUR")
             case "expected_close":
                 cleaned[name] = cleaner.date(name, value)
             case "lost_reason":

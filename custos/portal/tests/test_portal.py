@@ -285,9 +285,7 @@ def test_consent_awaiting_confirmation_may_be_given_or_refused(cast, greta):
     """Withdrawn once, asked again by a web form with double opt-in; the person, in the
     portal, says no instead."""
     from custos.privacy.models import Purpose
-    from custos.privacy.services.consent import consent_states
-
-    from custos.privacy.services.consent import consent_withdraw
+    from custos.privacy.services.consent import consent_states, consent_withdraw
 
     with tenant_scope(cast.org_a):
         purpose = Purpose.objects.get(key="newsletter")

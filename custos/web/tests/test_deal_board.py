@@ -216,5 +216,7 @@ def test_a_full_column_shows_its_newest_cards_and_counts_all_of_them(cast):
     assert f"{len(deals)} deals · €530.00" in body and "several currencies" not in body
 
     _deal(cast, "In francs", stages["Negotiation"], amount="5", currency="CHF")
+    _deal(cast, "In euros", stages["Negotiation"], amount="7")
     body = web_client(cast.alice).get("/deals/").content.decode()
-    assert "several currencies" in body and "€530.00" not in body
+    assert "several currencies" in body and f"{len(deals)} deals · €530.00" in body
+    assert "2 deals · CHF5.00 + €7.00" in body  # sums per currency, never added together

@@ -148,3 +148,37 @@ def test_a_hidden_amount_is_shown_nowhere(cast):
     for path in ("/deals/", "/deals/list/", f"/deals/{deal.pk}/", f"/deals/{deal.pk}/edit/"):
         body = sam.get(path).content.decode()
         assert "4,711" not in body and "4711" not in body, path
+
+
+def test_the_fields_a_role_may_not_see_are_shown_on_no_deal_page(cast):
+    """As the API gives them as null: stage (and with it the board and the history), status,
+    expected close, owner and company."""
+    from datetime import date
+
+    from custos.api.tests.helpers import hide
+    from custos.crm.services.people import company_create
+
+    stages = stages_of(cast)
+    company = in_org_a(cast, company_create, data={"name": "Nordwind Dental"})
+    deal = in_org_a(
+        cast,
+        deal_create,
+        data={
+            "name": "Praxis Nord",
+            "stage": str(stages["Proposal"].pk),
+            "expected_close": date(2031, 7, 13).isoformat(),
+            "company": str(company.pk),
+            "owner": str(cast.sam.pk),
+        },
+    )
+    hide(cast, "read_only", "deal.stage", "deal.status", "deal.expected_close", "deal.owner", "deal.company")
+    bob = web_client(cast.bob)
+
+    board = bob.get("/deals/")
+    pages = [bob.get(path).content.decode() for path in ("/deals/list/", f"/deals/{deal.pk}/")]
+
+    assert board.status_code == 302 and board["Location"] == "/deals/list/"
+    for body in pages:
+        assert "Praxis Nord" in body
+        for shown in ("Proposal", "2031", "Nordwind", "sam@acme.example", "Stage history", ">Open<"):
+            assert shown not in body, shown

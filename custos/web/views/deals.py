@@ -159,7 +159,7 @@ def _board_context(
         "pipelines": pipelines if pipelines is not None else _pipelines(actor),
         "columns": columns,
         "stages": [(str(column.stage.pk), column.stage.name, column.stage.outcome) for column in columns],
-        # Column sums are shown with a currency only when every deal shown has the same one.
+        # An empty column shows 0 in the currency of the deals shown, when they have one.
         "currency": currencies.pop() if len(currencies) == 1 else "",
         "mixed_currencies": len(currencies) > 1,
         "members": member_names(actor),
@@ -172,6 +172,8 @@ def deal_board_view(request: HttpRequest, pipeline_id: str | None = None) -> Htt
     """The kanban board of one pipeline (the default one without an id)."""
     actor = actor_of(request)
     actor.require("deal.view")
+    if "stage" in actor.hidden_fields_of("deal"):
+        return redirect("web:deal-list")  # its columns are the stages this role may not see
     pipelines = _pipelines(actor)
     pipeline = access_pipeline(actor, pipeline_id) if pipeline_id else _default_pipeline(pipelines)
     return render(request, "web/crm/deal_board.html", _board_context(actor, pipeline, pipelines, request))
@@ -195,6 +197,10 @@ def deal_list_view(request: HttpRequest) -> HttpResponse:
     status = filter_value(request, "status", DEAL_STATUSES)
     pipeline_id = filter_value(request, "pipeline", [str(p.pk) for p in pipelines])
     stage_id = filter_value(request, "stage", [str(s.pk) for p in pipelines for s in p.stages.all()])
+    hidden = actor.hidden_fields_of("deal")
+    # A filter on a field the role may not see would tell its values all the same.
+    status = "" if "status" in hidden else status
+    stage_id = "" if "stage" in hidden else stage_id
     queryset = deal_list(actor, status=status, pipeline_id=pipeline_id or None, stage_id=stage_id or None)
     rows, next_cursor, count = searched_list_page(actor, "deal", queryset, q, cursor)
     columns = custom_columns(request, actor, "deal", rows)
