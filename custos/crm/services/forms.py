@@ -229,6 +229,11 @@ def thank_you_text(form: LeadForm, language: str) -> str:
     return in_language(form.thank_you, language)
 
 
+def shown_versions(posted: list[str]) -> dict[str, str]:
+    """The purposes' versions the form showed ("<purpose id>:<version>" each), by purpose id."""
+    return dict(item.split(":", 1) for item in posted[:100] if isinstance(item, str) and ":" in item)
+
+
 @dataclass(frozen=True)
 class Submission:
     lead: Lead | None  # None when the honeypot caught a robot: it is answered like a person
@@ -242,8 +247,8 @@ def form_submit(
     emailed link followed (double opt-in). Errors name the field, in the visitor's language,
     and store nothing.
 
-    `data` holds the asked fields' values as posted, `purposes` (the ids ticked) and the
-    honeypot field."""
+    `data` holds the asked fields' values as posted, `purposes` (the ids ticked), `shown`
+    (purpose id → the version the visitor read, where known) and the honeypot field."""
     language = language if language in LANGUAGES else settings.LANGUAGE_CODE
     with translation.override(language):
         return _submit(form, data, ip, user_agent[:300], language)
@@ -271,6 +276,12 @@ def _submit(form: LeadForm, data: Mapping[str, Any], ip: str | None, user_agent:
     if isinstance(ticked_ids, str):
         ticked_ids = [ticked_ids]
     ticked = [offered[str(i)] for i in dict.fromkeys(ticked_ids) if str(i) in offered]
+    shown = data.get("shown") or {}
+    if any(str(shown.get(str(p.pk), p.version)) != str(p.version) for p in ticked):
+        # The proof must be the text the visitor read: reworded since, it is read again first.
+        cleaner.fail(
+            "purposes", _("The wording of a consent has changed since the form was opened: please read it again.")
+        )
     if any(p.is_marketing for p in ticked) and not values.get("email"):
         cleaner.fail("email", _("Enter your email address: we send you a link to confirm your consent."))
     _cleaned, checked = clean_lead(actor, values, partial=True, country=org_country(actor))

@@ -103,6 +103,43 @@ def test_the_proof_keeps_the_text_shown_at_its_version_in_the_visitors_language(
         assert (event.purpose_version, event.text_shown) == (2, "Bitte zurückrufen")
 
 
+def test_a_consent_reworded_while_the_form_was_open_is_read_again_before_it_counts(cast):
+    """The proof must hold the text the visitor saw, not the one that replaced it meanwhile."""
+    form, _newsletter, callback = _setup(cast)
+    page = Client().get(_url(form)).content.decode()
+    [shown] = re.findall(rf'name="shown" value="({callback.pk}:\d+)"', page)
+    with tenant_scope(cast.org_a):
+        purpose_update(actor=cast.actor(cast.alice), purpose=callback, data={"names": {"en": "Call me and partners"}})
+
+    again = _post(Client(), form, purposes=[str(callback.pk)], shown=[shown])
+    body = again.content.decode()
+
+    assert again.status_code == 422
+    assert "please read it again" in body and "Call me and partners" in body
+    assert f'value="{callback.pk}" checked' not in body  # to be ticked anew, once read
+    with tenant_scope(cast.org_a):
+        assert not ConsentEvent.objects.filter(purpose=callback).exists()
+        assert not Lead.objects.exists()
+    shown_now = re.findall(rf'name="shown" value="({callback.pk}:\d+)"', body)
+    assert _post(Client(), form, purposes=[str(callback.pk)], shown=shown_now).status_code == 302
+
+
+def test_an_error_on_a_field_the_form_does_not_ask_for_is_shown_all_the_same(cast):
+    """A purpose made a marketing one after the form was built needs an email it cannot take."""
+    form, _newsletter, callback = _setup(cast)
+    admin = cast.actor(cast.alice)
+    with tenant_scope(cast.org_a):
+        lead_form_update(
+            actor=admin, form=form, data={"fields": [{"name": "last_name"}], "purposes": [str(callback.pk)]}
+        )
+        purpose_update(actor=admin, purpose=callback, data={"is_marketing": True})
+
+    response = _post(Client(), form, purposes=[str(callback.pk)])
+
+    assert response.status_code == 422
+    assert "Enter your email address" in response.content.decode()
+
+
 def test_the_honeypot_answers_like_success_and_stores_nothing(cast):
     form, *_ = _setup(cast)
     response = _post(Client(), form, website="http://spam.example")

@@ -283,16 +283,20 @@ def _rows(form: LeadForm, values: dict[str, str], errors: dict[str, str]) -> lis
     return rows
 
 
-def _consents(form: LeadForm, language: str, ticked: list[str]) -> list[dict[str, Any]]:
+def _consents(form: LeadForm, language: str, ticked: list[str], shown: dict[str, str]) -> list[dict[str, Any]]:
+    """The consent boxes; one whose wording changed since the visitor saw it is shown again
+    unticked, to be read anew."""
     rows = []
     for purpose in form.purposes.filter(is_active=True).order_by("key"):
         text = purpose_text(purpose)
         rows.append(
             {
                 "id": str(purpose.pk),
+                "version": purpose.version,
                 "name": in_language(text.names, language),
                 "description": in_language(text.descriptions, language),
-                "ticked": str(purpose.pk) in ticked,
+                "ticked": str(purpose.pk) in ticked
+                and shown.get(str(purpose.pk), str(purpose.version)) == str(purpose.version),
                 "is_marketing": purpose.is_marketing,
             }
         )
@@ -311,12 +315,20 @@ def lead_form_public_view(request: HttpRequest, public_key: str) -> HttpResponse
     values: dict[str, str] = {}
     errors: dict[str, str] = {}
     ticked: list[str] = []
+    shown: dict[str, str] = {}
+    asked = {item["name"] for item in form.fields}
     status = 200
     with tenant_scope(form.org_id):
         if request.method == "POST":
             values = {name: request.POST.get(name, "") for name in ASKABLE_FIELDS if name in request.POST}
             ticked = request.POST.getlist("purposes")
-            data = {**values, "purposes": ticked, services.HONEYPOT: request.POST.get(services.HONEYPOT, "")}
+            shown = services.shown_versions(request.POST.getlist("shown"))
+            data = {
+                **values,
+                "purposes": ticked,
+                "shown": shown,
+                services.HONEYPOT: request.POST.get(services.HONEYPOT, ""),
+            }
             try:
                 services.form_submit(
                     form=form,
@@ -339,8 +351,9 @@ def lead_form_public_view(request: HttpRequest, public_key: str) -> HttpResponse
         context = {
             "lead_form": form,
             "rows": _rows(form, values, errors),
-            "consents": _consents(form, language, ticked),
-            "general_errors": [message for field, message in errors.items() if field not in ASKABLE_FIELDS],
+            "consents": _consents(form, language, ticked, shown),
+            # Errors on fields this form does not ask for (the email a marketing consent needs).
+            "general_errors": [message for field, message in errors.items() if field not in asked],
             "language": language,
             "honeypot": services.HONEYPOT,
         }
