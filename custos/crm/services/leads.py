@@ -171,8 +171,9 @@ def lead_convert(
     create_deal: bool = True,
     deal_data: Mapping[str, Any] | None = None,
 ) -> Conversion:
-    """Turn a lead into a contact (the same person, the same subject), its company (found by
-    name or created) and optionally a deal, in one transaction. The lead stays, marked
+    """Turn a lead into a contact (the same person, the same subject: their existing contact
+    where they have one), its company (found by name or created) and optionally a deal, in one
+    transaction. The lead stays, marked
     converted and pointing at what it became; its timeline moves along to the contact."""
     from custos.crm.services.deals import deal_create
 
@@ -195,7 +196,10 @@ def lead_convert(
                 actor.require("company.add")
                 company = Company(name=lead.company_name, owner_id=lead.owner_id)
                 insert_record(actor, company, "company", {"name": company.name, "owner_id": company.owner_id})
-        contact = Contact(
+        # The person may be a contact already (the same subject: an earlier enquiry, a patient):
+        # the lead joins that contact rather than making them twice.
+        known = scoped(actor, Contact.objects.filter(subject_id=lead.subject_id)).order_by("created_at").first()
+        contact = known or Contact(
             subject_id=lead.subject_id,
             first_name=lead.first_name,
             last_name=lead.last_name,
@@ -208,8 +212,9 @@ def lead_convert(
             **{name: getattr(lead, name) for name in ADDRESS_FIELDS},
             **carried_custom_values(lead, "lead", "contact"),
         )
-        carried = ("first_name", "last_name", "email", "phone", "tags", "notes", "custom_fields", "custom_special")
-        insert_record(actor, contact, "contact", {f: getattr(contact, f) for f in (*carried, *ADDRESS_FIELDS)})
+        if known is None:
+            carried = ("first_name", "last_name", "email", "phone", "tags", "notes", "custom_fields", "custom_special")
+            insert_record(actor, contact, "contact", {f: getattr(contact, f) for f in (*carried, *ADDRESS_FIELDS)})
         deal = None
         if create_deal:
             actor.require("deal.add")

@@ -42,3 +42,20 @@ def test_a_long_name_makes_a_deal_name_that_fits(cast, as_tenant):
     lead = lead_create(actor=cast.actor(cast.alice), data={"first_name": "A" * 100, "last_name": "B" * 100})
     conversion = lead_convert(actor=cast.actor(cast.alice), lead=lead)
     assert len(conversion.deal.name) == 200
+
+
+def test_converting_the_lead_of_someone_already_a_contact_joins_their_contact(cast, as_tenant):
+    """A patient who fills in the web form again is not made a second contact."""
+    from custos.crm.models import Contact
+    from custos.crm.services.people import contact_create
+
+    actor = cast.actor(cast.alice)
+    ines = contact_create(actor=actor, data={"first_name": "Ines", "last_name": "Vogt", "email": "ines@example.org"})
+    lead = lead_create(actor=actor, data={"first_name": "Ines", "last_name": "Vogt", "email": "ines@example.org"})
+    assert lead.subject_id == ines.subject_id
+
+    conversion = lead_convert(actor=actor, lead=lead, deal_name="Implant")
+
+    assert conversion.contact.pk == ines.pk
+    assert Contact.objects.filter(subject_id=ines.subject_id).count() == 1
+    assert conversion.deal.contact_id == ines.pk
