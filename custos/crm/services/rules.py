@@ -268,13 +268,13 @@ def _clean_assignment(actor: Actor, data: Mapping[str, Any], rule: AssignmentRul
         "is_active": _clean_flag(cleaner, "is_active", merged["is_active"]),
     }
     asked = set(strings("reps"))
-    members = {
-        str(pk)
-        for pk in Membership.objects.filter(org_id=actor.org_id, is_active=True).values_list("user_id", flat=True)
-    }
-    if not asked or not asked <= members:
+    memberships = Membership.objects.filter(org_id=actor.org_id, is_active=True).select_related("role")
+    members = {str(m.user_id): m for m in memberships}
+    if not asked or not asked <= members.keys():
         cleaner.fail("reps", _("Choose one or more members of this organisation."))
-    cleaned["reps"] = sorted(asked & members)
+    elif not all(_works_leads(members[rep]) for rep in asked):
+        cleaner.fail("reps", _("Choose members whose role may work on leads."))
+    cleaned["reps"] = sorted(asked & members.keys())
     if cleaner.errors:
         raise ValidationFailed(cleaner.errors)
     return cleaned
@@ -357,12 +357,17 @@ def _rule_matches(rule: AssignmentRule, lead: Lead) -> bool:
     )
 
 
+def _works_leads(membership: Membership) -> bool:
+    return "lead.change" in membership.role.permissions
+
+
 def _eligible(rule: AssignmentRule, *, exclude: uuid.UUID | None) -> list[uuid.UUID]:
     """The rule's reps who are still members, not away, and under their cap of open leads."""
     members = Membership.objects.filter(org_id=rule.org_id, is_active=True, user__in=rule.reps.all())
     if exclude is not None:
         members = members.exclude(user_id=exclude)
-    reps = sorted(members.values_list("user_id", flat=True), key=str)
+    # A rep whose role was made read-only since could not work the lead: it would sit there.
+    reps = sorted((m.user_id for m in members.select_related("role") if _works_leads(m)), key=str)
     capacities = {c.user_id: c for c in RepCapacity.objects.filter(user_id__in=reps)}
     open_leads = dict(
         Lead.objects.filter(owner_id__in=reps, status__in=OPEN_LEAD_STATUSES)

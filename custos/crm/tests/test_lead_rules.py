@@ -181,6 +181,23 @@ def test_leads_go_round_the_reps_of_the_first_matching_rule(cast, as_tenant):
     assert dach.last_assigned_id is None  # its turn pointer lives in the database
 
 
+def test_only_members_whose_role_works_on_leads_receive_them(cast, as_tenant):
+    """Bob is read-only: a lead given to him would sit unworked. Tom's role becomes read-only later."""
+    from custos.accounts.models import Role
+
+    admin = cast.actor(cast.alice)
+    tom, uma = _member(cast, "tom@acme.example"), _member(cast, "uma@acme.example")
+    with pytest.raises(ValidationFailed) as refused:
+        assignment_rule_create(actor=admin, data={"name": "Bob", "reps": [str(cast.bob.pk)]})
+    assignment_rule_create(actor=admin, data={"name": "All", "reps": [str(tom.pk), str(uma.pk)]})
+    Membership.objects.filter(user=tom).update(role=Role.objects.get(key="read_only"))
+
+    owners = {_web_lead(cast, last_name=f"L{n}").owner_id for n in range(3)}
+
+    assert [e.field for e in refused.value.errors] == ["reps"]
+    assert owners == {uma.pk}
+
+
 def test_absent_and_full_reps_are_skipped(cast, as_tenant):
     admin = cast.actor(cast.alice)
     tom, uma = _member(cast, "tom@acme.example"), _member(cast, "uma@acme.example")
