@@ -312,3 +312,14 @@ def test_a_stage_keeps_its_probability_unless_a_number_is_given(cast):
 
     assert [e["field"] for e in errors] == ["probability"]
     assert ok(client.get(f"/api/v1/pipelines/{pipeline['id']}"))["stages"][1]["probability"] == stage["probability"]
+
+
+def test_only_a_lost_deal_takes_a_reason_for_the_loss(cast):
+    """Else a reason typed on an open deal would let it be lost later without one."""
+    client = api_client(cast, cast.alice)
+    deal = _deal(client, name="Clinic chairs")
+
+    errors = field_errors(patch(client, f"/api/v1/deals/{deal['id']}", {"lost_reason": "old note"}))
+
+    assert [e["field"] for e in errors] == ["lost_reason"]
+    assert ok(client.get(f"/api/v1/deals/{deal['id']}"))["lost_reason"] == ""

@@ -270,6 +270,9 @@ def deal_update(*, actor: Actor, deal: Deal, data: Mapping[str, Any]) -> Deal:
     if cleaner.errors:
         raise ValidationFailed(cleaner.errors)
     new_stage = Stage.objects.get(pk=cleaned.pop("stage_id", deal.stage_id))
+    if cleaned.get("lost_reason") and new_stage.outcome != Stage.Outcome.LOST:
+        # Kept on an open deal, it would let a later move to "lost" pass without a reason.
+        cleaner.fail("lost_reason", _("Only a lost deal has a reason for the loss."))
     _check_outcome(cleaner, new_stage, cleaned.get("lost_reason", deal.lost_reason))
     if cleaner.errors:
         raise ValidationFailed(cleaner.errors)
