@@ -31,6 +31,8 @@ JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob("accounts.prune_throttle", "custos.accounts.tasks.prune_throttle_counters", timedelta(hours=1)),
     PeriodicJob("crm.expire_imports", "custos.crm.tasks.expire_imports", timedelta(hours=6)),
     PeriodicJob("crm.reassign_untouched", "custos.crm.tasks.reassign_untouched_leads", timedelta(minutes=15)),
+    # 6 hours: points for recent activity go at most this late once it is no longer recent.
+    PeriodicJob("crm.rescore_lapsed", "custos.crm.tasks.rescore_lapsed_leads", timedelta(hours=6)),
     # 5 minutes: a task's reminder reaches its assignee at most this late.
     PeriodicJob("crm.send_task_reminders", "custos.crm.tasks.send_task_reminders", timedelta(minutes=5)),
     PeriodicJob("scheduling.send_reminders", "custos.scheduling.tasks.send_reminders", timedelta(minutes=15)),

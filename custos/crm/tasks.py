@@ -44,6 +44,20 @@ def reassign_untouched_leads() -> int:
 
 
 @task
+def rescore_lapsed_leads() -> int:
+    """Every organisation's leads whose recent activity is no longer recent."""
+    from custos.core.models import Organization
+    from custos.core.tenancy import tenant_scope
+    from custos.crm.services.rules import rescore_lapsed
+
+    total = 0
+    for org_id in Organization.objects.values_list("pk", flat=True):
+        with tenant_scope(org_id):
+            total += rescore_lapsed()
+    return total
+
+
+@task
 def remove_custom_values(org_id: str, object_type: str, key: str, special: bool) -> int:
     """The values of a deleted custom field, taken off every record of the organisation."""
     from custos.core.tenancy import tenant_scope

@@ -192,7 +192,7 @@ def score(
     return sum(reason["points"] for reason in reasons), reasons
 
 
-def rescore(leads: Iterable[Lead]) -> None:
+def rescore(leads: Iterable[Lead], now: datetime | None = None) -> None:
     """Recompute and store these leads' scores; called whenever they or their activities change."""
     leads = [lead for lead in leads if lead.status in OPEN_LEAD_STATUSES]
     if not leads:
@@ -214,10 +214,30 @@ def rescore(leads: Iterable[Lead]) -> None:
         if lead.subject_id in restricted:
             value, reasons = 0, []  # no profiling of a person who is restricted or objected to it
         else:
-            value, reasons = score(lead, rules, last_activity=last_activity.get(lead.pk))
+            value, reasons = score(lead, rules, last_activity=last_activity.get(lead.pk), now=now)
         if (value, reasons) != (lead.score, lead.score_reasons):
             lead.score, lead.score_reasons = value, reasons
             Lead.objects.filter(pk=lead.pk).update(score=value, score_reasons=reasons)
+
+
+def rescore_lapsed(now: datetime | None = None) -> int:
+    """Leads whose recent activity stopped being recent since the last run (a rule's days
+    passed without a new one): their points for it go. The periodic job runs four times a
+    day; two days of overlap make a missed run harmless. Returns how many were looked at."""
+    now = now or timezone.now()
+    lapsed: set[Any] = set()
+    for days in ScoringRule.objects.filter(is_active=True, condition=ScoringRule.Condition.RECENT_ACTIVITY).values_list(
+        "days", flat=True
+    ):
+        since = now - timedelta(days=days)
+        lapsed.update(
+            Activity.objects.filter(
+                lead__status__in=OPEN_LEAD_STATUSES, occurred_at__lt=since, occurred_at__gte=since - timedelta(days=2)
+            ).values_list("lead_id", flat=True)
+        )
+    leads = list(Lead.objects.filter(pk__in=lapsed))
+    rescore(leads, now)
+    return len(leads)
 
 
 def rescore_subject(subject: Subject) -> None:

@@ -74,6 +74,26 @@ def test_recent_activity_counts_only_while_it_is_recent(cast, as_tenant):
     assert Lead.objects.get(pk=lead.pk).score == 0
 
 
+def test_points_for_recent_activity_go_once_it_is_no_longer_recent(cast, as_tenant):
+    """Nothing changes on the lead when a week passes: the periodic job takes the points away."""
+    from custos.core.periodic import JOBS
+    from custos.crm.services.rules import rescore_lapsed
+
+    admin = cast.actor(cast.alice)
+    scoring_rule_create(actor=admin, data={"name": "Active", "condition": "recent_activity", "days": 7, "points": 5})
+    lead = lead_create(actor=admin, data={"last_name": "Nowak"})
+    almost = (timezone.now() - timedelta(days=6, hours=23)).isoformat()
+    activity_create(actor=admin, data={"kind": "call", "title": "Call", "lead": str(lead.pk), "occurred_at": almost})
+    assert Lead.objects.get(pk=lead.pk).score == 5
+
+    rescore_lapsed(now=timezone.now())
+    assert Lead.objects.get(pk=lead.pk).score == 5  # still recent
+    rescore_lapsed(now=timezone.now() + timedelta(hours=6))
+
+    assert (Lead.objects.get(pk=lead.pk).score, Lead.objects.get(pk=lead.pk).score_reasons) == (0, [])
+    assert "crm.rescore_lapsed" in {job.name for job in JOBS}
+
+
 def test_a_person_whose_processing_is_restricted_is_not_profiled(cast, as_tenant):
     admin = cast.actor(cast.alice)
     lead = lead_create(actor=admin, data={"last_name": "Kowalski", "country": "PL"})
