@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from custos.accounts.models import ThrottleCounter
+from custos.core.net import network_of
 
 
 class Block(StrEnum):
@@ -56,14 +57,14 @@ def sign_in_blocked(email: str, ip: str | None) -> Block | None:
     """Whether sign-in is blocked now, without counting anything."""
     if _count(_key("account", email)) >= settings.CUSTOS_LOGIN_MAX_FAILURES:
         return Block.ACCOUNT
-    if ip and _count(_key("ip", ip)) >= settings.CUSTOS_LOGIN_MAX_FAILURES_PER_IP:
+    if ip and _count(_key("ip", network_of(ip))) >= settings.CUSTOS_LOGIN_MAX_FAILURES_PER_IP:
         return Block.NETWORK
     return None
 
 
 def sign_in_attempt(email: str, ip: str | None) -> Block | None:
     """Count an attempt on the account before checking it; a block when over the limit."""
-    if ip and _count(_key("ip", ip)) >= settings.CUSTOS_LOGIN_MAX_FAILURES_PER_IP:
+    if ip and _count(_key("ip", network_of(ip))) >= settings.CUSTOS_LOGIN_MAX_FAILURES_PER_IP:
         return Block.NETWORK
     if _bump(_key("account", email), settings.CUSTOS_LOGIN_LOCKOUT_SECONDS) > settings.CUSTOS_LOGIN_MAX_FAILURES:
         return Block.ACCOUNT
@@ -73,7 +74,7 @@ def sign_in_attempt(email: str, ip: str | None) -> Block | None:
 def sign_in_failed(email: str, ip: str | None) -> None:
     """The attempt failed: it also counts against the network address."""
     if ip:
-        _bump(_key("ip", ip), settings.CUSTOS_LOGIN_LOCKOUT_SECONDS)
+        _bump(_key("ip", network_of(ip)), settings.CUSTOS_LOGIN_LOCKOUT_SECONDS)
 
 
 def sign_in_succeeded(email: str) -> None:
@@ -84,7 +85,7 @@ def token_failure_blocked(ip: str | None, *, limit: int = 30, window: int = 60) 
     """Count a failed bearer-token attempt; True once the address exceeds the limit."""
     if not ip:
         return False
-    return _bump(_key("token", ip), window) > limit
+    return _bump(_key("token", network_of(ip)), window) > limit
 
 
 def rate_exceeded(bucket: str, who: str, *, limit: int, window: int) -> bool:

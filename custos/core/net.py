@@ -26,6 +26,20 @@ def client_ip(request: HttpRequest) -> str | None:
         return None
 
 
+def network_of(ip: str) -> str:
+    """Whom a rate limit counts: an IPv4 address, or the /64 an IPv6 address is in (one
+    household or server is given a whole /64 and can take any address in it)."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
 def local_path(request: HttpRequest, target: str) -> str | None:
     """A path on this site that a form asked to go to next, else None: never another site, and
     never a bare word, which Django's `redirect` would take for a view's name (a 500)."""

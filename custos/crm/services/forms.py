@@ -38,6 +38,7 @@ from custos.audit.services import audit_record
 from custos.core.actor import Actor, RecordScope, Via
 from custos.core.errors import Conflict, DomainError, NotFound, ValidationFailed
 from custos.core.ids import org_of_token
+from custos.core.net import network_of
 from custos.core.tenancy import tenant_scope
 from custos.core.validation import Cleaner
 from custos.crm.models import Lead, LeadForm, LeadFormSubmission
@@ -256,7 +257,7 @@ def form_submit(
 
 def _submit(form: LeadForm, data: Mapping[str, Any], ip: str | None, user_agent: str, language: str) -> Submission:
     if ip and rate_exceeded(
-        f"lead-form:{form.pk}", ip, limit=SUBMISSIONS_PER_ADDRESS, window=SUBMISSION_WINDOW_SECONDS
+        f"lead-form:{form.pk}", network_of(ip), limit=SUBMISSIONS_PER_ADDRESS, window=SUBMISSION_WINDOW_SECONDS
     ):
         raise TooManySubmissions(_("Too many submissions from your network. Please try again in a few minutes."))
     if str(data.get(HONEYPOT) or "").strip():

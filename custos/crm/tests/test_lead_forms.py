@@ -167,6 +167,22 @@ def test_too_many_submissions_from_one_address_get_429(cast):
     assert other.status_code == 302
 
 
+def test_an_ipv6_network_counts_as_one_address(cast):
+    """Anyone given a /64 can take a new address in it for every submission."""
+    form, *_ = _setup(cast)
+    client = Client()
+    answers = [
+        client.post(
+            _url(form), {"last_name": f"L{n}", "email": f"p{n}@example.org"}, REMOTE_ADDR=f"2001:db8:1:2::{n + 1:x}"
+        ).status_code
+        for n in range(SUBMISSIONS_PER_ADDRESS + 1)
+    ]
+    other = client.post(_url(form), {"last_name": "Other", "email": "o@example.org"}, REMOTE_ADDR="2001:db8:1:3::1")
+
+    assert answers == [302] * SUBMISSIONS_PER_ADDRESS + [429]
+    assert other.status_code == 302
+
+
 def test_an_invalid_email_is_a_field_error_in_the_visitors_language_and_stores_nothing(cast):
     form, newsletter, _callback = _setup(cast)
     response = _post(Client(), form, language="de", email="not-an-address", last_name="", purposes=[str(newsletter.pk)])

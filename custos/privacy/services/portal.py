@@ -41,6 +41,7 @@ from custos.core.actor import Actor, RecordScope, Via
 from custos.core.errors import Conflict, NotFound, ValidationFailed
 from custos.core.ids import org_of_token, org_token
 from custos.core.models import Organization
+from custos.core.net import network_of
 from custos.core.personal_data import Category, model_field
 from custos.core.tenancy import require_org_id, tenant_scope
 from custos.core.validation import Cleaner
@@ -296,7 +297,7 @@ def portal_request_link(*, org: Organization, email: Any, language: Any, ip: str
     if cleaner.errors:
         raise ValidationFailed(cleaner.errors)
     over_limit = rate_exceeded("portal-link", email.lower(), limit=MAILS_PER_ADDRESS, window=3600) or (
-        ip is not None and rate_exceeded("portal-link-ip", ip, limit=MAILS_PER_NETWORK, window=3600)
+        ip is not None and rate_exceeded("portal-link-ip", network_of(ip), limit=MAILS_PER_NETWORK, window=3600)
     )
     if over_limit:
         return

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_POST
 from custos.accounts import throttle
 from custos.accounts.models import User
 from custos.accounts.services import totp_verify, user_audit
-from custos.core.net import client_ip, local_path
+from custos.core.net import client_ip, local_path, network_of
 from custos.web.forms import CodeForm, PasswordResetForm, SignInForm
 
 PENDING = "custos_pending_sign_in"
@@ -131,7 +131,7 @@ class PasswordResetView(auth_views.PasswordResetView):
     success_url = reverse_lazy("web:password-reset-sent")
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if throttle.rate_exceeded("password-reset", client_ip(request) or "?", limit=10, window=3600):
+        if throttle.rate_exceeded("password-reset", network_of(client_ip(request) or "?"), limit=10, window=3600):
             messages.error(request, _("Too many reset requests from your network. Try again in an hour."))
             return redirect("web:password-reset")
         return super().post(request, *args, **kwargs)
