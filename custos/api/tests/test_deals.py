@@ -323,3 +323,23 @@ def test_only_a_lost_deal_takes_a_reason_for_the_loss(cast):
 
     assert [e["field"] for e in errors] == ["lost_reason"]
     assert ok(client.get(f"/api/v1/deals/{deal['id']}"))["lost_reason"] == ""
+
+
+def test_a_won_deal_is_not_reopened_by_a_change_of_pipeline_alone(cast):
+    client = api_client(cast, cast.alice)
+    first = _default_pipeline(client)
+    won = next(s["id"] for s in first["stages"] if s["outcome"] == "won")
+    other = created(
+        client,
+        "/api/v1/pipelines",
+        name="Service",
+        stages=[{"name": "Open", "probability": 10}, {"name": "Won", "probability": 100, "outcome": "won"}],
+    )
+    deal = _deal(client, name="Chairs", stage=won)
+    path = f"/api/v1/deals/{deal['id']}"
+
+    errors = field_errors(patch(client, path, {"pipeline": other["id"]}))
+    moved = ok(patch(client, path, {"pipeline": other["id"], "stage": other["stages"][1]["id"]}))
+
+    assert [e["field"] for e in errors] == ["stage"]
+    assert (moved["pipeline"], moved["status"]) == (other["id"], "won")

@@ -159,7 +159,13 @@ def _resolve_stage(cleaner: Cleaner, actor: Actor, cleaned: dict[str, Any], deal
         pipeline_id = pipeline_default(actor).pk
         cleaned["pipeline_id"] = pipeline_id
     stage_id = cleaned.get("stage_id")
-    if stage_id is None and (deal is None or ("pipeline_id" in cleaned and pipeline_id != deal.pipeline_id)):
+    moved_pipeline = deal is not None and "pipeline_id" in cleaned and pipeline_id != deal.pipeline_id
+    if stage_id is None and moved_pipeline and deal is not None and deal.status != Deal.Status.OPEN:
+        # Its first open stage would silently reopen a won or lost deal (and take it out of the
+        # quarter's figures): the new pipeline's stage is to be chosen.
+        cleaner.fail("stage", _("A won or lost deal needs its stage in the new pipeline chosen."))
+        return
+    if stage_id is None and (deal is None or moved_pipeline):
         first_open = (
             Stage.objects.filter(pipeline_id=pipeline_id, outcome=Stage.Outcome.OPEN).order_by("position").first()
         )
