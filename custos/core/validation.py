@@ -193,13 +193,17 @@ class Cleaner:
         if value is None or value == "":
             return None
         if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-            return value
+            value = value.isoformat()  # checked as the text it would have been
         text = value.strip() if isinstance(value, str) else ""
         for pattern in ("%Y-%m-%d", "%d.%m.%Y"):
             try:
-                return dt.datetime.strptime(text, pattern).date()  # noqa: DTZ007  (a date, no time)
+                day = dt.datetime.strptime(text, pattern).date()  # noqa: DTZ007  (a date, no time)
             except ValueError:
                 continue
+            if not 1900 <= day.year <= 2999:  # as for moments: year 1 or 9999 is a typing error
+                self.fail(field, _("Enter a date between the years 1900 and 2999."))
+                return None
+            return day
         self.fail(field, _("Enter a date such as 2026-11-22 or 22.11.2026."))
         return None
 

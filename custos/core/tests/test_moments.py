@@ -13,3 +13,14 @@ def test_a_day_alone_is_its_midnight_unless_a_time_is_required():
     assert (day.year, day.month, day.day, day.hour, day.minute) == (2030, 1, 7, 0, 0)
     assert start is None and [e.field for e in cleaner.errors] == ["starts_at"]
     assert timed is not None and timed.hour == 9
+
+
+def test_a_day_is_between_the_years_1900_and_2999():
+    import datetime as dt
+
+    cleaner = Cleaner()
+
+    assert cleaner.date("expected_close", "0001-01-01") is None
+    assert cleaner.date("expected_close", dt.date(9999, 12, 31)) is None
+    assert cleaner.date("expected_close", "13.07.2031") == dt.date(2031, 7, 13)
+    assert [e.field for e in cleaner.errors] == ["expected_close", "expected_close"]

@@ -114,9 +114,6 @@ def access_processor(actor: Actor, processor_id: Any, *, write: bool = False) ->
 def _clean_signed_on(cleaner: Cleaner, value: Any) -> dt.date | None:
     """An agreement is signed on a day that has come: a later one is a typing error."""
     signed_on = cleaner.date("dpa_signed_on", value)
-    if signed_on is not None and signed_on.year < 1900:
-        cleaner.fail("dpa_signed_on", _("Enter a date between the years 1900 and 2999."))
-        return None
     if signed_on is not None and signed_on > timezone.localdate():
         cleaner.fail("dpa_signed_on", _("This date is in the future; enter when the agreement was signed."))
         return None
