@@ -397,6 +397,13 @@ def _recall_after_done(actor: Actor, appointment: Appointment) -> None:
         return
     if recall.status == Recall.Status.STOPPED:
         return
+    booked_ahead = Appointment.objects.filter(
+        recall=recall, status__in=(Appointment.Status.BOOKED, Appointment.Status.CONFIRMED)
+    ).exclude(pk=appointment.pk)
+    if recall.status == Recall.Status.BOOKED and booked_ahead.exists():
+        # Another visit (an emergency) was done: the check-up booked from the recall still stands.
+        _recall_set(actor, recall, last_done_on=done_on)
+        return
     _recall_set(
         actor,
         recall,

@@ -347,3 +347,16 @@ def test_a_recall_moved_to_another_day_is_due_or_waiting_by_that_day(practice):
 
     statuses = dict(Recall.objects.values_list("pk", "status"))
     assert (statuses[due.pk], statuses[waiting.pk], statuses[stopped.pk]) == ("waiting", "due", "stopped")
+
+
+def test_an_extra_visit_done_leaves_the_check_up_booked_from_the_recall_standing(practice):
+    """An emergency visit of the same service is done; the booked check-up still comes."""
+    recall = _recall(practice, due_on="2030-03-01")
+    check_up = practice.book(recall=str(recall.pk), starts_at="2030-03-04T09:00:00+01:00")
+    emergency = practice.book(starts_at="2030-01-07T11:00:00+01:00")
+
+    _done(practice, emergency)
+
+    after = Recall.objects.get(pk=recall.pk)
+    assert (after.status, after.due_on, after.last_done_on) == ("booked", date(2030, 3, 1), date(2030, 1, 7))
+    assert Appointment.objects.get(pk=check_up.pk).status == "booked"
