@@ -207,3 +207,21 @@ def test_the_navigation_offers_my_day_leads_deals_and_pipelines_by_permission(ca
         assert link in alice and link in sam
     assert 'href="/settings/pipelines/"' in alice and 'href="/settings/pipelines/"' not in sam
     assert '<a href="/leads/" aria-current="page">' in web_client(cast.sam).get("/leads/").content.decode()
+
+
+def test_a_long_timeline_says_it_shows_only_the_newest_entries(cast):
+    from custos.web.views.activities import TIMELINE_LENGTH
+
+    deal = _records(cast)["deals"]
+    with tenant_scope(cast.org_a):
+        Activity.objects.bulk_create(
+            Activity(deal=deal, title=f"Note {n}", kind="note", occurred_at=timezone.now() - timedelta(minutes=n))
+            for n in range(TIMELINE_LENGTH)
+        )
+    client = web_client(cast.alice)
+    full = client.get(f"/deals/{deal.pk}/").content.decode()
+    in_org_a(cast, activity_create, data={"title": "One more", "deal": str(deal.pk)})
+    over = client.get(f"/deals/{deal.pk}/").content.decode()
+
+    assert "Only the newest" not in full
+    assert f"Only the newest {TIMELINE_LENGTH} entries are shown here" in over and "One more" in over

@@ -124,9 +124,11 @@ def timeline_context(
         return {"timeline": None}
     detail, add, _link = ROUTES[type(record)]
     back = reverse(detail, args=[record.pk])
+    items = list(timeline(actor, record=record)[: TIMELINE_LENGTH + 1])
     return {
         "timeline": {
-            "items": list(timeline(actor, record=record)[:TIMELINE_LENGTH]),
+            "items": items[:TIMELINE_LENGTH],
+            "cut_at": TIMELINE_LENGTH if len(items) > TIMELINE_LENGTH else None,  # said, never silent
             "add_url": reverse(add, args=[record.pk]),
             "form": (form or activity_form(actor)) if actor.can("activity.add") and not state else None,
         },
