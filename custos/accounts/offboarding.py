@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+import logging
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -135,6 +136,7 @@ def _as_owner_inside(org: Organization) -> Iterator[None]:
             cursor.execute("SELECT set_config('custos.org_id', '', true)")
 
 
+logger = logging.getLogger(__name__)
 DELETIONS = "organizations_deleted.jsonl"
 
 
@@ -185,10 +187,15 @@ def organization_delete(
             digest=hashlib.sha256(statement.encode()).hexdigest(),
         )
     crypto.forget_keys(org_id)
-    organization_deleted(_emptied_tables())
     if journal:
-        # Dated after the commit, as erasures are: a backup taken meanwhile is older.
+        # First, and dated after the commit, as erasures are: a backup taken meanwhile is older.
         journal_write(DELETIONS, {"org": str(org_id), "deleted_at": timezone.now().isoformat()})
+    try:
+        organization_deleted(_emptied_tables())
+    except Exception:
+        # The deletion stands and is journalled; what cleans up after it is retried by the
+        # storage job. Ids only in the log.
+        logger.exception("clean-up after deleting organisation %s failed", org_id)
     return certificate
 
 

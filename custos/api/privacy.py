@@ -548,8 +548,12 @@ class PersonIn(Schema):
     summary="The people on record holding a request's email, while it waits to be told whose it is",
 )
 def request_people(request: HttpRequest, request_id: str) -> dict[str, Any]:
-    """Empty once the request is a person's, or when no one holds the email."""
-    found = access_request(actor_of(request), request_id)
+    """Empty once the request is a person's, or when no one holds the email. For those who
+    may handle the request and see persons: the record counts tell a patient from a lead."""
+    actor = actor_of(request)
+    found = access_request(actor, request_id)
+    actor.require("privacy_request.change")
+    actor.require("subject.view")
     people = requests_service.request_people(found) if found.subject_id is None and found.is_open else []
     return {"items": [_subject_out(s, subject_record_counts(s)) for s in people], "next": None}
 

@@ -68,8 +68,8 @@ class RetentionPreviewOut(Schema):
         description="Records due but kept: their person is under a legal hold or restricted processing (Art. 18)."
     )
     also_deleted: dict[str, int] = Field(
-        description="A delete policy: records of other types deleted with them (such as crm.Contact's "
-        "past appointments), by type."
+        description="A delete policy: records of other types deleted with them (such as a contact's "
+        "appointments), by type."
     )
 
 

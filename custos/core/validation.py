@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
+import zoneinfo
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -86,6 +88,15 @@ def _ungrouped(digits: str, mark: str, text: str) -> str:
     if not head or len(head) > 3 or any(len(group) != 3 for group in groups):
         raise ValueError(text)
     return head + "".join(groups)
+
+
+@functools.cache
+def time_zone_names() -> tuple[str, ...]:
+    """The time zones settings and profiles take, every face alike: UTC and the zones named
+    by a place (Europe/Berlin), not the old aliases and fixed offsets (Etc/GMT+1 is an hour
+    behind UTC), whose names mislead."""
+    named = (name for name in zoneinfo.available_timezones() if "/" in name and not name.startswith("Etc/"))
+    return tuple(sorted({"UTC", *named}))
 
 
 def _is_date_alone(text: str) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 from django.tasks import task
 
@@ -18,43 +19,25 @@ def run_import(org_id: str, job_id: str) -> None:
 @task
 def expire_imports() -> int:
     """Every organisation's import journals past the undo window, and abandoned uploads."""
-    from custos.core.models import Organization
-    from custos.core.tenancy import tenant_scope
     from custos.crm.imports import imports_expire
 
-    total = 0
-    for org_id in Organization.objects.values_list("pk", flat=True):
-        with tenant_scope(org_id):
-            total += imports_expire()
-    return total
+    return _in_every_organisation(lambda _org_id: imports_expire())
 
 
 @task
 def reassign_untouched_leads() -> int:
     """Every organisation's leads left untouched past their assignment rule's limit."""
-    from custos.core.models import Organization
-    from custos.core.tenancy import tenant_scope
     from custos.crm.services.rules import reassign_untouched
 
-    total = 0
-    for org_id in Organization.objects.values_list("pk", flat=True):
-        with tenant_scope(org_id):
-            total += reassign_untouched(org_id=org_id)
-    return total
+    return _in_every_organisation(lambda org_id: reassign_untouched(org_id=org_id))
 
 
 @task
 def rescore_lapsed_leads() -> int:
     """Every organisation's leads whose recent activity is no longer recent."""
-    from custos.core.models import Organization
-    from custos.core.tenancy import tenant_scope
     from custos.crm.services.rules import rescore_lapsed
 
-    total = 0
-    for org_id in Organization.objects.values_list("pk", flat=True):
-        with tenant_scope(org_id):
-            total += rescore_lapsed()
-    return total
+    return _in_every_organisation(lambda _org_id: rescore_lapsed())
 
 
 @task
@@ -104,3 +87,15 @@ def send_task_reminder(org_id: str, activity_id: str, claimed_at: str) -> bool:
         return task_reminder_send(
             org_id=uuid.UUID(org_id), activity_id=activity_id, claimed_at=datetime.fromisoformat(claimed_at)
         )
+
+
+def _in_every_organisation(job: Callable[[uuid.UUID], int]) -> int:
+    """Run the job inside each organisation in turn; the sum of what it counted."""
+    from custos.core.models import Organization
+    from custos.core.tenancy import tenant_scope
+
+    total = 0
+    for org_id in Organization.objects.values_list("pk", flat=True):
+        with tenant_scope(org_id):
+            total += job(org_id)
+    return total

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import zoneinfo
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
@@ -15,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from custos.accounts.models import LANGUAGE_CHOICES, RECORD_SCOPE_CHOICES, Role, User
 from custos.accounts.permissions import AREA_LABELS, AREAS
 from custos.core.errors import ValidationFailed
-from custos.core.validation import COUNTRIES
+from custos.core.validation import COUNTRIES, time_zone_names
 from custos.crm.models import ContactPoint, CustomField
 from custos.crm.services.people import POINT_FIELDS
 from custos.web.pickers import company_field, contact_field
@@ -177,9 +176,7 @@ class PasswordResetForm(DjangoPasswordResetForm):
 
 
 def _time_zones() -> list[tuple[str, str]]:
-    return [
-        (name, name) for name in sorted(zoneinfo.available_timezones()) if "/" in name and not name.startswith("Etc/")
-    ]
+    return [(name, name) for name in time_zone_names()]
 
 
 class ProfileForm(forms.Form):

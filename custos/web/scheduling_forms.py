@@ -8,8 +8,8 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
+from custos.core.validation import time_zone_names
 from custos.scheduling.models import FeedDetail, Resource
-from custos.scheduling.services.catalogue import time_zone_names
 from custos.web.pickers import contact_field
 
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")

@@ -343,3 +343,16 @@ def test_a_won_deal_is_not_reopened_by_a_change_of_pipeline_alone(cast):
 
     assert [e["field"] for e in errors] == ["stage"]
     assert (moved["pipeline"], moved["status"]) == (other["id"], "won")
+
+
+def test_a_list_is_not_filtered_by_a_field_the_role_may_not_see(cast):
+    """The filter would tell the hidden values all the same: which deals are won."""
+    client = api_client(cast, cast.alice)
+    _deal(client, name="Chairs")
+    hide(cast, "read_only", "deal.status", "deal.stage")
+    reader = api_client(cast, cast.bob, scope="read")
+
+    errors = field_errors(reader.get("/api/v1/deals", {"status": "won"}))
+
+    assert [e["field"] for e in errors] == ["status"]
+    assert [d["status"] for d in ok(reader.get("/api/v1/deals"))["items"]] == [None]

@@ -9,8 +9,10 @@ from typing import Any
 
 from django.db import models
 from django.db.models import Count, Sum
+from django.utils.translation import gettext as _
 
 from custos.core.actor import Actor
+from custos.core.errors import FieldError, ValidationFailed
 from custos.core.lookup import get_or_not_found
 from custos.crm.models import Deal, DealStageChange, Pipeline, Stage
 from custos.crm.selectors.filters import filter_list
@@ -57,6 +59,12 @@ def deal_list(
     filters: Mapping[str, Any] | None = None,
 ) -> models.QuerySet[Deal]:
     actor.require("deal.view")
+    # A filter on a field the role may not see would tell its values all the same.
+    hidden = actor.hidden_fields_of("deal")
+    refused = [name for name, value in (("stage", stage_id), ("status", status)) if value and name in hidden]
+    if refused:
+        message = _("Your role does not allow this. Ask an administrator of your organisation if you need it.")
+        raise ValidationFailed([FieldError(name, message) for name in refused])
     queryset = scoped(actor, Deal.objects.select_related("stage", "company", "contact"))
     queryset = filter_list(actor, "deal", queryset, filters or {})
     if pipeline_id:

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, F, Max, Q
+from django.db.models import Count, Exists, F, Max, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -225,17 +225,16 @@ def rescore_lapsed(now: datetime | None = None) -> int:
     passed without a new one): their points for it go. The periodic job runs four times a
     day; two days of overlap make a missed run harmless. Returns how many were looked at."""
     now = now or timezone.now()
-    lapsed: set[Any] = set()
-    for days in ScoringRule.objects.filter(is_active=True, condition=ScoringRule.Condition.RECENT_ACTIVITY).values_list(
-        "days", flat=True
-    ):
+    rules = ScoringRule.objects.filter(is_active=True, condition=ScoringRule.Condition.RECENT_ACTIVITY)
+    lapsed = Q(pk__in=[])
+    for days in set(rules.values_list("days", flat=True)):
         since = now - timedelta(days=days)
-        lapsed.update(
-            Activity.objects.filter(
-                lead__status__in=OPEN_LEAD_STATUSES, occurred_at__lt=since, occurred_at__gte=since - timedelta(days=2)
-            ).values_list("lead_id", flat=True)
+        in_window = Activity.objects.filter(
+            lead=OuterRef("pk"), occurred_at__lt=since, occurred_at__gte=since - timedelta(days=2)
         )
-    leads = list(Lead.objects.filter(pk__in=lapsed))
+        lapsed |= Q(Exists(in_window))  # per lead through its timeline index (org, lead, occurred_at)
+    # Only leads holding points can lose them.
+    leads = list(Lead.objects.filter(status__in=OPEN_LEAD_STATUSES, score__gt=0).filter(lapsed))
     rescore(leads, now)
     return len(leads)
 

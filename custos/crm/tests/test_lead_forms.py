@@ -305,7 +305,21 @@ def test_a_link_confirms_for_30_days(cast, smtp_server):
         ConsentEvent.objects.update(occurred_at=timezone.now() - timedelta(days=31))
 
     assert Client().post("/" + link).status_code == 404
-    assert _newsletter_state(cast, newsletter) == "pending"
+    assert _newsletter_state(cast, newsletter) == "none"  # nothing waits any more
+
+
+def test_a_link_no_longer_confirms_what_the_person_refused_since(cast, smtp_server):
+    from custos.privacy.services.consent import Proof, consent_withdraw
+
+    form, newsletter, _callback = _setup(cast)
+    _post(Client(), form, purposes=[str(newsletter.pk)])
+    [link] = _links(smtp_server, 1)
+    with tenant_scope(cast.org_a):
+        subject = Lead.objects.get().subject
+        consent_withdraw(actor=cast.actor(cast.alice), subject=subject, purpose=newsletter, proof=Proof("portal"))
+
+    assert Client().post("/" + link).status_code == 404
+    assert _newsletter_state(cast, newsletter) == "withdrawn"
 
 
 def test_the_hosted_form_may_be_framed_by_any_site_but_nothing_else_may(cast):

@@ -291,6 +291,10 @@ def breach_update(*, actor: Actor, breach: Breach, data: Mapping[str, Any]) -> B
     with transaction.atomic():
         breach = _locked(breach)
         _require_open(breach)
+        for name in ("aware_at", "occurred_at"):
+            stored = getattr(breach, name)
+            if stored is not None and cleaned[name] == stored.replace(second=0, microsecond=0):
+                cleaned[name] = stored  # given back to the minute (a form): not a change
         changed = sorted(name for name, value in cleaned.items() if getattr(breach, name) != value)
         if not changed:
             return breach

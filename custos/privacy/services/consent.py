@@ -231,7 +231,12 @@ def consent_withdraw(*, actor: Actor, subject: Subject, purpose: Purpose, proof:
     """Withdrawing is as easy as giving (Art. 7(3)): anyone who may record consent may record this."""
     if actor.via not in ("portal", "system", "automation"):
         actor.require("consent.add")
-    return _event(actor=actor, subject=subject, purpose=purpose, action="withdrawn", proof=proof).event
+    with transaction.atomic():
+        # A mailed link still waiting would otherwise confirm what was just refused.
+        ConsentEvent.objects.filter(subject=subject, purpose=purpose).exclude(confirmation_digest="").update(
+            confirmation_digest=""
+        )
+        return _event(actor=actor, subject=subject, purpose=purpose, action="withdrawn", proof=proof).event
 
 
 def consent_confirm(*, actor: Actor, secret: str) -> ConsentEvent:
@@ -286,7 +291,9 @@ def _state_of(purpose: Purpose, events: list[ConsentEvent], now: datetime) -> Co
     not undo what stands before it: anyone can submit a public form with someone's address,
     and only the person's click makes it count (so a consent already given stays given, and
     the older of two mailed links still confirms)."""
-    waiting = next((e for e in events if _unconfirmed(e)), None)
+    # A request no longer confirmable (its link lapsed) waits for nothing: as if never made.
+    lapsed = now - timedelta(days=CONFIRMATION_DAYS)
+    waiting = next((e for e in events if _unconfirmed(e) and e.occurred_at > lapsed), None)
     effective = next((e for e in events if not _unconfirmed(e)), None)
     if effective is None or effective.action == ConsentEvent.Action.WITHDRAWN:
         if waiting is not None and (effective is None or _newer(waiting, effective)):

@@ -76,6 +76,8 @@ _NOT_EDITABLE_FIELDS = ("country",)
 # At most this many mailed links per address and per network address within an hour, so
 # the start page cannot be used to flood someone's mailbox.
 MAILS_PER_ADDRESS = 3
+# A request's note, added to when the person asks again: bounded like one note five times.
+MAX_NOTE = 10_000
 MAILS_PER_NETWORK = 20
 # The longest a link may stay valid: it opens personal data to whoever holds it.
 MAX_LINK_DAYS = MAX_PORTAL_LINK_DAYS
@@ -529,12 +531,13 @@ def portal_ask(*, actor: Actor, link: PortalLink, what: Any, note: Any = "") -> 
         Subject.objects.select_for_update().filter(pk=link.subject_id).first()  # one at a time per person
         waiting = _open_request_like(link.subject, kind, details)
         if waiting is not None:  # sent twice (a double click, a reload): the first stands
-            if note and note not in waiting.details.get("note", ""):
-                waiting.details = {
-                    **waiting.details,
-                    "note": "\n\n".join(filter(None, [waiting.details.get("note"), note])),
-                }
+            combined = "\n\n".join(filter(None, [waiting.details.get("note"), note]))
+            if note and note not in waiting.details.get("note", "") and len(combined) <= MAX_NOTE:
+                waiting.details = {**waiting.details, "note": combined}
                 waiting.save(update_fields=["details"])
+                audit_record(
+                    actor=actor, action="privacy_request.note", object_type="privacy_request", object_id=waiting.pk
+                )
             return waiting
         request = _portal_request(actor=actor, link=link, kind=kind, details=details)
         if what == "objection_marketing":  # no weighing of interests (Art. 21(3)): honoured at once

@@ -368,7 +368,7 @@ def _processable(declaration: Declaration, policy: RetentionPolicy, now: dt.date
     return _due(declaration, policy, now).exclude(_kept(declaration))
 
 
-def retention_preview(policy: RetentionPolicy) -> RetentionCounts:
+def retention_preview(policy: RetentionPolicy, *, cascades: bool = False) -> RetentionCounts:
     """The dry run: how many records a run would change now, of how many people, and how many
     it would leave alone because of a legal hold. Counts only."""
     now = timezone.now()
@@ -383,7 +383,7 @@ def retention_preview(policy: RetentionPolicy) -> RetentionCounts:
         held += due.filter(held_here).count()
         for path in declaration.subject_paths:
             persons |= Q(pk__in=processable.values(path))
-        if policy.action == RetentionPolicy.Action.DELETE:
+        if cascades and policy.action == RetentionPolicy.Action.DELETE:
             for label, count in _deleted_with(declaration, processable).items():
                 also_deleted[label] = also_deleted.get(label, 0) + count
     return RetentionCounts(
@@ -394,15 +394,22 @@ def retention_preview(policy: RetentionPolicy) -> RetentionCounts:
     )
 
 
-def _deleted_with(declaration: Declaration, rows: models.QuerySet[Any]) -> dict[str, int]:
-    """Records of other declared types (not counted by the policy itself) whose foreign key
-    deletes them with these rows."""
+def _cascades(declaration: Declaration) -> list[models.ForeignObjectRel]:
+    """The relations by which deleting the model's rows deletes records of other declared
+    types (not governed by the same policy)."""
     declared = {d.model for d in declarations() if not d.copy_of_personal_data and d.retention != declaration.retention}
+    return [
+        relation
+        for relation in declaration.model._meta.related_objects
+        if relation.on_delete is models.CASCADE and not relation.many_to_many and relation.related_model in declared
+    ]
+
+
+def _deleted_with(declaration: Declaration, rows: models.QuerySet[Any]) -> dict[str, int]:
+    """How many records of other declared types go with these rows, by type."""
     found: dict[str, int] = {}
-    for relation in declaration.model._meta.related_objects:
+    for relation in _cascades(declaration):
         other = relation.related_model
-        if relation.on_delete is not models.CASCADE or relation.many_to_many or other not in declared:
-            continue
         count = other._default_manager.filter(**{f"{relation.field.name}__in": rows.values("pk")}).count()
         if count:
             found[other._meta.label] = found.get(other._meta.label, 0) + count
@@ -413,7 +420,7 @@ def retention_policy_preview(*, actor: Actor, policy: RetentionPolicy) -> Retent
     """The preview as staff see it; seen by someone who may enable the policy, it is recorded,
     and only a recorded preview lets the policy be enabled."""
     actor.require("retention_policy.view")
-    counts = retention_preview(policy)
+    counts = retention_preview(policy, cascades=True)
     if actor.can("retention_policy.change"):
         now = timezone.now()
         RetentionRun.objects.create(
@@ -515,9 +522,16 @@ def retention_run(*, actor: Actor, policy: RetentionPolicy) -> RetentionRun:
         )
     if processed:
         # As after an erasure: no old row versions or index segments keep what was removed.
+        governed = retention_keys().get(policy.key, ())
         tables = sorted(
-            {d.model._meta.db_table for d in retention_keys().get(policy.key, ())}
+            {d.model._meta.db_table for d in governed}
             | {model._meta.db_table for model in _copies()}
+            | {
+                relation.related_model._meta.db_table
+                for d in governed
+                if policy.action == RetentionPolicy.Action.DELETE
+                for relation in _cascades(d)
+            }
         )
         transaction.on_commit(lambda: leave_no_trace(tables))
     return run

@@ -96,6 +96,20 @@ def test_through_the_api_staff_list_the_people_sharing_the_address_and_choose_on
     assert ok(client.get(f"{path}/people"))["items"] == []  # the request is Greta's now
 
 
+def test_support_staff_who_may_see_requests_do_not_list_the_people_behind_them(cast, family):
+    """The record counts would tell them a patient from a lead: handlers who see persons only."""
+    from custos.accounts.models import Membership
+    from custos.accounts.tests.helpers import role
+
+    request = created(api_client(cast, cast.alice), "/api/v1/privacy/requests", kind="access", email=FAMILY)
+    with tenant_scope(cast.org_a):
+        Membership.objects.filter(user=cast.bob, org=cast.org_a).update(role=role(cast.org_a, "support"))
+    support = api_client(cast, cast.bob, scope="read,write")
+
+    assert ok(support.get(f"/api/v1/privacy/requests/{request['id']}"))["id"] == request["id"]
+    problem(support.get(f"/api/v1/privacy/requests/{request['id']}/people"), 403)
+
+
 def test_only_a_person_with_the_address_may_be_chosen(cast, family):
     client = api_client(cast, cast.alice)
     other = created(client, "/api/v1/contacts", first_name="Olga", email="olga@example.org")

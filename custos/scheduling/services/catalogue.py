@@ -7,8 +7,6 @@ need `organization.change`, since they decide what personal data leaves the syst
 
 from __future__ import annotations
 
-import functools
-import zoneinfo
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,7 +19,7 @@ from custos.audit.services import audit_record
 from custos.core.actor import Actor
 from custos.core.errors import Conflict, ValidationFailed
 from custos.core.models import Organization
-from custos.core.validation import Cleaner
+from custos.core.validation import Cleaner, time_zone_names
 from custos.crm.services.records import clean_member, insert_record, reject_unknown, update_record
 from custos.scheduling.models import FeedDetail, Practitioner, Resource, SchedulingSettings, Service
 from custos.scheduling.services.common import delete_audited
@@ -233,15 +231,6 @@ def scheduling_settings(org_id: Any) -> SchedulingSettings:
     country = Organization.objects.filter(pk=org_id).values_list("country", flat=True).first() or ""
     language = COUNTRY_LANGUAGES.get(country, settings.LANGUAGE_CODE)
     return SchedulingSettings(org_id=org_id, language=language, time_zone=settings.TIME_ZONE)
-
-
-@functools.cache
-def time_zone_names() -> tuple[str, ...]:
-    """The time zones the settings take, every face alike: UTC and the zones named by a
-    place (Europe/Berlin), not the old aliases and fixed offsets (Etc/GMT+1 is an hour
-    behind UTC), whose names mislead."""
-    named = (name for name in zoneinfo.available_timezones() if "/" in name and not name.startswith("Etc/"))
-    return tuple(sorted({"UTC", *named}))
 
 
 def clean_settings(data: Mapping[str, Any], *, current_zone: str = "") -> dict[str, Any]:

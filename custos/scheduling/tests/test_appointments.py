@@ -427,6 +427,16 @@ def test_a_sales_member_sees_their_own_patients_and_appointments_only(practice):
     ] == ["contact"]
 
 
+def _edit_form(client, appointment):
+    """The edit page's address and its form as the browser sends it back untouched."""
+    url = reverse("web:appointment-edit", args=[appointment.pk])
+    form = client.get(url).context["form"]
+    data = {name: form[name].value() or "" for name in form.fields} | {"send_reminder": "on"}
+    data["starts_at"] = form["starts_at"].value().strftime("%Y-%m-%dT%H:%M")
+    data["ends_at"] = form["ends_at"].value().strftime("%Y-%m-%dT%H:%M")
+    return url, data
+
+
 def test_a_practitioner_keeps_the_person_past_their_scope_on_their_own_appointment(practice):
     """Greta is Olive's contact, past Sam's record scope, but the appointment is Sam's: the edit
     form sends her back unchanged, which is no new choice of her; choosing such a person is."""
@@ -434,11 +444,7 @@ def test_a_practitioner_keeps_the_person_past_their_scope_on_their_own_appointme
     dr_sam = practitioner_add(actor=practice.actor, data={"user": str(cast.sam.pk)})
     appointment = practice.book(practitioner=str(dr_sam.pk))
     client = web_client(cast.sam)
-    url = reverse("web:appointment-edit", args=[appointment.pk])
-    form = client.get(url).context["form"]
-    data = {name: form[name].value() or "" for name in form.fields} | {"send_reminder": "on"}
-    data["starts_at"] = form["starts_at"].value().strftime("%Y-%m-%dT%H:%M")
-    data["ends_at"] = form["ends_at"].value().strftime("%Y-%m-%dT%H:%M")
+    url, data = _edit_form(client, appointment)
 
     response = client.post(url, data | {"notes": "Bring the X-ray"})
     with pytest.raises(ValidationFailed) as excinfo:
@@ -457,11 +463,7 @@ def test_editing_the_notes_in_the_form_leaves_a_start_to_the_second_where_it_was
     appointment = practice.book(starts_at="2030-01-07T09:00:30+01:00")
     Appointment.objects.filter(pk=appointment.pk).update(reminder_sent_at=timezone.now())
     client = web_client(practice.cast.olive)
-    url = reverse("web:appointment-edit", args=[appointment.pk])
-    form = client.get(url).context["form"]
-    data = {name: form[name].value() or "" for name in form.fields} | {"send_reminder": "on"}
-    data["starts_at"] = form["starts_at"].value().strftime("%Y-%m-%dT%H:%M")
-    data["ends_at"] = form["ends_at"].value().strftime("%Y-%m-%dT%H:%M")
+    url, data = _edit_form(client, appointment)
 
     response = client.post(url, data | {"notes": "Parking at the back"})
 

@@ -201,3 +201,35 @@ def test_the_report_for_the_authority_downloads_as_pdf(cast):
     assert response["Content-Type"] == "application/pdf"
     assert response.content.startswith(b"%PDF")
     assert web_client(cast.bob).get(f"/privacy/breaches/{breach.pk}/report.pdf").status_code in (403, 404)
+
+
+def test_a_notified_breach_recorded_to_the_second_is_still_edited_in_the_form(cast):
+    """The form gives the moment back to the minute: that is no change of awareness."""
+    from custos.privacy.services.breaches import breach_mark_authority_notified
+
+    aware = (timezone.now() - timedelta(hours=30)).replace(second=42)
+    breach = _breach(cast, aware_at=aware)
+    in_org_a(cast, breach_mark_authority_notified, breach=breach)
+    client = web_client(cast.alice)
+    form = client.get(f"/privacy/breaches/{breach.pk}/edit/").context["form"]
+    data = {name: form[name].value() or "" for name in form.fields} | {"data_categories": []}
+
+    response = client.post(f"/privacy/breaches/{breach.pk}/edit/", data | {"measures": "Passwords reset."})
+
+    assert response.status_code == 302, response.context["form"].errors
+    with tenant_scope(cast.org_a):
+        stored = Breach.objects.get(pk=breach.pk)
+    assert (stored.measures, stored.aware_at) == ("Passwords reset.", aware)
+
+
+def test_every_affected_person_is_named_on_the_breach(cast):
+    breach = _breach(cast)
+    with tenant_scope(cast.org_a):
+        people = [contact_create(actor=cast.actor(cast.olive), data={"last_name": f"Person{n:02}"}) for n in range(60)]
+    from custos.privacy.services.breaches import breach_add_subjects
+
+    in_org_a(cast, breach_add_subjects, breach=breach, subject_ids=[str(p.subject_id) for p in people])
+
+    detail = _text(web_client(cast.alice).get(f"/privacy/breaches/{breach.pk}/"))
+
+    assert all(f"Person{n:02}" in detail for n in range(60))

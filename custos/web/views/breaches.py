@@ -219,8 +219,10 @@ def _records_of(actor: Any, subject_ids: list[Any], q: str = "") -> list[Any]:
     for kind, listed in (("contact", contact_list), ("lead", lead_list)):
         if not actor.can(f"{kind}.view"):
             continue
-        rows = listed(actor, q=q) if q else listed(actor).filter(subject_id__in=subject_ids)
-        found.extend(rows.filter(subject__isnull=False)[:PICKS])
+        if q:
+            found.extend(listed(actor, q=q).filter(subject__isnull=False)[:PICKS])
+        else:
+            found.extend(listed(actor).filter(subject_id__in=subject_ids))
     return found
 
 
