@@ -128,7 +128,7 @@ def token_use(
     if not rows:
         _known_tokens.pop(digest, None)
         return None
-    token_id, *_, record_use, _org_id, version, lasts = rows[0][:TOKEN_COLUMNS]
+    token_id, *_, record_use, _org_id, version, lasts, _zone = rows[0][:TOKEN_COLUMNS]
     token_id = uuid.UUID(str(token_id))
     actor = _actor_of(rows[0], org_id, ip=ip, user_agent=user_agent)
     if version is not None and lasts:  # a token expiring within the period is read every time
@@ -170,6 +170,7 @@ def _read_token(
 def _actor_of(row: tuple[Any, ...], org_id: uuid.UUID, *, ip: str | None, user_agent: str) -> Actor:
     """The Actor the token statement's row describes (its first `TOKEN_COLUMNS` columns)."""
     token_id, user_id, scopes, role_key, permissions, record_scope, hidden_fields, mates = row[:8]
+    time_zone = row[TOKEN_COLUMNS - 1] or ""
     user_id = uuid.UUID(str(user_id))
     allowed, hidden = _rights(permissions, scopes, hidden_fields)
     return Actor(
@@ -184,6 +185,7 @@ def _actor_of(row: tuple[Any, ...], org_id: uuid.UUID, *, ip: str | None, user_a
         ip=ip,
         user_agent=user_agent[:300],
         token_id=uuid.UUID(str(token_id)),
+        time_zone=time_zone,
     )
 
 
@@ -198,7 +200,7 @@ class _KnownToken:
 # Per process, by the token's digest (never the token itself).
 _known_tokens: dict[str, _KnownToken] = {}
 TOKENS_REMEMBERED = 10_000
-TOKEN_COLUMNS = 12
+TOKEN_COLUMNS = 13
 
 
 def _read_version(database: Any, actor: Actor, rider: Rider | None) -> list[tuple[Any, ...]]:
@@ -257,7 +259,7 @@ def _token_use_sql(vendor: str) -> str:
              WHERE mine.user_id = t.user_id AND mine.org_id = %s AND mate.org_id = %s) AS mates,
             (t.last_used_at IS NULL OR t.last_used_at < %s) AS record_use, t.org_id AS org_id,
             {_version_sql(vendor)} AS access_version,
-            (t.expires_at IS NULL OR t.expires_at > %s) AS lasts
+            (t.expires_at IS NULL OR t.expires_at > %s) AS lasts, u.time_zone AS time_zone
         FROM {token} t
         JOIN {user} u ON u.id = t.user_id
         JOIN {membership} m ON m.user_id = t.user_id AND m.org_id = t.org_id

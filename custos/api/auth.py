@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import zoneinfo
 from collections.abc import Callable
 from typing import Any
 
 from django.db import transaction
 from django.http import HttpRequest
+from django.utils import timezone
 from ninja.errors import HttpError
 from ninja.security import HttpBearer
 
@@ -42,6 +45,10 @@ class TokenAuth(HttpBearer):
             # Refuse before the body is even parsed: a read-only token learns nothing more.
             raise HttpError(403, "read-only token")
         enter_tenant(actor.org_id)
+        if actor.time_zone:
+            # Moments without an offset are the member's, as on the web (ended by the middleware).
+            with contextlib.suppress(ValueError, zoneinfo.ZoneInfoNotFoundError):
+                timezone.activate(actor.time_zone)
         if use.record_use:
             with transaction.atomic():
                 if token_mark_used(use.token_id):

@@ -4,7 +4,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy
 
 from custos.api.problems import PROBLEM_TYPE, default_detail, problem
@@ -32,7 +32,10 @@ class ApiProblemMiddleware:
         early = self._refuse_early(request)
         if early is not None:
             return early
-        response = self.get_response(request)
+        try:
+            response = self.get_response(request)
+        finally:
+            timezone.deactivate()  # the token's member's zone (TokenAuth) ends with the request
         if response.status_code >= 400 and not response.get("Content-Type", "").startswith(PROBLEM_TYPE):
             converted = problem(response.status_code, default_detail(response.status_code))
             for header in ("WWW-Authenticate", "Allow", "Retry-After"):

@@ -39,6 +39,8 @@ class Actor:
     ip: str | None = field(default=None, repr=False)
     user_agent: str = field(default="", repr=False)
     token_id: uuid.UUID | None = None
+    # The member's own zone (an API token's): a moment given without an offset is read in it.
+    time_zone: str = field(default="", repr=False)
 
     @property
     def member_id(self) -> uuid.UUID:

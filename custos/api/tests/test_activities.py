@@ -293,3 +293,18 @@ def test_hidden_fields_are_null_and_not_searched(cast):
     assert ok(sam.get("/api/v1/activities", {"q": "divorce"}))["items"] == []
     assert [a["id"] for a in ok(sam.get("/api/v1/activities", {"q": "call"}))["items"]] == [note["id"]]
     assert problem(patch(sam, f"/api/v1/activities/{note['id']}", {"body": "x"}), 403)
+
+
+def test_a_moment_without_an_offset_is_read_in_the_members_own_time_zone(cast):
+    """As on the web: a task due at 9:00 in New York is due at 14:00 UTC, not at 8:00."""
+    cast.alice.time_zone = "America/New_York"
+    cast.alice.save(update_fields=["time_zone"])
+    in_new_york = api_client(cast, cast.alice)
+    in_berlin = api_client(cast, cast.sam, scope="read,write")
+    task = {"kind": "task", "title": "Call back"}
+
+    theirs = _activity(in_new_york, **task, due_at="2026-12-01T09:00")
+    ours = created(in_berlin, "/api/v1/activities", **task, due_at="2026-12-01T09:00")
+
+    assert theirs["due_at"] == "2026-12-01T14:00:00Z"
+    assert ours["due_at"] == "2026-12-01T08:00:00Z"  # the zone ended with the other request
