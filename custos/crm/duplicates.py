@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -394,15 +394,38 @@ def _clean_choices(actor: Actor, values_from: Mapping[str, str]) -> dict[str, st
 
 
 def _join_subjects(keep: Subject, gone: Subject) -> int:
-    """Two subjects that are one person: every record of the second now belongs to the first."""
+    """Two subjects that are one person: every record of the second now belongs to the first,
+    and so do its objections (Art. 21: the earliest of each stands)."""
+    keep, gone = (Subject.objects.select_for_update().get(pk=s.pk) for s in (keep, gone))  # as they stand now
     moved = 0
     for declaration in subject_models():
         for path in declaration.subject_paths:
             if "__" in path:
                 continue  # reached through a parent, which moves itself
-            moved += declaration.model._default_manager.filter(**{path: gone}).update(**{path: keep})
+            moved += _move_rows(declaration.model._default_manager.filter(**{path: gone}), path, keep)
+    for name in ("objected_to_marketing_at", "objected_to_profiling_at"):
+        dates = [d for d in (getattr(keep, name), getattr(gone, name)) if d is not None]
+        setattr(keep, name, min(dates) if dates else None)
+    keep.save(update_fields=["objected_to_marketing_at", "objected_to_profiling_at"])
     gone.delete()
     return moved
+
+
+def _move_rows(rows: models.QuerySet[Any], path: str, keep: Subject) -> int:
+    """The rows, moved to the kept person. A row the kept person holds already (both in one
+    breach: a row per breach and person) is one fact twice: the moved copy goes."""
+    try:
+        with transaction.atomic():
+            return rows.update(**{path: keep})
+    except IntegrityError:
+        moved = 0
+        for row in rows:
+            try:
+                with transaction.atomic():
+                    moved += type(row)._default_manager.filter(pk=row.pk).update(**{path: keep})
+            except IntegrityError:
+                type(row)._default_manager.filter(pk=row.pk).delete()
+        return moved
 
 
 def contact_merge(
@@ -419,6 +442,8 @@ def contact_merge(
     for contact in (keep, other):  # a restricted person's contact is stored, never changed or removed
         require_processable(contact)
     chosen = _clean_choices(actor, values_from or {})
+    if (other.health_notes and not keep.health_notes) or special_values(other).keys() - special_values(keep).keys():
+        actor.require("special_category.change")  # the merge would write health data to `keep`
     addresses = {"email": [keep.email, other.email], "phone": [keep.phone, other.phone]}
     with transaction.atomic():
         changed = []

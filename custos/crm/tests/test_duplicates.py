@@ -252,3 +252,41 @@ def test_a_name_in_any_case_is_the_same_name(alice):
     assert _reasons(same) == [("van der Berg", ("name",))]
     close = find_duplicates(alice, {"first_name": "John", "last_name": "Mcallister", "email": "john@firm.example"})
     assert _reasons(close) == [("McAllister", ("name",))]
+
+
+def test_a_merge_keeps_the_objections_and_breaches_of_both_people(cast, alice):
+    """Art. 21: an objection of the contact merged away still stands; both were in one breach."""
+    from custos.privacy.models import BreachSubject
+    from custos.privacy.services.breaches import breach_add_subjects, breach_create
+    from custos.privacy.services.restriction import subject_object
+
+    keep = contact_create(actor=alice, data={"first_name": "Ada", "last_name": "Lovelace"})
+    other = contact_create(actor=alice, data={"first_name": "Ada", "last_name": "Lovelace", "email": "a@example.org"})
+    subject_object(actor=alice, subject=other.subject, about="profiling")
+    subject_object(actor=alice, subject=other.subject, about="marketing")
+    breach = breach_create(actor=alice, data={"title": "Laptop", "aware_at": "2026-11-20T10:00:00+01:00"})
+    breach_add_subjects(actor=alice, breach=breach, subject_ids=[str(keep.subject_id), str(other.subject_id)])
+
+    contact_merge(actor=alice, keep=keep, other=other)
+
+    person = Subject.objects.get(pk=keep.subject_id)
+    assert person.objected_to_profiling_at is not None and person.objected_to_marketing_at is not None
+    assert list(BreachSubject.objects.filter(breach=breach).values_list("subject_id", flat=True)) == [person.pk]
+
+
+def test_merging_health_notes_into_a_contact_needs_the_right_to_write_them(cast, alice):
+    from custos.accounts.models import Role
+    from custos.accounts.services import member_add
+
+    keep = contact_create(actor=alice, data={"first_name": "Ada", "last_name": "Lovelace"})
+    other = contact_create(actor=alice, data={"first_name": "Ada", "last_name": "Lovelace", "health_notes": "Asthma"})
+    role = Role.objects.create(
+        key="merger", name="Merger", permissions=["contact.view", "contact.change", "contact.delete"]
+    )
+    manager = member_add(actor=cast.actor(cast.olive), email="m@acme.example", role=role).user
+
+    with pytest.raises(PermissionDenied):
+        contact_merge(actor=cast.actor(manager), keep=keep, other=other)
+
+    assert Contact.objects.get(pk=keep.pk).health_notes == ""
+    assert Contact.objects.filter(pk=other.pk).exists()

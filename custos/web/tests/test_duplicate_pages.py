@@ -324,3 +324,16 @@ def test_sales_cannot_merge_and_never_outside_their_scope(cast):
     with tenant_scope(cast.org_a):
         assert set(Contact.objects.values_list("pk", flat=True)) == {mine.pk, theirs.pk}
     assert audit_actions(cast, mine.pk)[-1] == "contact.merge"
+
+
+def test_merging_two_people_of_different_names_at_one_address_is_warned_against(cast):
+    greta = _contact(cast, first_name="Greta", last_name="Lind", email="family@example.org")
+    hans = _contact(cast, first_name="Hans", last_name="Lind", email="family@example.org")
+    again = _contact(cast, first_name="G.", last_name="Lind", email="greta@example.org")
+    client = web_client(cast.alice)
+
+    family = _text(client.get(_merge_url(greta, hans)))
+    same = _text(client.get(_merge_url(greta, again)))
+
+    assert "do not merge them" in family
+    assert "do not merge them" not in same

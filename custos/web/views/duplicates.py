@@ -18,6 +18,7 @@ from custos.core.errors import Conflict, ValidationFailed
 from custos.crm.duplicates import Candidate, contact_duplicates, contact_merge, find_duplicates, linked_counts
 from custos.crm.models import Contact
 from custos.crm.selectors.people import access_contact
+from custos.crm.services.records import names_of, same_person
 from custos.search.text import typed
 from custos.web.forms import points_from_text
 from custos.web.pickers import company_from_label
@@ -171,6 +172,10 @@ def contact_merge_view(request: HttpRequest, contact_id: str, other_id: str) -> 
         raise Conflict(_("A contact cannot be merged with itself."))
     rows = _comparison(actor, contact, other)
     differing = [row for row in rows if _raw(contact, row[0]) != _raw(other, row[0])]
+    # Filed as two people whose names disagree: perhaps a family sharing an address.
+    strangers = contact.subject_id != other.subject_id and not same_person(
+        names_of(contact.first_name, contact.last_name), names_of(other.first_name, other.last_name)
+    )
     form = MergeForm(
         request.POST if request.method == "POST" else None,
         initial={"keep": str(contact.pk)},
@@ -202,6 +207,7 @@ def contact_merge_view(request: HttpRequest, contact_id: str, other_id: str) -> 
             "form": form,
             "first": contact,
             "second": other,
+            "strangers": strangers,
             "rows": [
                 (label, one, two, form[VALUE_PREFIX + name] if VALUE_PREFIX + name in form.fields else None)
                 for name, label, one, two in rows
