@@ -188,7 +188,8 @@ class ScopeError(ValueError):
 
 def parse_scopes(scopes: list[str]) -> frozenset[str]:
     """Validate token scopes; raises ScopeError naming the first bad one."""
-    valid = {"read", "write", "admin"} | {f"{a}:{m}" for a in AREAS for m in ("read", "write")}
+    # The admin area goes only with the whole "admin" scope: "admin:read" would grant nothing.
+    valid = {"read", "write", "admin"} | {f"{a}:{m}" for a in AREAS if a != "admin" for m in ("read", "write")}
     for scope in scopes:
         if scope not in valid:
             raise ScopeError(scope)

@@ -130,7 +130,8 @@ def organization_create(*, name: str, owner_email: str, country: str = "DE") -> 
 
 
 def _owner_count(org_id: uuid.UUID) -> int:
-    return Membership.objects.filter(org_id=org_id, role__key="owner", is_active=True).count()
+    # An owner whose account is switched off cannot act for the organisation: not counted.
+    return Membership.objects.filter(org_id=org_id, role__key="owner", is_active=True, user__is_active=True).count()
 
 
 SCOPE_RANK = {RecordScope.OWN: 0, RecordScope.TEAM: 1, RecordScope.ALL: 2}
@@ -368,6 +369,10 @@ def team_set_members(*, actor: Actor, team: Team, user_ids: set[uuid.UUID] | set
     )
     with transaction.atomic():
         current = set(TeamMember.objects.filter(team=team).values_list("user_id", flat=True))
+        if actor.user_id in members - current and not actor.can("member.change"):
+            # With a team's record scope, joining a team is seeing its records: nobody hands
+            # themselves more than they hold.
+            raise PermissionDenied("member.change")
         TeamMember.objects.filter(team=team, user_id__in=current - members).delete()
         TeamMember.objects.bulk_create([TeamMember(team=team, user_id=u) for u in members - current])
         audit_record(
@@ -611,13 +616,21 @@ def sign_out_everywhere(user: User) -> None:
 
 
 def user_audit(user: User, action: str, *, ip: str | None, user_agent: str, via: str = "web") -> None:
-    """Record an event of the account itself (sign-in, 2FA) in each of its organisations' logs."""
+    """Record an event of the account itself (sign-in, 2FA) in the log of the organisation the
+    person works in (the last one entered, else the first joined), not in every one: any
+    organisation can add an existing account as a member, and must not learn from it where
+    and when the person signs in elsewhere."""
     from custos.core.actor import Via
 
-    for org_id in Membership.objects.filter(user=user, is_active=True).values_list("org_id", flat=True):
-        with tenant_scope(org_id), transaction.atomic():
-            actor = Actor(org_id=org_id, via=Via(via), user_id=user.pk, ip=ip, user_agent=user_agent)
-            audit_record(actor=actor, action=action, object_type="user", object_id=user.pk)
+    memberships = Membership.objects.filter(user=user, is_active=True)
+    org_id = user.last_organization_id
+    if org_id is None or not memberships.filter(org_id=org_id).exists():
+        org_id = memberships.order_by("created_at", "pk").values_list("org_id", flat=True).first()
+    if org_id is None:
+        return
+    with tenant_scope(org_id), transaction.atomic():
+        actor = Actor(org_id=org_id, via=Via(via), user_id=user.pk, ip=ip, user_agent=user_agent)
+        audit_record(actor=actor, action=action, object_type="user", object_id=user.pk)
 
 
 def master_key_rotate() -> tuple[int, int]:

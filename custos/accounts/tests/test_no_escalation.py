@@ -99,3 +99,33 @@ def test_stepping_down_to_a_narrower_role_is_allowed_but_not_to_a_wider_one(cast
             )
         member_change_role(actor=cast.actor(user), membership=cast.membership(user), role=narrower)
     assert Membership.objects.get(user=user, org=cast.org_a).role.name == "Reader"
+
+
+def test_a_team_keeper_cannot_join_a_team_to_see_its_records(cast):
+    """With a team's record scope, joining a team is seeing its records."""
+    from custos.accounts.models import TeamMember
+    from custos.accounts.services import team_create, team_set_members
+
+    with tenant_scope(cast.org_a):
+        keeper_role = role_create(
+            actor=cast.actor(cast.olive),
+            name="Team keeper",
+            permissions=["team.view", "team.change", "contact.view"],
+            record_scope="team",
+            hidden_fields=[],
+        )
+    keeper = add_member(cast, "teams@acme.example", "read_only")
+    with tenant_scope(cast.org_a):
+        member_change_role(actor=cast.actor(cast.olive), membership=cast.membership(keeper), role=keeper_role)
+        sales = team_create(actor=cast.actor(cast.olive), name="Sales")
+        team_set_members(actor=cast.actor(cast.olive), team=sales, user_ids={cast.sam.pk})
+        actor = cast.actor(keeper)
+
+        with pytest.raises(PermissionDenied):
+            team_set_members(actor=actor, team=sales, user_ids={cast.sam.pk, keeper.pk})
+        team_set_members(actor=actor, team=sales, user_ids={cast.sam.pk, cast.bob.pk})  # others: as before
+
+        assert set(TeamMember.objects.filter(team=sales).values_list("user_id", flat=True)) == {
+            cast.sam.pk,
+            cast.bob.pk,
+        }

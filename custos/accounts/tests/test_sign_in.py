@@ -68,11 +68,15 @@ def test_a_failed_sign_in_is_audited_with_the_address_and_no_credentials(cast):
     assert audit_entries(cast.org_a, "auth.sign_in") == []
 
 
-def test_a_sign_in_is_audited_in_every_organisation_of_the_user(cast):
+def test_a_sign_in_is_audited_where_the_person_works_not_where_someone_added_them(cast):
+    """Any organisation can add an existing account: it must not learn from it where and when
+    the person signs in, or fails to, elsewhere."""
     add_member(cast, "sam@acme.example", "sales", org=cast.org_b)
     sign_in(Client(), "sam@acme.example", ip="198.51.100.25")
+    sign_in(Client(), "sam@acme.example", "a-guess-123", ip="203.0.113.9")
     assert [e.ip for e in audit_entries(cast.org_a, "auth.sign_in")] == ["198.51.100.25"]
-    assert [e.ip for e in audit_entries(cast.org_b, "auth.sign_in")] == ["198.51.100.25"]
+    assert [e.ip for e in audit_entries(cast.org_a, "auth.sign_in_failed")] == ["203.0.113.9"]
+    assert audit_entries(cast.org_b, "auth.sign_in") == audit_entries(cast.org_b, "auth.sign_in_failed") == []
 
 
 def _assert_no_credentials(entry, *extra_secrets):

@@ -92,3 +92,16 @@ def test_bad_input_fails_naming_the_option_as_typed(cast, args, message):
         _create("--org", cast.org_a.slug, "--user", "sam@acme.example", *args)
     assert str(raised.value) == message
     assert not ApiToken.objects.exists()
+
+
+def test_a_switched_off_account_or_an_admin_area_scope_gets_no_token(cast):
+    """The first would be refused at every use; "admin:write" would grant nothing."""
+    cast.bob.is_active = False
+    cast.bob.save(update_fields=["is_active"])
+
+    with pytest.raises(CommandError):
+        _create("--org", cast.org_a.slug, "--user", "bob@acme.example")
+    with pytest.raises(CommandError):
+        _create("--org", cast.org_a.slug, "--user", "sam@acme.example", "--scope", "admin:write")
+
+    assert not ApiToken.objects.exists()

@@ -34,7 +34,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         membership = (
             Membership.objects.select_related("org", "user")
-            .filter(org__slug=options["org"], user__email__iexact=options["user"], is_active=True)
+            .filter(org__slug=options["org"], user__email__iexact=options["user"], is_active=True, user__is_active=True)
             .first()
         )
         if membership is None:
