@@ -255,6 +255,9 @@ def reindex_all() -> int:
     count = 0
     for model in MODELS:
         records = model._default_manager.all()
+        if model in (Contact, Lead):
+            # Never an erased person's, by whatever is left (their company's name).
+            records = records.exclude(subject__state=Subject.State.ERASED)
         if model is Contact:
             records = records.prefetch_related("points")
         batch: list[models.Model] = []

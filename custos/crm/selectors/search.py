@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass
 
 from django.db import models
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
 from custos.core.actor import Actor
@@ -36,6 +37,11 @@ def _label(actor: Actor, object_type: str, record: models.Model) -> str:
         if "email" not in hidden and record.email:  # type: ignore[attr-defined]
             return str(record.email)  # type: ignore[attr-defined]
         return _("Contact %(reference)s") % {"reference": str(record.pk)[-6:]}
+    if "name" in hidden:  # as the API gives it: null; the result says only what it is
+        return _("%(kind)s %(reference)s") % {
+            "kind": capfirst(str(TYPES[object_type]._meta.verbose_name)),
+            "reference": str(record.pk)[-6:],
+        }
     return str(record.name)  # type: ignore[attr-defined]
 
 

@@ -345,3 +345,32 @@ def test_several_words_found_at_a_words_start_are_not_looked_for_inside_words(ca
         assert found("Mann GmbH") == {mann.pk}
         assert found("mann") == {mann.pk, hoffmann.pk}
         assert found("ffmann gmbh") == {hoffmann.pk}
+
+
+def test_a_result_found_by_another_field_shows_no_name_hidden_from_the_role(cast, people):
+    """Found by its company's name, a deal whose name the role may not see is named by kind."""
+    from custos.crm.selectors.search import global_search
+
+    with tenant_scope(cast.org_a):
+        deal_create(actor=cast.actor(cast.alice), data={"name": "Secret merger", "company": str(people["company"].pk)})
+        Role.objects.filter(key="admin").update(hidden_fields=["deal.name"])
+        labels = [r.label for r in global_search(cast.actor(cast.alice), people["company"].name, types=["deal"])]
+
+    assert labels and not any("Secret" in label for label in labels)
+    assert all(label.startswith("Deal ") for label in labels)
+
+
+def test_rebuilding_the_index_finds_no_erased_person_again(cast, people):
+    """Not even by the name of the company they worked for."""
+    from custos.crm.selectors.search import global_search
+    from custos.privacy.services.erasure import subject_erase
+
+    with tenant_scope(cast.org_a):
+        ada = contact_create(
+            actor=cast.actor(cast.alice), data={"last_name": "Quarz", "company": str(people["company"].pk)}
+        )
+        subject_erase(actor=cast.actor(cast.alice), subject=ada.subject)
+        reindex_all()
+        found = global_search(cast.actor(cast.alice), people["company"].name, types=["contact"])
+
+    assert ada.pk not in {r.object_id for r in found}
