@@ -70,7 +70,12 @@ SQLITE_WORD_STARTS_FROM = 13
 
 def _query_text(q: str) -> str:
     q = query(q)
-    return digits(q) if looks_like_phone(q) else normalise(q)
+    if not looks_like_phone(q):
+        return normalise(q)
+    # "+49 (0)30 …" and "0049 30 …" are "+49 30 …" written otherwise: the index holds the
+    # international digits (without "00") and the national ones.
+    number = digits(q.replace("(0)", ""))
+    return number[2:] if number.startswith("00") else number
 
 
 def _scoped(actor: Actor, entries: models.QuerySet[SearchEntry]) -> models.QuerySet[SearchEntry]:

@@ -62,6 +62,8 @@ def people(cast):
         ("030 12345678", ["Ada Lovelace"]),
         ("+49 30 1234-5678", ["Ada Lovelace"]),
         ("(030) 123 456 78", ["Ada Lovelace"]),
+        ("0049 30 12345678", ["Ada Lovelace"]),
+        ("+49 (0)30 12345678", ["Ada Lovelace"]),
         ("dentallabor", ["Ada Lovelace"]),
         ("vip", ["Ada Lovelace"]),
         ("muller", ["Jürgen Müller"]),
