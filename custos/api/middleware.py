@@ -32,10 +32,16 @@ class ApiProblemMiddleware:
         early = self._refuse_early(request)
         if early is not None:
             return early
+        head = request.method == "HEAD"
+        if head:
+            request.method = "GET"  # HEAD is GET without the body (RFC 9110): the operations know GET
         try:
             response = self.get_response(request)
         finally:
             timezone.deactivate()  # the token's member's zone (TokenAuth) ends with the request
+        if head and not response.streaming:
+            response["Content-Length"] = str(len(response.content))
+            response.content = b""
         if response.status_code >= 400 and not response.get("Content-Type", "").startswith(PROBLEM_TYPE):
             converted = problem(response.status_code, default_detail(response.status_code))
             for header in ("WWW-Authenticate", "Allow", "Retry-After"):

@@ -260,3 +260,14 @@ def test_a_phone_number_that_cannot_exist_is_refused_naming_the_field(cast):
         )
         body = problem(response, 422)
         assert [error["field"] for error in body["errors"]] == ["phone"], phone
+
+
+def test_head_answers_as_get_without_a_body(cast):
+    client = api_client(cast, cast.alice)
+    got = client.get("/api/v1/contacts")
+
+    head = client.head("/api/v1/contacts")
+
+    assert head.status_code == 200 and head.content == b""
+    assert head["Content-Type"] == got["Content-Type"]
+    assert Client().head("/api/v1/contacts").status_code == 401
