@@ -35,6 +35,7 @@ from custos.core.actor import Actor, RecordScope
 from custos.core.errors import Conflict, FieldError, PermissionDenied, ValidationFailed
 from custos.core.models import Organization
 from custos.core.tenancy import tenant_scope
+from custos.core.validation import Cleaner
 
 TOKEN_PREFIX = "cst_"  # noqa: S105  (a marker that makes leaked tokens easy to scan for)
 
@@ -77,12 +78,11 @@ class NewOrganization:
 
 def organization_create(*, name: str, owner_email: str, country: str = "DE") -> NewOrganization:
     """A new tenant with its data key, the system roles, and an owner."""
-    name = name.strip()
-    errors = []
-    if not name:
+    cleaner = Cleaner()
+    name = cleaner.text("name", name, max_length=200)  # no NUL, no hidden controls
+    errors = list(cleaner.errors)
+    if not name and not errors:
         errors.append(FieldError("name", _("Enter a name.")))
-    if len(name) > 200:
-        errors.append(FieldError("name", _("Use at most 200 characters.")))
     if not is_country(country):
         errors.append(FieldError("country", _("Use a two-letter country code such as DE.")))
     from django.core.exceptions import ValidationError

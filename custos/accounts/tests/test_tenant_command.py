@@ -101,3 +101,10 @@ def test_an_existing_account_becomes_owner_and_keeps_its_password(cast):
     client = Client()
     sign_in(client, "sam@acme.example")
     assert signed_in_user_id(client) == str(cast.sam.pk)
+
+
+def test_a_name_with_a_control_character_fails_clearly(db):
+    with pytest.raises(CommandError) as raised:
+        _tenant_create("--name", "Zahn\x00arzt", "--owner", "owner@example.com")
+    assert str(raised.value).startswith("--name: ")
+    assert not Organization.objects.exists()
