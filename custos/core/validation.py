@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
+import unicodedata
 import zoneinfo
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
@@ -99,6 +100,11 @@ def time_zone_names() -> tuple[str, ...]:
     return tuple(sorted({"UTC", *named}))
 
 
+def _visible(text: str) -> bool:
+    """Whether the text shows anything: not only format characters (zero-width, joiners)."""
+    return any(not character.isspace() and unicodedata.category(character) != "Cf" for character in text)
+
+
 def _is_date_alone(text: str) -> bool:
     try:
         dt.date.fromisoformat(text)
@@ -124,7 +130,7 @@ class Cleaner:
             self.fail(field, _("Enter text."))
             return ""
         value = value.strip()
-        if required and not value:
+        if required and not _visible(value):  # only spaces or invisible marks (U+200B) is nothing
             self.fail(field, _("This field is required."))
         elif len(value) > max_length:
             self.fail(

@@ -1,4 +1,5 @@
-"""Moments as people write them: a day alone is its midnight where a day is meant."""
+"""The shared checks as people write: a day alone is its midnight where a day is meant, years
+between 1900 and 2999, and a required text must show something."""
 
 from custos.core.validation import Cleaner
 
@@ -24,3 +25,11 @@ def test_a_day_is_between_the_years_1900_and_2999():
     assert cleaner.date("expected_close", dt.date(9999, 12, 31)) is None
     assert cleaner.date("expected_close", "13.07.2031") == dt.date(2031, 7, 13)
     assert [e.field for e in cleaner.errors] == ["expected_close", "expected_close"]
+
+
+def test_a_required_text_of_invisible_characters_only_is_missing():
+    cleaner = Cleaner()
+
+    assert cleaner.text("name", "\u200b\u200d ", max_length=100, required=True) == "\u200b\u200d"
+    assert cleaner.text("title", "Praxis\u200dNord", max_length=100, required=True) == "Praxis\u200dNord"
+    assert [(e.field, e.message) for e in cleaner.errors] == [("name", "This field is required.")]
