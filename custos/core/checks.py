@@ -67,6 +67,15 @@ def declaration_errors(models_to_check: list[type[models.Model]]) -> list[Any]:
             errors.append(
                 checks.Error(f"{label}.{name} is declared both personal and not personal", obj=model, id="custos.E003")
             )
+        for name in sorted(set(declaration.details) - plain):
+            errors.append(
+                checks.Error(
+                    f"{label}.Privacy.details names {name!r}, which is not a not-personal field",
+                    hint="Details describe a record; its personal values are shown as fields already.",
+                    obj=model,
+                    id="custos.E003",
+                )
+            )
         for name in declaration.fields_of(Category.SPECIAL):
             if name in names and not isinstance(model._meta.get_field(name), EncryptedField):
                 errors.append(

@@ -19,7 +19,10 @@ removes but access reports leave out; `copies = ("search_text",)` for a row's ow
 derived from its declared ones (the record's search text), emptied with them by every
 anonymisation and otherwise left out like the search index; `profiling = ("score", ...)`
 names fields holding the result of automated profiling, shown with its logic in access
-reports; `keep_years` and `keep_because` for KEEP_RESTRICTED models: how long the law keeps
+reports; `details = ("service", "starts_at")` names not-personal fields that say what a
+record of the person is (its kind, time, service, status), shown beside its values in access
+reports: alone they identify no one, but once the record is the person's they are about them;
+`keep_years` and `keep_because` for KEEP_RESTRICTED models: how long the law keeps
 a record, and which law; `rectify = False` where a request's correction of a field must not
 overwrite every row.
 """
@@ -87,6 +90,7 @@ class Declaration:
     copy_of_personal_data: bool = False
     copies: tuple[str, ...] = ()
     profiling: tuple[str, ...] = ()
+    details: tuple[str, ...] = ()
     keep_years: int | None = None
     keep_because: str = ""
     # False for rows a request's field-wide correction must not overwrite: a contact's further
@@ -127,6 +131,7 @@ def read_declaration(model: type[models.Model]) -> Declaration | None:
         copy_of_personal_data=bool(getattr(privacy, "copy_of_personal_data", False)),
         copies=tuple(getattr(privacy, "copies", ())),
         profiling=tuple(getattr(privacy, "profiling", ())),
+        details=tuple(getattr(privacy, "details", ())),
         keep_years=getattr(privacy, "keep_years", None),
         keep_because=str(getattr(privacy, "keep_because", "")),
         rectify=bool(getattr(privacy, "rectify", True)),

@@ -138,3 +138,24 @@ def test_every_record_of_a_subject_is_found_through_the_registry(cast):
             for r in records_of(first.subject)
         }
         assert found["crm.Contact"] == {first.pk, second.pk}
+
+
+@isolate_apps("custos.crm")
+def test_a_detail_must_be_a_not_personal_field():
+    class Booking(models.Model):
+        name = models.CharField(max_length=10)
+        starts_at = models.DateTimeField()
+
+        class Meta:
+            app_label = "crm"
+
+        class Privacy:
+            subject = None
+            details = ("starts_at", "name", "room")
+            fields = {"name": IDENTITY}
+            not_personal = ("id", "starts_at")
+
+    assert [(e.id, e.msg) for e in _errors_for(Booking)] == [
+        ("custos.E003", "crm.Booking.Privacy.details names 'name', which is not a not-personal field"),
+        ("custos.E003", "crm.Booking.Privacy.details names 'room', which is not a not-personal field"),
+    ]

@@ -72,6 +72,7 @@ class Activity(TenantModel):
     class Privacy:
         # On a person's timeline, whether as a contact or still as a lead, or on their deal.
         subject = ("contact__subject", "lead__subject", "deal__contact__subject")
+        details = ("kind", "occurred_at", "due_at", "done_at")
         fields = {"title": FREE_TEXT, "body": FREE_TEXT}
         not_personal = (
             "id",

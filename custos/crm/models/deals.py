@@ -65,14 +65,14 @@ class Deal(Searchable, TenantModel):
         LOST = "lost", _("lost")
 
     name = models.CharField(_("name"), max_length=200)
-    pipeline = models.ForeignKey(Pipeline, on_delete=models.PROTECT, related_name="+")
-    stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="+")
+    pipeline = models.ForeignKey(Pipeline, on_delete=models.PROTECT, related_name="+", verbose_name=_("pipeline"))
+    stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="+", verbose_name=_("stage"))
     amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2, null=True, blank=True)
     currency = models.CharField(_("currency"), max_length=3, default="EUR")
     expected_close = models.DateField(_("expected close"), null=True, blank=True)
-    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
+    status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.OPEN)
     lost_reason = models.CharField(_("reason lost"), max_length=500, blank=True)
-    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed on"), null=True, blank=True)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -103,6 +103,7 @@ class Deal(Searchable, TenantModel):
         # A deal with a person reaches them through its contact; its name and notes may
         # mention them, and the amount is what they spend.
         subject = "contact__subject"
+        details = ("pipeline", "stage", "currency", "status", "expected_close", "closed_at")
         fields = {
             "name": FREE_TEXT,
             "amount": FINANCIAL,

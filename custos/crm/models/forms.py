@@ -70,9 +70,9 @@ class LeadFormSubmission(TenantModel):
     """That a form brought a lead, so a form's submissions can be listed. The lead and its
     consent events are the record of what was said; this row only links them to the form."""
 
-    form = models.ForeignKey(LeadForm, on_delete=models.CASCADE, related_name="submissions")
+    form = models.ForeignKey(LeadForm, on_delete=models.CASCADE, related_name="submissions", verbose_name=_("web form"))
     lead = models.ForeignKey("crm.Lead", on_delete=models.CASCADE, related_name="+")
-    submitted_at = models.DateTimeField(default=timezone.now)
+    submitted_at = models.DateTimeField(_("submitted on"), default=timezone.now)
     ip = models.GenericIPAddressField(_("network address"), null=True, blank=True)
 
     class Meta:
@@ -82,6 +82,7 @@ class LeadFormSubmission(TenantModel):
 
     class Privacy:
         subject = "lead__subject"
+        details = ("form", "submitted_at")
         fields = {"ip": ONLINE_IDENTIFIER}
         not_personal = ("id", "org", "form", "lead", "submitted_at")
         on_erasure = DELETE

@@ -63,7 +63,7 @@ class Lead(PostalAddress, Searchable, TenantModel):
     # Values of custom fields declared special category, as encrypted JSON.
     custom_special = EncryptedTextField(_("further sensitive fields"), blank=True)
     notes = models.TextField(_("notes"), blank=True)
-    converted_at = models.DateTimeField(null=True, blank=True)
+    converted_at = models.DateTimeField(_("converted on"), null=True, blank=True)
     converted_contact = models.ForeignKey(
         "crm.Contact", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -88,6 +88,7 @@ class Lead(PostalAddress, Searchable, TenantModel):
 
     class Privacy:
         subject = "subject"
+        details = ("status", "source", "converted_at")
         fields = {
             "first_name": IDENTITY,
             "last_name": IDENTITY,

@@ -106,7 +106,9 @@ class Contact(PostalAddress, Searchable, TenantModel):
     phone = models.CharField(_("phone"), max_length=32, blank=True)
     # What to write to them in (reminders, notices); empty: the organisation's language.
     language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES, blank=True)
-    company = models.ForeignKey(Company, null=True, blank=True, on_delete=models.SET_NULL, related_name="contacts")
+    company = models.ForeignKey(
+        Company, null=True, blank=True, on_delete=models.SET_NULL, related_name="contacts", verbose_name=_("company")
+    )
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -147,6 +149,7 @@ class Contact(PostalAddress, Searchable, TenantModel):
 
     class Privacy:
         subject = "subject"
+        details = ("company", "contract_ends_on")
         fields = {
             "first_name": IDENTITY,
             "last_name": IDENTITY,
@@ -176,7 +179,9 @@ class Affiliation(TenantModel):
     practice a dentist works at, the board a buyer sits on."""
 
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="affiliations")
-    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="affiliations")
+    company = models.ForeignKey(
+        Company, on_delete=models.CASCADE, related_name="affiliations", verbose_name=_("company")
+    )
     role = models.CharField(_("role"), max_length=100, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
@@ -188,6 +193,7 @@ class Affiliation(TenantModel):
 
     class Privacy:
         subject = "contact__subject"
+        details = ("company",)
         fields = {"role": IDENTITY}
         not_personal = ("id", "org", "contact", "company", "created_at")
         on_erasure = DELETE
@@ -226,6 +232,7 @@ class ContactPoint(TenantModel):
 
     class Privacy:
         subject = "contact__subject"
+        details = ("label",)
         fields = {"email": CONTACT, "phone": CONTACT}
         not_personal = ("id", "org", "contact", "label", "created_at")
         on_erasure = DELETE

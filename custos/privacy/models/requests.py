@@ -92,8 +92,8 @@ class PrivacyRequest(TenantModel):
     language = models.CharField(max_length=8, default="en")
     # Objection: "marketing" or "profiling"; rectification: the corrections asked for.
     details = models.JSONField(_("details"), default=dict, blank=True)
-    received_at = models.DateTimeField(default=timezone.now)
-    due_at = models.DateTimeField()
+    received_at = models.DateTimeField(_("received on"), default=timezone.now)
+    due_at = models.DateTimeField(_("due"))
     extended_at = models.DateTimeField(null=True, blank=True)
     extension_reason = models.TextField(blank=True)
     reminded_at = models.DateTimeField(null=True, blank=True)
@@ -104,7 +104,7 @@ class PrivacyRequest(TenantModel):
     handler = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    completed_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(_("completed on"), null=True, blank=True)
     rejection_reason = models.TextField(blank=True)
     # What was done: record types, counts, reasons and dates; never personal values.
     result = models.JSONField(default=dict, blank=True)
@@ -120,6 +120,7 @@ class PrivacyRequest(TenantModel):
 
     class Privacy:
         subject = "subject"
+        details = ("kind", "status", "received_at", "due_at", "completed_at")
         fields = {"email": CONTACT, "details": FREE_TEXT, "verification_reason": FREE_TEXT}
         not_personal = (
             "id",

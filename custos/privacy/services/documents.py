@@ -106,6 +106,16 @@ def _when(value: str | None) -> str:
     return formats.date_format(moment, "DATE_FORMAT" if len(value) <= 10 else "DATETIME_FORMAT")
 
 
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(T|$)")
+
+
+def _detail_text(value: Any) -> str:
+    """A record's detail as text: its dates and times written as the active language does."""
+    if isinstance(value, str) and _ISO_DATE.match(value):
+        return _when(value)
+    return _text(value)
+
+
 def _category_labels() -> dict[str, str]:
     # Labelled afresh, in the active language, rather than as the report was built.
     labels = {c.value: c.label for c in Category}
@@ -230,6 +240,12 @@ def access_report_xlsx(report: dict[str, Any]) -> bytes:
         _overview(
             _new_sheet(workbook, _("Overview"), taken, right_to_left=right_to_left, widths=[28, 40, 60, 30]), report
         )
+        details = _new_sheet(workbook, _("Records"), taken, right_to_left=right_to_left, widths=[24, 38, 28, 60])
+        _append(details, [_("Record type"), _("Record"), _("Detail"), _("Value")], bold=True)
+        for record in report["records"]:
+            for detail in record["details"]:
+                _append(details, [record["label"], record["id"], detail["label"], _detail_text(detail["value"])])
+        details.freeze_panes = "A2"
         titles = _sheet_titles()
         for category in CATEGORY_ORDER:
             sheet = _new_sheet(workbook, titles[category], taken, right_to_left=right_to_left, widths=[24, 38, 28, 60])
@@ -299,6 +315,10 @@ def access_report_html(report: dict[str, Any]) -> str:
                     "label": record["label"],
                     "id": record["id"],
                     "created_at": _when(record["created_at"]),
+                    "details": [
+                        {"label": detail["label"], "value": _detail_text(detail["value"])}
+                        for detail in record["details"]
+                    ],
                     "fields": [
                         {
                             "label": field["label"],

@@ -48,6 +48,19 @@ def _is_empty(value: Any) -> bool:
     return value in (None, "", [], {})
 
 
+def _detail(row: Any, name: str) -> Any:
+    """A detail as the person reads it: a relation by its name, a choice by its label."""
+    field = row._meta.get_field(name)
+    value = getattr(row, name)
+    if value is None or value == "":
+        return None
+    if field.is_relation:
+        return str(value)
+    if field.choices:
+        return str(getattr(row, f"get_{name}_display")())
+    return plain(value)
+
+
 def _records(subject: Subject) -> list[dict[str, Any]]:
     records = []
     for found in records_of(subject):
@@ -56,10 +69,12 @@ def _records(subject: Subject) -> list[dict[str, Any]]:
         if declaration.copy_of_personal_data or label in _ENGINE_MODELS:
             continue
         names = [*declaration.fields, *declaration.profiling]
-        if not names:
+        if not names and not declaration.details:
             continue
         meta = declaration.model._meta
-        for row in found.queryset.order_by("pk"):
+        related = [name for name in declaration.details if meta.get_field(name).is_relation]
+        rows = found.queryset.select_related(*related) if related else found.queryset
+        for row in rows.order_by("pk"):
             fields = []
             for name in names:
                 value = getattr(row, name)
@@ -74,6 +89,11 @@ def _records(subject: Subject) -> list[dict[str, Any]]:
                         "value": plain(value),
                     }
                 )
+            details = [
+                {"name": name, "label": str(model_field(declaration.model, name).verbose_name), "value": value}
+                for name in declaration.details
+                if (value := _detail(row, name)) is not None
+            ]
             created = getattr(row, "created_at", None)
             records.append(
                 {
@@ -81,6 +101,7 @@ def _records(subject: Subject) -> list[dict[str, Any]]:
                     "label": str(meta.verbose_name),
                     "id": str(row.pk),
                     "created_at": plain(created),
+                    "details": details,
                     "fields": fields,
                 }
             )

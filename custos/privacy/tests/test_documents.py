@@ -30,6 +30,7 @@ from custos.privacy.services.reports import access_report, portability_data
 FORMULA_NAME = '=HYPERLINK("http://x")'
 SHEETS = [
     "Overview",
+    "Records",
     "Identity",
     "Contact details",
     "Free text",

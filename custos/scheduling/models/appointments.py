@@ -21,8 +21,15 @@ class Appointment(TenantModel):
         NO_SHOW = "no_show", pgettext_lazy("appointment status", "no-show")
         CANCELLED = "cancelled", pgettext_lazy("appointment status", "cancelled")
 
-    service = models.ForeignKey("scheduling.Service", on_delete=models.PROTECT, related_name="appointments")
-    practitioner = models.ForeignKey("scheduling.Practitioner", on_delete=models.PROTECT, related_name="appointments")
+    service = models.ForeignKey(
+        "scheduling.Service", on_delete=models.PROTECT, related_name="appointments", verbose_name=_("service")
+    )
+    practitioner = models.ForeignKey(
+        "scheduling.Practitioner",
+        on_delete=models.PROTECT,
+        related_name="appointments",
+        verbose_name=_("practitioner"),
+    )
     resource = models.ForeignKey(
         "scheduling.Resource", null=True, blank=True, on_delete=models.PROTECT, related_name="appointments"
     )
@@ -62,6 +69,7 @@ class Appointment(TenantModel):
 
     class Privacy:
         subject = "contact__subject"
+        details = ("service", "practitioner", "starts_at", "ends_at", "status")
         fields = {"notes": FREE_TEXT, "clinical_details": SPECIAL}
         not_personal = (
             "id",
@@ -107,7 +115,9 @@ class Recall(TenantModel):
         STOPPED = "stopped", pgettext_lazy("recall status", "stopped")
 
     contact = models.ForeignKey("crm.Contact", on_delete=models.CASCADE, related_name="recalls")
-    service = models.ForeignKey("scheduling.Service", on_delete=models.PROTECT, related_name="recalls")
+    service = models.ForeignKey(
+        "scheduling.Service", on_delete=models.PROTECT, related_name="recalls", verbose_name=_("service")
+    )
     interval_months = models.PositiveSmallIntegerField(_("every (months)"))
     due_on = models.DateField(_("due"))
     status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.WAITING)
@@ -125,6 +135,7 @@ class Recall(TenantModel):
 
     class Privacy:
         subject = "contact__subject"
+        details = ("service", "interval_months", "due_on", "status", "last_done_on")
         fields: dict[str, str] = {}
         not_personal = (
             "id",
