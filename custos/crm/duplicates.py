@@ -35,6 +35,8 @@ from custos.crm.services.records import Name, names_of, org_country, same_person
 from custos.privacy.models import Subject
 from custos.privacy.registry import subject_models
 from custos.privacy.services.restriction import require_processable
+from custos.search.engines import starting_with
+from custos.search.models import SearchEntry
 from custos.search.text import normalise
 
 NAME_THRESHOLD = 88
@@ -122,6 +124,13 @@ def _given_points(data: Mapping[str, Any], field: str, kind: str, normal: Callab
     return found
 
 
+def _named(name: str) -> Any:
+    """The contacts of this name however it is accented ("Jurgen Muller" for "Jürgen Müller"),
+    as a subquery: the search index holds each contact's name normalised, under (org, value)."""
+    entries = SearchEntry.objects.filter(object_type="contact", field="name")
+    return starting_with(entries, name).filter(value=name).values("object_id")
+
+
 def _points_matching(*, emails: Iterable[str] = (), phones: Iterable[str] = ()) -> Any:
     """The contacts one of whose further emails or phones is among these, as a subquery."""
     points = ContactPoint.objects.annotate(email_lower=Lower("email"))
@@ -167,6 +176,7 @@ def find_duplicates(actor: Actor, data: Mapping[str, Any], *, exclude: uuid.UUID
         last_names = _lowered(last_name)
         first_names = _lowered(str(data.get("first_name") or ""))
         lookups.append(Q(last_lower__in=last_names, first_lower__in=first_names))
+        lookups.append(Q(pk__in=_named(name)))
         if email and domain not in PUBLIC_MAIL:
             lookups.append(Q(last_lower__in=last_names, email_lower__endswith="@" + domain))
     ids: set[uuid.UUID] = set()
