@@ -26,3 +26,15 @@ def custom_field_list(actor: Actor, object_type: str = "") -> models.QuerySet[Cu
 
 def access_custom_field(actor: Actor, field_id: Any) -> CustomField:
     return get_or_not_found(custom_field_list(actor), pk=field_id)
+
+
+# The fields of a record that hold its custom values, plain and special (encrypted).
+VALUE_FIELDS = ("custom_fields", "custom_special")
+
+
+def key_labels(model: type[models.Model], field: str) -> dict[str, str] | None:
+    """Each custom value's label, for the privacy engine's reports (registered in CrmConfig)."""
+    object_type = model._meta.model_name
+    if field not in VALUE_FIELDS or object_type not in CustomField.ObjectType.values:
+        return None
+    return dict(CustomField.objects.filter(object_type=object_type).values_list("key", "label"))

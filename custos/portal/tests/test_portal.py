@@ -404,7 +404,7 @@ def test_my_data_names_its_kinds_of_records_and_fields_in_the_persons_language(c
 
     page = client.get(f"{PORTAL}/me/").content.decode()
 
-    assert "<h2>Kontakt</h2>" in page and "<dt>Weitere Felder</dt>" in page
+    assert "<h2>Kontakt</h2>" in page and "<dt>Weitere Felder (kdnr)</dt>" in page
     assert "<h2>Contact</h2>" not in page and "<dt>Custom fields</dt>" not in page
 
 

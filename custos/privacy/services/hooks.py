@@ -17,6 +17,7 @@ from custos.privacy.models import Subject
 _records_changed: list[Callable[[Subject], None]] = []
 _records_redacted: list[Callable[[type[models.Model], list[Any]], None]] = []
 _processing_changed: list[Callable[[Subject], None]] = []
+_key_labels: list[Callable[[type[models.Model], str], dict[str, str] | None]] = []
 
 
 def on_records_changed(callback: Callable[[Subject], None]) -> None:
@@ -50,3 +51,19 @@ def processing_changed(subject: Subject) -> None:
     profiling): what was derived by processing it (a lead's score) follows at once."""
     for callback in _processing_changed:
         callback(subject)
+
+
+def on_key_labels(callback: Callable[[type[models.Model], str], dict[str, str] | None]) -> None:
+    if callback not in _key_labels:
+        _key_labels.append(callback)
+
+
+def key_labels(model: type[models.Model], field: str) -> dict[str, str] | None:
+    """For a field holding an object of values (a record's custom fields): each key's label, as
+    the layer that defines the keys names it; None for any other field. Reports show the
+    person "Allergies", not "allergies" inside a JSON text."""
+    for callback in _key_labels:
+        labels = callback(model, field)
+        if labels is not None:
+            return labels
+    return None

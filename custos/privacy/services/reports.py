@@ -6,11 +6,14 @@ XLSX, PDF and ZIP renderings are made from the same dictionary.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import decimal
+import json
 import uuid
 from typing import Any
 
+from django.db import models
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -21,6 +24,7 @@ from custos.privacy.models import ConsentEvent, Processor, Purpose, RetentionPol
 from custos.privacy.models.consent import LegalBasis
 from custos.privacy.registry import declarations, records_of
 from custos.privacy.services.consent import in_language, purpose_text
+from custos.privacy.services.hooks import key_labels
 
 SCHEMA = "custos.access-report/1"
 # Bookkeeping of the privacy engine itself, shown in its own sections rather than as records.
@@ -61,6 +65,24 @@ def _detail(row: Any, name: str) -> Any:
     return plain(value)
 
 
+def _values(
+    model: type[models.Model], name: str, value: Any, labels: dict[str, str] | None
+) -> list[tuple[str, str, Any]]:
+    """A field's value as (name, label, value), or, where it holds values under keys (a
+    record's custom fields, the special ones as encrypted JSON text), one per key by its label."""
+    label = str(model_field(model, name).verbose_name)
+    if labels is not None and isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            value = json.loads(value)
+    if labels is not None and isinstance(value, dict):
+        return [
+            (f"{name}.{key}", labels.get(key) or f"{label} ({key})", item)
+            for key, item in value.items()
+            if not _is_empty(item)
+        ]
+    return [] if _is_empty(value) else [(name, label, value)]
+
+
 def _records(subject: Subject) -> list[dict[str, Any]]:
     records = []
     for found in records_of(subject):
@@ -74,21 +96,20 @@ def _records(subject: Subject) -> list[dict[str, Any]]:
         meta = declaration.model._meta
         related = [name for name in declaration.details if meta.get_field(name).is_relation]
         rows = found.queryset.select_related(*related) if related else found.queryset
+        keyed = {name: key_labels(declaration.model, name) for name in declaration.fields}
         for row in rows.order_by("pk"):
             fields = []
             for name in names:
-                value = getattr(row, name)
-                if _is_empty(value):
-                    continue
                 category = declaration.fields.get(name)
-                fields.append(
-                    {
-                        "name": name,
-                        "label": str(model_field(declaration.model, name).verbose_name),
-                        "category": str(category) if category else "profiling",
-                        "value": plain(value),
-                    }
-                )
+                for key, field_label, value in _values(declaration.model, name, getattr(row, name), keyed.get(name)):
+                    fields.append(
+                        {
+                            "name": key,
+                            "label": field_label,
+                            "category": str(category) if category else "profiling",
+                            "value": plain(value),
+                        }
+                    )
             details = [
                 {"name": name, "label": str(model_field(declaration.model, name).verbose_name), "value": value}
                 for name in declaration.details

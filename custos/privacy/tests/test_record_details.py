@@ -11,6 +11,8 @@ from openpyxl import load_workbook
 from pypdf import PdfReader
 
 from custos.crm.models import Contact
+from custos.crm.services.custom_fields import custom_field_create
+from custos.crm.services.people import contact_update
 from custos.privacy.services.documents import access_report_html, access_report_pdf, access_report_xlsx
 from custos.privacy.services.reports import access_report, portability_data
 from custos.scheduling.services.recalls import recall_create
@@ -89,3 +91,28 @@ def test_portability_leaves_the_details_out(practice):
 
     assert "scheduling.Appointment" not in data  # nothing the person provided on it
     assert data["crm.Contact"][0]["email"] == "greta@example.org"
+
+
+def test_custom_values_are_named_by_their_labels(practice):
+    olive = practice.actor
+    for key, label, category in (("kdnr", "Customer number", "none"), ("allergies", "Known allergies", "special")):
+        custom_field_create(
+            actor=olive,
+            data={"object_type": "contact", "key": key, "label": label, "kind": "text", "category": category},
+        )
+    contact_update(
+        actor=olive,
+        contact=Contact.objects.get(pk=practice.greta.pk),
+        data={"custom_fields": {"kdnr": "K-1", "allergies": "Penicillin"}},
+    )
+    Contact.objects.filter(pk=practice.greta.pk).update(custom_fields={"kdnr": "K-1", "gone": "old value"})
+
+    report = access_report(Contact.objects.get(pk=practice.greta.pk).subject, language="de")
+
+    [contact] = _of(report, "crm.Contact")
+    values = {f["name"]: (f["label"], f["category"], f["value"]) for f in contact["fields"]}
+    assert values["custom_fields.kdnr"] == ("Customer number", "free_text", "K-1")
+    assert values["custom_special.allergies"] == ("Known allergies", "special", "Penicillin")
+    # A value whose field was deleted (its removal still to run) is shown, under its key.
+    assert values["custom_fields.gone"] == ("weitere Felder (gone)", "free_text", "old value")
+    assert "custom_fields" not in values and "custom_special" not in values
