@@ -372,6 +372,14 @@ class SettingsIn(Schema):
     portal_editable: list[str] | None = Field(
         None, description="Kinds of data the person may correct in the portal: identity, contact (shown ones only)."
     )
+    controller_contact: str | None = Field(
+        None,
+        description="The organisation's address and contact for privacy matters, shown in the privacy notice "
+        "and the Art. 30 record; at most 1,000 characters, line breaks kept.",
+    )
+    dpo_contact: str | None = Field(
+        None, description="The data protection officer's name and contact (Art. 37–39), or empty if none is appointed."
+    )
 
 
 class SettingsOut(Schema):
@@ -381,6 +389,8 @@ class SettingsOut(Schema):
     inform_recipients: bool
     portal_visible: list[str]
     portal_editable: list[str]
+    controller_contact: str
+    dpo_contact: str
 
 
 def _settings_out(current: Any) -> dict[str, Any]:

@@ -201,3 +201,17 @@ def test_a_recipient_whose_mail_fails_is_recorded_as_not_informed(cast, settings
 
     [entry] = ok(client.get(f"/api/v1/privacy/requests/{request['id']}"))["result"]["recipients"]
     assert entry["status"] == "pending" and entry["retry_at"]  # refused: tried again then
+
+
+def test_the_settings_carry_the_contact_for_privacy_matters_and_the_officer(cast):
+    client = api_client(cast, cast.alice)
+
+    before = ok(client.get("/api/v1/privacy/settings"))
+    changed = ok(patch(client, "/api/v1/privacy/settings", {"controller_contact": "Hauptstr. 1\n10115 Berlin"}))
+    refused = problem(patch(client, "/api/v1/privacy/settings", {"dpo_contact": 7, "controller_contact": "x"}), 422)
+
+    assert (before["controller_contact"], before["dpo_contact"]) == ("", "")
+    assert (changed["controller_contact"], changed["dpo_contact"]) == ("Hauptstr. 1\n10115 Berlin", "")
+    assert [e["field"] for e in refused["errors"]] == ["dpo_contact"]
+    assert ok(client.get("/api/v1/privacy/settings"))["controller_contact"] == "Hauptstr. 1\n10115 Berlin"
+    assert api_client(cast, cast.bob, "read").get("/api/v1/privacy/settings").status_code == 403

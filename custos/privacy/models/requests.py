@@ -28,6 +28,9 @@ def default_portal_editable() -> list[str]:
 class PrivacySettings(TenantModel):
     """One row per organisation; absent means the defaults below."""
 
+    # What the controller publishes about itself: a sole practitioner's name and address, a
+    # data protection officer's; contact details, kept with the organisation.
+
     request_days = models.PositiveIntegerField(_("days to answer a request"), default=30)
     reminder_days = models.PositiveIntegerField(_("remind this many days before the deadline"), default=7)
     portal_link_days = models.PositiveIntegerField(_("days a portal link stays valid"), default=7)
@@ -38,13 +41,16 @@ class PrivacySettings(TenantModel):
     # Category values of custos.core.personal_data.
     portal_visible = models.JSONField(_("data shown in the portal"), default=default_portal_visible)
     portal_editable = models.JSONField(_("data the person may correct in the portal"), default=default_portal_editable)
+    # Art. 13(1)(a)(b) and 30(1)(a): who is responsible and how to reach them, in the notice and the record.
+    controller_contact = models.TextField(_("address and contact for privacy matters"), blank=True)
+    dpo_contact = models.TextField(_("data protection officer"), blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["org"], name="privacy_settings_once")]
 
     class Privacy:
         subject = None
-        fields: dict[str, str] = {}
+        fields = {"controller_contact": CONTACT, "dpo_contact": CONTACT}
         not_personal = (
             "id",
             "org",

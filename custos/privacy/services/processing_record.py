@@ -25,6 +25,7 @@ from custos.privacy.models import Processor, Purpose, RetentionPolicy
 from custos.privacy.models.consent import LegalBasis
 from custos.privacy.registry import subject_models
 from custos.privacy.services.consent import in_language, purpose_text
+from custos.privacy.services.requests import privacy_settings
 from custos.privacy.services.retention import retention_keys
 
 # EU and EEA countries: a processor elsewhere needs a transfer safeguard (Chapter V GDPR).
@@ -125,6 +126,7 @@ def processing_record(*, language: str = "en") -> dict[str, Any]:
     """The Art. 30(1) record of the current organisation, in one language."""
     with translation.override(language):
         org = Organization.objects.get(pk=require_org_id())
+        current = privacy_settings()
         processors = _processors()
         activities = []
         for purpose in Purpose.objects.filter(is_active=True).order_by("key"):
@@ -141,7 +143,12 @@ def processing_record(*, language: str = "en") -> dict[str, Any]:
                 }
             )
         return {
-            "controller": {"name": org.name, "country": org.country},
+            "controller": {
+                "name": org.name,
+                "country": org.country,
+                "contact": current.controller_contact,
+                "dpo": current.dpo_contact,
+            },
             "generated_at": timezone.now().isoformat(),
             "language": language,
             "activities": activities,
@@ -178,7 +185,13 @@ def processing_record_xlsx(record: dict[str, Any]) -> bytes:
     """One sheet per part of the record; every text cell neutralised against formulas."""
     with translation.override(record["language"]):
         workbook = Workbook()
+        controller = record["controller"]
         sheets = [
+            (
+                _("Controller"),
+                [_("Controller"), _("Country"), _("Contact"), _("Data protection officer")],
+                [[controller["name"], controller["country"], controller["contact"], controller["dpo"]]],
+            ),
             (
                 _("Activities"),
                 [_("Purpose"), _("Description"), _("Legal basis"), _("Recipients")],

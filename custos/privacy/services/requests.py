@@ -51,7 +51,10 @@ SETTINGS_FIELDS = (
     "inform_recipients",
     "portal_visible",
     "portal_editable",
+    "controller_contact",
+    "dpo_contact",
 )
+MAX_CONTACT_LENGTH = 1000
 # Art. 12(3): a request is answered within one month.
 MAX_REQUEST_DAYS = 31
 MAX_PORTAL_LINK_DAYS = 90
@@ -137,6 +140,10 @@ def _settings_apply(current: PrivacySettings, data: Mapping[str, Any]) -> list[s
     editable = _clean_categories(
         cleaner, "portal_editable", merged["portal_editable"], tuple(str(c) for c in PORTAL_EDITABLE_CHOICES)
     )
+    controller_contact = cleaner.text(
+        "controller_contact", merged["controller_contact"], max_length=MAX_CONTACT_LENGTH, multiline=True
+    )
+    dpo_contact = cleaner.text("dpo_contact", merged["dpo_contact"], max_length=MAX_CONTACT_LENGTH, multiline=True)
     hidden = [category for category in editable if category not in visible]
     if hidden:
         cleaner.fail("portal_editable", _("The person can only correct data the portal shows them."))
@@ -149,6 +156,8 @@ def _settings_apply(current: PrivacySettings, data: Mapping[str, Any]) -> list[s
         "inform_recipients": inform,
         "portal_visible": visible,
         "portal_editable": editable,
+        "controller_contact": controller_contact,
+        "dpo_contact": dpo_contact,
     }
     changed = sorted(name for name, value in cleaned.items() if getattr(current, name) != value)
     for name in changed:

@@ -2,9 +2,14 @@
 
 import io
 
+import pytest
 from openpyxl import load_workbook
 
+from custos.audit.models import AuditEntry
+from custos.core.errors import ValidationFailed
+
 from custos.core.tenancy import tenant_scope
+from custos.privacy.models import PrivacySettings
 from custos.privacy.services.consent import purpose_create
 from custos.privacy.services.processing_record import (
     privacy_notice,
@@ -13,6 +18,7 @@ from custos.privacy.services.processing_record import (
     processing_record_xlsx,
 )
 from custos.privacy.services.processors import processor_create
+from custos.privacy.services.requests import privacy_settings_update
 from custos.testing import web_client
 
 
@@ -54,9 +60,10 @@ def test_the_record_downloads_as_pdf_and_xlsx_without_formulas(cast):
 
     assert processing_record_pdf(record).startswith(b"%PDF")
     workbook = load_workbook(io.BytesIO(processing_record_xlsx(record)))
-    activities = workbook.worksheets[0]
+    activities = workbook["Activities"]
     assert activities["B2"].value.startswith("'=HYPERLINK")
     assert [sheet.title for sheet in workbook.worksheets] == [
+        "Controller",
         "Activities",
         "Data",
         "Processors",
@@ -109,3 +116,45 @@ def test_retention_periods_name_the_records_as_readers_know_them(cast):
     assert [p["record_type"] for p in german] == ["Kontakte"]
     assert [p["record_type"] for p in english] == ["Contacts"]
     assert "contact.inactive" not in str(german) + str(english)
+
+
+CONTACT = "Praxis Dr. Lind\nHauptstraße 1, 10115 Berlin\ndatenschutz@praxis-lind.example"
+DPO = "Datenschutz Nord GmbH <b>Team</b>\ndsb@datenschutz-nord.example"
+
+
+def test_the_notice_and_the_record_say_who_to_contact_and_the_officer(cast):
+    """Art. 13(1)(a)(b) and 30(1)(a): the controller's contact details and its officer's."""
+    with tenant_scope(cast.org_a):
+        privacy_settings_update(actor=cast.actor(cast.alice), data={"controller_contact": CONTACT, "dpo_contact": DPO})
+        record = processing_record(language="en")
+    alice = web_client(cast.alice)
+
+    assert (record["controller"]["contact"], record["controller"]["dpo"]) == (CONTACT, DPO)
+    notice = alice.get("/privacy/notice/", {"language": "de"}).content.decode()
+    assert "Hauptstraße 1, 10115 Berlin<br>datenschutz@praxis-lind.example" in notice
+    assert "Datenschutz Nord GmbH &lt;b&gt;Team&lt;/b&gt;<br>" in notice  # the organisation's text, escaped
+    assert "Art. 13" not in notice  # the reminder to add a contact is gone
+    page = alice.get("/privacy/record/").content.decode()
+    assert "dsb@datenschutz-nord.example" in page
+    controller = load_workbook(io.BytesIO(processing_record_xlsx(record)))["Controller"]
+    assert [cell.value for cell in controller[2]] == ["Acme Praxis", "DE", CONTACT, DPO]
+
+
+def test_a_notice_without_a_contact_reminds_staff_to_add_one(cast):
+    page = web_client(cast.alice).get("/privacy/notice/").content.decode()
+
+    assert "does not yet say how people reach you about their data" in page
+    assert 'href="/privacy/settings/"' in page
+
+
+def test_contact_details_are_checked_like_every_text(cast, as_tenant):
+    actor = cast.actor(cast.alice)
+
+    with pytest.raises(ValidationFailed) as refused:
+        privacy_settings_update(actor=actor, data={"controller_contact": "x" * 1001, "dpo_contact": "a\x00b"})
+
+    assert sorted(e.field for e in refused.value.errors) == ["controller_contact", "dpo_contact"]
+    assert PrivacySettings.objects.count() == 0
+    privacy_settings_update(actor=actor, data={"dpo_contact": "  Dr. Ewa Nowak\n+48 22 123 45 67  "})
+    assert PrivacySettings.objects.get().dpo_contact == "Dr. Ewa Nowak\n+48 22 123 45 67"
+    assert AuditEntry.objects.get(action="privacy_settings.update").fields == ["dpo_contact"]

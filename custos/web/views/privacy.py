@@ -776,10 +776,27 @@ class PrivacySettingsForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         required=False,
     )
+    controller_contact = forms.CharField(
+        label=gettext_lazy("Address and contact for privacy matters"),
+        help_text=gettext_lazy(
+            "Postal address, email or phone where people reach you about their data. "
+            "Shown in the privacy notice and the record of processing activities."
+        ),
+        widget=forms.Textarea(attrs={"rows": 4}),
+        required=False,
+        strip=False,
+    )
+    dpo_contact = forms.CharField(
+        label=gettext_lazy("Data protection officer"),
+        help_text=gettext_lazy("Name and how to reach them. Leave empty if you have not appointed one."),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        strip=False,
+    )
 
 
 def privacy_settings_view(request: HttpRequest) -> HttpResponse:
-    """The organisation's privacy settings: request deadlines, the portal, Art. 19."""
+    """The organisation's privacy settings: request deadlines, the portal, Art. 19, who to contact."""
     actor = actor_of(request)
     actor.require("privacy_request.view")
     current = requests_service.privacy_settings()
