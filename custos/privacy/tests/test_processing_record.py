@@ -7,7 +7,6 @@ from openpyxl import load_workbook
 
 from custos.audit.models import AuditEntry
 from custos.core.errors import ValidationFailed
-
 from custos.core.tenancy import tenant_scope
 from custos.privacy.models import PrivacySettings
 from custos.privacy.services.consent import purpose_create
