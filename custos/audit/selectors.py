@@ -19,7 +19,6 @@ def audit_list(
     object_id: str = "",
     date_from: date | None = None,
     date_to: date | None = None,
-    before_seq: int | None = None,
 ) -> models.QuerySet[AuditEntry]:
     """Entries of the actor's organisation, newest first, filtered."""
     actor.require("audit.view")
@@ -37,6 +36,4 @@ def audit_list(
         queryset = queryset.filter(at__gte=datetime.combine(date_from, time.min, tzinfo=zone))
     if date_to and date_to < date.max:
         queryset = queryset.filter(at__lt=datetime.combine(date_to + timedelta(days=1), time.min, tzinfo=zone))
-    if before_seq:
-        queryset = queryset.filter(seq__lt=before_seq)
     return queryset.order_by("-seq")

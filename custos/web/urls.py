@@ -114,6 +114,7 @@ urlpatterns = [
     path("imports/<str:import_id>/report/", imports.import_report_view, name="import-report"),
     path("imports/<str:import_id>/undo/", imports.import_undo_view, name="import-undo"),
     path("audit/", audit.audit_log, name="audit-log"),
+    path("audit/export/", audit.audit_export_view, name="audit-export"),
     path("settings/members/", organization.members, name="members"),
     path("settings/members/<str:membership_id>/", organization.member_edit, name="member-edit"),
     path("settings/members/<str:membership_id>/remove/", organization.member_remove, name="member-remove"),
