@@ -56,8 +56,10 @@ TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
 @pytest.fixture(autouse=True)
 def _own_var_dir(settings: Any, tmp_path_factory: Any) -> None:
-    # Files a command keeps beside the database (audit anchors) stay out of the repository.
+    # Files a command keeps beside the database (audit anchors) and uploaded files (imports)
+    # stay out of the repository.
     settings.VAR_DIR = tmp_path_factory.mktemp("var")
+    settings.MEDIA_ROOT = settings.VAR_DIR / "files"
 
 
 @pytest.fixture(autouse=True)

@@ -3,12 +3,13 @@
 - The file is read as it is stored: UTF-8 (with or without BOM), UTF-16 or Latin-1; `,`,
   `;` or tab; XLSX through openpyxl's read-only mode. Memory stays flat whatever the size.
 - Columns map to fields (the mapping is remembered for the next file with the same headers);
-  a contact's company is found by VAT ID or name (and created if missing), its owner by
-  email; never by an internal id.
+  a contact's company is found by VAT ID or name among those the role may see (and created
+  if missing, where the role may create companies), its owner by email; never by an internal id.
 - Each row is checked with the same rules as the API; a rejected row is reported with its
   number, the field and the reason, and the good rows are kept.
 - Rows are written in batches, each in one transaction, with a checkpoint: an interrupted
-  import resumes after the last finished batch and never writes a row twice.
+  import resumes after the last finished batch (a periodic job hands one whose worker died to
+  another) and never writes a row twice, even where two runs of it meet.
 - Undo removes what the import created and restores what it changed. What it needs is a
   journal row per record, written with the batch; rejected rows are rows of their own too,
   so a batch costs the same at the millionth row as at the first.
@@ -24,7 +25,6 @@ import io
 import json
 import os
 import re
-import sqlite3
 import uuid
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -50,7 +50,7 @@ from custos.core.errors import Conflict, FieldError, ValidationFailed
 from custos.core.ids import uuid7
 from custos.core.tenancy import tenant_scope
 from custos.core.validation import Cleaner
-from custos.crm.duplicates import stored_people
+from custos.crm.duplicates import _lowered, stored_people
 from custos.crm.models import (
     Company,
     Contact,
@@ -77,11 +77,20 @@ BATCH_SIZE = 500
 UNDO_DAYS = 7
 # Why a row reaching a contact the member may not change is not applied.
 BEYOND_SCOPE = gettext_lazy("This person is stored already, among contacts your role may not change.")
+# Why a row naming a company not found is not imported for a role that may not create one.
+NO_COMPANY = gettext_lazy("No company you may see has this name or VAT ID, and your role may not create companies.")
 # Rows read at a time by undo (of the journal) and by the rejected rows' report.
 UNDO_CHUNK = 1000
 REPORT_CHUNK = 2000
 MAX_FILE_BYTES = 200 * 1024 * 1024
 PREVIEW_ROWS = 20
+# A running import whose checkpoint stands still this long has lost its worker: handed on.
+STALLED_AFTER = timedelta(minutes=10)
+# Handed on this often without getting further, it fails: its file stops every worker that reads it.
+RESUMES = 3
+# The error of an upload never started, which `imports_expire` closes, and what starting it says.
+NEVER_STARTED = "never started"
+EXPIRED = gettext_lazy("This upload has expired: upload the file again.")
 # What a column can become; `company` and `owner` are found by natural key.
 IMPORT_FIELDS = {
     "contact": (
@@ -167,12 +176,44 @@ def _detect_encoding(head: bytes) -> str:
         return "utf-8-sig"
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
+    return _text_encoding(head)
+
+
+def _text_encoding(sample: bytes) -> str:
+    """UTF-8 where the sample reads as UTF-8, else the Windows code page it was saved in."""
     try:
-        head.decode("utf-8")
+        sample.decode("utf-8")
     except UnicodeDecodeError as error:
-        if error.start < len(head) - 4:  # not just a character cut off at the end of the sample
-            return _windows_code_page(head)
+        if error.start < len(sample) - 4:  # not just a character cut off at the end of the sample
+            return _windows_code_page(sample)
     return "utf-8"
+
+
+def _late_encoding(path: Path) -> str:
+    """The encoding of a file plain ASCII as far as its head was read: found in a sample from
+    its first other byte on, which may come megabytes down."""
+    offset = 0
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1024 * 1024):
+            found = re.search(rb"[\x80-\xff]", chunk)
+            if found:
+                handle.seek(offset + found.start())
+                return _text_encoding(handle.read(65536))
+            offset += len(chunk)
+    return "utf-8"
+
+
+def _first_nul(path: Path, start: int) -> int | None:
+    """The line of the file's first NUL byte from `start` on (a text file holds none), or None."""
+    line = 1
+    with open(path, "rb") as handle:
+        line += handle.read(start).count(b"\n")
+        while chunk := handle.read(1024 * 1024):
+            index = chunk.find(b"\x00")
+            if index >= 0:
+                return line + chunk.count(b"\n", 0, index)
+            line += chunk.count(b"\n")
+    return None
 
 
 # Letters Central European Windows (cp1250) has where Western (cp1252) has symbols or nothing:
@@ -254,17 +295,25 @@ def _inspect(path: Path, file_name: str) -> dict[str, Any]:
             "headers": _distinct(headers),
             "total_rows": total,
         }
-    if b"\x00" in head and not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise ImportFileError(_("This does not look like a CSV or XLSX file."))
+    if not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        if b"\x00" in head:
+            raise ImportFileError(_("This does not look like a CSV or XLSX file."))
+        if (line := _first_nul(path, len(head))) is not None:
+            raise ImportFileError(
+                _("Line %(line)d holds a NUL byte: the file is damaged, or it is not a text file.") % {"line": line}
+            )
     encoding = _detect_encoding(head)
+    delimiter = _detect_delimiter(head.decode(encoding, errors="ignore"))
     try:
-        sample = head.decode(encoding, errors="ignore")
-        delimiter = _detect_delimiter(sample)
-        with _open_text(path, encoding) as handle:
-            reader = csv.reader(handle, delimiter=delimiter)
-            headers = [cell.strip().lstrip("\ufeff") for cell in next(reader, [])]
-            total = sum(1 for row in reader if any(cell.strip() for cell in row))
-    except (UnicodeDecodeError, csv.Error) as error:
+        try:
+            headers, total = _read_csv(path, encoding, delimiter)
+        except UnicodeDecodeError:
+            if encoding != "utf-8" or not head.isascii():
+                raise
+            # ASCII as far as the head goes, then a letter of a code page (Excel on Windows).
+            encoding = _late_encoding(path)
+            headers, total = _read_csv(path, encoding, delimiter)
+    except UnicodeDecodeError as error:
         raise ImportFileError(
             _("The file's text encoding could not be read; save it as UTF-8 and try again.")
         ) from error
@@ -277,6 +326,26 @@ def _inspect(path: Path, file_name: str) -> dict[str, Any]:
         "headers": _distinct(headers),
         "total_rows": total,
     }
+
+
+def _read_csv(path: Path, encoding: str, delimiter: str) -> tuple[list[str], int]:
+    """The header row and the number of data rows, read through; a flaw of the CSV itself is
+    refused saying where it is. A decoding error is left to the caller."""
+    with _open_text(path, encoding) as handle:
+        reader = csv.reader(handle, delimiter=delimiter)
+        try:
+            headers = [cell.strip().lstrip("\ufeff") for cell in next(reader, [])]
+            total = sum(1 for row in reader if any(cell.strip() for cell in row))
+        except csv.Error as error:
+            if "field limit" in str(error):  # a quote left open swallows the rest of the file
+                message = _(
+                    "A cell is longer than %(limit)d characters (line %(line)d): check that every quote in "
+                    "the file is closed."
+                ) % {"limit": csv.field_size_limit(), "line": reader.line_num}
+            else:
+                message = _("Line %(line)d could not be read as CSV.") % {"line": reader.line_num}
+            raise ImportFileError(message) from error
+    return headers, total
 
 
 def _distinct(headers: list[str]) -> list[str]:
@@ -348,21 +417,45 @@ def target_label(target: str) -> str:
     if target.startswith(("custom_fields.", CUSTOM_TARGET)):
         key = target.split(".", 1)[1] if target.startswith("custom_fields.") else target.removeprefix(CUSTOM_TARGET)
         return next((d.label for d in CustomField.objects.filter(key=key)), key)
+    name, _dot, position = target.partition(".")
+    if name in POINT_FIELDS and position.isdigit():  # one of the addresses in the cell: which one
+        return _("%(field)s, entry %(number)d") % {"field": FIELD_LABELS[name], "number": int(position) + 1}
     return str(FIELD_LABELS.get(target, target))
 
 
-def suggest_mapping(object_type: str, headers: list[str]) -> dict[str, str]:
-    """The mapping remembered for these headers, else one guessed from the header names."""
+def suggest_mapping(actor: Actor, object_type: str, headers: list[str]) -> dict[str, str]:
+    """The mapping remembered for these headers (in any case) as far as it names fields this
+    actor may write; a column it maps to any other is guessed from its name, as are all
+    columns of headers never mapped before."""
+    allowed = import_targets(actor, object_type)
+    guessed = _guessed_mapping(object_type, headers, allowed)
     remembered = ImportMapping.objects.filter(object_type=object_type, headers_key=_headers_key(headers)).first()
-    if remembered is not None:
-        return dict(remembered.mapping)
+    if remembered is None:
+        return guessed
+    # The key ignores case: the remembered headers may be spelled otherwise than this file's.
+    own = {header.strip().lower(): header for header in headers}
+    mapping: dict[str, str] = {}
+    dropped: set[str] = set()
+    for remembered_header, target in remembered.mapping.items():
+        header = own.get(remembered_header.strip().lower())
+        if header is not None and target in allowed:
+            mapping[header] = target
+        elif header is not None:
+            dropped.add(header)
+    for header, target in guessed.items():
+        if header in dropped and target not in mapping.values():
+            mapping[header] = target
+    return {header: mapping[header] for header in headers if header in mapping}
+
+
+def _guessed_mapping(object_type: str, headers: list[str], allowed: Mapping[str, str]) -> dict[str, str]:
     mapping: dict[str, str] = {}
     guesses = HEADER_GUESSES | {
         CUSTOM_TARGET + d.key: {d.key, d.label.lower()} for d in fields_of(object_type) if not d.is_special
     }
     for header in headers:
         for field_name, names in guesses.items():
-            if header.strip().lower() in names and field_name not in mapping.values():
+            if field_name in allowed and header.strip().lower() in names and field_name not in mapping.values():
                 mapping[header] = field_name
                 break
     return mapping
@@ -411,7 +504,7 @@ def import_upload(*, actor: Actor, object_type: str, file_name: str, stream: IO[
             file_path=str(path),
             file_sha256=digest.hexdigest(),
             created_by_id=actor.user_id,
-            mapping=suggest_mapping(object_type, shape["headers"]),
+            mapping=suggest_mapping(actor, object_type, shape["headers"]),
             **shape,
         )
         audit_record(
@@ -457,7 +550,8 @@ class RowOutcome:
 
 class _Resolver:
     """Natural keys to ids: companies by VAT ID or name, owners by member email. Both are
-    looked up once per job (members) or once per batch (companies), never per row."""
+    looked up once per job (members) or once per batch (companies), never per row. A company
+    is found among those the actor's record scope shows, as a form's picker finds it."""
 
     def __init__(self, actor: Actor) -> None:
         self.actor = actor
@@ -470,9 +564,13 @@ class _Resolver:
         self.member_ids = set(self.members.values())
         # By the key's lower case: the company found (or created), or None when none is.
         self.companies: dict[str, Company | None] = {}
+        self.may_create = actor.can("company.add")
         # False in a dry run: the companies it makes are never written.
         self.writing = True
-        self.pending: list[Company] = []  # created, to be inserted with the batch
+        # Made for the batch's rows, by their key: kept (`flush`) only where a row writes a
+        # contact at one (`use`), so a row skipped or refused leaves no company behind.
+        self.pending: dict[str, Company] = {}
+        self.used: set[uuid.UUID] = set()
         self.inserted: list[Company] = []  # inserted since the batch began: for its journal
         self.custom_fields = {definition.key: definition for definition in fields_of("contact")}
 
@@ -484,23 +582,29 @@ class _Resolver:
         user_id = self.members.get(value.strip().lower())
         return (user_id, None) if user_id else (None, _("No member of this organisation has this email."))
 
+    def _visible(self) -> models.QuerySet[Company]:
+        return scoped(self.actor, Company.objects.all())
+
     def prefetch(self, values: Iterable[str]) -> None:
         """Look up the companies these cells name that are not known yet, in one query: the
-        first (oldest) with the VAT ID, else the first with the name in any case."""
+        first (oldest) with the VAT ID, else the first with the name in any case. The names
+        are asked for in their usual cases as well (`_lowered`): SQLite lowers A to Z only."""
         wanted = {key.lower(): key for key in (value.strip() for value in values) if key}
         wanted = {lower: key for lower, key in wanted.items() if lower not in self.companies and _compact(key)}
         if not wanted:
             return
         vat_ids = {_compact(key) for key in wanted.values()}
+        names = set(wanted).union(*(_lowered(key) for key in wanted.values()))
         found = list(
-            Company.objects.annotate(name_lower=Lower("name"))
-            .filter(Q(vat_id__in=vat_ids) | Q(name_lower__in=set(wanted)))
+            self._visible()
+            .annotate(name_lower=Lower("name"))
+            .filter(Q(vat_id__in=vat_ids) | Q(name_lower__in=names))
             .order_by("pk")
         )
         for lower, key in wanted.items():
             compact = _compact(key)
             self.companies[lower] = next((c for c in found if c.vat_id == compact), None) or next(
-                (c for c in found if c.name_lower == lower), None
+                (c for c in found if c.name.lower() == lower), None
             )
 
     def company(self, value: str, *, create: bool) -> Company | None:
@@ -511,27 +615,37 @@ class _Resolver:
         if lower not in self.companies:
             if _compact(key):
                 self.prefetch([key])
-            else:  # no letter or digit, so no VAT ID: by name only, among what is written (or made)
-                if self.writing:
-                    self.flush()
-                self.companies[lower] = next((c for c in self.pending if c.name.lower() == lower), None) or (
-                    Company.objects.annotate(name_lower=Lower("name")).filter(name_lower=lower).first()
+            else:  # no letter or digit, so no VAT ID (nor case): by name only
+                self.companies[lower] = (
+                    self._visible().annotate(name_lower=Lower("name")).filter(name_lower=lower).order_by("pk").first()
                 )
         found = self.companies[lower]
-        if found is None and create:
+        if found is None and create and self.may_create:
             found = Company(name=key[:200], owner_id=self.actor.user_id)
-            self.pending.append(found)
+            self.pending[lower] = found
             self.companies[lower] = found
         return found
 
-    def flush(self) -> None:
-        """Insert the companies created since the last flush (inside the batch's transaction)."""
-        if self.pending:
-            documents = prepare_new(self.pending)  # findable by name in the search box, as one made by hand
-            insert_rows(Company, self.pending)
+    def use(self, company: Company | None) -> None:
+        """A row writes a contact at this company: one the batch made is kept."""
+        if company is not None:
+            self.used.add(company.pk)
+
+    def flush(self) -> list[Company]:
+        """Keep the companies made for the batch that its written rows use, inserted (inside its
+        transaction) unless in a dry run; forget the others, so a later row makes them anew.
+        Returns those kept."""
+        kept = [company for company in self.pending.values() if company.pk in self.used]
+        for lower, company in self.pending.items():
+            if company.pk not in self.used:
+                del self.companies[lower]
+        if kept and self.writing:
+            documents = prepare_new(kept)  # findable by name in the search box, as one made by hand
+            insert_rows(Company, kept)
             index_new(documents)
-            self.inserted.extend(self.pending)
-            self.pending = []
+            self.inserted.extend(kept)
+        self.pending, self.used = {}, set()
+        return kept
 
 
 def _new[M: models.Model](model: type[M], values: Mapping[str, Any]) -> M:
@@ -635,17 +749,26 @@ def _check_rows(
 def _find_companies(
     resolver: _Resolver, outcomes: list[RowOutcome], rows: list[tuple[int, dict[str, str]]], *, create: bool
 ) -> None:
+    """The company of each good row; one not found is made (`create`) where the role may
+    create companies, else it rejects the row as the API refuses an unknown company."""
     named = [(o, raw["company"]) for o, (_n, raw) in zip(outcomes, rows, strict=True) if raw.get("company")]
     named = [(o, value) for o, value in named if not o.errors]
     resolver.prefetch(value for _o, value in named)
     for outcome, value in named:
         outcome.company = resolver.company(value, create=create)
         outcome.data["company_id"] = outcome.company.pk if outcome.company else None
+        if outcome.company is None and not resolver.may_create:
+            outcome.errors.append(("company", str(NO_COMPANY)))
 
 
 def import_preview(*, actor: Actor, job: ImportJob, mapping: Mapping[str, str]) -> list[RowOutcome]:
-    """The first rows as they would be imported, with their errors; nothing is written."""
+    """The first rows as they would be imported, with their errors; nothing is written. Only
+    while the job waits to start: then its file is read once and deleted."""
     actor.require(f"{job.object_type}.add")
+    if _expired(job):
+        raise Conflict(str(EXPIRED))
+    if job.status != ImportJob.Status.UPLOADED:
+        raise Conflict(_("Only an import that has not started can be previewed."))
     job.mapping = _clean_mapping(job, mapping, actor)
     resolver = _Resolver(actor)
     country = org_country(actor)
@@ -662,20 +785,32 @@ def import_preview(*, actor: Actor, job: ImportJob, mapping: Mapping[str, str]) 
 def import_start(
     *, actor: Actor, job: ImportJob, mapping: Mapping[str, str], duplicates: str, dry_run: bool = False
 ) -> ImportJob:
-    """Fix the mapping (and remember it), then hand the job to the background worker."""
+    """Fix the mapping (and remember it), then hand the job to the background worker. The
+    language active now is recorded with the start: the rejected rows' reasons are given in it."""
     from custos.crm.tasks import run_import
 
     actor.require(f"{job.object_type}.add")
     if job.status != ImportJob.Status.UPLOADED:
-        raise Conflict(_("This import has started already."))
+        raise Conflict(_not_startable(job))
     if duplicates not in ImportJob.Duplicates.values:
         raise ValidationFailed.single("duplicates", _("Choose skip, update or create."))
     if duplicates == ImportJob.Duplicates.UPDATE:
         actor.require(f"{job.object_type}.change")
     job.mapping = _clean_mapping(job, mapping, actor)
     with transaction.atomic():
+        # Started by a conditional update: of two requests that loaded the job, one starts it.
+        started = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.UPLOADED).update(
+            mapping=job.mapping,
+            duplicates=duplicates,
+            dry_run=dry_run,
+            status=ImportJob.Status.RUNNING,
+            language=translation.get_language() or settings.LANGUAGE_CODE,
+            progressed_at=timezone.now(),
+        )
+        if not started:
+            job.refresh_from_db(fields=["status", "error"])
+            raise Conflict(_not_startable(job))
         job.duplicates, job.dry_run, job.status = duplicates, dry_run, ImportJob.Status.RUNNING
-        job.save(update_fields=["mapping", "duplicates", "dry_run", "status"])
         ImportMapping.objects.update_or_create(
             object_type=job.object_type,
             headers_key=_headers_key(job.headers),
@@ -692,10 +827,20 @@ def import_start(
     return job
 
 
+def _not_startable(job: ImportJob) -> str:
+    return str(EXPIRED) if _expired(job) else _("This import has started already.")
+
+
+def _expired(job: ImportJob) -> bool:
+    """An upload left unstarted until `imports_expire` closed it (and deleted its file)."""
+    return job.status == ImportJob.Status.FAILED and job.error == NEVER_STARTED
+
+
 def import_process(job: ImportJob, actor: Actor) -> ImportJob:
     """Process the job from its checkpoint to the end (the worker's part). Batch by batch,
     each in one transaction with its checkpoint: stopping anywhere loses at most the batch
-    in progress, which is done again on resume."""
+    in progress, which is done again on resume. Where another run of the job got further,
+    this one stops (`_write_batch`)."""
     if job.status != ImportJob.Status.RUNNING:
         return job
     resolver = _Resolver(actor)
@@ -712,7 +857,10 @@ def import_process(job: ImportJob, actor: Actor) -> ImportJob:
                 continue
             batch.append((index + 2, _row_data(job, job.headers, row)))
             if len(batch) >= BATCH_SIZE:
-                _write_batch(job, actor, resolver, country, batch, next_checkpoint=index + 1, rehearsal=rehearsal)
+                if not _write_batch(
+                    job, actor, resolver, country, batch, next_checkpoint=index + 1, rehearsal=rehearsal
+                ):
+                    return job
                 batch = []
         _write_batch(job, actor, resolver, country, batch, next_checkpoint=None, last=True, rehearsal=rehearsal)
     finally:
@@ -738,27 +886,25 @@ def _write_batch(
     next_checkpoint: int | None,
     last: bool = False,
     rehearsal: Rehearsal | None = None,
-) -> None:
-    """`rehearsal`: a dry run's, where the contacts earlier batches would have written are
-    found as a real run finds them stored."""
+) -> bool:
+    """Write the batch and move the checkpoint on; False, writing nothing, where the job is
+    no longer running or another run of it moved the checkpoint since this run read it (two
+    runs meet where a worker thought dead goes on): the run stops. `rehearsal`: a dry run's,
+    where the contacts earlier batches would have written are found as a real run finds them
+    stored."""
     write = not job.dry_run
     # The rows' own checks need nothing from the database: done before the transaction, so
     # the job's row (and on SQLite the database) is locked only while the batch is written.
     outcomes = [_check_row(job, actor, resolver, number, raw, country) for number, raw in batch]
     with transaction.atomic():
         locked = ImportJob.objects.select_for_update().get(pk=job.pk)
-        if locked.status != ImportJob.Status.RUNNING:
-            return
+        if locked.status != ImportJob.Status.RUNNING or locked.checkpoint != job.checkpoint:
+            return False
         resolver.inserted = []
         resolver.writing = write
         # A dry run makes its new companies too, unwritten, so that a row at a company still to
         # be made is not taken for a namesake without one.
         _find_companies(resolver, outcomes, batch, create=True)
-        made = resolver.pending  # the companies the batch makes
-        if write:
-            resolver.flush()
-        else:
-            resolver.pending = []
         good = [o for o in outcomes if not o.errors]
         rejected = [(o.row, f, m) for o in outcomes for f, m in o.errors]
         locked.rejected_count += sum(1 for o in outcomes if o.errors)
@@ -829,6 +975,7 @@ def _write_batch(
                     objected_to_marketing_at=timezone.now()
                 )
 
+        saves: dict[uuid.UUID, tuple[Contact, set[str]]] = {}  # stored contacts changed, and their fields
         new_points: list[ContactPoint] = []
         added_points: list[ContactPoint] = []
         points_of_created: dict[uuid.UUID, list[ContactPoint]] = {}
@@ -860,6 +1007,7 @@ def _write_batch(
                     setattr(duplicate, name, value)
                 if "company_id" in changes:
                     duplicate.company = outcome.company
+                    resolver.use(outcome.company)
                 brought = {changes[name] for name in ("email", "phone") if name in changes}  # addresses it gets
                 held = {p.email.lower() or p.phone for p in points_of_created.get(duplicate.pk, [])}
                 for point in points:
@@ -892,9 +1040,11 @@ def _write_batch(
                     setattr(duplicate, name, value)
                 if "company_id" in changes:
                     duplicate.company = outcome.company  # for its search entries, without a query
+                    resolver.use(outcome.company)
                 if changes and write:
                     duplicate.updated_at = timezone.now()
-                    duplicate.save(update_fields=[*changes, "updated_at"])
+                    # Saved once the batch's companies are: it may point at one made for it.
+                    saves.setdefault(duplicate.pk, (duplicate, {"updated_at"}))[1].update(changes)
                     touched.append(duplicate)
                 added = _points_to_add(duplicate, points, held_points)
                 # An address on the suppression list reaching a stored person takes them out of
@@ -919,7 +1069,9 @@ def _write_batch(
             row_names = names_of(outcome.data.get("first_name"), outcome.data.get("last_name"))
             joined = holder(email, row_names)
             refused = refusal(joined[1]) if joined else ""
-            if refused:  # the email is a restricted person's: no contact joins them
+            if not refused and duplicate is not None:  # found without an email: by phone and name
+                refused = refusal(getattr(duplicate, "subject_state", None))
+            if refused:  # the row is a restricted person's: no contact joins them, nor is made anew
                 rejected.append((outcome.row, "", refused))
                 locked.rejected_count += 1
                 continue
@@ -948,11 +1100,15 @@ def _write_batch(
                 contact = _new(Contact, dict(outcome.data))
                 rehearsed[contact.pk] = contact
                 points_of_created[contact.pk] = points
+            resolver.use(outcome.company)
             existing.add(contact)
             if given & suppressed:
                 flag(contact)  # joining a stored person, that person is taken out of marketing too
             locked.created_count += 1
+        made = resolver.flush()  # the companies the batch makes: those its written rows use
         if write:
+            for contact, names in saves.values():
+                contact.save(update_fields=sorted(names))
             insert_rows(Subject, new_subjects)
             documents = prepare_new(created, points_of_created)
             insert_rows(Contact, created)
@@ -981,6 +1137,7 @@ def _write_batch(
         resolver.inserted = []
         if next_checkpoint is not None:
             locked.checkpoint = next_checkpoint
+        locked.progressed_at, locked.resumes = timezone.now(), 0
         if last:
             locked.status = ImportJob.Status.COMPLETED
             locked.finished_at = timezone.now()
@@ -1006,6 +1163,7 @@ def _write_batch(
             setattr(job, name, getattr(locked, name))
         for name in ("created_count", "updated_count", "skipped_count", "rejected_count", "suppressed_count"):
             setattr(job, name, getattr(locked, name))
+    return True
 
 
 def _beyond_scope(actor: Actor, contacts: list[Contact]) -> set[uuid.UUID]:
@@ -1325,7 +1483,8 @@ def _rejected_lines(job: ImportJob, header: list[str], language: str | None) -> 
 
 
 def run_job(org_id: str, job_id: str) -> None:
-    """The worker's entry: resume the job in its organisation, as the member who started it."""
+    """The worker's entry: resume the job in its organisation, as the member who started it.
+    Whatever stops it ends it failed, its file deleted: never left running with the file."""
     from custos.accounts.access import actor_for
     from custos.core.actor import Via
 
@@ -1339,18 +1498,53 @@ def run_job(org_id: str, job_id: str) -> None:
             .first()
         )
         if membership is None:
-            job.status, job.error = ImportJob.Status.FAILED, "the member who started it left"
-            job.save(update_fields=["status", "error"])
-            remove_upload(job)  # a failed job is never started again
+            _fail(job, "the member who started it left")
             return
+        # The rejected rows' reasons are stored in the language of the member who started it:
+        # their own, else the one they started it in.
+        language = membership.user.language or job.language or settings.LANGUAGE_CODE
         try:
-            # The rejected rows' reasons are stored in the language of the member who started it.
-            with translation.override(membership.user.language or settings.LANGUAGE_CODE):
+            with translation.override(language):
                 import_process(job, actor_for(membership, via=Via.AUTOMATION))
-        except (OSError, UnicodeDecodeError, csv.Error, sqlite3.Error) as error:
-            job.status, job.error = ImportJob.Status.FAILED, f"{type(error).__name__}"[:300]
-            job.save(update_fields=["status", "error"])
-            remove_upload(job)
+        except Exception as error:  # the class only: a message may quote a row's values
+            _fail(job, type(error).__name__)
+
+
+def _fail(job: ImportJob, reason: str) -> None:
+    """End a running job failed and delete its file (a failed job is never started again);
+    one another run of it ended meanwhile is left as that run left it."""
+    failed = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.RUNNING).update(
+        status=ImportJob.Status.FAILED, error=reason[:300]
+    )
+    if failed:
+        job.status, job.error = ImportJob.Status.FAILED, reason[:300]
+        remove_upload(job)
+
+
+def imports_resume(*, now: datetime | None = None) -> int:
+    """Hand each running import whose checkpoint has stood still for `STALLED_AFTER` to a
+    worker again: its worker died. Safe where it did not: a run goes on from the checkpoint,
+    and of two runs only one writes each batch (`_write_batch`). One handed on `RESUMES` times
+    without getting further fails. Returns how many were handed on."""
+    from custos.crm.tasks import run_import
+
+    now = now or timezone.now()
+    resumed = 0
+    cutoff = now - STALLED_AFTER
+    stalled = ImportJob.objects.filter(
+        Q(progressed_at__lt=cutoff) | Q(progressed_at__isnull=True, created_at__lt=cutoff),  # started before 0024
+        status=ImportJob.Status.RUNNING,
+    )
+    for job in stalled.only("org", "checkpoint", "file_path", "resumes", "status"):
+        if job.resumes >= RESUMES:
+            _fail(job, "stopped without finishing")
+            continue
+        # Conditional: a batch written meanwhile (its worker lives after all) leaves it alone.
+        handed_on = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.RUNNING, checkpoint=job.checkpoint)
+        if handed_on.update(progressed_at=now, resumes=job.resumes + 1):
+            run_import.enqueue(str(job.org_id), str(job.pk))
+            resumed += 1
+    return resumed
 
 
 def imports_expire(*, now: Any = None) -> int:
@@ -1364,17 +1558,17 @@ def imports_expire(*, now: Any = None) -> int:
     window = now - timedelta(days=UNDO_DAYS)
     stuck = list(ImportJob.objects.filter(status=ImportJob.Status.RUNNING, created_at__lt=window))
     for job in stuck:
-        remove_upload(job)
-        job.status, job.error = ImportJob.Status.FAILED, "stopped without finishing"
-        job.save(update_fields=["status", "error"])
+        _fail(job, "stopped without finishing")
     closed = list(ImportJob.objects.filter(undo_until__lt=now).values_list("pk", flat=True))
     failed = ImportJob.objects.filter(status=ImportJob.Status.FAILED, created_at__lt=window)
     ImportJournalEntry.objects.filter(Q(job__in=closed) | Q(job__in=failed.values("pk"))).delete()
     ImportJob.objects.filter(pk__in=closed).update(undo_until=None)
     count = len(closed) + len(stuck)
     for job in ImportJob.objects.filter(status=ImportJob.Status.UPLOADED, created_at__lt=now - timedelta(days=1)):
-        remove_upload(job)
-        job.status, job.error = ImportJob.Status.FAILED, "never started"
-        job.save(update_fields=["status", "error"])
-        count += 1
+        # Conditional, as a start is (`import_start`): one started meanwhile runs on.
+        if ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.UPLOADED).update(
+            status=ImportJob.Status.FAILED, error=NEVER_STARTED
+        ):
+            remove_upload(job)
+            count += 1
     return count

@@ -25,6 +25,14 @@ def expire_imports() -> int:
 
 
 @task
+def resume_imports() -> int:
+    """Every organisation's imports whose worker died mid-file, handed to a worker again."""
+    from custos.crm.imports import imports_resume
+
+    return _in_every_organisation(lambda _org_id: imports_resume())
+
+
+@task
 def reassign_untouched_leads() -> int:
     """Every organisation's leads left untouched past their assignment rule's limit."""
     from custos.crm.services.rules import reassign_untouched

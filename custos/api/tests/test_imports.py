@@ -185,3 +185,15 @@ def test_the_undo_answers_what_it_removed_kept_and_left(cast):
         "companies_kept": 1,
     }
     assert _people(cast) == [("", "lind@example.org"), ("", "ute@example.org")]
+
+
+def test_an_import_once_started_has_no_preview(cast):
+    client = api_client(cast, cast.alice, "write")
+    job = ok(_upload(client), 201)
+    path = f"/api/v1/imports/{job['id']}"
+    ok(post(client, f"{path}/start", {"mapping": MAPPING}), 202)
+    run_tasks()  # done, and its file deleted
+    before = snapshot(cast.org_a)
+    refused = problem(post(client, f"{path}/preview", {"mapping": MAPPING}), 409)
+    assert refused["detail"] == "Only an import that has not started can be previewed."
+    assert snapshot(cast.org_a) == before

@@ -43,6 +43,12 @@ class ImportJob(TenantModel):
     dry_run = models.BooleanField(default=False)
     total_rows = models.PositiveIntegerField(default=0)
     checkpoint = models.PositiveIntegerField(default=0)
+    # When the checkpoint last moved (or the job started), and how often a worker was given the
+    # job again since: a running job standing still has lost its worker (`imports_resume`).
+    progressed_at = models.DateTimeField(null=True, blank=True)
+    resumes = models.PositiveSmallIntegerField(default=0)
+    # The language the import was started in: the rejected rows' reasons are written in it.
+    language = models.CharField(max_length=8, blank=True)
     created_count = models.PositiveIntegerField(default=0)
     updated_count = models.PositiveIntegerField(default=0)
     skipped_count = models.PositiveIntegerField(default=0)
@@ -84,6 +90,9 @@ class ImportJob(TenantModel):
             "dry_run",
             "total_rows",
             "checkpoint",
+            "progressed_at",
+            "resumes",
+            "language",
             "created_count",
             "updated_count",
             "skipped_count",

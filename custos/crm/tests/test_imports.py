@@ -32,8 +32,8 @@ def _upload(cast, data, name="kontakte.csv", user=None):
         return import_upload(actor=cast.actor(user or cast.alice), object_type="contact", file_name=name, stream=data)
 
 
-def _run(cast, job, mapping=None, duplicates="skip", dry_run=False):
-    actor = cast.actor(cast.alice)
+def _run(cast, job, mapping=None, duplicates="skip", dry_run=False, user=None):
+    actor = cast.actor(user or cast.alice)
     with tenant_scope(cast.org_a):
         import_start(actor=actor, job=job, mapping=mapping or job.mapping, duplicates=duplicates, dry_run=dry_run)
     run_tasks()
@@ -936,3 +936,332 @@ def test_an_email_of_a_restricted_lead_reaches_no_contact_by_phone(cast):
     assert (job.created_count, job.updated_count, job.rejected_count) == (0, 0, 1)
     with tenant_scope(cast.org_a):
         assert Contact.objects.get(pk=namesake.pk).email == ""
+
+
+def _started(cast, job, mapping=None, duplicates="skip", user=None):
+    """Started, its task queued, and no worker has run it yet."""
+    from django.db import connection
+
+    with tenant_scope(cast.org_a):
+        import_start(
+            actor=cast.actor(user or cast.alice), job=job, mapping=mapping or job.mapping, duplicates=duplicates
+        )
+    while connection.run_on_commit:  # a test's transaction never commits: enqueue as the commit would
+        connection.run_on_commit.pop(0)[1]()
+    return job
+
+
+def _people_rows(count):
+    return [(n + 2, {"first_name": f"P{n}", "last_name": "Person", "email": f"p{n}@example.org"}) for n in range(count)]
+
+
+def test_an_import_whose_worker_died_is_handed_to_a_worker_again(cast, monkeypatch):
+    """The worker claimed the task, wrote a batch and went down: the task stays claimed, and
+    the periodic job hands the import on once its checkpoint has stood still for ten minutes."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from django_tasks_db.models import DBTaskResult
+
+    from custos.core.periodic import JOBS
+
+    monkeypatch.setattr(imports, "BATCH_SIZE", 2)
+    rows = "".join(f"P{n},Person,p{n}@example.org\n" for n in range(5))
+    job = _started(cast, _upload(cast, _csv("Vorname,Nachname,E-Mail\n" + rows)))
+    DBTaskResult.objects.ready().get().claim("custos-dead")
+    actor = cast.actor(cast.alice)
+    now = timezone.now()
+    with tenant_scope(cast.org_a):
+        imports._write_batch(job, actor, imports._Resolver(actor), "DE", _people_rows(2), next_checkpoint=2)
+        assert imports.imports_resume(now=now) == 0  # seen at its checkpoint: it may well be running
+        assert imports.imports_resume(now=now + timedelta(minutes=9)) == 0
+        assert imports.imports_resume(now=now + timedelta(minutes=11)) == 1
+    assert run_tasks() == 1
+    with tenant_scope(cast.org_a):
+        job = ImportJob.objects.get(pk=job.pk)
+        assert (job.status, job.created_count, Contact.objects.count()) == ("completed", 5, 5)
+    assert not Path(job.file_path).exists()
+    assert [(j.task, j.every) for j in JOBS if j.name == "crm.resume_imports"] == [
+        ("custos.crm.tasks.resume_imports", timedelta(minutes=5))
+    ]
+
+
+def test_an_import_getting_further_is_left_to_its_worker_and_one_that_never_does_fails(cast, monkeypatch):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    monkeypatch.setattr(imports, "BATCH_SIZE", 2)
+    rows = "".join(f"P{n},Person,p{n}@example.org\n" for n in range(5))
+    job = _started(cast, _upload(cast, _csv("Vorname,Nachname,E-Mail\n" + rows)))
+    actor = cast.actor(cast.alice)
+    now = timezone.now()
+    with tenant_scope(cast.org_a):
+        assert imports.imports_resume(now=now + timedelta(minutes=9)) == 0  # started nine minutes ago
+        assert imports.imports_resume(now=now + timedelta(minutes=11)) == 1
+        imports._write_batch(job, actor, imports._Resolver(actor), "DE", _people_rows(2), next_checkpoint=2)
+        assert ImportJob.objects.get(pk=job.pk).resumes == 0  # it got further: the count starts again
+        # Handed on again and again without getting further: the file stops every worker.
+        resumed = [imports.imports_resume(now=now + timedelta(minutes=11 * n)) for n in range(2, 6)]
+        assert resumed == [1, 1, 1, 0]
+        assert ImportJob.objects.get(pk=job.pk).status == "failed"
+    assert not Path(job.file_path).exists()
+
+
+def test_two_runs_of_one_import_never_write_a_batch_twice(cast):
+    """A worker thought dead goes on after the job was handed on: whichever run writes a
+    batch first writes it; the other finds the checkpoint moved and stops."""
+    job = _started(cast, _upload(cast, _csv("Vorname,Nachname,E-Mail\nP0,Person,p0@example.org\n")))
+    actor = cast.actor(cast.alice)
+    with tenant_scope(cast.org_a):
+        ImportJob.objects.filter(pk=job.pk).update(duplicates="create")
+        first, second = ImportJob.objects.get(pk=job.pk), ImportJob.objects.get(pk=job.pk)
+        batch = _people_rows(2)
+        assert imports._write_batch(first, actor, imports._Resolver(actor), "DE", batch, next_checkpoint=2)
+        assert not imports._write_batch(second, actor, imports._Resolver(actor), "DE", batch, next_checkpoint=2)
+        assert (ImportJob.objects.get(pk=job.pk).created_count, Contact.objects.count()) == (2, 2)
+
+
+def test_a_run_stopped_by_any_error_fails_and_leaves_no_file(cast):
+    """The stored XLSX file is damaged after its upload: the run ends failed, not running."""
+    workbook = Workbook()
+    workbook.active.append(["Nachname", "E-Mail"])
+    workbook.active.append(["Lind", "lind@example.org"])
+    data = io.BytesIO()
+    workbook.save(data)
+    data.seek(0)
+    job = _upload(cast, data, name="kontakte.xlsx")
+    Path(job.file_path).write_bytes(b"PK\x03\x04 damaged on the disk")
+    job = _run(cast, job, mapping={"Nachname": "last_name", "E-Mail": "email"})
+    assert (job.status, job.error) == ("failed", "BadZipFile")
+    assert not Path(job.file_path).exists()
+
+
+def test_a_company_beyond_the_role_s_record_scope_is_neither_shown_nor_linked(cast):
+    """Sam (sales) sees his own records only: Olive's "Secret Corp" is not his to find."""
+    with tenant_scope(cast.org_a):
+        secret = company_create(actor=cast.actor(cast.olive), data={"name": "Secret Corp", "vat_id": "DE129273398"})
+    text = "Nachname;E-Mail;Firma\nLind;lind@example.org;Secret Corp\nHolm;holm@example.org;secret corp\n"
+    mapping = {"Nachname": "last_name", "E-Mail": "email", "Firma": "company"}
+    job = _upload(cast, _csv(text), user=cast.sam)
+    with tenant_scope(cast.org_a):
+        outcomes = import_preview(actor=cast.actor(cast.sam), job=job, mapping=mapping)
+    assert [o.data.get("company_id") for o in outcomes] == [None, None]
+
+    job = _run(cast, job, mapping=mapping, user=cast.sam)
+
+    assert job.created_count == 2
+    with tenant_scope(cast.org_a):
+        linked = {c.company for c in Contact.objects.select_related("company")}
+    assert len(linked) == 1 and secret not in linked
+    assert [(c.name, c.owner_id) for c in linked] == [("Secret Corp", cast.sam.pk)]  # his own namesake
+
+
+def test_without_the_right_to_create_companies_a_row_naming_a_new_one_is_rejected(cast):
+    with tenant_scope(cast.org_a):
+        own = company_create(actor=cast.actor(cast.sam), data={"name": "Eigen AG"})
+        role = Role.objects.get(org=cast.org_a, key="sales")
+        role.permissions = [p for p in role.permissions if p != "company.add"]
+        role.save(update_fields=["permissions"])
+    text = "Nachname;E-Mail;Firma\nLind;lind@example.org;Neu GmbH\nHolm;holm@example.org;eigen ag\n"
+    mapping = {"Nachname": "last_name", "E-Mail": "email", "Firma": "company"}
+    job = _upload(cast, _csv(text), user=cast.sam)
+    message = "No company you may see has this name or VAT ID, and your role may not create companies."
+    with tenant_scope(cast.org_a):
+        outcomes = import_preview(actor=cast.actor(cast.sam), job=job, mapping=mapping)
+    assert [o.errors for o in outcomes] == [[("company", message)], []]
+
+    job = _run(cast, job, mapping=mapping, user=cast.sam)
+
+    assert (job.created_count, job.rejected_count) == (1, 1)
+    assert _rejected(cast, job) == [{"row": 2, "field": "company", "message": message}]
+    with tenant_scope(cast.org_a):
+        assert list(Company.objects.values_list("name", flat=True)) == ["Eigen AG"]
+        assert Contact.objects.get().company_id == own.pk
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_a_restricted_person_found_by_phone_and_name_gets_no_new_contact(cast, dry_run):
+    """Without an email the row is the stored person with its phone and name: restricted,
+    no contact of them is made, even where duplicates are to be created."""
+    from custos.privacy.services.restriction import subject_restrict
+
+    anna = _stored(cast, first_name="Anna", last_name="Schmidt", phone="030 1234567")
+    with tenant_scope(cast.org_a):
+        subject_restrict(actor=cast.actor(cast.alice), subject=anna.subject, inform=False)
+    text = "Vorname;Nachname;Telefon\nAnna;Schmidt;030 1234567\n"
+    mapping = {"Vorname": "first_name", "Nachname": "last_name", "Telefon": "phone"}
+    job = _run(cast, _upload(cast, _csv(text)), mapping=mapping, duplicates="create", dry_run=dry_run)
+    assert (job.created_count, job.rejected_count) == (0, 1)
+    assert _rejected(cast, job) == [
+        {
+            "row": 2,
+            "field": "",
+            "message": "Processing of this person's data is restricted: it is stored, but cannot be changed.",
+        }
+    ]
+    with tenant_scope(cast.org_a):
+        assert Contact.objects.count() == 1
+
+
+@pytest.mark.parametrize(("stored", "given"), [("ÖKO Bau GmbH", "ÖKO Bau GmbH"), ("Łódź Med", "ŁÓDŹ MED")])
+def test_a_company_whose_name_begins_with_a_capital_beyond_ascii_is_found_again(cast, stored, given):
+    """SQLite's lower() lowers A to Z only: "ÖKO" reads "Öko" there."""
+    mapping = {"Nachname": "last_name", "Firma": "company"}
+    _run(cast, _upload(cast, _csv(f"Nachname;Firma\nLind;{stored}\n")), mapping=mapping)
+    job = _run(cast, _upload(cast, _csv(f"Nachname;Firma\nHolm;{given}\n")), mapping=mapping)
+    assert job.created_count == 1
+    with tenant_scope(cast.org_a):
+        assert list(Company.objects.values_list("name", flat=True)) == [stored]
+        assert {c.company.name for c in Contact.objects.select_related("company")} == {stored}
+
+
+@pytest.mark.parametrize("batch_size", [500, 1])
+@pytest.mark.parametrize(
+    ("duplicates", "made"),
+    [("skip", ["Anders AG"]), ("create", ["Anders AG", "Neu GmbH"]), ("update", ["Anders AG", "Neu GmbH"])],
+)
+def test_rows_skipped_or_refused_make_no_company(cast, monkeypatch, batch_size, duplicates, made):
+    """Lind is stored (skipped, or written), Anna and Berg are restricted (skipped, or refused);
+    Holm is new, at the company Anna's row named too."""
+    from custos.privacy.services.restriction import subject_restrict
+
+    monkeypatch.setattr(imports, "BATCH_SIZE", batch_size)
+    _stored(cast, last_name="Lind", email="lind@example.org")
+    for name in ("Schmidt", "Berg"):
+        person = _stored(cast, last_name=name, email=f"{name.lower()}@example.org")
+        with tenant_scope(cast.org_a):
+            subject_restrict(actor=cast.actor(cast.alice), subject=person.subject, inform=False)
+    text = (
+        "Nachname;E-Mail;Firma\n"
+        "Lind;lind@example.org;Neu GmbH\n"
+        "Schmidt;schmidt@example.org;Anders AG\n"
+        "Holm;holm@example.org;Anders AG\n"
+        "Berg;berg@example.org;Leer KG\n"
+    )
+    mapping = {"Nachname": "last_name", "E-Mail": "email", "Firma": "company"}
+    job = _run(cast, _upload(cast, _csv(text)), mapping=mapping, duplicates=duplicates)
+    assert job.status == "completed"
+    with tenant_scope(cast.org_a):
+        assert sorted(Company.objects.values_list("name", flat=True)) == made
+        assert Contact.objects.get(last_name="Holm").company.name == "Anders AG"
+    with tenant_scope(cast.org_a):
+        import_undo(actor=cast.actor(cast.alice), job=job)  # what it made is journaled: undo takes it away
+        assert not Company.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("encoding", "row"),
+    [("cp1252", ("Zoë", "Dubois-Müller", "Düsseldorf")), ("cp1250", ("Łukasz", "Włodarczyk", "Łódź"))],
+)
+def test_a_code_page_file_whose_first_letter_beyond_ascii_comes_late_is_read(cast, encoding, row):
+    """The first 64 KB are plain ASCII, read as UTF-8 would read them: the encoding is found
+    where the first other letter is."""
+    text = "Vorname;Nachname;Stadt;Notiz\n" + f"Ada;Lovelace;London;{'x' * 70000}\n" + ";".join(row) + ";\n"
+    mapping = {"Vorname": "first_name", "Nachname": "last_name", "Stadt": "city"}
+    job = _upload(cast, _csv(text, encoding))
+    assert (job.encoding, job.total_rows) == (encoding, 2)
+    job = _run(cast, job, mapping=mapping)
+    assert job.created_count == 2
+    with tenant_scope(cast.org_a):
+        assert Contact.objects.values_list("first_name", "last_name", "city").get(last_name=row[1]) == row
+
+
+def test_rejected_rows_give_their_reasons_in_the_language_the_import_was_started_in(cast):
+    """Alice chose no language of her own and uses the pages in German."""
+    from django.utils import translation
+
+    job = _upload(cast, _csv(MESSY))
+    with translation.override("de"), tenant_scope(cast.org_a):
+        import_start(actor=cast.actor(cast.alice), job=job, mapping=MAPPING, duplicates="skip")
+    run_tasks()
+    assert "Geben Sie eine gültige E-Mail-Adresse ein." in [row["message"] for row in _rejected(cast, job)]
+
+
+def test_an_import_started_or_finished_has_no_preview(cast):
+    job = _upload(cast, _csv(MESSY))
+    _run(cast, job)
+    with tenant_scope(cast.org_a), pytest.raises(Conflict) as refused:
+        import_preview(actor=cast.actor(cast.alice), job=ImportJob.objects.get(pk=job.pk), mapping=MAPPING)
+    assert refused.value.detail == "Only an import that has not started can be previewed."
+
+
+def test_a_remembered_mapping_fits_headers_in_another_case_and_the_role_using_it(cast):
+    """Alice mapped a column to health notes; Sam (sales) may not write them: for him the
+    column is guessed from its name instead."""
+    first = _upload(cast, _csv("First;Last;Mail;Notizen\nAda;Lovelace;ada@example.org;Asthma\n"))
+    remembered = {"First": "first_name", "Last": "last_name", "Mail": "email", "Notizen": "health_notes"}
+    with tenant_scope(cast.org_a):
+        import_start(actor=cast.actor(cast.alice), job=first, mapping=remembered, duplicates="skip", dry_run=True)
+
+    again = _upload(cast, _csv("FIRST;LAST;MAIL;NOTIZEN\nAda;Lovelace;ada@example.org;\n"))
+    by_sam = _upload(cast, _csv("first;last;mail;notizen\nAda;Lovelace;ada@example.org;\n"), user=cast.sam)
+
+    assert again.mapping == {"FIRST": "first_name", "LAST": "last_name", "MAIL": "email", "NOTIZEN": "health_notes"}
+    assert by_sam.mapping == {"first": "first_name", "last": "last_name", "mail": "email", "notizen": "notes"}
+    job = _run(cast, by_sam, user=cast.sam)  # the suggestion is taken as it is
+    assert (job.status, job.created_count) == ("completed", 1)
+
+
+def test_an_import_starts_once_even_from_two_copies_of_its_job(cast):
+    """Two tabs, two clicks: each request loaded the job before either started it."""
+    job = _upload(cast, _csv(MESSY))
+    actor = cast.actor(cast.alice)
+    with tenant_scope(cast.org_a):
+        first, second = ImportJob.objects.get(pk=job.pk), ImportJob.objects.get(pk=job.pk)
+        import_start(actor=actor, job=first, mapping=MAPPING, duplicates="skip")
+        with pytest.raises(Conflict) as refused:
+            import_start(actor=actor, job=second, mapping=MAPPING, duplicates="update")
+        assert refused.value.detail == "This import has started already."
+        assert ImportJob.objects.get(pk=job.pk).duplicates == "skip"
+        assert AuditEntry.objects.filter(action="import.start").count() == 1
+
+
+def test_an_upload_left_too_long_says_so_when_started(cast):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    job = _upload(cast, _csv(MESSY))
+    with tenant_scope(cast.org_a):
+        imports.imports_expire(now=timezone.now() + timedelta(days=2))
+        with pytest.raises(Conflict) as refused:
+            import_start(actor=cast.actor(cast.alice), job=job, mapping=MAPPING, duplicates="skip")
+        assert refused.value.detail == "This upload has expired: upload the file again."
+        assert ImportJob.objects.get(pk=job.pk).status == "failed"
+        with pytest.raises(Conflict) as refused:
+            import_preview(actor=cast.actor(cast.alice), job=ImportJob.objects.get(pk=job.pk), mapping=MAPPING)
+        assert refused.value.detail == "This upload has expired: upload the file again."
+
+
+def test_a_rejected_further_address_is_reported_by_its_column_and_place(cast):
+    text = "Nachname;E-Mail;Weitere\nLind;lind@example.org;lind@work.example, not-an-email\n"
+    mapping = {"Nachname": "last_name", "E-Mail": "email", "Weitere": "other_emails"}
+    job = _run(cast, _upload(cast, _csv(text)), mapping=mapping)
+    assert _report(job).splitlines()[1] == (
+        '2,"More email addresses (comma-separated), entry 2",Enter a valid email address.'
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (
+            b'Name;Notiz\nLind;"' + b"x" * 140000 + b"\n",
+            "A cell is longer than 131072 characters (line 2): check that every quote in the file is closed.",
+        ),
+        (
+            b"Name\n" + b"Lind\n" * 20000 + b"Li\x00nd\n",
+            "Line 20002 holds a NUL byte: the file is damaged, or it is not a text file.",
+        ),
+    ],
+)
+def test_a_csv_file_with_a_flaw_far_down_is_refused_saying_what_it_is(cast, content, message):
+    with pytest.raises(ValidationFailed) as refused:
+        _upload(cast, io.BytesIO(content), name="flawed.csv")
+    assert [(e.field, e.message) for e in refused.value.errors] == [("file", message)]
+
+
+def test_a_test_s_uploads_stay_in_its_own_directory(cast, settings):
+    job = _upload(cast, _csv(MESSY))
+    assert Path(job.file_path).is_relative_to(settings.VAR_DIR)

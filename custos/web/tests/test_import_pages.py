@@ -267,3 +267,27 @@ def test_undo_says_which_contacts_it_kept_and_left_as_they_are(cast):
     assert "1 contact was changed after the import and was left as it is." in page
     with tenant_scope(cast.org_a):
         assert sorted(Contact.objects.values_list("last_name", "city")) == [("Lind", ""), ("Neu", "Köln")]
+
+
+def test_an_import_started_in_another_tab_has_no_preview_and_says_so(cast):
+    client = web_client(cast.alice)
+    job_id = _upload(client)
+    settings = {**MAPPED, "duplicates": "skip"}
+    assert client.post(f"/imports/{job_id}/start/", settings).status_code == 302
+    run_tasks()  # done, and its file deleted
+
+    preview = client.post(f"/imports/{job_id}/preview/", settings, headers=HTMX)
+    assert preview.status_code == 200
+    assert "Only an import that has not started can be previewed." in preview.content.decode()
+    page = client.post(f"/imports/{job_id}/preview/", settings, follow=True)
+    assert page.redirect_chain == [(f"/imports/{job_id}/", 302)]
+    assert "Only an import that has not started can be previewed." in page.content.decode()
+
+
+def test_a_preview_names_the_column_of_a_wrong_further_address(cast):
+    client = web_client(cast.alice)
+    job_id = _upload(client, text="Nachname;E-Mail;Weitere\nLind;lind@example.org;lind@work.example, not-an-email\n")
+    settings = {"column_0": "last_name", "column_1": "email", "column_2": "other_emails", "duplicates": "skip"}
+    preview = client.post(f"/imports/{job_id}/preview/", settings, headers=HTMX).content.decode()
+    assert "More email addresses (comma-separated), entry 2</span> Enter a valid email address." in preview
+    assert "other_emails.1" not in preview

@@ -170,21 +170,27 @@ def _mapping_problems(form: ImportSettingsForm, error: ValidationFailed) -> list
 @require_POST
 def import_preview_view(request: HttpRequest, import_id: str) -> HttpResponse:
     """The first rows as they would be imported, with their problems; nothing is written.
-    With htmx only the preview is swapped in; without, the whole page comes back."""
+    With htmx only the preview is swapped in; without, the whole page comes back. An import
+    started meanwhile (in another tab) has no preview: its page says so."""
     actor = actor_of(request)
     job = access_import(actor, import_id, write=True)
     form = _settings_form(actor, job, request.POST)
     preview = None
     problems: list[str] = []
+    partial = wants_partial(request)
     if form.is_valid():
         mapping = form.mapping()
         try:
             outcomes = import_preview(actor=actor, job=job, mapping=mapping)
         except ValidationFailed as error:
             problems = _mapping_problems(form, error)
+        except Conflict as error:
+            if not partial:  # the page of a started import shows no preview: the message goes above it
+                messages.error(request, error.detail)
+                return redirect("web:import-detail", job.pk)
+            problems = [error.detail]
         else:
             preview = _preview_rows(actor, job, mapping, outcomes)
-    partial = wants_partial(request)
     if partial and form.errors:  # only the preview is swapped in: say there what is wrong with the form
         problems += [
             f"{form.fields[name].label}: {message}" if name in form.fields else str(message)
