@@ -74,6 +74,16 @@ def prune_throttle_counters() -> int:
 
 
 @task
+def clear_expired_sessions() -> int:
+    """Sessions past their end hold who was signed in, from where: gone once they are of no use."""
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+
+    deleted, _by_model = Session.objects.filter(expire_date__lt=timezone.now()).delete()
+    return deleted
+
+
+@task
 def delete_offboarded_organizations() -> int:
     """Organisations past their 30-day grace period are deleted, each with a certificate."""
     from custos.accounts.offboarding import offboard_due

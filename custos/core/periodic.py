@@ -29,6 +29,7 @@ JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob("tasks.prune_results", "custos.core.tasks.prune_task_results", timedelta(days=1)),
     PeriodicJob("core.refresh_statistics", "custos.core.tasks.refresh_statistics", timedelta(days=1)),
     PeriodicJob("accounts.prune_throttle", "custos.accounts.tasks.prune_throttle_counters", timedelta(hours=1)),
+    PeriodicJob("accounts.clear_sessions", "custos.accounts.tasks.clear_expired_sessions", timedelta(days=1)),
     PeriodicJob("crm.expire_imports", "custos.crm.tasks.expire_imports", timedelta(hours=6)),
     # 5 minutes: an import whose worker died goes on at most a quarter of an hour after its last batch.
     PeriodicJob("crm.resume_imports", "custos.crm.tasks.resume_imports", timedelta(minutes=5)),

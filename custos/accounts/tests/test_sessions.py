@@ -83,6 +83,24 @@ def test_an_expired_session_is_signed_out(cast):
     assert (response.status_code, response["Location"]) == (302, "/login/?next=/account/")
 
 
+def test_expired_sessions_are_cleared_daily_and_live_ones_kept(cast):
+    """An ended session still says who was signed in: it goes, not only its cookie."""
+    from custos.accounts.tasks import clear_expired_sessions
+    from custos.core.periodic import JOBS
+
+    ended, live = Client(), Client()
+    sign_in(ended, "bob@acme.example")
+    sign_in(live, "sam@acme.example")
+    Session.objects.filter(session_key=ended.session.session_key).update(
+        expire_date=timezone.now() - timedelta(seconds=1)
+    )
+
+    assert clear_expired_sessions.call() == 1
+    assert list(Session.objects.values_list("session_key", flat=True)) == [live.session.session_key]
+    assert live.get("/account/").status_code == 200
+    assert [j.every for j in JOBS if j.task == "custos.accounts.tasks.clear_expired_sessions"] == [timedelta(days=1)]
+
+
 def test_custos_session_seconds_sets_the_session_age(tmp_path):
     env = {
         **os.environ,
