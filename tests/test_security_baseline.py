@@ -43,6 +43,14 @@ def test_production_without_an_smtp_server_is_flagged(tmp_path):
     assert "mail.E001" in result.stderr
 
 
+def test_production_over_plain_http_is_refused(tmp_path):
+    env = _production_env(tmp_path, CUSTOS_HTTPS="0", CUSTOS_BASE_URL="http://crm.example.org")
+    result = subprocess.run([CUSTOS, "check", "--deploy"], env=env, capture_output=True, text=True, check=False)
+    assert result.returncode != 0
+    assert "custos.E011" in result.stderr
+    assert "custos.E012" in result.stderr
+
+
 def test_secrets_are_generated_into_var_with_owner_only_access(tmp_path):
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "CUSTOS_VAR_DIR": str(tmp_path)}
     subprocess.run([CUSTOS, "check"], env=env, capture_output=True, check=True)

@@ -15,7 +15,13 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.utils import timezone
 
 from custos.accounts.models import AccessVersion, ApiToken, Membership, Role, TeamMember, User
-from custos.accounts.permissions import TWO_FACTOR_ROLES, area_of, is_read, permissions_within_scopes
+from custos.accounts.permissions import (
+    TWO_FACTOR_PERMISSIONS,
+    TWO_FACTOR_ROLES,
+    area_of,
+    is_read,
+    permissions_within_scopes,
+)
 from custos.accounts.services import TOKEN_USE_RECORDED_EVERY, token_digest, token_org_id
 from custos.core.actor import Actor, RecordScope, Via
 from custos.core.db.prepared import execute_prepared
@@ -284,12 +290,14 @@ def _rights_of(permissions: str, scopes: str, hidden_fields: str) -> tuple[froze
 
 
 def needs_two_factor(membership: Membership) -> bool:
-    """Owners, admins and any role that administers sign in with a second factor; others
-    when the organisation says so."""
+    """Owners, admins, any role that administers and any role that reads health data or the
+    audit log, exports or erases (`TWO_FACTOR_PERMISSIONS`) sign in with a second factor;
+    others when the organisation says so."""
     with tenant_scope(membership.org_id):
         role = membership.role
     administers = any(area_of(permission) == "admin" and not is_read(permission) for permission in role.permissions)
-    return role.key in TWO_FACTOR_ROLES or administers or membership.org.require_two_factor
+    guarded = not TWO_FACTOR_PERMISSIONS.isdisjoint(role.permissions)
+    return role.key in TWO_FACTOR_ROLES or administers or guarded or membership.org.require_two_factor
 
 
 def two_factor_required(user: User) -> bool:

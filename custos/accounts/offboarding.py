@@ -2,9 +2,10 @@
 
 Deletion removes every row of the organisation from every tenant table (found from the
 models, not listed by hand), its memberships and tokens, staff accounts that belong to no
-other organisation, and its data keys. A certificate records what was deleted. An older
-backup still holds all of it, keys included: the deletion is journalled beside the database,
-and `custos restore` deletes the organisation again before anything is served.
+other organisation, its data keys, and its files (found by their folder, after the commit).
+A certificate records what was deleted. An older backup still holds all of it, keys
+included: the deletion is journalled beside the database, and `custos restore` deletes the
+organisation again before anything is served.
 """
 
 from __future__ import annotations
@@ -14,11 +15,15 @@ import hashlib
 import io
 import json
 import logging
+import shutil
+import uuid
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models, transaction
 from django.utils import timezone
@@ -140,6 +145,12 @@ logger = logging.getLogger(__name__)
 DELETIONS = "organizations_deleted.jsonl"
 
 
+def organization_folders(org_id: uuid.UUID) -> list[Path]:
+    """The folders of the organisation's files: whatever an organisation keeps on disk (import
+    uploads not yet read, and their dry runs' memory) lives in `MEDIA_ROOT/<kind>/<org id>/`."""
+    return sorted(folder for folder in Path(settings.MEDIA_ROOT).glob(f"*/{org_id}") if folder.is_dir())
+
+
 def _emptied_tables() -> list[str]:
     models_emptied: list[type[models.Model]] = [*tenant_models(), ApiToken, Membership, User, Organization, DataKey]
     tables = {model._meta.db_table for model in models_emptied}
@@ -190,6 +201,11 @@ def organization_delete(
     if journal:
         # First, and dated after the commit, as erasures are: a backup taken meanwhile is older.
         journal_write(DELETIONS, {"org": str(org_id), "deleted_at": timezone.now().isoformat()})
+    for folder in organization_folders(org_id):
+        try:
+            shutil.rmtree(folder)
+        except OSError:
+            logger.exception("removing a folder of deleted organisation %s failed", org_id)
     try:
         organization_deleted(_emptied_tables())
     except Exception:

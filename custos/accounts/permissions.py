@@ -180,6 +180,14 @@ SYSTEM_ROLES: tuple[SystemRole, ...] = (
 SYSTEM_ROLE_KEYS = frozenset(r.key for r in SYSTEM_ROLES)
 # These roles must sign in with a second factor whatever the organisation decides.
 TWO_FACTOR_ROLES = frozenset({"owner", "admin"})
+# So must any role holding one of these: it reads health data or the audit log, or takes all
+# of a person's data off the server (their export) or out of it for good (their erasure).
+# A list's export (a manager's contacts) asks for it where the organisation requires it.
+TWO_FACTOR_PERMISSIONS = frozenset(
+    permission
+    for permission in ALL_PERMISSIONS
+    if permission.startswith(("special_category.", "audit.")) or permission in ("subject.export", "subject.erase")
+)
 
 
 class ScopeError(ValueError):

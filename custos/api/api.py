@@ -13,6 +13,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from custos.api.auth import TokenAuth
 from custos.api.problems import default_detail, problem
 from custos.core.errors import DomainError, ValidationFailed
+from custos.core.validation import printable
 
 logger = logging.getLogger("custos.api")
 
@@ -33,7 +34,7 @@ api = NinjaAPI(
 def _field_name(location: list[object] | tuple[object, ...]) -> str:
     if [str(p) for p in location[:1]] in (["file"], ["form"]):  # a multipart field: its location, then its name
         location = location[1:]
-    parts = [str(p) for p in location if p not in ("body", "payload", "query", "path")]
+    parts = [printable(str(p)) for p in location if p not in ("body", "payload", "query", "path")]
     return ".".join(parts) or "body"
 
 
@@ -52,7 +53,13 @@ def _message(error: dict[str, object]) -> str:
         "dict_type": _("Enter an object."),
         "model_attributes_type": _("Enter an object."),
         "datetime_parsing": _("Enter a date and time such as 2026-11-22T14:30:00+01:00."),
+        "datetime_from_date_parsing": _("Enter a date and time such as 2026-11-22T14:30:00+01:00."),
+        "datetime_type": _("Enter a date and time such as 2026-11-22T14:30:00+01:00."),
+        # A day is read as a date or as a moment at midnight: each failure says what to write.
         "date_parsing": _("Enter a date such as 2026-11-22."),
+        "date_from_datetime_parsing": _("Enter a date such as 2026-11-22."),
+        "date_from_datetime_inexact": _("Enter a date such as 2026-11-22."),
+        "date_type": _("Enter a date such as 2026-11-22."),
         # Decimals in this API are amounts of money.
         "decimal_parsing": _("Enter an amount such as 1250.50."),
         "decimal_type": _("Enter an amount such as 1250.50."),

@@ -416,10 +416,11 @@ def list_contacts(
     owner: str = "",
     company: str = "",
     country: str = "",
+    consent: str = "",
     order: str = "",
 ) -> dict[str, Any]:
     actor: Actor = request.auth  # type: ignore[attr-defined]
-    filters = list_filters(request, tag=tag, owner=owner, company=company, country=country)
+    filters = list_filters(request, tag=tag, owner=owner, company=company, country=country, consent=consent)
     contacts = contact_list(actor, filters=filters)
     order_by = list_order("contact", order)
     rows, next_cursor, _ = searched_page(

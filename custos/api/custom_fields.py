@@ -35,7 +35,9 @@ class CustomFieldIn(Schema):
         description=f"The personal data it holds: {CATEGORIES}. `special` (Art. 9) values are stored encrypted "
         "and read only with `include=special`. Fixed.",
     )
-    position: StrictInt | None = None
+    position: StrictInt | None = Field(
+        None, description="Its place among the type's fields, from 0; a new one comes last."
+    )
 
 
 class CustomFieldOut(Schema):
@@ -98,7 +100,9 @@ def update_custom_field(request: HttpRequest, custom_field_id: str, payload: Cus
 
 @router.delete("/custom-fields/{custom_field_id}", response={204: None}, summary="Delete a field and its values")
 def delete_custom_field(request: HttpRequest, custom_field_id: str) -> HttpResponse:
-    """Every record's value of the field is removed too, in the background."""
+    """Every record's value of the field is removed too, at once; special-category values of
+    many records in the background, and until they are gone the key cannot be added again for
+    special-category data."""
     actor = actor_of(request)
     actor.require("organization.change")
     services.custom_field_delete(actor=actor, field=access_custom_field(actor, custom_field_id))

@@ -70,7 +70,7 @@ class ExpectedRevenueOut(Schema):
 
 class FunnelStepOut(Schema):
     step: str = Field(description="leads, qualified, converted or won, in that order.")
-    count: int
+    count: int | None = Field(description="Null for won when the caller may not see deals or their status.")
 
 
 class SourceOut(Schema):
@@ -79,8 +79,8 @@ class SourceOut(Schema):
 
 
 class TasksDueOut(Schema):
-    overdue: int = Field(description="Open tasks due before now.")
-    today: int = Field(description="Due from now to the end of today.")
+    overdue: int = Field(description="Open tasks due before today began, as My day counts them.")
+    today: int = Field(description="Due today, from its first moment to its end.")
     upcoming: int = Field(description="Due in the 7 days after today.")
 
 

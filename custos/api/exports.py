@@ -43,13 +43,14 @@ def export_contacts(
     owner: str = "",
     company: str = "",
     country: str = "",
+    consent: str = "",
     format: str = "csv",
 ) -> StreamingHttpResponse:
     """The contacts the list would show (with `q` and the list's filters), in the columns the
     member may see; `format` is csv (UTF-8 with a byte-order mark) or xlsx. Formulas are
     neutralised; the export is audited."""
     actor = actor_of(request)
-    filters = list_filters(request, tag=tag, owner=owner, company=company, country=country)
+    filters = list_filters(request, tag=tag, owner=owner, company=company, country=country, consent=consent)
     contacts = contact_list(actor, q=q, filters=filters).select_related("company", "owner")
     return _download(export_records(actor, "contact", contacts, file_format=format))
 
@@ -71,11 +72,12 @@ def export_leads(
     tag: str = "",
     owner: str = "",
     country: str = "",
+    consent: str = "",
     format: str = "csv",
 ) -> StreamingHttpResponse:
     actor = actor_of(request)
     status = choice_filter("status", status, Lead.Status.values)
-    filters = list_filters(request, tag=tag, owner=owner, country=country)
+    filters = list_filters(request, tag=tag, owner=owner, country=country, consent=consent)
     leads = lead_list(actor, q=q, status=status, filters=filters).select_related("owner")
     return _download(export_records(actor, "lead", leads, file_format=format))
 

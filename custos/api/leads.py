@@ -166,11 +166,12 @@ def list_leads(
     tag: str = "",
     owner: str = "",
     country: str = "",
+    consent: str = "",
     order: str = "",
 ) -> dict[str, Any]:
     actor = actor_of(request)
     status = choice_filter("status", status, Lead.Status.values)
-    filters = list_filters(request, tag=tag, owner=owner, country=country)
+    filters = list_filters(request, tag=tag, owner=owner, country=country, consent=consent)
     leads = lead_list(actor, q=q, status=status, filters=filters)
     rows, next_cursor = paginate(leads, cursor=cursor, limit=limit, order=list_order("lead", order))
     return {"items": [lead_out(actor, lead) for lead in rows], "next": next_cursor}

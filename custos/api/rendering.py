@@ -120,8 +120,10 @@ FILTERS_DOC = (
     "Filters combine: `tag` (exact), `owner` (a member's id, or `me`), `country` (ISO code; contacts, "
     "companies, leads), `company` (an id; contacts, deals), and `custom_fields.<key>=value` for any "
     "custom field that is not special category (text fields match a part, others the exact value; "
-    "yes/no takes true or false). `order` is `created` (the default), `-created`, `name` or `-name`; "
-    "a cursor belongs to the order it was made with."
+    "yes/no takes true or false). `consent` (a purpose's key; contacts, leads) keeps the persons who "
+    "may be processed for it now: a standing consent where its legal basis is consent, no objection "
+    "for a marketing purpose, never a restricted or erased person. `order` is `created` (the "
+    "default), `-created`, `name` or `-name`; a cursor belongs to the order it was made with."
 )
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.apps import apps
+from django.conf import settings
 from django.core import checks
 from django.db import models
 
@@ -145,3 +148,64 @@ def check_master_keys(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     except MasterKeyError as error:
         return [checks.Error(str(error), hint="Generate one with `custos keys generate`.", id="custos.E010")]
     return []
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a host name or address is this machine's own: `make run` serves plain HTTP there."""
+    host = host.strip("[]").rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name (or "*", ".example.org") that may reach any machine
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_https(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """Beyond this machine, sign-in, sessions and personal data travel over HTTPS only."""
+    errors: list[Any] = []
+    site = urlsplit(settings.CUSTOS_BASE_URL)
+    site_host = site.hostname or ""
+    if site.scheme == "http" and not is_loopback(site_host):
+        errors.append(
+            checks.Error(
+                f"CUSTOS_BASE_URL sends the links in mails to {site_host} over plain HTTP",
+                hint=f"Set CUSTOS_BASE_URL=https://{site.netloc} and serve it through a TLS proxy.",
+                id="custos.E011",
+            )
+        )
+    public = [host for host in dict.fromkeys([site_host, *settings.ALLOWED_HOSTS]) if not is_loopback(host)]
+    if public and not settings.HTTPS:
+        errors.append(
+            checks.Error(
+                f"HTTPS is not configured, but Custos answers for {', '.join(public)}",
+                hint="Put a TLS proxy in front and set CUSTOS_HTTPS=1 (HTTPS redirect, HSTS, secure cookies).",
+                id="custos.E012",
+            )
+        )
+    return errors
+
+
+SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_mail_encryption(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """Mail carries password-reset and portal links and personal data: to another machine,
+    it goes encrypted."""
+    warnings: list[Any] = []
+    for alias, mailer in getattr(settings, "MAILERS", {}).items():
+        options = mailer.get("OPTIONS", {})
+        if mailer.get("BACKEND", SMTP_BACKEND) != SMTP_BACKEND or options.get("use_tls") or options.get("use_ssl"):
+            continue
+        host = str(options.get("host") or "localhost")
+        if not is_loopback(host):
+            warnings.append(
+                checks.Warning(
+                    f"Mail ({alias!r}) goes to {host} unencrypted: neither STARTTLS nor SSL is set",
+                    hint="Set CUSTOS_SMTP_STARTTLS=1 (usually port 587) or CUSTOS_SMTP_SSL=1 (port 465).",
+                    id="custos.W013",
+                )
+            )
+    return warnings

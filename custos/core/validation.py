@@ -10,13 +10,14 @@ import zoneinfo
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from urllib.parse import urlsplit
 
 import phonenumbers
 import stdnum
 import stdnum.exceptions
 from babel.numbers import list_currencies
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
+from django.core.validators import URLValidator, validate_email
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
@@ -24,15 +25,22 @@ from django.utils.translation import gettext_lazy, ngettext
 from custos.core.errors import FieldError
 
 # PostgreSQL cannot store NUL, and control characters in names are never intended: nor C1
-# controls, nor the bidirectional overrides that make a name read as another ("\u202egnp.exe").
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202d\u202e]")
+# controls, nor the bidirectional overrides that make a name read as another ("\u202egnp.exe"),
+# nor a lone UTF-16 surrogate (JSON may escape one, "\ud800"), which no text holds and no
+# database driver or response can encode.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202d\u202e\ud800-\udfff]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 # Line breaks, besides \n and \r: a one-line text holds none.
 _BREAKS = ("\n", "\r", "\u2028", "\u2029")
 AMBIGUOUS = gettext_lazy("Write this number without a thousands separator (such as 1500), or with one or two decimals.")
-TAG_PATTERN = re.compile(r"^[^\x00-\x1f\x7f]{1,50}$")
+TAG_PATTERN = re.compile(r"^[^\x00-\x1f\x7f\ud800-\udfff]{1,50}$")
 FIELD_KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
 CURRENCIES = frozenset(list_currencies())
 COUNTRIES = frozenset(phonenumbers.SUPPORTED_REGIONS)
+_WEBSITE = URLValidator(schemes=["http", "https"])
+# VAT prefixes that are not the country's code: Greece writes EL; Northern Ireland's traders
+# write XI before a UK number (the EU's rules on goods apply there).
+VAT_PREFIXES = {"EL": "gr", "XI": "gb"}
 
 
 _NUMBER_TEXT = re.compile(r"^[+-]?(\d[\d.,]*|[.,]\d+)$")
@@ -100,6 +108,12 @@ def time_zone_names() -> tuple[str, ...]:
     return tuple(sorted({"UTC", *named}))
 
 
+def printable(text: str) -> str:
+    """Text given by the client that an answer repeats (an unknown key as a field's name):
+    a lone surrogate, which no response can encode, as the replacement character."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
 def _visible(text: str) -> bool:
     """Whether the text shows anything: not only format characters (zero-width, joiners)."""
     return any(not character.isspace() and unicodedata.category(character) != "Cf" for character in text)
@@ -121,7 +135,8 @@ class Cleaner:
         self.index = index
 
     def fail(self, field: str | None, message: str) -> None:
-        self.errors.append(FieldError(field=field, message=message, index=self.index))
+        field = None if field is None else printable(field)
+        self.errors.append(FieldError(field=field, message=printable(str(message)), index=self.index))
 
     def text(self, field: str, value: Any, *, max_length: int, required: bool = False, multiline: bool = False) -> str:
         if value is None:
@@ -274,7 +289,7 @@ class Cleaner:
         prefix = compact[:2]
         module = None
         if prefix.isalpha():
-            country = "gr" if prefix == "EL" else prefix.lower()
+            country = VAT_PREFIXES.get(prefix, prefix.lower())
             try:
                 module = stdnum.get_cc_module(country, "vat")
             except ImportError:
@@ -289,6 +304,23 @@ class Cleaner:
             self.fail(field, _("This VAT ID is not valid for its country; check the digits."))
             return text
         return str(number if number.upper().startswith(prefix) else prefix + number).upper()
+
+    def website(self, field: str, value: Any) -> str:
+        """A web address: a domain (example.com, www.example.com/contact) or an http(s) URL,
+        stored as given. Nothing else: no other scheme, no user name or password in it."""
+        failures = len(self.errors)
+        text = self.text(field, value, max_length=200)
+        if not text or len(self.errors) > failures:
+            return text
+        address = text if "://" in text else f"https://{text}"
+        try:
+            _WEBSITE(address)
+            valid = urlsplit(address).username is None
+        except (ValidationError, ValueError):
+            valid = False
+        if not valid:
+            self.fail(field, _("Enter a web address such as example.com or https://www.example.com."))
+        return text
 
     def email(self, field: str, value: Any, *, required: bool = False) -> str:
         value = self.text(field, value, max_length=254, required=required)

@@ -1,8 +1,9 @@
 """Exporting a list as CSV or XLSX: what the actor may see, audited, safe to open in a spreadsheet.
 
 A cell beginning with = + - @ (or a tab or carriage return) would run as a formula in a
-spreadsheet: `=HYPERLINK(...)` in a name must arrive as text. CSV cells get a leading
-apostrophe; XLSX cells are written as text, never as formulas.
+spreadsheet: `=HYPERLINK(...)` in a name (or in a custom field's label, a header) must arrive
+as text. CSV cells get a leading apostrophe; XLSX cells are written as text, never as
+formulas. Numbers are written as numbers: -5 is no formula.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from django.db import models, transaction
 from django.db.models import prefetch_related_objects
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -28,7 +30,7 @@ from custos.core.actor import Actor
 from custos.core.cells import csv_cell, neutralise
 from custos.core.errors import ValidationFailed
 from custos.core.tenancy import tenant_scope
-from custos.crm.models import Contact
+from custos.crm.models import Contact, CustomField
 from custos.crm.services.custom_fields import fields_of
 from custos.crm.services.people import points_of
 from custos.privacy.services.restriction import without_restricted
@@ -119,6 +121,10 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
 }
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""
@@ -128,15 +134,27 @@ def _cell(value: Any) -> str:
         return value.isoformat()
     if isinstance(value, Decimal):
         return f"{value:.2f}"
+    if _is_number(value):
+        return str(value)
     return neutralise(str(value))
 
 
-def _custom(key: str) -> Callable[[Any], Any]:
+def _custom(definition: CustomField) -> Callable[[Any], Any]:
+    """A custom value as a spreadsheet reads it: an amount as a number, yes or no in the
+    language of the export (translated now: the rows are written after the request)."""
+    key, money = definition.key, definition.kind == CustomField.Kind.MONEY
+    yes, no = gettext("Yes"), gettext("No")
+
     def value(record: Any) -> Any:
         stored = record.custom_fields.get(key)
         if isinstance(stored, bool):
-            return "yes" if stored else "no"
-        return ", ".join(stored) if isinstance(stored, list) else stored
+            return yes if stored else no
+        if money and isinstance(stored, str):
+            try:
+                return Decimal(stored)
+            except ArithmeticError:
+                return stored
+        return ", ".join(map(str, stored)) if isinstance(stored, list) else stored
 
     return value
 
@@ -145,7 +163,7 @@ def visible_columns(actor: Actor, object_type: str) -> list[Column]:
     """The built-in columns the actor may see, then the custom fields; special-category data
     never leaves in a list export."""
     custom = [
-        Column("custom_fields", definition.label, _custom(definition.key))
+        Column("custom_fields", definition.label, _custom(definition))
         for definition in fields_of(object_type)
         if not definition.is_special
     ]
@@ -209,7 +227,7 @@ def _csv(columns: list[Column], rows: Iterator[list[Any]]) -> Iterator[bytes]:
     """Streamed, UTF-8 with a byte-order mark so that spreadsheet programs read the accents."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow([str(c.label) for c in columns])
+    writer.writerow([csv_cell(str(c.label)) for c in columns])
     yield ("\ufeff" + buffer.getvalue()).encode()
     for row in rows:
         buffer.seek(0)
@@ -219,13 +237,13 @@ def _csv(columns: list[Column], rows: Iterator[list[Any]]) -> Iterator[bytes]:
 
 
 def _csv_cell(value: Any) -> str:
-    return csv_cell(_cell(value))
+    return _cell(value) if _is_number(value) else csv_cell(_cell(value))
 
 
 def _xlsx(columns: list[Column], rows: Iterator[list[Any]]) -> bytes:
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet()
-    sheet.append([str(c.label) for c in columns])
+    sheet.append([_xlsx_cell(sheet, str(c.label)) for c in columns])
     for row in rows:
         sheet.append([_xlsx_cell(sheet, value) for value in row])
     out = io.BytesIO()
@@ -235,7 +253,7 @@ def _xlsx(columns: list[Column], rows: Iterator[list[Any]]) -> bytes:
 
 def _xlsx_cell(sheet: Any, value: Any) -> Any:
     """Numbers and dates as themselves; everything else as text, never as a formula."""
-    if isinstance(value, Decimal | int) and not isinstance(value, bool):
+    if _is_number(value):
         return value
     if isinstance(value, datetime.datetime):
         return timezone.localtime(value).replace(tzinfo=None) if timezone.is_aware(value) else value

@@ -38,7 +38,8 @@ def form_setup(
     (custom, and the built-in fields named) included for a role that may write them. `shown`:
     the form is being displayed, so filling it with special-category data is a logged read;
     otherwise the values are only compared with what was posted."""
-    definitions = fields_of(object_type)
+    # A role that may not see the custom fields gets none of them, to read or to write.
+    definitions = fields_of(object_type) if actor.may_see_field(object_type, "custom_fields") else []
     special = may_write_special(actor, object_type)
     if record is None:
         return CustomSetup(definitions, special, {})
@@ -55,53 +56,61 @@ def form_setup(
 
 
 def shown_value(definition: CustomField, value: Any) -> str:
-    """A stored value as a person reads it, in their language."""
+    """A stored value as a person reads it, in their language; one the field's kind cannot
+    read (stored before the definition changed) as it is, rather than failing the page."""
     if value is None or value == "" or value == []:
         return "—"
-    match definition.kind:
-        case CustomField.Kind.YES_NO:
-            return _("Yes") if value else _("No")
-        case CustomField.Kind.MULTI_CHOICE:
-            return ", ".join(value)
-        case CustomField.Kind.DATE:
-            return date_format(dt.date.fromisoformat(value), "SHORT_DATE_FORMAT")
-        case CustomField.Kind.MONEY:
-            return number_format(Decimal(value), decimal_pos=2, use_l10n=True, force_grouping=True)
-        case CustomField.Kind.NUMBER:
-            return number_format(value, use_l10n=True, force_grouping=True)
+    try:
+        match definition.kind:
+            case CustomField.Kind.YES_NO:
+                return _("Yes") if value is True else _("No") if value is False else str(value)
+            case CustomField.Kind.MULTI_CHOICE:
+                return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+            case CustomField.Kind.DATE:
+                return date_format(dt.date.fromisoformat(value), "SHORT_DATE_FORMAT")
+            case CustomField.Kind.MONEY:
+                return number_format(Decimal(value), decimal_pos=2, use_l10n=True, force_grouping=True)
+            case CustomField.Kind.NUMBER if isinstance(value, int | float) and not isinstance(value, bool):
+                return number_format(value, use_l10n=True, force_grouping=True)
+    except (TypeError, ValueError, ArithmeticError):
+        pass
     return str(value)
 
 
 def shown_values(
-    record: models.Model, object_type: str, *, revealed: dict[str, Any] | None = None
+    actor: Actor, record: models.Model, object_type: str, *, revealed: dict[str, Any] | None = None
 ) -> list[tuple[CustomField, str]]:
-    """The record's custom fields with their values, for a detail page. Special-category ones
-    appear only once revealed (`revealed`: the values an audited read returned)."""
-    stored = getattr(record, "custom_fields", None) or {}
-    rows = []
-    for definition in fields_of(object_type):
-        if definition.is_special and revealed is None:
-            continue
-        value = (revealed or {}).get(definition.key) if definition.is_special else stored.get(definition.key)
-        rows.append((definition, shown_value(definition, value)))
-    return rows
+    """The record's custom fields with their values, for a detail page: those not special
+    category or, given the values an audited read returned (`revealed`), the special-category
+    ones. None for a role that may not see the custom fields."""
+    if not actor.may_see_field(object_type, "custom_fields"):
+        return []
+    special = revealed is not None
+    values = revealed if revealed is not None else getattr(record, "custom_fields", None) or {}
+    return [
+        (definition, shown_value(definition, values.get(definition.key)))
+        for definition in fields_of(object_type)
+        if definition.is_special == special
+    ]
 
 
 def detail_context(actor: Actor, record: models.Model, object_type: str, *, reveal: bool) -> dict[str, Any]:
     """What a lead's or deal's page shows of its custom fields; special-category values only
     when asked for (`reveal`), as a logged read."""
-    possible = actor.can("special_category.view") and any(d.is_special for d in fields_of(object_type))
+    possible = (
+        actor.can("special_category.view")
+        and actor.may_see_field(object_type, "custom_fields")
+        and any(d.is_special for d in fields_of(object_type))
+    )
     revealed = None
     if possible and reveal:
         revealed = read_special(actor=actor, record=record, object_type=object_type)["custom_fields"]
     return {
-        "custom_values": shown_values(record, object_type),
+        "custom_values": shown_values(actor, record, object_type),
         "special_possible": possible,
         "has_special": bool(getattr(record, "custom_special", "")),
-        "special_custom_values": [
-            (definition, value)
-            for definition, value in shown_values(record, object_type, revealed=revealed or {})
-            if definition.is_special and revealed is not None
-        ],
+        "special_custom_values": []
+        if revealed is None
+        else shown_values(actor, record, object_type, revealed=revealed),
         "special_revealed": revealed is not None,
     }

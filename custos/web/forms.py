@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
 from django import forms
 from django.conf import settings
 from django.contrib.auth.forms import PasswordResetForm as DjangoPasswordResetForm
+from django.forms.utils import from_current_timezone, to_current_timezone
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import get_language, gettext, pgettext_lazy, to_locale
 from django.utils.translation import gettext_lazy as _
 
@@ -59,7 +63,9 @@ def address_initial(record: Any) -> dict[str, str]:
     return {name: getattr(record, name) for name in ("street", "postcode", "city", "country")}
 
 
-def _custom_form_field(definition: CustomField) -> forms.Field:
+def _custom_form_field(definition: CustomField, kept: list[str]) -> forms.Field:
+    """`kept`: options the record holds that the field no longer offers; they stay choosable,
+    so that saving the form unchanged keeps them."""
     label = definition.label
     help_text = _("Special-category data: stored encrypted; every read is logged.") if definition.is_special else ""
     kinds = CustomField.Kind
@@ -74,13 +80,13 @@ def _custom_form_field(definition: CustomField) -> forms.Field:
             widget = forms.DateInput(attrs={"type": "date"})
             return forms.CharField(label=label, required=False, max_length=10, widget=widget, help_text=help_text)
         case kinds.CHOICE:
-            choices = [("", "—"), *((option, option) for option in definition.options)]
+            choices = [("", "—"), *((option, option) for option in definition.options), *_no_longer_offered(kept)]
             return forms.ChoiceField(label=label, required=False, choices=choices, help_text=help_text)
         case kinds.MULTI_CHOICE:
             return forms.MultipleChoiceField(
                 label=label,
                 required=False,
-                choices=[(option, option) for option in definition.options],
+                choices=[*((option, option) for option in definition.options), *_no_longer_offered(kept)],
                 widget=forms.CheckboxSelectMultiple,
                 help_text=help_text,
             )
@@ -88,6 +94,10 @@ def _custom_form_field(definition: CustomField) -> forms.Field:
             choices = [("", "—"), ("true", gettext("Yes")), ("false", gettext("No"))]
             return forms.ChoiceField(label=label, required=False, choices=choices, help_text=help_text)
     return forms.CharField(label=label, required=False, max_length=500, help_text=help_text)
+
+
+def _no_longer_offered(options: list[str]) -> list[tuple[str, str]]:
+    return [(option, gettext("%(option)s (no longer offered)") % {"option": option}) for option in options]
 
 
 def custom_initial(definitions: list[CustomField], values: dict[str, Any]) -> dict[str, Any]:
@@ -103,12 +113,21 @@ def custom_initial(definitions: list[CustomField], values: dict[str, Any]) -> di
 
 class CustomFieldsMixin(forms.Form):
     """The organisation's custom fields as form fields `cf_<key>`, after the built-in ones;
-    special-category ones only for a role that may both read and write them."""
+    special-category ones only for a role that may both read and write them, and none for a
+    role from which `custom_fields` is hidden."""
 
-    def add_custom_fields(self, definitions: list[CustomField], *, special: bool) -> None:
+    def add_custom_fields(
+        self, definitions: list[CustomField], *, special: bool, hidden: frozenset[str] = frozenset()
+    ) -> None:
+        if "custom_fields" in hidden:
+            return
         for definition in definitions:
             if special or not definition.is_special:
-                self.fields[CUSTOM_PREFIX + definition.key] = _custom_form_field(definition)
+                name = CUSTOM_PREFIX + definition.key
+                stored = self.initial.get(name)
+                chosen = stored if isinstance(stored, list) else [stored] if isinstance(stored, str) and stored else []
+                kept = [option for option in chosen if option not in definition.options]
+                self.fields[name] = _custom_form_field(definition, kept)
 
     def pop_custom(self, data: dict[str, Any]) -> dict[str, Any]:
         """Move the changed custom values into `custom_fields`, as the domain takes them."""
@@ -128,6 +147,61 @@ class CustomFieldsMixin(forms.Form):
         """What an edit changes: the fields that differ from the record, custom values included."""
         data = self.domain_data()  # type: ignore[attr-defined]
         return {name: value for name, value in data.items() if name in self.changed_data or name == "custom_fields"}
+
+
+# Moments typed as wall-clock time, shared by the activity and appointment forms ------------
+
+
+class MomentField(forms.DateTimeField):
+    """A moment typed as the reader's wall-clock time, to the minute.
+
+    When the clocks go back, each time of that hour happens twice. One typed there is read as
+    its first occurrence rather than refused; one sent back as it was shown is no change, so a
+    form that saves only what changed keeps the stored moment (either occurrence, its seconds
+    too). A time skipped when the clocks go forward is still refused."""
+
+    widget = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+
+    def to_python(self, value: Any) -> datetime | None:
+        wall = self._wall_time(value)
+        if wall is None or timezone.is_aware(wall):
+            return wall
+        zone = timezone.get_current_timezone()
+        if _occurs_twice(wall, zone):
+            return wall.replace(tzinfo=zone, fold=0)
+        return from_current_timezone(wall)
+
+    def has_changed(self, initial: Any, data: Any) -> bool:
+        if self.disabled or not isinstance(initial, datetime):
+            return super().has_changed(initial, data)
+        try:
+            typed = self._wall_time(data)
+        except forms.ValidationError:
+            return True
+        if typed is None or timezone.is_aware(typed):
+            return super().has_changed(initial, data)
+        shown = to_current_timezone(initial)  # naive wall times compare without their fold
+        return shown.replace(second=0, microsecond=0) != typed.replace(second=0, microsecond=0)
+
+    def _wall_time(self, value: Any) -> datetime | None:
+        """The date and time as typed, before any time zone is applied."""
+        if value in self.empty_values:
+            return None
+        if isinstance(value, datetime):
+            return value
+        try:
+            parsed = parse_datetime(str(value).strip())
+        except ValueError:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
+        return parsed or forms.fields.BaseTemporalField.to_python(self, value)
+
+
+def _occurs_twice(wall: datetime, zone: tzinfo) -> bool:
+    """The clocks show this time twice in the zone (going back), rather than never (going forward)."""
+    first, second = (wall.replace(tzinfo=zone, fold=fold) for fold in (0, 1))
+    return (
+        first.utcoffset() != second.utcoffset() and first.astimezone(UTC).astimezone(zone).replace(tzinfo=None) == wall
+    )
 
 
 class SignInForm(forms.Form):
@@ -277,7 +351,7 @@ class ContactForm(CustomFieldsMixin):
             del self.fields["health_notes"]
         # Further emails and phones are hidden with the main ones.
         _drop_hidden(self, hidden | {name for name, main in POINT_FIELDS.items() if main in hidden})
-        self.add_custom_fields(custom or [], special=show_special)
+        self.add_custom_fields(custom or [], special=show_special, hidden=hidden)
 
     def domain_data(self) -> dict[str, Any]:
         data = dict(self.cleaned_data)
@@ -325,7 +399,7 @@ class CompanyForm(CustomFieldsMixin):
     ) -> None:
         super().__init__(*args, **kwargs)
         _drop_hidden(self, hidden, keep=frozenset({"name"}))
-        self.add_custom_fields(custom or [], special=False)
+        self.add_custom_fields(custom or [], special=False, hidden=hidden)
 
     name = forms.CharField(label=_("Name"), max_length=200)
     vat_id = forms.CharField(label=_("VAT ID"), max_length=20, required=False)
@@ -439,7 +513,9 @@ class LeadForm(CustomFieldsMixin):
         help_text=_("Needed when the status is “disqualified”."),
     )
     source = forms.ChoiceField(label=_("Source"), required=False)
-    interest = forms.CharField(label=_("Interest"), max_length=500, required=False)
+    interest = forms.CharField(
+        label=_("Interest"), max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
     owner = forms.ChoiceField(label=_("Owner"), required=False)
     tags = forms.CharField(label=_("Tags"), max_length=2000, required=False, help_text=_("Separate tags with commas."))
     notes = forms.CharField(
@@ -462,7 +538,7 @@ class LeadForm(CustomFieldsMixin):
         self.fields["source"].choices = sources  # type: ignore[attr-defined]
         self.fields["owner"].choices = [("", "—"), *members]  # type: ignore[attr-defined]
         _drop_hidden(self, hidden)
-        self.add_custom_fields(custom or [], special=special)
+        self.add_custom_fields(custom or [], special=special, hidden=hidden)
 
     def domain_data(self) -> dict[str, Any]:
         data = dict(self.cleaned_data)
@@ -552,7 +628,7 @@ class DealForm(CustomFieldsMixin):
         self.fields["stage"].choices = stages  # type: ignore[attr-defined]
         self.fields["owner"].choices = [("", "—"), *members]  # type: ignore[attr-defined]
         _drop_hidden(self, hidden, keep=frozenset({"name"}))
-        self.add_custom_fields(custom or [], special=special)
+        self.add_custom_fields(custom or [], special=special, hidden=hidden)
 
     def domain_data(self) -> dict[str, Any]:
         data = dict(self.cleaned_data)
@@ -586,25 +662,14 @@ class ActivityForm(forms.Form):
     body = forms.CharField(
         label=_("Details"), max_length=20000, required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
-    due_at = forms.DateTimeField(
-        label=_("Due"),
-        required=False,
-        help_text=_("Needed for a task."),
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-    )
-    reminder_at = forms.DateTimeField(
+    due_at = MomentField(label=_("Due"), required=False, help_text=_("Needed for a task."))
+    reminder_at = MomentField(
         label=_("Reminder"),
         required=False,
         help_text=_("For a task: its assignee gets an email then, without the task's title or details."),
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
     owner = forms.ChoiceField(label=_("Assigned to"), required=False)
-    occurred_at = forms.DateTimeField(
-        label=_("When"),
-        required=False,
-        help_text=_("Leave empty for now."),
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-    )
+    occurred_at = MomentField(label=_("When"), required=False, help_text=_("Leave empty for now."))
     duration_minutes = forms.IntegerField(label=_("Duration (minutes)"), required=False, min_value=0, max_value=44640)
 
     def __init__(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import phonenumbers
 from django.utils.functional import Promise
 from django.utils.translation import gettext, pgettext_lazy
 
@@ -30,3 +31,13 @@ def person_name(record: Any, hidden: frozenset[str]) -> str:
             return str(record.company_name)
         return gettext("Lead %(reference)s") % {"reference": str(record.pk)[-6:]}
     return gettext("Contact %(reference)s") % {"reference": str(record.pk)[-6:]}
+
+
+def phone_number(value: str) -> str:
+    """A stored E.164 number as people write it: "+49 30 1234567" (every page alike)."""
+    if not value:
+        return ""
+    try:
+        return phonenumbers.format_number(phonenumbers.parse(value, None), phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    except phonenumbers.NumberParseException:
+        return value

@@ -10,9 +10,8 @@ from django.utils.translation import gettext_lazy as _
 
 from custos.core.validation import time_zone_names
 from custos.scheduling.models import FeedDetail, Resource
+from custos.web.forms import MomentField
 from custos.web.pickers import contact_field
-
-DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 
 
 def _choices(field: forms.Field, options: list[tuple[str, str]], *, empty: bool) -> None:
@@ -24,10 +23,8 @@ class AppointmentForm(forms.Form):
     service = forms.ChoiceField(label=_("Service"))
     practitioner = forms.ChoiceField(label=_("Practitioner"))
     resource = forms.ChoiceField(label=_("Room, chair or equipment"), required=False)
-    starts_at = forms.DateTimeField(label=_("Starts"), widget=DATETIME)
-    ends_at = forms.DateTimeField(
-        label=_("Ends"), required=False, widget=DATETIME, help_text=_("Leave empty for the service's usual length.")
-    )
+    starts_at = MomentField(label=_("Starts"))
+    ends_at = MomentField(label=_("Ends"), required=False, help_text=_("Leave empty for the service's usual length."))
     notes = forms.CharField(
         label=_("Notes"), max_length=20000, required=False, widget=forms.Textarea(attrs={"rows": 3})
     )

@@ -32,7 +32,7 @@ def overview(actor: Actor) -> dict[str, Any]:
         data["companies"] = list_count(company_list(actor))
     if actor.can("lead.view"):
         data["open_leads"] = list_count(lead_list(actor).filter(status__in=["new", "contacted", "qualified"]))
-    if actor.can("deal.view"):
+    if actor.can("deal.view") and actor.may_see_field("deal", "status"):
         data["open_deals"] = list_count(deal_list(actor, status="open"))
     if actor.can("activity.view") and actor.user_id is not None:
         data["tasks_due"] = my_day(actor).count()

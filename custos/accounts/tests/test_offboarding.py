@@ -4,15 +4,19 @@ import io
 import json
 import zipfile
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from custos.accounts.models import ApiToken, Membership, User
-from custos.accounts.offboarding import offboard_due
+from custos.accounts.offboarding import DELETIONS, offboard_due
+from custos.core.journals import journal_read
 from custos.core.models import DataKey, DeletionCertificate, Organization
 from custos.core.tenancy import tenant_models, tenant_scope
+from custos.crm.imports import import_upload
+from custos.crm.models import ImportJob
 from custos.crm.services.people import contact_create
 from custos.privacy.services.consent import purpose_create
 from custos.privacy.services.processors import processor_create
@@ -83,6 +87,36 @@ def test_after_the_grace_period_everything_of_the_organisation_is_gone(cast, tmp
     assert User.objects.filter(email="mallory@bravo.example").exists()
     assert Organization.objects.filter(pk=cast.org_b.pk).exists()
     assert DeletionCertificate.objects.get().org_name == "Acme Praxis"
+
+
+def _upload(cast, user):
+    """An import uploaded and not yet started: the file holds every row, on disk."""
+    org = cast.org_b if user == cast.mallory else cast.org_a
+    with tenant_scope(org):
+        job = import_upload(
+            actor=cast.actor(user),
+            object_type="contact",
+            file_name="people.csv",
+            stream=io.BytesIO(b"First name,Email\nGreta,greta@example.org\n"),
+        )
+    return Path(job.file_path)
+
+
+def test_the_organisations_files_go_with_it_and_no_one_elses(cast, tmp_path, settings):
+    settings.MEDIA_ROOT = tmp_path / "files"
+    waiting, elsewhere = _upload(cast, cast.olive), _upload(cast, cast.mallory)
+    (waiting.parent / f"{waiting.name}.dry-run").write_bytes(b"rows a dry run kept")
+    assert waiting.parent == Path(settings.MEDIA_ROOT) / "imports" / str(cast.org_a.pk)
+    _offboard(cast, tmp_path)
+
+    (certificate,) = offboard_due(now=timezone.now() + timedelta(days=31))
+
+    assert not waiting.parent.exists()
+    assert elsewhere.read_bytes() == b"First name,Email\nGreta,greta@example.org\n"
+    with tenant_scope(cast.org_b):
+        assert ImportJob.objects.get().file_path == str(elsewhere)
+    assert certificate.rows_deleted["crm.ImportJob"] == 1  # the certificate counts rows, as before
+    assert [record["org"] for record in journal_read(DELETIONS)] == [str(cast.org_a.pk)]
 
 
 def test_cancel_stops_a_scheduled_deletion(cast, tmp_path):

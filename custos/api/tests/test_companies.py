@@ -139,3 +139,31 @@ def test_a_vat_id_is_checked_by_its_countrys_rules(cast):
         "/api/v1/companies", {"name": "Good", "vat_id": "PL 526-025-02-74"}, content_type="application/json"
     )
     assert good.json()["vat_id"] == "PL5260250274"
+
+
+def test_a_northern_irish_vat_id_is_checked_as_a_uk_one_and_keeps_its_prefix(cast):
+    """Found by the bug hunt: XI numbers were refused ("Start the VAT ID with its country code")."""
+    client = api_client(cast, cast.alice)
+
+    good = _create(client, name="Belfast Dental", vat_id="XI 980 7806 84")
+    bad = client.post("/api/v1/companies", {"name": "Bad", "vat_id": "XI980780685"}, content_type=JSON)
+
+    assert good["vat_id"] == "XI980780684"
+    assert bad.status_code == 422
+    assert bad.json()["errors"] == [
+        {"field": "vat_id", "message": "This VAT ID is not valid for its country; check the digits."}
+    ]
+
+
+def test_a_website_is_a_domain_or_a_web_address(cast):
+    """Found by the bug hunt: any text was taken as a website."""
+    client = api_client(cast, cast.alice)
+
+    for website in ("nordwind.example", "www.nordwind.example/kontakt", "http://nordwind.example/?a=1"):
+        assert _create(client, name="Nordwind", website=website)["website"] == website
+    for website in ("not a site", "javascript:alert(1)", "ftp://nordwind.example", "https://user:pw@nordwind.example"):
+        refused = client.post("/api/v1/companies", {"name": "Bad", "website": website}, content_type=JSON)
+        assert refused.status_code == 422, website
+        assert refused.json()["errors"] == [
+            {"field": "website", "message": "Enter a web address such as example.com or https://www.example.com."}
+        ], website

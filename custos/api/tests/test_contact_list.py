@@ -266,3 +266,47 @@ def test_sorted_by_name_pages_through_every_contact_once_in_order(cast):
     assert ids_down == ids_up[::-1]
     assert mixed.status_code == 422
     assert mixed.json()["errors"][0]["field"] == "cursor"
+
+
+def test_a_custom_field_named_like_a_lookup_is_filtered_by_its_value(cast):
+    """Found by the bug hunt: keys `contains`, `isnull`, `lt`… were taken for Django's lookups
+    on the whole column (`custom_fields.contains=A` answered 500, `isnull=false` everyone)."""
+    from custos.crm.services.custom_fields import custom_field_create
+
+    with tenant_scope(cast.org_a):
+        actor = cast.actor(cast.olive)
+        for key, kind, options in [
+            ("contains", "choice", ["A", "B"]),
+            ("isnull", "yes_no", []),
+            ("lt", "number", []),
+            ("in", "multi_choice", ["A", "B"]),
+            ("exact", "money", []),
+            ("gt", "date", []),
+            ("icontains", "text", []),
+        ]:
+            data = {"object_type": "contact", "key": key, "label": key, "kind": kind, "category": "none"}
+            custom_field_create(actor=actor, data={**data, **({"options": options} if options else {})})
+    values = {
+        "contains": "A",
+        "isnull": True,
+        "lt": 3,
+        "in": ["A"],
+        "exact": "12.50",
+        "gt": "2026-01-02",
+        "icontains": "Morning",
+    }
+    _contacts(cast, [{"last_name": "Adler", "custom_fields": values}, {"last_name": "Brandt"}])
+    client = api_client(cast, cast.alice, "read")
+
+    for key, wanted in [
+        ("contains", "A"),
+        ("isnull", "true"),
+        ("lt", "3"),
+        ("in", "A"),
+        ("exact", "12.50"),
+        ("gt", "2026-01-02"),
+        ("icontains", "morn"),
+    ]:
+        assert _names(client, **{f"custom_fields.{key}": wanted}) == ["Adler"], key
+    assert _names(client, **{"custom_fields.contains": "B"}) == []
+    assert _names(client, **{"custom_fields.isnull": "false"}) == []

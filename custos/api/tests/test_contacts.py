@@ -198,6 +198,48 @@ def test_a_name_with_a_hidden_control_or_direction_override_is_refused(cast, hid
     assert arabic["last_name"] == "حداد"
 
 
+@pytest.mark.parametrize(
+    ("body", "field", "message"),
+    [
+        ('{"last_name": "Lind\\ud800"}', "last_name", "Remove the control characters from this text."),
+        ('{"last_name": "Lind", "notes": "a\\udc00b"}', "notes", "Remove the control characters from this text."),
+        (
+            '{"last_name": "Lind", "tags": ["vip\\ud800"]}',
+            "tags",
+            "Each tag has 1 to 50 characters and no control characters.",
+        ),
+        (
+            '{"last_name": "Lind", "custom_fields": {"size\\ud800": 1}}',
+            "custom_fields.size\ufffd",
+            "There is no custom field with this key.",
+        ),
+    ],
+)
+def test_a_lone_surrogate_in_the_json_is_refused_and_the_answer_can_say_so(cast, body, field, message):
+    """Found by the bug hunt: JSON may escape half a UTF-16 pair ("\\ud800"), which no text
+    holds and neither the database nor a response can encode (500, even for the error)."""
+    client = api_client(cast, cast.alice)
+
+    refused = client.post("/api/v1/contacts", body, content_type=JSON)
+
+    assert refused.status_code == 422
+    assert refused.json()["errors"] == [{"field": field, "message": message}]
+    with tenant_scope(cast.org_a):
+        assert not Contact.objects.exists()
+
+
+def test_a_wrong_language_names_the_languages_to_choose_from(cast):
+    """Found by the bug hunt: the message began with the empty choice (", en, de…")."""
+    client = api_client(cast, cast.alice)
+
+    refused = client.post("/api/v1/contacts", {"last_name": "Lind", "language": "xx"}, content_type=JSON)
+    unset = _create(client, last_name="Kim", language="")
+
+    assert refused.status_code == 422
+    assert refused.json()["errors"] == [{"field": "language", "message": "Choose one of: en, de, pl, ar."}]
+    assert unset["language"] == ""
+
+
 def test_an_invalid_patch_changes_nothing(cast):
     client = api_client(cast, cast.alice)
     created = _create(client, first_name="Greta", email="greta@example.org")

@@ -132,3 +132,35 @@ def test_deleting_a_field_is_204_and_it_is_gone(cast):
     assert problem(admin.get(f"/api/v1/custom-fields/{field['id']}"), 404)
     refused = post(admin, "/api/v1/companies", {"name": "Later", "custom_fields": {"employees": 3}})
     assert [e["field"] for e in field_errors(refused)] == ["custom_fields.employees"]
+
+
+def test_a_new_field_may_be_given_its_position(cast):
+    """Found by the bug hunt: `position` was documented for a new field but refused as unknown."""
+    admin = api_client(cast, cast.olive)
+    _field(admin, object_type="contact", key="plan", label="Plan", kind="text")
+    first = _field(admin, object_type="contact", key="since", label="Since", kind="date", position=0)
+    last = _field(admin, object_type="contact", key="visits", label="Visits", kind="number")
+    wrong = post(
+        admin,
+        "/api/v1/custom-fields",
+        {"object_type": "contact", "key": "x", "label": "X", "kind": "text", "category": "none", "position": -1},
+    )
+
+    assert (first["position"], last["position"]) == (0, 2)
+    assert [e["field"] for e in field_errors(wrong)] == ["position"]
+    listed = ok(admin.get("/api/v1/custom-fields?object_type=contact"))
+    assert [f["key"] for f in listed["items"]] == ["plan", "since", "visits"]  # at the same position, by label
+
+
+def test_a_key_defined_again_shows_none_of_the_deleted_fields_values(cast):
+    """Found by the bug hunt: the values of a deleted date field showed under a number field
+    of the same key (and failed the contact's page)."""
+    admin = api_client(cast, cast.olive)
+    since = _field(admin, object_type="contact", key="since", label="Since", kind="date")
+    contact = created(admin, "/api/v1/contacts", last_name="Lind", custom_fields={"since": "2024-02-01"})
+
+    assert admin.delete(f"/api/v1/custom-fields/{since['id']}").status_code == 204
+    _field(admin, object_type="contact", key="since", label="Visits since", kind="number")
+
+    assert ok(admin.get(f"/api/v1/contacts/{contact['id']}"))["custom_fields"] == {}
+    assert ok(admin.get("/api/v1/contacts"))["items"][0]["custom_fields"] == {}

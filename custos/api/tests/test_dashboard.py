@@ -124,6 +124,26 @@ def test_a_role_that_may_not_see_amounts_gets_no_money_at_all(cast):
     assert b"1234" not in response.content and b"EUR" not in response.content
 
 
+def test_a_role_without_deals_gets_the_won_step_of_the_funnel_as_null(cast):
+    from custos.accounts.services import role_create
+    from custos.accounts.tests.helpers import add_member
+
+    with tenant_scope(cast.org_a):
+        leads_only = role_create(
+            actor=cast.actor(cast.olive),
+            name="Lead desk",
+            permissions=["lead.view", "activity.view"],
+            record_scope="all",
+            hidden_fields=[],
+        )
+    lena = add_member(cast, "lena@acme.example", leads_only.key)
+
+    body = ok(api_client(cast, lena, "read").get("/api/v1/dashboard"))
+
+    assert body["funnel"][-1] == {"step": "won", "count": None}
+    assert (body["pipeline"], body["win_rate"]) == (None, None)
+
+
 def test_the_record_scope_narrows_every_figure(cast):
     stages = _stages(cast)
     _deal(cast, stages["Proposal"], "100.00", owner=cast.sam)

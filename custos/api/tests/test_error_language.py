@@ -69,6 +69,27 @@ def test_malformed_json_and_bad_parameters_are_in_the_requested_language(cast):
     assert _detail_and_errors(limit, 422)[1] == [{"field": "limit", "message": "Wählen Sie ein Limit von 1 bis 200."}]
 
 
+def test_a_badly_written_day_is_refused_in_the_requested_language(cast):
+    """Found by the bug hunt: pydantic reads a day as a date or as a moment at midnight, and
+    those failures (`date_from_datetime_parsing`, `…_inexact`) came in English whatever the language."""
+    client = api_client(cast, cast.alice)
+    german = {"Accept-Language": "de"}
+
+    european = client.post(
+        "/api/v1/contacts", {"last_name": "Lind", "contract_ends_on": "31.12.2024"}, content_type=JSON, headers=german
+    )
+    with_time = client.post(
+        "/api/v1/contacts",
+        {"last_name": "Lind", "contract_ends_on": "2024-12-31T10:00"},
+        content_type=JSON,
+        headers=german,
+    )
+
+    day = [{"field": "contract_ends_on", "message": "Geben Sie ein Datum an, z. B. 2026-11-22."}]
+    assert _detail_and_errors(european, 422)[1] == day
+    assert _detail_and_errors(with_time, 422)[1] == day
+
+
 def test_a_too_large_body_is_refused_in_the_language_of_that_request(cast, settings):
     # Refused before the view, so the message must not take the language of whichever
     # request this thread served before.

@@ -101,6 +101,38 @@ def test_bad_input_names_each_field_and_changes_nothing(cast):
     assert snapshot(cast.org_a) == before
 
 
+def test_a_purpose_taken_out_of_use_may_stay_on_its_form_but_not_be_added(cast):
+    """What a read lists can be written back; a purpose out of use is never newly offered."""
+    from custos.privacy.services.consent import purpose_update
+
+    kept, other = _purpose(cast, "callback"), _purpose(cast, "survey")
+    client = api_client(cast, cast.alice, "write")
+    body = created(
+        client,
+        "/api/v1/lead-forms",
+        name="Contact",
+        fields=[{"name": "email", "required": True}],
+        purposes=[str(kept.pk)],
+    )
+    with tenant_scope(cast.org_a):
+        for purpose in (kept, other):
+            purpose_update(actor=cast.actor(cast.alice), purpose=purpose, data={"is_active": False})
+    read = ok(client.get(f"/api/v1/lead-forms/{body['id']}"))
+    assert read["purposes"] == [str(kept.pk)]
+
+    written = ok(
+        patch(client, f"/api/v1/lead-forms/{body['id']}", {"name": "Contact us", "purposes": read["purposes"]})
+    )
+
+    assert written == read | {"name": "Contact us"}
+    before = snapshot(cast.org_a)
+    errors = field_errors(
+        patch(client, f"/api/v1/lead-forms/{body['id']}", {"purposes": [str(kept.pk), str(other.pk)]})
+    )
+    assert [e["field"] for e in errors] == ["purposes"]
+    assert snapshot(cast.org_a) == before
+
+
 def test_sales_may_read_forms_but_not_change_them_and_read_only_members_see_none(cast):
     form = created(
         api_client(cast, cast.alice), "/api/v1/lead-forms", name="Contact", fields=[{"name": "email", "required": True}]

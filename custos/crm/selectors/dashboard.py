@@ -116,7 +116,7 @@ class ExpectedRevenue:
 @dataclass(frozen=True)
 class FunnelStep:
     key: str  # leads, qualified, converted, won
-    count: int
+    count: int | None  # None for "won" when the actor may not see deals' status
 
 
 @dataclass(frozen=True)
@@ -189,6 +189,7 @@ def dashboard(
     funnel, by_source = _leads(
         actor,
         funnel=actor.can("lead.view") and actor.may_see_field("lead", "status"),
+        won=actor.can("deal.view") and actor.may_see_field("deal", "status"),
         sources=actor.can("lead.view") and actor.may_see_field("lead", "source"),
     )
     return Dashboard(
@@ -199,7 +200,8 @@ def dashboard(
         amounts_visible=amounts_visible,
         pipeline_by_stage=by_stage if actor.may_see_field("deal", "stage") else None,
         open_value=open_value if amounts_visible else None,
-        win_rate=win_rate,
+        # Won against lost is what a hidden status keeps from the role.
+        win_rate=win_rate if actor.may_see_field("deal", "status") else None,
         expected_revenue=expected if amounts_visible else None,
         funnel=funnel,
         leads_by_source=by_source,
@@ -300,11 +302,14 @@ def _add_up(amounts: Any) -> tuple[Money, ...]:
     return tuple(Money(c, a) for c, a in sorted(sums.items()))
 
 
-def _leads(actor: Actor, *, funnel: bool, sources: bool) -> tuple[list[FunnelStep] | None, list[SourceFigure] | None]:
+def _leads(
+    actor: Actor, *, funnel: bool, won: bool, sources: bool
+) -> tuple[list[FunnelStep] | None, list[SourceFigure] | None]:
     """Every lead in scope, how many got to each step of the funnel, and how many came from each
     source: leads counted by status and source (their index alone: 300,000 leads in 30-40 ms
     where one pass over the rows with their deals joined took 130), then the converted ones
-    whose deal is won and in scope too."""
+    whose deal is won and in scope too. That last step is read from deals: without the right
+    to see their status (`won` false), it stays None rather than tell it."""
     if not (funnel or sources):
         return None, None
     leads = scoped(actor, Lead.objects.all())
@@ -315,16 +320,17 @@ def _leads(actor: Actor, *, funnel: bool, sources: bool) -> tuple[list[FunnelSte
         by_source[row["source"]] += row["count"]
     steps = None
     if funnel:
-        won = leads.filter(
-            Q(status=Lead.Status.CONVERTED, converted_deal__status=Deal.Status.WON)
-            & _owners(actor, "converted_deal__owner_id")
-        ).count()
-        counts = {
+        counts: dict[str, int | None] = {
             "leads": sum(by_status.values()),
             "qualified": sum(by_status[status] for status in QUALIFIED_STATUSES),
             "converted": by_status[Lead.Status.CONVERTED],
-            "won": won,
+            "won": None,
         }
+        if won:
+            counts["won"] = leads.filter(
+                Q(status=Lead.Status.CONVERTED, converted_deal__status=Deal.Status.WON)
+                & _owners(actor, "converted_deal__owner_id")
+            ).count()
         steps = [FunnelStep(key, counts[key]) for key in FUNNEL_STEPS]
     figures = None
     if sources:
@@ -334,15 +340,19 @@ def _leads(actor: Actor, *, funnel: bool, sources: bool) -> tuple[list[FunnelSte
 
 
 def _tasks_due(actor: Actor, now: datetime, zone: tzinfo) -> TasksDue:
-    """Open tasks owned by the people in the actor's scope: overdue, due later today, due in
-    the coming days (one query). Each is visible to the actor, as its owner is in scope."""
+    """Open tasks owned by the people in the actor's scope: overdue, due today, due in the
+    coming days (one query). Each is visible to the actor, as its owner is in scope.
+
+    Overdue means due before today began in the reader's zone, as My day reckons it: a task
+    due today (often a date alone, stored as midnight) is due today until the day is over."""
+    today = timezone.make_aware(datetime.combine(now.date(), time.min), zone)
     tomorrow = timezone.make_aware(datetime.combine(now.date() + timedelta(days=1), time.min), zone)
     horizon = tomorrow + timedelta(days=UPCOMING_DAYS)
     totals = Activity.objects.filter(
         _owners(actor), kind=Activity.Kind.TASK, done_at__isnull=True, due_at__lt=horizon
     ).aggregate(
-        overdue=Count("id", filter=Q(due_at__lt=now)),
-        today=Count("id", filter=Q(due_at__gte=now, due_at__lt=tomorrow)),
+        overdue=Count("id", filter=Q(due_at__lt=today)),
+        today=Count("id", filter=Q(due_at__gte=today, due_at__lt=tomorrow)),
         upcoming=Count("id", filter=Q(due_at__gte=tomorrow)),
     )
     return TasksDue(overdue=totals["overdue"], today=totals["today"], upcoming=totals["upcoming"])

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.db import connection, models
+from django.db.models.fields.json import KeyTransform
 from django.db.models.lookups import Lookup
 from django.utils.translation import gettext as _
 
@@ -22,6 +23,8 @@ from custos.core.validation import Cleaner
 from custos.crm.models import Company, CustomField
 from custos.crm.selectors.records import scoped
 from custos.crm.services.custom_fields import fields_of, parse_number
+from custos.privacy.models import Purpose
+from custos.privacy.services.consent import processable
 from custos.search.text import query
 
 CUSTOM_PREFIX = "custom_fields."
@@ -38,9 +41,9 @@ ORDERINGS: dict[str, dict[str, tuple[str, ...]]] = {
 ORDERINGS["lead"] = ORDERINGS["contact"]
 # The filters each list offers besides custom fields.
 FILTERS = {
-    "contact": {"tag", "owner", "country", "company"},
+    "contact": {"tag", "owner", "country", "company", "consent"},
     "company": {"tag", "owner", "country"},
-    "lead": {"tag", "owner", "country"},
+    "lead": {"tag", "owner", "country", "consent"},
     "deal": {"tag", "owner", "company"},
 }
 YES = {"true", "1", "yes", "ja", "tak"}
@@ -107,33 +110,34 @@ def tagged(value: str) -> models.Q:
     return models.Q(_Tagged(value)) if connection.vendor == "sqlite" else _json_element("tags", value)
 
 
-def _custom(cleaner: Cleaner, field: CustomField, raw: str) -> models.Q | None:
-    name, lookup = f"{CUSTOM_PREFIX}{field.key}", f"custom_fields__{field.key}"
+def _custom(cleaner: Cleaner, field: CustomField, raw: str, column: str) -> models.Q | None:
+    """The condition on a custom value, read from `column` (the value's alias, see `filter_list`)."""
+    name = f"{CUSTOM_PREFIX}{field.key}"
     match field.kind:
         case CustomField.Kind.TEXT | CustomField.Kind.LONG_TEXT:
             text = cleaner.text(name, raw, max_length=200)
-            return models.Q(**{f"{lookup}__icontains": text}) if text else None
+            return models.Q(**{f"{column}__icontains": text}) if text else None
         case CustomField.Kind.CHOICE:
-            return models.Q(**{lookup: cleaner.choice(name, raw, field.options)})
+            return models.Q(**{f"{column}__exact": cleaner.choice(name, raw, field.options)})
         case CustomField.Kind.MULTI_CHOICE:
-            return _json_element(lookup, cleaner.choice(name, raw, field.options))
+            return _json_element(column, cleaner.choice(name, raw, field.options))
         case CustomField.Kind.YES_NO:
             if raw.strip().lower() not in YES | NO:
                 cleaner.fail(name, _("Use true or false."))
                 return None
-            return models.Q(**{lookup: raw.strip().lower() in YES})
+            return models.Q(**{f"{column}__exact": raw.strip().lower() in YES})
         case CustomField.Kind.NUMBER:
             number = parse_number(raw)
             if number is None:
                 cleaner.fail(name, _("Enter a number."))
                 return None
-            return models.Q(**{lookup: int(number) if number == int(number) else float(number)})
+            return models.Q(**{f"{column}__exact": int(number) if number == int(number) else float(number)})
         case CustomField.Kind.MONEY:
             amount = cleaner.money(name, raw)
-            return None if amount is None else models.Q(**{lookup: str(amount)})
+            return None if amount is None else models.Q(**{f"{column}__exact": str(amount)})
         case CustomField.Kind.DATE:
             day = cleaner.date(name, raw)
-            return None if day is None else models.Q(**{lookup: day.isoformat()})
+            return None if day is None else models.Q(**{f"{column}__exact": day.isoformat()})
     return None
 
 
@@ -141,7 +145,8 @@ def filter_list[M: models.Model](
     actor: Actor, object_type: str, queryset: models.QuerySet[M], params: Mapping[str, Any]
 ) -> models.QuerySet[M]:
     """Narrow a list by `tag`, `owner` (a member's id, or `me`), `country` (not deals), `company`
-    (contacts and deals) and `custom_fields.<key>`; empty values filter nothing."""
+    (contacts and deals), `consent` (a purpose's key: the persons who may be processed for it
+    now; contacts and leads) and `custom_fields.<key>`; empty values filter nothing."""
     cleaner = Cleaner()
     offered = FILTERS[object_type]
     hidden = actor.hidden_fields_of(object_type)
@@ -175,21 +180,33 @@ def filter_list[M: models.Model](
             cleaner.fail("company", _("Choose an existing company."))
         else:
             conditions &= models.Q(company_id=company_id)
+    if key := given("consent"):
+        purpose = Purpose.objects.filter(key=key).first()
+        if purpose is None:
+            cleaner.fail("consent", _("Choose a purpose of this organisation."))
+        else:
+            conditions &= processable(purpose)
     wanted = {name.removeprefix(CUSTOM_PREFIX): name for name in params if name.startswith(CUSTOM_PREFIX)}
+    # Each value is read through an alias: as `custom_fields__<key>` a key that is a lookup's
+    # name (`contains`, `isnull`, `lt`) would apply to the whole column, and one holding
+    # "__" would be read as a path.
+    values: dict[str, KeyTransform] = {}
     if wanted:
         by_key = {field.key: field for field in fields_of(object_type)}
         for key, name in sorted(wanted.items()):
             raw = given(name)
             field = by_key.get(key)
+            column = f"custom_value_{len(values)}"
             if field is None:
                 cleaner.fail(name[:80], _("There is no custom field with this key."))
             elif field.is_special:
                 cleaner.fail(name, _("Special-category fields are encrypted and cannot be used as a filter."))
-            elif raw and (condition := _custom(cleaner, field, raw)) is not None:
+            elif raw and (condition := _custom(cleaner, field, raw, column)) is not None:
+                values[column] = KeyTransform(key, "custom_fields")
                 conditions &= condition
     if cleaner.errors:
         raise ValidationFailed(cleaner.errors)
-    return queryset.filter(conditions)
+    return queryset.alias(**values).filter(conditions) if values else queryset.filter(conditions)
 
 
 def _uuid(value: str) -> uuid.UUID | None:

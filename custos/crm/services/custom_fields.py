@@ -12,8 +12,9 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, models, transaction
-from django.db.models.functions import Length
+from django.db import IntegrityError, connection, models, transaction
+from django.db.models import F, Func, Value
+from django.db.models.functions import Cast, Length
 from django.utils.translation import gettext as _
 
 from custos.audit.services import audit_record
@@ -28,6 +29,9 @@ SPECIAL_ALLOWED = frozenset({"contact", "lead", "deal"})
 OPTION_KINDS = (CustomField.Kind.CHOICE, CustomField.Kind.MULTI_CHOICE)
 MAX_FIELDS = 100
 MAX_NUMBER = 10**15
+# A deleted special-category field's values are decrypted and written back record by record:
+# at once for up to this many records holding such values, in the background for more.
+INLINE_REMOVAL = 1000
 
 
 def fields_of(object_type: str) -> list[CustomField]:
@@ -51,10 +55,12 @@ def _clean_options(cleaner: Cleaner, kind: str, value: Any) -> list[str]:
 
 
 def custom_field_create(*, actor: Actor, data: Mapping[str, Any]) -> CustomField:
+    """A new field, last of its object type unless given a `position`. Not under the key of a
+    deleted field whose values are still being removed: they would read as the new field's."""
     actor.require("organization.change")
     cleaner = Cleaner()
     for name in data:
-        if name not in ("object_type", "key", "label", "kind", "options", "category"):
+        if name not in ("object_type", "key", "label", "kind", "options", "category", "position"):
             cleaner.fail(name, _("Unknown field."))
     object_type = cleaner.choice("object_type", data.get("object_type"), CustomField.ObjectType.values)
     key = cleaner.text("key", data.get("key"), max_length=50, required=True)
@@ -66,10 +72,19 @@ def custom_field_create(*, actor: Actor, data: Mapping[str, Any]) -> CustomField
     if category == "special" and object_type and object_type not in SPECIAL_ALLOWED:
         cleaner.fail("category", _("Special-category data belongs to a person: add it to contacts, leads or deals."))
     options = _clean_options(cleaner, kind, data.get("options"))
+    position = cleaner.integer("position", data.get("position"), minimum=0, maximum=MAX_FIELDS)
     if object_type and CustomField.objects.filter(object_type=object_type).count() >= MAX_FIELDS:
         cleaner.fail(None, _("An object type can have at most %(max)d custom fields.") % {"max": MAX_FIELDS})
     if key and object_type and CustomField.objects.filter(object_type=object_type, key=key).exists():
         cleaner.fail("key", _("A field with this key exists already."))
+    elif key and object_type and not cleaner.errors and _values_remain(object_type, key, special=category == "special"):
+        cleaner.fail(
+            "key",
+            _(
+                "The values of a deleted field with this key are still being removed. "
+                "Try again in a few minutes, or choose another key."
+            ),
+        )
     if cleaner.errors:
         raise ValidationFailed(cleaner.errors)
     try:
@@ -81,7 +96,7 @@ def custom_field_create(*, actor: Actor, data: Mapping[str, Any]) -> CustomField
                 kind=kind,
                 options=options,
                 category=category,
-                position=CustomField.objects.filter(object_type=object_type).count(),
+                position=CustomField.objects.filter(object_type=object_type).count() if position is None else position,
             )
             audit_record(actor=actor, action="custom_field.create", object_type="custom_field", object_id=field.pk)
     except IntegrityError:
@@ -128,7 +143,9 @@ def custom_field_update(*, actor: Actor, field: CustomField, data: Mapping[str, 
 
 def custom_field_delete(*, actor: Actor, field: CustomField) -> None:
     """The field goes, and with it every value records hold for it (data no longer wanted is
-    not kept): forms stop showing it at once, the stored values go in the background."""
+    not kept), in the same transaction: no record shows an old value, nor does a field added
+    later under the same key. Special-category values of many records go in the background;
+    until they are gone, the key cannot be taken again for special-category data."""
     from custos.crm.tasks import remove_custom_values
 
     actor.require("organization.change")
@@ -136,32 +153,62 @@ def custom_field_delete(*, actor: Actor, field: CustomField) -> None:
         audit_record(actor=actor, action="custom_field.delete", object_type="custom_field", object_id=field.pk)
         object_type, key, special = field.object_type, field.key, field.is_special
         field.delete()
-        transaction.on_commit(lambda: remove_custom_values.enqueue(str(actor.org_id), object_type, key, special))
+        if not special or _holding_special(object_type).count() <= INLINE_REMOVAL:
+            remove_values(object_type, key, special=special)
+        else:
+            transaction.on_commit(lambda: remove_custom_values.enqueue(str(actor.org_id), object_type, key, special))
+
+
+def _holding_special(object_type: str) -> models.QuerySet[Any]:
+    """The records holding any special-category custom value (which key, only decrypting tells)."""
+    model = MODELS[object_type]
+    return model._default_manager.alias(size=Length("custom_special")).filter(size__gt=0)
+
+
+def _values_remain(object_type: str, key: str, *, special: bool) -> bool:
+    """Whether records still hold values under the key of a deleted field: plain ones (left by a
+    deletion before these were removed at once), or, for a special-category field, special
+    ones whose removal is under way (looked for newest first: removal goes oldest first)."""
+    model = MODELS[object_type]
+    if model._default_manager.filter(custom_fields__has_key=key).exists():
+        return True
+    if not special or object_type not in SPECIAL_ALLOWED:
+        return False
+    records = _holding_special(object_type).order_by("-pk").only("pk", "custom_special")
+    return any(key in special_values(record) for record in records.iterator(chunk_size=500))
+
+
+def _without_key(key: str) -> Func:
+    """`custom_fields` without one key, computed by the database: one statement for every
+    record, none read and written back (which could undo an edit made in between)."""
+    if connection.vendor == "postgresql":
+        return Func(
+            F("custom_fields"),
+            Cast(Value(key), models.TextField()),
+            template="(%(expressions)s)",
+            arg_joiner=" - ",
+            output_field=models.JSONField(),
+        )
+    # A JSON path; keys hold only a-z, 0-9 and _ (FIELD_KEY_PATTERN), quoted all the same.
+    return Func(F("custom_fields"), Value(f'$."{key}"'), function="json_remove", output_field=models.JSONField())
 
 
 def remove_values(object_type: str, key: str, *, special: bool, batch_size: int = 500) -> int:
     """Strip a deleted field's values from every record; safe to run again. Not while a field
-    of the same key exists again (its new values are not the old field's to remove)."""
-    if CustomField.objects.filter(object_type=object_type, key=key).exists():
+    of the same key keeps its values in the same place again (they are not the old field's)."""
+    namesakes = CustomField.objects.filter(object_type=object_type, key=key)
+    if (namesakes.filter(category="special") if special else namesakes.exclude(category="special")).exists():
         return 0
     model = MODELS[object_type]
+    if not special:
+        return model._default_manager.filter(custom_fields__has_key=key).update(custom_fields=_without_key(key))
     removed = 0
-    if special:
-        holding = model._default_manager.alias(size=Length("custom_special")).filter(size__gt=0)
-        records = holding.only("pk", "custom_special")
-    else:
-        records = model._default_manager.filter(custom_fields__has_key=key).only("pk", "custom_fields")
-    for record in records.iterator(chunk_size=batch_size):
+    for record in _holding_special(object_type).only("pk", "custom_special").iterator(chunk_size=batch_size):
         with transaction.atomic():
-            if special:
-                values = json.loads(record.custom_special)  # type: ignore[attr-defined]
-                if values.pop(key, None) is None:
-                    continue
-                model._default_manager.filter(pk=record.pk).update(custom_special=dump_special(values))
-            else:
-                values = dict(record.custom_fields)  # type: ignore[attr-defined]
-                values.pop(key, None)
-                model._default_manager.filter(pk=record.pk).update(custom_fields=values)
+            values = special_values(record)
+            if values.pop(key, None) is None:
+                continue
+            model._default_manager.filter(pk=record.pk).update(custom_special=dump_special(values))
         removed += 1
     return removed
 
@@ -190,7 +237,9 @@ def parse_number(value: Any) -> Decimal | None:
     return number if number.is_finite() else None
 
 
-def _clean_value(cleaner: Cleaner, field: CustomField, value: Any) -> Any:
+def _clean_value(cleaner: Cleaner, field: CustomField, value: Any, stored: Any = None) -> Any:
+    """The value to store; `stored`: the record's value now, whose options may stay chosen
+    after the field stopped offering them (a change elsewhere must not drop them)."""
     name = f"custom_fields.{field.key}"
     match field.kind:
         case CustomField.Kind.TEXT:
@@ -215,12 +264,14 @@ def _clean_value(cleaner: Cleaner, field: CustomField, value: Any) -> Any:
             day = cleaner.date(name, value)
             return None if day is None else day.isoformat()
         case CustomField.Kind.CHOICE:
-            return cleaner.choice(name, value, field.options)
+            return value if value == stored else cleaner.choice(name, value, field.options)
         case CustomField.Kind.MULTI_CHOICE:
             if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
                 cleaner.fail(name, _("Choose from: %(choices)s.") % {"choices": ", ".join(field.options)})
                 return None
+            kept = [option for option in stored if option in value] if isinstance(stored, list) else []
             chosen = [option for option in field.options if option in value]
+            chosen += [option for option in kept if option not in chosen]
             if len(chosen) != len(set(value)):
                 cleaner.fail(name, _("Choose from: %(choices)s.") % {"choices": ", ".join(field.options)})
             return chosen
@@ -266,7 +317,7 @@ def clean_custom_values(
         if item is None or item == "" or item == []:
             target.pop(key, None)
             continue
-        cleaned = _clean_value(cleaner, field, item)
+        cleaned = _clean_value(cleaner, field, item, target.get(key))
         if cleaned is not None:
             target[key] = cleaned
     result: dict[str, Any] = {"custom_fields": plain}

@@ -43,7 +43,7 @@ from custos.core.tenancy import tenant_scope
 from custos.core.validation import Cleaner
 from custos.crm.models import Lead, LeadForm, LeadFormSubmission
 from custos.crm.models.forms import ASKABLE_FIELDS
-from custos.crm.services.leads import clean_lead, lead_create
+from custos.crm.services.leads import REACH_FIELDS, clean_lead, lead_create
 from custos.crm.services.records import org_country
 from custos.privacy.models import ConsentEvent, Purpose
 from custos.privacy.services.consent import (
@@ -108,15 +108,22 @@ def _clean_texts(cleaner: Cleaner, value: Any) -> dict[str, str]:
     return texts
 
 
-def _clean_purposes(cleaner: Cleaner, value: Any) -> list[Purpose]:
+def _clean_purposes(cleaner: Cleaner, value: Any, form: LeadForm | None) -> list[Purpose]:
+    """Active purposes; a purpose taken out of use since may stay on a form that has it
+    (reads list it, so a read written back must pass), but is never newly added."""
     if value is None:
         return []
     ids = [str(item) for item in value] if isinstance(value, list) else None
     if ids is None:
         cleaner.fail("purposes", _("Enter a list of purposes."))
         return []
+    attached = set(form.purposes.values_list("pk", flat=True)) if form is not None else set()
     try:
-        found = list(Purpose.objects.filter(pk__in=[uuid.UUID(i) for i in ids], is_active=True))
+        found = [
+            purpose
+            for purpose in Purpose.objects.filter(pk__in=[uuid.UUID(i) for i in ids])
+            if purpose.is_active or purpose.pk in attached
+        ]
     except ValueError:
         found = []
     if len(found) != len(set(ids)):
@@ -124,7 +131,11 @@ def _clean_purposes(cleaner: Cleaner, value: Any) -> list[Purpose]:
     return found
 
 
-def _clean_form(data: Mapping[str, Any], *, partial: bool) -> tuple[dict[str, Any], list[Purpose] | None]:
+def _clean_form(
+    data: Mapping[str, Any], *, form: LeadForm | None = None
+) -> tuple[dict[str, Any], list[Purpose] | None]:
+    """The settings given; for a form being changed (`form`), only those, for a new one all."""
+    partial = form is not None
     cleaner = Cleaner()
     for name in sorted(set(data) - set(FORM_SETTINGS)):
         cleaner.fail(name, _("Unknown field."))
@@ -143,24 +154,34 @@ def _clean_form(data: Mapping[str, Any], *, partial: bool) -> tuple[dict[str, An
             cleaner.fail("is_active", _("Enter true or false."))
         cleaned["is_active"] = bool(data["is_active"])
     if not partial or "purposes" in data:
-        purposes = _clean_purposes(cleaner, data.get("purposes"))
+        purposes = _clean_purposes(cleaner, data.get("purposes"), form)
     if cleaner.errors:
         raise ValidationFailed(cleaner.errors)
     return cleaned, purposes
 
 
-def _check_form(form: LeadForm, purposes: Sequence[Purpose]) -> None:
-    """A form asking for marketing consent needs an address to send the confirmation to."""
+def _check_form(form: LeadForm, purposes: Sequence[Purpose], *, check_reach: bool = True) -> None:
+    """A form asking for marketing consent needs an address to send the confirmation to; and
+    every form must require one of the fields a lead cannot do without, else each
+    submission would be refused for fields the visitor is never shown."""
     if any(p.is_marketing for p in purposes) and not form.requires("email"):
         raise ValidationFailed.single(
             "fields", _("A form that asks for marketing consent must ask for the email address, as required.")
+        )
+    if check_reach and not any(form.requires(name) for name in REACH_FIELDS):
+        raise ValidationFailed.single(
+            "fields",
+            _(
+                "Ask for the first name, the last name, the email address or the company, as required: "
+                "a lead needs one of them."
+            ),
         )
 
 
 def lead_form_create(*, actor: Actor, data: Mapping[str, Any]) -> LeadForm:
     """A new web form, with a fresh unguessable public key."""
     actor.require("lead_rule.change")
-    cleaned, purposes = _clean_form(data, partial=False)
+    cleaned, purposes = _clean_form(data)
     form = LeadForm(**cleaned)
     _check_form(form, purposes or [])
     with transaction.atomic():
@@ -174,10 +195,12 @@ def lead_form_create(*, actor: Actor, data: Mapping[str, Any]) -> LeadForm:
 
 def lead_form_update(*, actor: Actor, form: LeadForm, data: Mapping[str, Any]) -> LeadForm:
     actor.require("lead_rule.change")
-    cleaned, purposes = _clean_form(data, partial=True)
+    cleaned, purposes = _clean_form(data, form=form)
     for name, value in cleaned.items():
         setattr(form, name, value)
-    _check_form(form, purposes if purposes is not None else list(form.purposes.all()))
+    # A form saved before the rule may still be renamed or switched off without fixing its fields.
+    check_reach = "fields" in cleaned or cleaned.get("is_active") is True
+    _check_form(form, purposes if purposes is not None else list(form.purposes.all()), check_reach=check_reach)
     with transaction.atomic():
         form.save()
         if purposes is not None:

@@ -53,6 +53,8 @@ LEAD_FIELDS = (
 )
 # Where a lead came from, when the caller does not say: how it reached Custos.
 SOURCE_BY_VIA = {Via.API: Lead.Source.API, Via.PORTAL: Lead.Source.WEB_FORM}
+# A lead needs at least one of these, to say who it is.
+REACH_FIELDS = ("first_name", "last_name", "email", "company_name")
 # Converted is reached only by converting.
 SETTABLE_STATUSES = [s for s in Lead.Status.values if s != Lead.Status.CONVERTED]
 
@@ -87,8 +89,11 @@ def clean_lead(
                 cleaned[name] = cleaner.choice(name, value, SETTABLE_STATUSES, default=Lead.Status.NEW)
             case "source":
                 cleaned[name] = cleaner.choice(name, value, Lead.Source.values, default=Lead.Source.MANUAL)
-            case "disqualified_reason" | "interest":
+            case "disqualified_reason":
                 cleaned[name] = cleaner.text(name, value, max_length=500)
+            case "interest":
+                # The hosted form asks for it in a textarea: a visitor may well write lines.
+                cleaned[name] = cleaner.text(name, value, max_length=500, multiline=True)
             case "owner":
                 cleaned["owner_id"] = (
                     clean_member(cleaner, actor, "owner", value) if value is not None or partial else actor.user_id
@@ -104,7 +109,7 @@ def clean_lead(
 
 def _check_lead(cleaner: Cleaner, lead: Lead) -> None:
     """Invariants on the whole lead, after the change: someone to reach, a reason to drop."""
-    if not (lead.first_name or lead.last_name or lead.email or lead.company_name):
+    if not any(getattr(lead, name) for name in REACH_FIELDS):
         cleaner.fail("last_name", _("Enter a name, an email address or a company."))
     if lead.status == Lead.Status.DISQUALIFIED and not lead.disqualified_reason:
         cleaner.fail("disqualified_reason", _("Say why the lead is disqualified."))

@@ -179,8 +179,8 @@ def clean_contact(
                 cleaned[name] = cleaner.date(name, value)
             case "language" if not value:
                 cleaned[name] = ""  # what the choice below gives; most rows come here, so no list to build
-            case "language":
-                cleaned[name] = cleaner.choice(name, value, ["", *(code for code, _name in settings.LANGUAGES)])
+            case "language":  # empty is taken above: the choices named are the languages
+                cleaned[name] = cleaner.choice(name, value, [code for code, _name in settings.LANGUAGES])
             case "company" if value in (None, ""):
                 cleaned["company_id"] = None  # no queryset to build: an import's rows mostly come here
             case "company":
@@ -363,7 +363,7 @@ def clean_company(
             case "vat_id":
                 cleaned[name] = cleaner.vat_id(name, value)
             case "website":
-                cleaned[name] = cleaner.text(name, value, max_length=200)
+                cleaned[name] = cleaner.website(name, value)
             case "email":
                 cleaned[name] = cleaner.email(name, value)
             case "phone":

@@ -220,5 +220,65 @@ def test_a_list_export_has_a_column_per_field_but_never_a_special_one(cast, fiel
     export = export_records(actor, "contact", Contact.objects.all(), file_format="csv")
     header, row = list(csv.reader(io.StringIO(b"".join(export.chunks).decode().removeprefix("\ufeff"))))
     shown = dict(zip(header, row, strict=True))
-    assert (shown["Member"], shown["Topics"], shown["Plan"]) == ("yes", "Implants, Braces", "")
+    assert (shown["Member"], shown["Topics"], shown["Plan"]) == ("Yes", "Implants, Braces", "")
     assert "Diagnosis" not in header and DIAGNOSIS not in row
+
+
+def test_a_deleted_fields_values_go_at_once_and_never_read_as_a_new_field_of_its_key(cast, fields):
+    """Found by the bug hunt: a key defined again (another kind) before the background removal
+    ran kept the old values under the new kind, and the removal then left them for good."""
+    actor, admin = cast.actor(cast.alice), cast.actor(cast.olive)
+    contact = contact_create(actor=actor, data={"last_name": "Lind", "custom_fields": {"since": "2024-02-01"}})
+
+    custom_field_delete(actor=admin, field=fields["since"])
+    removed = Contact.objects.get(pk=contact.pk).custom_fields
+    _field(admin, "contact", "since", "number")
+
+    assert removed == {}
+    assert Contact.objects.get(pk=contact.pk).custom_fields == {}
+
+
+def test_special_values_of_many_records_go_in_the_background_and_their_key_waits(cast, fields, monkeypatch):
+    """Decrypting every record holding special-category values is left to a task past a few
+    records; until it ran, the key cannot hold special-category data again."""
+    from custos.crm.services import custom_fields
+
+    monkeypatch.setattr(custom_fields, "INLINE_REMOVAL", 0)
+    actor, admin = cast.actor(cast.alice), cast.actor(cast.olive)
+    contact = contact_create(actor=actor, data={"last_name": "Lind", "custom_fields": {"diagnosis": DIAGNOSIS}})
+
+    custom_field_delete(actor=admin, field=fields["diagnosis"])
+    with pytest.raises(ValidationFailed) as refused:
+        _field(admin, "contact", "diagnosis", "date", "special")
+    plain = _field(admin, "contact", "diagnosis", "text")  # its values are kept elsewhere
+    run_tasks()
+
+    assert [(e.field, e.message) for e in refused.value.errors] == [
+        (
+            "key",
+            "The values of a deleted field with this key are still being removed. "
+            "Try again in a few minutes, or choose another key.",
+        )
+    ]
+    assert Contact.objects.get(pk=contact.pk).custom_special == ""
+    custom_field_delete(actor=admin, field=plain)
+    assert _field(admin, "contact", "diagnosis", "date", "special").kind == "date"
+
+
+def test_an_option_no_longer_offered_may_stay_but_not_be_chosen_anew(cast, fields):
+    actor = cast.actor(cast.alice)
+    contact = contact_create(
+        actor=actor, data={"last_name": "Lind", "custom_fields": {"plan": "Plus", "topics": ["Braces", "Hygiene"]}}
+    )
+    custom_field_update(actor=cast.actor(cast.olive), field=fields["plan"], data={"options": ["Basic", "Gold"]})
+    custom_field_update(actor=cast.actor(cast.olive), field=fields["topics"], data={"options": ["Implants", "Hygiene"]})
+    contact = Contact.objects.get(pk=contact.pk)
+
+    contact_update(
+        actor=actor, contact=contact, data={"custom_fields": {"plan": "Plus", "topics": ["Implants", "Braces"]}}
+    )
+    with pytest.raises(ValidationFailed) as refused:
+        contact_create(actor=actor, data={"last_name": "Kim", "custom_fields": {"plan": "Plus", "topics": ["Braces"]}})
+
+    assert Contact.objects.get(pk=contact.pk).custom_fields == {"plan": "Plus", "topics": ["Implants", "Braces"]}
+    assert sorted(e.field for e in refused.value.errors) == ["custom_fields.plan", "custom_fields.topics"]

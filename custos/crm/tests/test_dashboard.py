@@ -250,9 +250,33 @@ def test_the_funnel_follows_leads_to_won_deals(cast):
     ]
 
 
-def test_tasks_due_are_split_at_now_and_at_the_end_of_the_readers_day(cast):
+def test_the_won_step_is_none_for_a_reader_who_may_not_see_deals(cast):
+    """It is read from the deals' status: a role without them learns nothing of it."""
+    from dataclasses import replace
+
+    stages = _stages(cast)
+    won = _lead(cast, owner=cast.olive, status="qualified")
+    with tenant_scope(cast.org_a):
+        deal = lead_convert(actor=cast.actor(cast.olive), lead=won, deal_name="Won one").deal
+        Deal.objects.filter(pk=deal.pk).update(stage=stages["Won"], status="won", closed_at=NOW)
+        alice = cast.actor(cast.alice)
+        no_deals = replace(alice, permissions=alice.permissions - {"deal.view"})
+        figures = dashboard(no_deals, now=NOW, zone=BERLIN)
+    hide(cast, "admin", "deal.status")
+
+    assert figures.funnel == [
+        FunnelStep("leads", 1),
+        FunnelStep("qualified", 1),
+        FunnelStep("converted", 1),
+        FunnelStep("won", None),
+    ]
+    assert _figures(cast, cast.alice).funnel[-1] == FunnelStep("won", None)
+
+
+def test_tasks_due_are_split_at_the_start_and_the_end_of_the_readers_day(cast):
     for due in (
-        datetime(2026, 5, 15, 11, 59, tzinfo=BERLIN),  # overdue by a minute
+        datetime(2026, 5, 14, 23, 59, tzinfo=BERLIN),  # overdue: due yesterday
+        datetime(2026, 5, 15, 0, 0, tzinfo=BERLIN),  # today, though its moment has passed
         datetime(2026, 5, 15, 23, 59, tzinfo=BERLIN),  # later today
         datetime(2026, 5, 16, 0, 0, tzinfo=BERLIN),  # tomorrow
         datetime(2026, 5, 22, 23, 59, tzinfo=BERLIN),  # the seventh day after today
@@ -263,7 +287,29 @@ def test_tasks_due_are_split_at_now_and_at_the_end_of_the_readers_day(cast):
     with tenant_scope(cast.org_a):
         Activity.objects.filter(pk=done.pk).update(done_at=NOW)
 
-    assert _figures(cast, cast.alice).tasks_due == TasksDue(overdue=1, today=1, upcoming=2)
+    assert _figures(cast, cast.alice).tasks_due == TasksDue(overdue=1, today=2, upcoming=2)
+
+
+def test_a_task_due_today_by_date_alone_is_due_today_as_my_day_lists_it(cast):
+    """Not overdue from 00:01 on: the dashboard and My day draw the line at the same moment."""
+    from django.utils import timezone
+
+    from custos.crm.selectors.activities import my_day
+
+    with tenant_scope(cast.org_a), timezone.override(BERLIN):
+        task = activity_create(
+            actor=cast.actor(cast.olive),
+            data={"kind": "task", "title": "Call back", "owner": str(cast.olive.pk), "due_at": "2026-05-15"},
+        )
+    assert task.due_at == datetime(2026, 5, 15, tzinfo=BERLIN)
+    a_minute_in = datetime(2026, 5, 15, 0, 1, tzinfo=BERLIN)
+
+    with timezone.override(BERLIN):
+        assert _figures(cast, cast.olive, now=a_minute_in).tasks_due == TasksDue(overdue=0, today=1, upcoming=0)
+        with tenant_scope(cast.org_a):
+            assert list(my_day(cast.actor(cast.olive), now=a_minute_in)) == [task]
+    next_day = datetime(2026, 5, 16, 0, 1, tzinfo=BERLIN)
+    assert _figures(cast, cast.olive, now=next_day).tasks_due == TasksDue(overdue=1, today=0, upcoming=0)
 
 
 def test_another_pipeline_is_chosen_by_id_and_a_foreign_one_is_not_found(cast):

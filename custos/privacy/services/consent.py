@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -129,6 +130,14 @@ def purpose_text(purpose: Purpose, version: int | None = None) -> PurposeVersion
 def in_language(texts: Mapping[str, str], language: str) -> str:
     """The text in this language, else English, else the first one written."""
     return texts.get(language) or texts.get("en") or next(iter(texts.values()), "")
+
+
+def purpose_names(language: str) -> list[tuple[Purpose, str]]:
+    """The purposes in use, each with its name in the language (its key where it has none)."""
+    return [
+        (purpose, in_language(purpose_text(purpose).names, language) or purpose.key)
+        for purpose in Purpose.objects.filter(is_active=True).order_by("key")
+    ]
 
 
 def shown_text(purpose: Purpose, language: str, version: int | None = None) -> str:
@@ -327,6 +336,32 @@ def consent_states(subject: Subject) -> list[ConsentState]:
 
 def consent_history(subject: Subject) -> list[ConsentEvent]:
     return list(ConsentEvent.objects.filter(subject=subject).select_related("purpose").order_by("-occurred_at", "-pk"))
+
+
+def processable(purpose: Purpose, path: str = "subject") -> Q:
+    """The rows whose person may be processed for the purpose now, as `may_process` decides,
+    as a condition on the rows' path to their subject: lists and exports ("everyone who
+    consented to the newsletter") ask the database rather than the ledger person by person.
+    A consent stands where the newest event that counts (a double opt-in only once confirmed)
+    gave it and it has not expired. `path` empty: the rows are the subjects."""
+    prefix = f"{path}__" if path else ""
+    condition = Q(**{f"{prefix}state": Subject.State.ACTIVE})
+    if purpose.is_marketing:
+        condition &= Q(**{f"{prefix}objected_to_marketing_at__isnull": True})
+    if purpose.legal_basis != LegalBasis.CONSENT:
+        return condition
+    counts = Q(requires_confirmation=False) | Q(confirmed_at__isnull=False)
+    newer = ConsentEvent.objects.filter(counts, subject=OuterRef("subject"), purpose=purpose).filter(
+        Q(occurred_at__gt=OuterRef("occurred_at")) | Q(occurred_at=OuterRef("occurred_at"), pk__gt=OuterRef("pk"))
+    )
+    standing = (
+        ConsentEvent.objects.filter(
+            counts, subject=OuterRef(path or "pk"), purpose=purpose, action=ConsentEvent.Action.GIVEN
+        )
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
+        .filter(~Exists(newer))
+    )
+    return condition & Q(Exists(standing))
 
 
 def may_process(subject: Subject, purpose: Purpose) -> bool:

@@ -4,7 +4,6 @@ import functools
 from decimal import Decimal
 from typing import Any
 
-import phonenumbers
 from babel import Locale, UnknownLocaleError
 from babel.numbers import format_currency, format_decimal
 from django import template
@@ -14,7 +13,7 @@ from django.utils.text import capfirst
 from django.utils.translation import get_language, gettext, to_locale
 
 from custos.web.forms import country_choices
-from custos.web.labels import ACTIVITY_KINDS, person_name
+from custos.web.labels import ACTIVITY_KINDS, person_name, phone_number
 
 register = template.Library()
 
@@ -97,15 +96,7 @@ def country_name(code: str) -> str:
     return str(names.get(code, code))
 
 
-@register.filter
-def phone_number(value: str) -> str:
-    """A stored E.164 number as people write it: "+49 30 1234567"."""
-    if not value:
-        return ""
-    try:
-        return phonenumbers.format_number(phonenumbers.parse(value, None), phonenumbers.PhoneNumberFormat.INTERNATIONAL)
-    except phonenumbers.NumberParseException:
-        return value
+register.filter("phone_number", phone_number)
 
 
 @register.simple_tag

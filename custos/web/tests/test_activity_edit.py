@@ -93,6 +93,41 @@ def test_a_note_becomes_a_task_only_with_a_due_date_and_bad_input_changes_nothin
     assert (task.kind, task.due_at, task.owner_id) == ("task", due, cast.sam.pk)
 
 
+def test_a_task_due_in_the_hour_the_clocks_go_back_keeps_its_moment_and_takes_new_ones(cast):
+    """02:30 on 25 October 2026 happens twice in Berlin: shown back unchanged, the stored one
+    stays, whichever it was; typed anew, the first one is taken rather than refused."""
+    from datetime import datetime
+
+    second_time = datetime.fromisoformat("2026-10-25T02:30:00+01:00")  # the second 02:30
+    first_time = datetime.fromisoformat("2026-10-25T02:45:00+02:00")  # the first 02:45
+    contact = _records(cast)["contacts"]
+    task = in_org_a(
+        cast,
+        activity_create,
+        data={
+            "kind": "task",
+            "title": "Call back",
+            "contact": str(contact.pk),
+            "due_at": second_time.isoformat(),
+            "reminder_at": first_time.isoformat(),
+        },
+    )
+    client = web_client(cast.alice)
+    shown = client.get(f"/activities/{task.pk}/edit/").content.decode()
+    assert 'value="2026-10-25T02:30"' in shown and 'value="2026-10-25T02:45"' in shown
+
+    response = client.post(
+        f"/activities/{task.pk}/edit/", _form(task, title="Call back soon", reminder_at="2026-10-25T02:45")
+    )
+
+    assert response.status_code == 302
+    saved = fresh(cast, task)
+    assert (saved.title, saved.due_at, saved.reminder_at) == ("Call back soon", second_time, first_time)
+    response = client.post(f"/activities/{task.pk}/edit/", _form(saved, due_at="2026-10-25T02:15", reminder_at=""))
+    assert response.status_code == 302
+    assert fresh(cast, task).due_at == datetime.fromisoformat("2026-10-25T02:15:00+02:00")
+
+
 def test_a_task_is_ticked_off_reopened_and_deleted_from_the_timeline(cast):
     contact = _records(cast)["contacts"]
     task = in_org_a(

@@ -115,3 +115,98 @@ def test_special_category_values_on_a_lead_are_hidden_until_opened_and_the_openi
     sam = web_client(cast.sam)
     assert "cf_diagnosis" not in sam.get(f"/leads/{lead.pk}/edit/").content.decode()
     assert DIAGNOSIS not in sam.get(f"/leads/{lead.pk}/?reveal=special").content.decode()
+
+
+def test_a_role_that_may_not_see_custom_fields_sees_none_on_pages_or_in_forms(cast):
+    """Found by the bug hunt: the API hid them, the pages showed the values and filled the
+    edit form's `cf_*` inputs."""
+    from custos.accounts.models import Role
+    from custos.crm.services.people import company_create, contact_create
+
+    _define(cast, "contact", "plan", "choice", options=["Basic", "Premium"])
+    _define(cast, "company", "branch", "text")
+    contact = in_org_a(cast, contact_create, data={"last_name": "Lind", "custom_fields": {"plan": "Premium"}})
+    company = in_org_a(cast, company_create, data={"name": "Nordwind", "custom_fields": {"branch": "Dentistry"}})
+    with tenant_scope(cast.org_a):
+        Role.objects.filter(key="admin").update(hidden_fields=["contact.custom_fields", "company.custom_fields"])
+    client = web_client(cast.alice)
+
+    for path, value in [
+        (f"/contacts/{contact.pk}/", "Premium"),
+        (f"/contacts/{contact.pk}/edit/", "Premium"),
+        (f"/companies/{company.pk}/", "Dentistry"),
+        (f"/companies/{company.pk}/edit/", "Dentistry"),
+    ]:
+        body = client.get(path).content.decode()
+        assert value not in body and 'name="cf_' not in body, path
+    saved = client.post(f"/contacts/{contact.pk}/edit/", {"last_name": "Lindqvist"})
+    assert saved.status_code == 302
+    assert fresh(cast, contact).custom_fields == {"plan": "Premium"}
+
+
+def test_an_option_no_longer_offered_stays_on_the_record_when_another_field_is_edited(cast):
+    """Found by the bug hunt: the form could not show a stored option the field no longer
+    offers, so saving any change erased it."""
+    from custos.crm.services.custom_fields import custom_field_update
+    from custos.crm.services.people import contact_create
+
+    plan = _define(cast, "contact", "plan", "choice", options=["Basic", "Gold"])
+    topics = _define(cast, "contact", "topics", "multi_choice", options=["Implants", "Whitening"])
+    contact = in_org_a(
+        cast,
+        contact_create,
+        data={"last_name": "Lind", "custom_fields": {"plan": "Gold", "topics": ["Implants", "Whitening"]}},
+    )
+    in_org_a(cast, custom_field_update, field=plan, data={"options": ["Basic", "Plus"]})
+    in_org_a(cast, custom_field_update, field=topics, data={"options": ["Implants", "Hygiene"]})
+    client = web_client(cast.alice)
+
+    form = client.get(f"/contacts/{contact.pk}/edit/").content.decode()
+    renamed = client.post(
+        f"/contacts/{contact.pk}/edit/",
+        {"last_name": "Lindqvist", "cf_plan": "Gold", "cf_topics": ["Implants", "Whitening"]},
+    )
+    narrowed = client.post(
+        f"/contacts/{contact.pk}/edit/", {"last_name": "Lindqvist", "cf_plan": "Gold", "cf_topics": ["Whitening"]}
+    )
+
+    assert '<option value="Gold" selected>Gold (no longer offered)</option>' in form
+    assert 'value="Whitening"' in form and "Whitening (no longer offered)" in form
+    assert (renamed.status_code, narrowed.status_code) == (302, 302)
+    assert fresh(cast, contact).last_name == "Lindqvist"
+    assert fresh(cast, contact).custom_fields == {"plan": "Gold", "topics": ["Whitening"]}
+
+
+def test_the_special_data_card_lists_only_special_category_fields(cast):
+    """Found by the bug hunt: opened, the health notes card listed every custom field."""
+    from custos.crm.services.people import contact_create
+
+    _define(cast, "contact", "plan", "choice", options=["Basic", "Premium"])
+    _define(cast, "contact", "diagnosis", "text", category="special")
+    contact = in_org_a(
+        cast, contact_create, data={"last_name": "Lind", "custom_fields": {"plan": "Basic", "diagnosis": DIAGNOSIS}}
+    )
+
+    page = web_client(cast.olive).get(f"/contacts/{contact.pk}/?reveal=special").content.decode()
+
+    card = page[page.index('id="special-heading"') :]
+    card = card[: card.index("</section>")]
+    assert DIAGNOSIS in card and "Plan" not in card
+    assert page.count("<dt>Plan</dt>") == 1
+
+
+def test_a_value_its_field_cannot_read_is_shown_as_stored_not_a_failed_page(cast):
+    """A value kept from before its key's field was defined again (another kind) fails no page."""
+    from custos.crm.services.people import contact_create
+
+    _define(cast, "contact", "since", "date")
+    _define(cast, "contact", "visits", "number")
+    contact = in_org_a(cast, contact_create, data={"last_name": "Lind"})
+    with tenant_scope(cast.org_a):
+        Contact.objects.filter(pk=contact.pk).update(custom_fields={"since": 12, "visits": "many"})
+
+    response = web_client(cast.alice).get(f"/contacts/{contact.pk}/")
+
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "<dd>12</dd>" in body and "<dd>many</dd>" in body

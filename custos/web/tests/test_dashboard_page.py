@@ -139,6 +139,30 @@ def test_the_funnel_and_sources_tables_count_the_leads(cast):
     assert tables["chart-sources"] == [["Source", "Leads"], ["Referral", "2"], ["Event", "1"]]
 
 
+def test_the_funnel_leaves_out_the_won_step_for_a_role_that_may_not_see_deals(cast):
+    from custos.accounts.services import role_create
+
+    with tenant_scope(cast.org_a):
+        lead_create(actor=cast.actor(cast.olive), data={"last_name": "Lead", "status": "qualified"})
+        leads_only = role_create(
+            actor=cast.actor(cast.olive),
+            name="Lead desk",
+            permissions=["lead.view"],
+            record_scope="all",
+            hidden_fields=[],
+        )
+    lena = add_member(cast, "lena@acme.example", leads_only.key)
+
+    tables = _tables(_home(web_client(lena)))
+
+    assert tables["chart-funnel"] == [
+        ["Step", "Leads", "Share of all leads"],
+        ["Leads", "1", "100%"],
+        ["Qualified", "1", "100%"],
+        ["Converted", "0", "0%"],
+    ]
+
+
 def test_the_cards_say_the_expected_revenue_and_win_rate_of_the_quarter(cast):
     stages = stages_of(cast)
     today = timezone.localdate()
@@ -168,6 +192,19 @@ def test_hidden_amounts_leave_no_money_on_the_page(cast):
         ["Proposal", "50%", "1"],
         ["Negotiation", "75%", "0"],
     ]
+
+
+def test_a_hidden_deal_status_leaves_out_the_win_rate_and_the_open_deals_count(cast):
+    """The home page opens for such a role (it answered 422 before): no figure tells won from lost."""
+    stages = stages_of(cast)
+    hide(cast, "sales", "deal.status")
+    _deal(cast, stages["Won"], "250.00", owner=cast.sam)
+    _deal(cast, stages["Lost"], "99.00", owner=cast.sam, lost_reason="Price")
+    body = _home(web_client(cast.sam))
+
+    assert '<div class="stat">50%</div>' not in body
+    assert 'id="win-rate"' not in body
+    assert _home(web_client(cast.alice)).count('<div class="stat">50%</div>') == 1
 
 
 def test_a_sales_rep_sees_only_their_own_deals_in_the_figures(cast):

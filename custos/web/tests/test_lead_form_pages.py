@@ -131,3 +131,24 @@ def test_read_only_members_do_not_see_web_forms(cast):
     assert bob.get("/settings/web-forms/").status_code == 403
     assert bob.get(f"/settings/web-forms/{form.pk}/submissions/").status_code == 403
     assert 'href="/settings/web-forms/"' not in bob.get("/").content.decode()
+
+
+def test_submissions_show_no_lead_field_the_role_hides(cast):
+    from custos.api.tests.helpers import hide
+    from custos.crm.models import Lead
+
+    form = _form(cast, fields=[{"name": "first_name"}, {"name": "last_name"}, {"name": "email", "required": True}])
+    Client().post(
+        f"/forms/{form.public_key}/",
+        {"first_name": "Wilhelmina", "last_name": "Quast", "email": "visitor@example.org"},
+        REMOTE_ADDR="198.51.100.9",
+    )
+    with tenant_scope(cast.org_a):
+        Lead.objects.update(score=87)
+    alice = web_client(cast.alice)
+    shown = alice.get(f"/settings/web-forms/{form.pk}/submissions/").content.decode()
+    assert "Wilhelmina Quast" in shown and ">87<" in shown
+    hide(cast, "admin", "lead.first_name", "lead.last_name", "lead.email", "lead.score")
+    page = alice.get(f"/settings/web-forms/{form.pk}/submissions/").content.decode()
+    assert "Wilhelmina" not in page and "Quast" not in page and "visitor@example.org" not in page
+    assert ">87<" not in page and "Score" not in page

@@ -15,17 +15,20 @@ from custos.core.tenancy import tenant_scope
 from custos.crm.models import AssignmentRule, Lead, RepCapacity, ScoringRule
 from custos.crm.services.leads import lead_create
 from custos.crm.services.rules import assignment_rule_create, rep_capacity_set, scoring_rule_create
-from custos.testing import web_client
+from custos.testing import enable_two_factor, web_client
 from custos.web.tests.sales import audit_actions, fresh, in_org_a
 
 
 @pytest.fixture
 def manager(cast):
-    """Maria, a manager in org A: she may keep the lead rules."""
+    """Maria, a manager in org A: she may keep the lead rules (and, exporting, signs in with a
+    second factor)."""
     with tenant_scope(cast.org_a):
-        return member_add(
+        maria = member_add(
             actor=cast.actor(cast.olive), email="maria@acme.example", role=Role.objects.get(key="manager")
         ).user
+    enable_two_factor(maria)
+    return maria
 
 
 def _state(cast):

@@ -79,3 +79,29 @@ def test_pages_reach_only_what_the_role_allows_in_the_navigation(cast):
 def test_routes_with_parameters_are_filled_for_the_walk(cast):
     objects = org_a_objects(cast)
     assert all(name in objects.ids for route in web_routes() for name in route_parameters(route))
+
+
+def test_a_phone_number_reads_alike_on_every_page(cast):
+    """Found by the bug hunt: the contact's page wrote "+49 30 1234567", the lists, the
+    company's page and the lead's pages the stored "+49301234567"."""
+    from custos.core.tenancy import tenant_scope
+    from custos.crm.services.leads import lead_create
+    from custos.crm.services.people import company_create, contact_create
+
+    with tenant_scope(cast.org_a):
+        actor = cast.actor(cast.olive)
+        contact = contact_create(actor=actor, data={"last_name": "Lind", "phone": "030 1234567"})
+        company = company_create(actor=actor, data={"name": "Nordwind", "phone": "030 1234567"})
+        lead = lead_create(actor=actor, data={"last_name": "Kim", "phone": "030 1234567"})
+    client = web_client(cast.olive)
+
+    for path in (
+        "/contacts/",
+        f"/contacts/{contact.pk}/",
+        "/companies/",
+        f"/companies/{company.pk}/",
+        f"/leads/{lead.pk}/",
+        f"/leads/{lead.pk}/convert/",
+    ):
+        body = client.get(path).content.decode()
+        assert "+49 30 1234567" in body and "+49301234567" not in body, path

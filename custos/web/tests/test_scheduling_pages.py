@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import zoneinfo
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from html import unescape
 from typing import Any
 
@@ -30,7 +30,7 @@ from custos.scheduling.models import (
 from custos.scheduling.services.appointments import appointment_create
 from custos.scheduling.services.catalogue import practitioner_add, resource_create, service_create
 from custos.scheduling.services.recalls import recall_create
-from custos.testing import PASSWORD, web_client
+from custos.testing import PASSWORD, enable_two_factor, web_client
 from custos.web.tests.sales import audit_actions, fresh, in_org_a
 
 BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")  # the cast's time zone
@@ -265,6 +265,7 @@ def test_a_role_without_appointments_neither_sees_the_entry_nor_the_pages(cast, 
         )
     membership.user.set_password(PASSWORD)
     membership.user.save()
+    enable_two_factor(membership.user)  # an accountant exports invoices
     client = web_client(membership.user)
     assert 'href="/appointments/"' not in client.get("/").content.decode()
     assert 'href="/appointments/"' in web_client(cast.bob).get("/").content.decode()
@@ -443,3 +444,23 @@ def test_an_appointment_is_moved_through_the_edit_form_unless_the_time_is_taken(
     assert (moved.starts_at, moved.ends_at, moved.notes) == (practice.at(0, 14), practice.at(0, 15), "Moved")
     assert fresh(cast, taken).starts_at == practice.at(0, 9)
     assert audit_actions(cast, appointment.pk) == ["appointment.create", "appointment.update"]
+
+
+def test_an_appointment_in_the_hour_the_clocks_go_back_is_edited_without_moving_it(cast, practice):
+    """Its 02:30 happens twice: the form shows it once, and sent back so it is no change."""
+    october_31 = date(timezone.now().year + 1, 10, 31)
+    sunday = october_31 - timedelta(days=(october_31.weekday() + 1) % 7)  # the last Sunday of October
+    second_time = datetime.combine(sunday, time(2, 30), tzinfo=BERLIN).replace(fold=1).astimezone(UTC)
+    appointment = book(cast, practice, second_time)
+    client = web_client(cast.alice)
+    form = practice.form(second_time.astimezone(BERLIN), ends_at=f"{sunday}T03:00", notes="Night shift")
+
+    response = client.post(f"/appointments/{appointment.pk}/edit/", form)
+
+    assert response.status_code == 302
+    saved = fresh(cast, appointment)
+    assert (saved.starts_at, saved.ends_at, saved.notes) == (
+        second_time,
+        second_time + timedelta(minutes=30),
+        "Night shift",
+    )

@@ -29,7 +29,7 @@ from custos.crm.services.custom_fields import fields_of
 from custos.privacy.services.restriction import processing_state
 from custos.web.custom_values import form_setup, shown_values
 from custos.web.forms import CompanyForm, ContactForm, address_initial, attach_errors, points_as_text
-from custos.web.labels import person_name
+from custos.web.labels import person_name, phone_number
 from custos.web.pickers import company_from_label, company_label, company_options, contact_options, with_company
 from custos.web.shortcuts import actor_of
 from custos.web.views.activities import timeline_context
@@ -72,7 +72,7 @@ def _contact_rows(contacts: list[Contact], context: dict[str, Any]) -> list[Cont
             url=url,
             name=person_name(contact, hidden),
             email=contact.email,
-            phone=contact.phone,
+            phone=phone_number(contact.phone) if "phone" not in hidden else "",
             company=contact.company.name if contact.company and "company" not in hidden else "",
             values=values.get(contact.pk, []),
         )
@@ -151,8 +151,8 @@ def contact_detail_view(request: HttpRequest, contact_id: str) -> HttpResponse:
             ],
             "special": special,
             "has_special": bool(contact.health_notes or contact.custom_special),
-            "custom_values": shown_values(contact, "contact"),
-            "special_custom_values": shown_values(contact, "contact", revealed=special["custom_fields"])
+            "custom_values": shown_values(actor, contact, "contact"),
+            "special_custom_values": shown_values(actor, contact, "contact", revealed=special["custom_fields"])
             if special
             else [],
             "hidden": actor.hidden_fields_of("contact"),
@@ -275,7 +275,7 @@ def company_detail_view(request: HttpRequest, company_id: str) -> HttpResponse:
         {
             "company": company,
             "people": people,
-            "custom_values": shown_values(company, "company"),
+            "custom_values": shown_values(actor, company, "company"),
             "hidden": actor.hidden_fields_of("company"),
             "deals": _deals_of(actor, company=company),
             "deal_hidden": actor.hidden_fields_of("deal"),

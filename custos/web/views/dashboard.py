@@ -111,21 +111,22 @@ def _in(amounts: tuple[Money, ...] | None, currency: str) -> Decimal:
 
 
 def _funnel_chart(figures: Dashboard, rtl: bool) -> Chart:
-    steps = figures.funnel or []
+    # A step the reader may not see (won, without the right to deals) is left out, not drawn as nothing.
+    steps = [(step.key, step.count) for step in figures.funnel or [] if step.count is not None]
     labels = {
         "leads": pgettext("funnel step", "Leads"),
         "qualified": pgettext("funnel step", "Qualified"),
         "converted": pgettext("funnel step", "Converted"),
         "won": pgettext("funnel step", "Won"),
     }
-    first = steps[0].count if steps else 0
+    first = steps[0][1] if steps else 0
     return bar_chart(
         id="chart-funnel",
         title=_("Conversion funnel"),
         description=_("Of all leads you can see: how many were qualified, converted, and became a won deal."),
-        items=[Item(labels[step.key], step.count, number(step.count)) for step in steps],
+        items=[Item(labels[key], count, number(count)) for key, count in steps],
         columns=[_("Step"), _("Leads"), _("Share of all leads")],
-        rows=[[labels[step.key], number(step.count), percent(step.count, first)] for step in steps],
+        rows=[[labels[key], number(count), percent(count, first)] for key, count in steps],
         rtl=rtl,
         funnel=True,
     )

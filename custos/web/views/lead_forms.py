@@ -31,15 +31,14 @@ from django.views.decorators.csp import csp_override
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
-from custos.core.errors import NotFound, ValidationFailed
+from custos.core.errors import ValidationFailed
 from custos.core.net import client_ip
 from custos.core.tenancy import tenant_scope
 from custos.crm.models import LeadForm
 from custos.crm.models.forms import ASKABLE_FIELDS
 from custos.crm.selectors.forms import access_lead_form, lead_form_list, lead_form_submissions
 from custos.crm.services import forms as services
-from custos.privacy.models import Purpose
-from custos.privacy.services.consent import in_language, purpose_text
+from custos.privacy.services.consent import in_language, purpose_names, purpose_text
 from custos.web.forms import attach_errors
 from custos.web.shortcuts import actor_of
 from custos.web.views.listing import posted
@@ -146,10 +145,8 @@ def _initial(form: LeadForm) -> dict[str, Any]:
 
 
 def _purpose_choices() -> list[tuple[str, str]]:
-    language = translation.get_language() or "en"
     choices = []
-    for purpose in Purpose.objects.filter(is_active=True).order_by("key"):
-        name = in_language(purpose_text(purpose).names, language) or purpose.key
+    for purpose, name in purpose_names(translation.get_language() or "en"):
         if purpose.is_marketing:
             name = _("%(name)s (marketing: double opt-in)") % {"name": name}
         choices.append((str(purpose.pk), name))
@@ -232,7 +229,11 @@ def lead_form_submissions_view(request: HttpRequest, lead_form_id: str) -> HttpR
     actor = actor_of(request)
     lead_form = access_lead_form(actor, lead_form_id)
     submissions = lead_form_submissions(actor, lead_form)
-    return render(request, "web/lead_forms/submissions.html", {"lead_form": lead_form, "submissions": submissions})
+    return render(
+        request,
+        "web/lead_forms/submissions.html",
+        {"lead_form": lead_form, "submissions": submissions, "hidden": actor.hidden_fields_of("lead")},
+    )
 
 
 # The public face ----------------------------------------------------------------------
@@ -254,11 +255,10 @@ def _public(response: HttpResponse, language: str) -> HttpResponse:
     return response
 
 
-def _public_form(public_key: str) -> LeadForm:
-    form = services.lead_form_public(public_key)
-    if form is None:
-        raise NotFound()
-    return form
+def _closed(request: HttpRequest, language: str) -> HttpResponse:
+    """The page where a deleted or switched-off form was: it shows inside the customer's
+    frame, so it is the public page in the visitor's language, not the staff 404."""
+    return _public(render(request, "web/lead_forms/closed.html", status=404), language)
 
 
 def _rows(form: LeadForm, values: dict[str, str], errors: dict[str, str]) -> list[dict[str, Any]]:
@@ -311,7 +311,9 @@ def _consents(form: LeadForm, language: str, ticked: list[str], shown: dict[str,
 def lead_form_public_view(request: HttpRequest, public_key: str) -> HttpResponse:
     """The hosted form: fields, consent checkboxes, a honeypot; on success the thank-you page."""
     language = _visitor_language(request)
-    form = _public_form(public_key)
+    form = services.lead_form_public(public_key)
+    if form is None:
+        return _closed(request, language)
     values: dict[str, str] = {}
     errors: dict[str, str] = {}
     ticked: list[str] = []
@@ -366,7 +368,9 @@ def lead_form_public_view(request: HttpRequest, public_key: str) -> HttpResponse
 @csp_override(FRAMEABLE_CSP)
 def lead_form_thanks_view(request: HttpRequest, public_key: str) -> HttpResponse:
     language = _visitor_language(request)
-    form = _public_form(public_key)
+    form = services.lead_form_public(public_key)
+    if form is None:
+        return _closed(request, language)
     text = services.thank_you_text(form, language) or _("Thank you. We will be in touch soon.")
     response = render(request, "web/lead_forms/thanks.html", {"lead_form": form, "text": text})
     return _public(response, language)

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils import translation
 from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext as _
 
@@ -13,9 +14,10 @@ from custos.core.actor import Actor
 from custos.core.errors import ValidationFailed
 from custos.core.net import local_path
 from custos.core.pagination import ListCount, decode_cursor, paginate
-from custos.crm.selectors.filters import list_order
+from custos.crm.selectors.filters import FILTERS, list_order
 from custos.crm.selectors.records import searched_page
 from custos.crm.services.custom_fields import fields_of
+from custos.privacy.services.consent import purpose_names
 from custos.search.text import query
 from custos.web.custom_values import shown_value
 from custos.web.selectors import member_names
@@ -76,7 +78,7 @@ def searched_list_page(
     return rows, next_cursor, count or ListCount(0)
 
 
-LIST_FILTERS = ("tag", "owner", "company", "country", "order")
+LIST_FILTERS = ("tag", "owner", "company", "country", "consent", "order")
 
 
 def list_filters(request: HttpRequest) -> dict[str, str]:
@@ -100,6 +102,11 @@ def next_url(request: HttpRequest, default: str) -> str:
 
 
 MAX_COLUMNS = 10
+
+
+def _purposes() -> list[tuple[str, str]]:
+    """The consent filter's choices: each purpose in use by its key and name."""
+    return [(purpose.key, name) for purpose, name in purpose_names(translation.get_language() or "en")]
 
 
 def custom_columns(
@@ -177,9 +184,10 @@ def filtered_list(request: HttpRequest, object_type: str, lister: Any, related: 
         "filters": sorted(chosen.items()) + columns["column_filter"],
         "chosen": chosen,
         "filter_errors": errors,
-        "filter_fields": [f for f in definitions if not f.is_special],
+        "filter_fields": columns["column_choices"],  # the same: neither special nor hidden from the role
         # Only the whole page shows the filters' choices, not the part a search as you type swaps in.
         "members": SimpleLazyObject(lambda: member_names(actor)),
+        "purposes": SimpleLazyObject(lambda: _purposes() if "consent" in FILTERS[object_type] else []),
         "orders": [
             ("", _("Oldest first")),
             ("-created", _("Newest first")),

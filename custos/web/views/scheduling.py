@@ -251,9 +251,8 @@ def appointment_edit_view(request: HttpRequest, appointment_id: str) -> HttpResp
         try:
             data = with_contact(actor, form.domain_data(), current=contact)
             for name in ("starts_at", "ends_at"):
-                stored = getattr(appointment, name)
-                if data.get(name) is not None and data[name] == stored.replace(second=0, microsecond=0):
-                    del data[name]  # shown to the minute and left so: not moved by its seconds
+                if name in data and name not in form.changed_data:
+                    del data[name]  # left as shown: not moved by its seconds, nor to the autumn hour's other reading
             services.appointment_update(actor=actor, appointment=appointment, data=data)
         except ValidationFailed as error:
             attach_errors(form, error)
