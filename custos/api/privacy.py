@@ -380,6 +380,11 @@ class SettingsIn(Schema):
     dpo_contact: str | None = Field(
         None, description="The data protection officer's name and contact (Art. 37–39), or empty if none is appointed."
     )
+    request_keep_years: int | None = Field(
+        None,
+        description="Years a closed request keeps the requester's email, details and verification (1–10, "
+        "default 3); then only its kind, dates and outcome stay.",
+    )
 
 
 class SettingsOut(Schema):
@@ -391,6 +396,7 @@ class SettingsOut(Schema):
     portal_editable: list[str]
     controller_contact: str
     dpo_contact: str
+    request_keep_years: int
 
 
 def _settings_out(current: Any) -> dict[str, Any]:

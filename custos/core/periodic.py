@@ -42,6 +42,7 @@ JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob("scheduling.mark_due_recalls", "custos.scheduling.tasks.mark_due_recalls", timedelta(hours=6)),
     PeriodicJob("accounts.offboard_due", "custos.accounts.tasks.delete_offboarded_organizations", timedelta(hours=6)),
     PeriodicJob("privacy.remind_deadlines", "custos.privacy.tasks.remind_request_deadlines", timedelta(hours=6)),
+    PeriodicJob("privacy.forget_requests", "custos.privacy.tasks.forget_closed_requests", timedelta(days=1)),
     # 15 minutes: the 72-hour clock's reminders go out at most a quarter of an hour late.
     PeriodicJob("privacy.remind_breach_clocks", "custos.privacy.tasks.remind_breach_clocks", timedelta(minutes=15)),
     # 5 minutes: an Art. 19 notice the process did not live to mail goes at most this late.

@@ -55,6 +55,18 @@ def remind_request_deadlines() -> int:
 
 
 @task
+def forget_closed_requests() -> int:
+    """Every organisation's closed requests past the years it keeps them: the requester's details go."""
+    from custos.privacy.services.requests import requests_forget
+
+    total = 0
+    for org_id in Organization.objects.values_list("pk", flat=True):
+        with tenant_scope(org_id):
+            total += requests_forget()
+    return total
+
+
+@task
 def send_deadline_reminder(org_id: str, request_id: str) -> int:
     """Mail the handlers: which kind of request, when it is due, where to find it; no personal data."""
     with tenant_scope(uuid.UUID(org_id)):

@@ -44,6 +44,11 @@ class PrivacySettings(TenantModel):
     # Art. 13(1)(a)(b) and 30(1)(a): who is responsible and how to reach them, in the notice and the record.
     controller_contact = models.TextField(_("address and contact for privacy matters"), blank=True)
     dpo_contact = models.TextField(_("data protection officer"), blank=True)
+    # A closed request is proof of how it was answered; after these years it keeps no more than
+    # its kind, dates and outcome (`requests_forget`).
+    request_keep_years = models.PositiveSmallIntegerField(
+        _("years a closed request keeps the requester's details"), default=3
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["org"], name="privacy_settings_once")]
@@ -61,6 +66,7 @@ class PrivacySettings(TenantModel):
             "inform_recipients",
             "portal_visible",
             "portal_editable",
+            "request_keep_years",
         )
 
 

@@ -14,6 +14,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
@@ -21,7 +22,7 @@ from custos.core.cells import neutralise
 from custos.core.models import Organization
 from custos.core.personal_data import Erasure
 from custos.core.tenancy import require_org_id
-from custos.privacy.models import Processor, Purpose, RetentionPolicy
+from custos.privacy.models import PrivacyRequest, Processor, Purpose, RetentionPolicy
 from custos.privacy.models.consent import LegalBasis
 from custos.privacy.registry import subject_models
 from custos.privacy.services.consent import in_language, purpose_text
@@ -89,7 +90,7 @@ def _record_types() -> list[dict[str, Any]]:
 
 
 def _retention() -> list[dict[str, str]]:
-    return [
+    policies: list[dict[str, str]] = [
         {
             # What the reader knows the records as ("Contacts"), not the policy's internal key.
             "record_type": ", ".join(
@@ -105,6 +106,20 @@ def _retention() -> list[dict[str, str]]:
         }
         for policy in RetentionPolicy.objects.filter(is_enabled=True).order_by("key")
     ]
+    return policies
+
+
+def _requests_kept(years: int) -> dict[str, str]:
+    """How long a privacy request names who asked (`requests_forget`)."""
+    return {
+        "record_type": capfirst(str(PrivacyRequest._meta.verbose_name_plural)),
+        "period": ngettext(
+            "the requester's details removed %(years)d year after the answer",
+            "the requester's details removed %(years)d years after the answer",
+            years,
+        )
+        % {"years": years},
+    }
 
 
 def _processors() -> list[dict[str, Any]]:
@@ -156,6 +171,7 @@ def processing_record(*, language: str = "en") -> dict[str, Any]:
             "processors": processors,
             "transfers": [p for p in processors if p["outside_eea"]],
             "retention": _retention(),
+            "requests_kept": _requests_kept(current.request_keep_years),
             "security_measures": _security_measures(),
         }
 
@@ -216,7 +232,7 @@ def processing_record_xlsx(record: dict[str, Any]) -> bytes:
             (
                 _("Retention"),
                 [_("Record type"), _("Period")],
-                [[r["record_type"], r["period"]] for r in record["retention"]],
+                [[r["record_type"], r["period"]] for r in [*record["retention"], record["requests_kept"]]],
             ),
             (_("Security"), [_("Measure")], [[m] for m in record["security_measures"]]),
         ]

@@ -27,8 +27,8 @@ from custos.core.tenancy import require_org_id
 from custos.core.validation import Cleaner
 from custos.privacy.models import PrivacyRequest, PrivacySettings, Subject
 from custos.privacy.models.requests import PORTAL_EDITABLE_CHOICES
-from custos.privacy.registry import declarations, records_of
-from custos.privacy.services.erasure import subject_erase
+from custos.privacy.registry import declaration_of, declarations, records_of
+from custos.privacy.services.erasure import anonymised_values, subject_erase
 from custos.privacy.services.hooks import records_changed
 from custos.privacy.services.processors import recipients_prepare, recipients_schedule
 from custos.privacy.services.reports import access_report, portability_data
@@ -53,8 +53,10 @@ SETTINGS_FIELDS = (
     "portal_editable",
     "controller_contact",
     "dpo_contact",
+    "request_keep_years",
 )
 MAX_CONTACT_LENGTH = 1000
+MAX_KEEP_YEARS = 10
 # Art. 12(3): a request is answered within one month.
 MAX_REQUEST_DAYS = 31
 MAX_PORTAL_LINK_DAYS = 90
@@ -144,6 +146,9 @@ def _settings_apply(current: PrivacySettings, data: Mapping[str, Any]) -> list[s
         "controller_contact", merged["controller_contact"], max_length=MAX_CONTACT_LENGTH, multiline=True
     )
     dpo_contact = cleaner.text("dpo_contact", merged["dpo_contact"], max_length=MAX_CONTACT_LENGTH, multiline=True)
+    keep_years = cleaner.integer(
+        "request_keep_years", merged["request_keep_years"], minimum=1, maximum=MAX_KEEP_YEARS, required=True
+    )
     hidden = [category for category in editable if category not in visible]
     if hidden:
         cleaner.fail("portal_editable", _("The person can only correct data the portal shows them."))
@@ -158,6 +163,7 @@ def _settings_apply(current: PrivacySettings, data: Mapping[str, Any]) -> list[s
         "portal_editable": editable,
         "controller_contact": controller_contact,
         "dpo_contact": dpo_contact,
+        "request_keep_years": keep_years,
     }
     changed = sorted(name for name, value in cleaned.items() if getattr(current, name) != value)
     for name in changed:
@@ -560,3 +566,26 @@ def requests_due_soon(now: dt.datetime | None = None) -> models.QuerySet[Privacy
         due_at__lte=now + window,
         reminded_at__isnull=True,
     )
+
+
+def requests_forget(*, now: dt.datetime | None = None) -> int:
+    """Closed requests past the years the organisation keeps them lose the requester's email,
+    the details and how the identity was verified; their kind, dates and outcome stay, as a
+    pseudonymous record of how the organisation answers. A second run changes nothing."""
+    now = now or timezone.now()
+    years = privacy_settings().request_keep_years
+    cutoff = now - dt.timedelta(days=365 * years + years // 4)
+    closed = PrivacyRequest.objects.filter(status__in=(Status.COMPLETED, Status.REJECTED)).filter(
+        models.Q(completed_at__lt=cutoff) | models.Q(completed_at__isnull=True, received_at__lt=cutoff)
+    )
+    holding = closed.filter(models.Q(email__gt="") | models.Q(verification_reason__gt="") | ~models.Q(details={}))
+    with transaction.atomic():
+        forgotten = holding.update(**anonymised_values(declaration_of(PrivacyRequest)))
+        if forgotten:
+            audit_record(
+                actor=Actor.system(require_org_id()),
+                action="privacy_request.forget",
+                object_type="privacy_request",
+                extra={"count": forgotten, "years": years},
+            )
+    return forgotten

@@ -95,3 +95,49 @@ def test_two_first_saves_at_once_make_one_row_with_both_changes(transactional_db
     with tenant_scope(cast.org_a):
         assert list(PrivacySettings.objects.values_list("request_days", "reminder_days")) == [(20, 3)]
         assert AuditEntry.objects.filter(action="privacy_settings.update").count() == 2
+
+
+def test_closed_requests_forget_the_requester_after_the_years_kept(cast, as_tenant):
+    """Data minimisation: a request answered years ago keeps its kind, dates and outcome, no
+    longer who asked; open requests, and those closed within the years, keep everything."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from custos.core.periodic import JOBS
+    from custos.privacy.models import PrivacyRequest
+    from custos.privacy.services.requests import request_create, requests_forget
+
+    actor = cast.actor(cast.alice)
+    old, recent, waiting = (
+        request_create(actor=actor, kind="access", email=f"{name}@example.org") for name in ("old", "recent", "open")
+    )
+    now = timezone.now()
+    PrivacyRequest.objects.filter(pk=old.pk).update(
+        status="rejected", completed_at=now - timedelta(days=3 * 365 + 2), verification_reason="ID card seen"
+    )
+    PrivacyRequest.objects.filter(pk=recent.pk).update(status="completed", completed_at=now - timedelta(days=300))
+    PrivacyRequest.objects.filter(pk=waiting.pk).update(received_at=now - timedelta(days=5 * 365))
+
+    assert requests_forget(now=now) == 1
+    assert requests_forget(now=now) == 0  # nothing left to forget: no second entry
+
+    forgotten = PrivacyRequest.objects.get(pk=old.pk)
+    assert (forgotten.email, forgotten.verification_reason, forgotten.details) == ("", "", {})
+    assert (forgotten.kind, forgotten.status, forgotten.completed_at is not None) == ("access", "rejected", True)
+    assert PrivacyRequest.objects.get(pk=recent.pk).email == "recent@example.org"
+    assert PrivacyRequest.objects.get(pk=waiting.pk).email == "open@example.org"
+    entry = AuditEntry.objects.get(action="privacy_request.forget")
+    assert entry.extra == {"count": 1, "years": 3}
+    privacy_settings_update(actor=actor, data={"request_keep_years": 1})
+    assert requests_forget(now=now) == 0  # the recent one was closed 300 days ago: within a year
+    assert requests_forget(now=now + timedelta(days=70)) == 1
+    assert [j.every for j in JOBS if j.name == "privacy.forget_requests"] == [timedelta(days=1)]
+
+
+def test_the_years_kept_are_checked(cast, as_tenant):
+    actor = cast.actor(cast.alice)
+    for wrong in (0, 11, "three", None):
+        with pytest.raises(ValidationFailed) as refused:
+            privacy_settings_update(actor=actor, data={"request_keep_years": wrong})
+        assert [e.field for e in refused.value.errors] == ["request_keep_years"], wrong

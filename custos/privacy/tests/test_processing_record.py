@@ -157,3 +157,22 @@ def test_contact_details_are_checked_like_every_text(cast, as_tenant):
     privacy_settings_update(actor=actor, data={"dpo_contact": "  Dr. Ewa Nowak\n+48 22 123 45 67  "})
     assert PrivacySettings.objects.get().dpo_contact == "Dr. Ewa Nowak\n+48 22 123 45 67"
     assert AuditEntry.objects.get(action="privacy_settings.update").fields == ["dpo_contact"]
+
+
+def test_the_notice_and_the_record_say_how_long_a_request_names_who_asked(cast):
+    with tenant_scope(cast.org_a):
+        privacy_settings_update(actor=cast.actor(cast.alice), data={"request_keep_years": 2})
+        record = processing_record(language="de")
+        english = processing_record(language="en")
+    alice = web_client(cast.alice)
+
+    assert record["requests_kept"]["period"] == "Angaben zur anfragenden Person 2 Jahre nach der Antwort entfernt"
+    assert (
+        "the requester&#x27;s details removed 2 years after the answer"
+        in alice.get("/privacy/notice/").content.decode()
+    )
+    retention = load_workbook(io.BytesIO(processing_record_xlsx(english)))["Retention"]
+    assert [cell.value for cell in retention[retention.max_row]] == [
+        "Privacy requests",
+        "the requester's details removed 2 years after the answer",
+    ]

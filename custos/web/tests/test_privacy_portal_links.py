@@ -180,6 +180,7 @@ def test_the_settings_page_changes_what_the_portal_shows_and_lets_the_person_cor
             "request_days": "30",
             "reminder_days": "7",
             "portal_link_days": "14",
+            "request_keep_years": "3",
             "inform_recipients": "on",
             "portal_visible": ["identity", "special"],
             "portal_editable": ["identity"],

@@ -776,6 +776,14 @@ class PrivacySettingsForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         required=False,
     )
+    request_keep_years = forms.IntegerField(
+        label=gettext_lazy("Years a closed request keeps the requester's details"),
+        help_text=gettext_lazy(
+            "Then the email, the details and how the identity was verified are removed; "
+            "the request's kind, dates and outcome stay as a record of how it was answered."
+        ),
+        required=False,
+    )
     controller_contact = forms.CharField(
         label=gettext_lazy("Address and contact for privacy matters"),
         help_text=gettext_lazy(
