@@ -159,3 +159,14 @@ def test_with_a_second_owner_an_owner_may_step_down(cast):
     assert response["Location"] == "/settings/members/"
     assert cast.membership(cast.olive).role.key == "admin"
     assert cast.membership(cast.alice).role.key == "owner"
+
+
+def test_the_members_page_says_when_each_last_signed_in(cast):
+    """An access review starts here: who has not signed in for months may not need access."""
+    sign_in(Client(), "sam@acme.example")
+
+    page = web_client(cast.alice).get("/settings/members/").content.decode()
+
+    rows = {row.split("</td>")[0].split(">")[-1]: row for row in page.split("<tr>")[2:]}
+    assert "never" not in rows["sam@acme.example"]
+    assert ">never</td>" in rows["bob@acme.example"]
