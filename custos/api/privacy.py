@@ -426,7 +426,10 @@ class RequestIn(Schema):
     language: str | None = Field(None, description="The language to answer in: en, de, pl or ar.")
     details: dict[str, Any] | None = Field(
         None,
-        description='objection: {"about": "marketing" | "profiling"}; rectification: {"corrections": {"phone": "…"}}.',
+        description='objection: {"about": "marketing" | "profiling" | "situation", "note": "grounds (situation)"}; '
+        'rectification: {"corrections": {"phone": "…"}}. An objection on grounds of a particular situation '
+        "(Art. 21(1)) is weighed: completing it restricts the person's processing; reject it with the "
+        "compelling grounds to go on.",
     )
 
 

@@ -88,8 +88,13 @@ REQUEST_CHOICES = {
     "restriction": gettext_lazy("Restrict the processing of my data"),
     "objection_marketing": gettext_lazy("Object to direct marketing"),
     "objection_profiling": gettext_lazy("Object to profiling (lead scoring)"),
+    "objection_situation": gettext_lazy("Object to the processing of my data for reasons of my particular situation"),
 }
-OBJECTIONS = {"marketing": gettext_lazy("direct marketing"), "profiling": gettext_lazy("profiling")}
+OBJECTIONS = {
+    "marketing": gettext_lazy("direct marketing"),
+    "profiling": gettext_lazy("profiling"),
+    "situation": gettext_lazy("processing, for reasons of your particular situation"),
+}
 CONSENT_STATES = {
     "given": gettext_lazy("given"),
     "pending": gettext_lazy("awaiting your confirmation"),

@@ -46,7 +46,11 @@ class RequestForm(forms.Form):
     objection_about = forms.ChoiceField(
         label=_("Objection to"),
         required=False,
-        choices=[("marketing", _("Direct marketing")), ("profiling", _("Profiling (lead scores)"))],
+        choices=[
+            ("marketing", _("Direct marketing")),
+            ("profiling", _("Profiling (lead scores)")),
+            ("situation", _("Any processing, for reasons of the person's particular situation")),
+        ],
         help_text=_("Objections only."),
     )
     first_name = forms.CharField(label=CORRECTABLE[0][1], max_length=300, required=False)
@@ -70,7 +74,8 @@ class RequestForm(forms.Form):
         kind = self.cleaned_data["kind"]
         note = self.cleaned_data.get("note", "")
         if kind == PrivacyRequest.Kind.OBJECTION:
-            return {"about": self.cleaned_data.get("objection_about") or "marketing"}
+            about = self.cleaned_data.get("objection_about") or "marketing"
+            return {"about": about, **({"note": note} if note and about == "situation" else {})}
         if kind == PrivacyRequest.Kind.RECTIFICATION:
             fields = {
                 "first_name": "first_name",

@@ -215,3 +215,30 @@ def test_the_settings_carry_the_contact_for_privacy_matters_and_the_officer(cast
     assert [e["field"] for e in refused["errors"]] == ["dpo_contact"]
     assert ok(client.get("/api/v1/privacy/settings"))["controller_contact"] == "Hauptstr. 1\n10115 Berlin"
     assert api_client(cast, cast.bob, "read").get("/api/v1/privacy/settings").status_code == 403
+
+
+def test_an_objection_on_grounds_of_a_particular_situation_is_weighed(cast):
+    """Art. 21(1): upheld, the person's data is only stored from then on; or rejected with
+    the compelling grounds the organisation has to go on."""
+    client = api_client(cast, cast.alice)
+    greta = _greta(client)
+    grounds = "I moved after a stalking case and do not want my address used."
+
+    upheld = _verified(client, "objection", details={"about": "situation", "note": grounds})
+    answered = ok(_complete(client, upheld["id"]))
+    refused = problem(
+        post(
+            client,
+            "/api/v1/privacy/requests",
+            {"kind": "objection", "email": "greta@example.org", "details": {"about": "all"}},
+        ),
+        422,
+    )
+
+    assert answered["status"] == "completed"
+    with tenant_scope(cast.org_a):
+        stored = PrivacyRequest.objects.get(pk=upheld["id"])
+        assert stored.details == {"about": "situation", "note": grounds}
+        assert stored.result["objection"] == "situation" and stored.result["restricted"] is True
+        assert Contact.objects.get(pk=greta["id"]).subject.state == "restricted"
+    assert [e["field"] for e in refused["errors"]] == ["details.about"]

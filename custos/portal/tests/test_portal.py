@@ -408,6 +408,21 @@ def test_my_data_names_its_kinds_of_records_and_fields_in_the_persons_language(c
     assert "<h2>Contact</h2>" not in page and "<dt>Custom fields</dt>" not in page
 
 
+def test_an_objection_for_reasons_of_a_particular_situation_waits_for_staff_with_its_grounds(cast, greta):
+    client, _ = opened(cast, greta)
+
+    page = client.get(f"{PORTAL}/me/requests/").content.decode()
+    client.post(f"{PORTAL}/me/requests/", {"kind": "objection_situation", "note": "My address must stay private."})
+
+    assert "for reasons of my particular situation" in page
+    with tenant_scope(cast.org_a):
+        request = PrivacyRequest.objects.get()
+        assert (request.kind, request.status) == ("objection", "verified")  # the link proves who asks
+        assert request.details == {"about": "situation", "note": "My address must stay private."}
+    listed = client.get(f"{PORTAL}/me/requests/").content.decode()
+    assert "processing, for reasons of your particular situation" in listed
+
+
 def test_an_objection_to_marketing_is_honoured_at_once(cast, greta):
     """No weighing of interests for direct marketing (Art. 21(3)): the link proves who objects."""
     from custos.privacy.models import Subject

@@ -67,7 +67,7 @@ logger = logging.getLogger(__name__)
 
 Kind = PrivacyRequest.Kind
 # What a person may ask for through the portal; staff carry these out.
-PORTAL_REQUEST_KINDS = ("erasure", "restriction", "objection_marketing", "objection_profiling")
+PORTAL_REQUEST_KINDS = ("erasure", "restriction", "objection_marketing", "objection_profiling", "objection_situation")
 # The privacy engine's own records (requests, consent proof, links) are not corrected through
 # the portal: correcting the person's CRM records is what rectification means here.
 _NOT_EDITABLE_APPS = RECORDS_OF_REQUESTS
@@ -516,7 +516,8 @@ def portal_correct(*, actor: Actor, link: PortalLink, data: Mapping[str, Any]) -
 
 
 def portal_ask(*, actor: Actor, link: PortalLink, what: Any, note: Any = "") -> PrivacyRequest:
-    """Erasure, restriction or an objection (to marketing or profiling), for staff to carry out."""
+    """Erasure, restriction or an objection (to marketing, to profiling, or on grounds of the
+    person's particular situation, which the note gives), for staff to carry out."""
     cleaner = Cleaner()
     what = cleaner.choice("kind", what, PORTAL_REQUEST_KINDS)
     note = cleaner.text("note", note, max_length=2000, multiline=True)
@@ -524,7 +525,8 @@ def portal_ask(*, actor: Actor, link: PortalLink, what: Any, note: Any = "") -> 
         raise ValidationFailed(cleaner.errors)
     details: dict[str, Any]
     if what.startswith("objection_"):
-        kind, details = Kind.OBJECTION, {"about": what.removeprefix("objection_")}
+        about = what.removeprefix("objection_")
+        kind, details = Kind.OBJECTION, {"about": about, **({"note": note} if note and about == "situation" else {})}
     else:
         kind, details = what, ({"note": note} if note else {})
     with transaction.atomic():

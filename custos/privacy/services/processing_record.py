@@ -262,7 +262,10 @@ def privacy_notice(*, language: str) -> dict[str, Any]:
                 _("to have your data erased (Art. 17)"),
                 _("to have its processing restricted (Art. 18)"),
                 _("to receive the data you gave us in a machine-readable form (Art. 20)"),
-                _("to object to direct marketing and to profiling (Art. 21)"),
+                _(
+                    "to object to direct marketing and to profiling at any time, and to any other processing "
+                    "for reasons of your particular situation (Art. 21)"
+                ),
                 _("to withdraw a consent at any time, without affecting what happened before (Art. 7(3))"),
                 _("to complain to a data protection supervisory authority (Art. 77)"),
             ],

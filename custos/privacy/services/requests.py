@@ -56,6 +56,10 @@ SETTINGS_FIELDS = (
     "request_keep_years",
 )
 MAX_CONTACT_LENGTH = 1000
+# What an objection is to: direct marketing and profiling (honoured as asked, Art. 21(2) and (3)),
+# or any processing, on grounds of the person's particular situation (weighed, Art. 21(1)).
+SITUATION = "situation"
+OBJECTIONS = ("marketing", "profiling", SITUATION)
 MAX_KEEP_YEARS = 10
 # Art. 12(3): a request is answered within one month.
 MAX_REQUEST_DAYS = 31
@@ -178,8 +182,10 @@ def _clean_details(cleaner: Cleaner, kind: str, value: Any) -> dict[str, Any]:
         cleaner.fail("details", _("Enter an object."))
         return {}
     if kind == Kind.OBJECTION:
-        about = cleaner.choice("details.about", value.get("about", "marketing"), ("marketing", "profiling"))
-        return {"about": about}
+        about = cleaner.choice("details.about", value.get("about", "marketing"), OBJECTIONS)
+        # Grounds of a particular situation (Art. 21(1)), in the person's words.
+        note = cleaner.text("details.note", value.get("note"), max_length=2000, multiline=True)
+        return {"about": about, **({"note": note} if note and about == SITUATION else {})}
     if kind == Kind.RECTIFICATION:
         corrections = value.get("corrections", {})
         if not isinstance(corrections, Mapping) or not all(isinstance(v, str) for v in corrections.values()):
@@ -450,6 +456,11 @@ def _perform(actor: Actor, request: PrivacyRequest) -> tuple[dict[str, Any], tup
             # The request informs the recipients itself, recording whom on its result.
             subject_restrict(actor=actor, subject=subject, inform=False)
             return {"found": True, "restricted": True}, ()
+        case Kind.OBJECTION if request.details.get("about") == SITUATION:
+            # Upheld: the organisation has no compelling grounds to go on (else it rejects the
+            # request, saying which). Its data is no longer processed, only stored (Art. 21(1)).
+            subject_restrict(actor=actor, subject=subject, inform=False)
+            return {"found": True, "objection": SITUATION, "restricted": True}, ()
         case Kind.OBJECTION:
             about = request.details.get("about", "marketing")
             subject_object(actor=actor, subject=subject, about=about)

@@ -150,6 +150,8 @@ def result_summary(found: PrivacyRequest) -> dict[str, Any]:
         case Kind.OBJECTION:
             if result.get("objection") == "profiling":
                 lines.append(_("The objection to profiling is recorded: the person's leads are no longer scored."))
+            elif result.get("objection") == "situation":
+                lines.append(_("The objection is upheld: the person's data is stored, but no longer used or changed."))
             else:
                 lines.append(_("The objection to direct marketing is recorded: the person is on the suppression list."))
         case Kind.RECTIFICATION:
