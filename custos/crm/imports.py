@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import InterfaceError, OperationalError, models, transaction
 from django.db.models import F, Q, prefetch_related_objects
 from django.db.models.functions import Lower
 from django.utils import timezone, translation
@@ -786,7 +786,8 @@ def import_start(
     *, actor: Actor, job: ImportJob, mapping: Mapping[str, str], duplicates: str, dry_run: bool = False
 ) -> ImportJob:
     """Fix the mapping (and remember it), then hand the job to the background worker. The
-    language active now is recorded with the start: the rejected rows' reasons are given in it."""
+    language active now is kept with the job: the rejected rows' reasons are given in the
+    member's own language, else in it."""
     from custos.crm.tasks import run_import
 
     actor.require(f"{job.object_type}.add")
@@ -1506,6 +1507,10 @@ def run_job(org_id: str, job_id: str) -> None:
         try:
             with translation.override(language):
                 import_process(job, actor_for(membership, via=Via.AUTOMATION))
+        except (OperationalError, InterfaceError):
+            # The database locked or gone for a moment: the job stays running, and the
+            # periodic `imports_resume` hands it on from its checkpoint.
+            raise
         except Exception as error:  # the class only: a message may quote a row's values
             _fail(job, type(error).__name__)
 

@@ -53,7 +53,7 @@ def test_the_openapi_document_lists_the_contact_paths(cast):
     assert "/api/v1/privacy/subjects/{subject_id}" in paths
     assert "/api/v1/me" in paths
     parameters = {p["name"] for p in paths["/api/v1/contacts"]["get"]["parameters"]}
-    assert parameters == {"cursor", "limit", "q", "tag", "owner", "company", "country", "order"}
+    assert parameters == {"cursor", "limit", "q", "tag", "owner", "company", "country", "consent", "order"}
     assert "custom_fields.<key>" in paths["/api/v1/contacts"]["get"]["description"]
     assert set(paths["/api/v1/contacts/{contact_id}/affiliations"]) == {"get", "post"}
     assert any(s.get("scheme") == "bearer" for s in schema["components"]["securitySchemes"].values())

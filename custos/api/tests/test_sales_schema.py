@@ -44,7 +44,7 @@ def test_the_list_filters():
         return {p["name"] for p in paths[path]["get"]["parameters"]}
 
     filters = {"tag", "owner", "order"}
-    assert parameters("/api/v1/leads") == {"cursor", "limit", "q", "status", "country", *filters}
+    assert parameters("/api/v1/leads") == {"cursor", "limit", "q", "status", "country", "consent", *filters}
     assert parameters("/api/v1/deals") == {"cursor", "limit", "q", "pipeline", "stage", "status", "company", *filters}
     assert parameters("/api/v1/activities") == {
         "cursor",

@@ -29,6 +29,8 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        # Reversed, this runs last: after the columns are dropped (another rebuild).
+        migrations.RunPython(migrations.RunPython.noop, remake_mention_index),
         migrations.AddField(
             model_name="importjob",
             name="language",
@@ -44,5 +46,5 @@ class Migration(migrations.Migration):
             name="resumes",
             field=models.PositiveSmallIntegerField(default=0),
         ),
-        migrations.RunPython(remake_mention_index, remake_mention_index),
+        migrations.RunPython(remake_mention_index, migrations.RunPython.noop),
     ]

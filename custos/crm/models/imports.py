@@ -47,7 +47,8 @@ class ImportJob(TenantModel):
     # job again since: a running job standing still has lost its worker (`imports_resume`).
     progressed_at = models.DateTimeField(null=True, blank=True)
     resumes = models.PositiveSmallIntegerField(default=0)
-    # The language the import was started in: the rejected rows' reasons are written in it.
+    # The language the import was started in: the rejected rows' reasons are written in it
+    # where the member who started it chose no language of their own.
     language = models.CharField(max_length=8, blank=True)
     created_count = models.PositiveIntegerField(default=0)
     updated_count = models.PositiveIntegerField(default=0)

@@ -182,7 +182,11 @@ def filter_list[M: models.Model](
             conditions &= models.Q(company_id=company_id)
     if key := given("consent"):
         purpose = Purpose.objects.filter(key=key).first()
-        if purpose is None:
+        if not actor.can("consent.view"):  # who consented, objected or is restricted: the ledger's to tell
+            cleaner.fail(
+                "consent", _("Your role does not allow this. Ask an administrator of your organisation if you need it.")
+            )
+        elif purpose is None:
             cleaner.fail("consent", _("Choose a purpose of this organisation."))
         else:
             conditions &= processable(purpose)

@@ -143,9 +143,10 @@ def custom_field_update(*, actor: Actor, field: CustomField, data: Mapping[str, 
 
 def custom_field_delete(*, actor: Actor, field: CustomField) -> None:
     """The field goes, and with it every value records hold for it (data no longer wanted is
-    not kept), in the same transaction: no record shows an old value, nor does a field added
-    later under the same key. Special-category values of many records go in the background;
-    until they are gone, the key cannot be taken again for special-category data."""
+    not kept), in the same transaction where few records hold one: no record shows an old
+    value, nor does a field added later under the same key. The values of many records go in
+    the background, in batches (one statement over a million rows would hold the database);
+    until they are gone, the key cannot be taken again."""
     from custos.crm.tasks import remove_custom_values
 
     actor.require("organization.change")
@@ -153,10 +154,15 @@ def custom_field_delete(*, actor: Actor, field: CustomField) -> None:
         audit_record(actor=actor, action="custom_field.delete", object_type="custom_field", object_id=field.pk)
         object_type, key, special = field.object_type, field.key, field.is_special
         field.delete()
-        if not special or _holding_special(object_type).count() <= INLINE_REMOVAL:
+        holding = _holding_special(object_type) if special else _holding_plain(object_type, key)
+        if holding.values("pk")[: INLINE_REMOVAL + 1].count() <= INLINE_REMOVAL:
             remove_values(object_type, key, special=special)
         else:
             transaction.on_commit(lambda: remove_custom_values.enqueue(str(actor.org_id), object_type, key, special))
+
+
+def _holding_plain(object_type: str, key: str) -> models.QuerySet[Any]:
+    return MODELS[object_type]._default_manager.filter(custom_fields__has_key=key)
 
 
 def _holding_special(object_type: str) -> models.QuerySet[Any]:
@@ -200,12 +206,17 @@ def remove_values(object_type: str, key: str, *, special: bool, batch_size: int 
     if (namesakes.filter(category="special") if special else namesakes.exclude(category="special")).exists():
         return 0
     model = MODELS[object_type]
-    if not special:
-        return model._default_manager.filter(custom_fields__has_key=key).update(custom_fields=_without_key(key))
     removed = 0
-    for record in _holding_special(object_type).only("pk", "custom_special").iterator(chunk_size=batch_size):
+    if not special:
+        while batch := list(_holding_plain(object_type, key).values_list("pk", flat=True)[:batch_size]):
+            with transaction.atomic():
+                removed += model._default_manager.filter(pk__in=batch).update(custom_fields=_without_key(key))
+        return removed
+    for record in _holding_special(object_type).only("pk").iterator(chunk_size=batch_size):
         with transaction.atomic():
-            values = special_values(record)
+            # Read again under a lock: an edit saved since the batch was read is kept.
+            locked = model._default_manager.select_for_update().only("pk", "custom_special").get(pk=record.pk)
+            values = special_values(locked)
             if values.pop(key, None) is None:
                 continue
             model._default_manager.filter(pk=record.pk).update(custom_special=dump_special(values))

@@ -265,6 +265,28 @@ def test_special_values_of_many_records_go_in_the_background_and_their_key_waits
     assert _field(admin, "contact", "diagnosis", "date", "special").kind == "date"
 
 
+def test_plain_values_of_many_records_go_in_the_background_in_batches(cast, fields, monkeypatch):
+    """One statement over a million rows would hold the database for the whole request."""
+    from custos.crm.services import custom_fields
+
+    monkeypatch.setattr(custom_fields, "INLINE_REMOVAL", 2)
+    actor, admin = cast.actor(cast.alice), cast.actor(cast.olive)
+    people = [
+        contact_create(
+            actor=actor, data={"last_name": f"L{n}", "custom_fields": {"shoe_size": 40 + n, "plan": "Basic"}}
+        )
+        for n in range(5)
+    ]
+
+    custom_field_delete(actor=admin, field=fields["size"])
+    with pytest.raises(ValidationFailed):
+        _field(admin, "contact", "shoe_size", "text")  # its old values would read as the new field's
+    assert custom_fields.remove_values("contact", "shoe_size", special=False, batch_size=2) == 5
+
+    assert [c.custom_fields for c in Contact.objects.filter(pk__in=[p.pk for p in people])] == [{"plan": "Basic"}] * 5
+    assert _field(admin, "contact", "shoe_size", "text").kind == "text"
+
+
 def test_an_option_no_longer_offered_may_stay_but_not_be_chosen_anew(cast, fields):
     actor = cast.actor(cast.alice)
     contact = contact_create(

@@ -59,6 +59,10 @@ def _detail(row: Any, name: str) -> Any:
     if value is None or value == "":
         return None
     if field.is_relation:
+        # A record may name itself for people outside the organisation (a practitioner by their
+        # name, never their sign-in address).
+        if hasattr(value, "public_name"):
+            return value.public_name or None
         return str(value)
     if field.choices:
         return str(getattr(row, f"get_{name}_display")())
@@ -83,6 +87,10 @@ def _values(
     return [] if _is_empty(value) else [(name, label, value)]
 
 
+def _has_user(model: Any) -> bool:
+    return any(field.name == "user" for field in model._meta.concrete_fields)
+
+
 def _records(subject: Subject) -> list[dict[str, Any]]:
     records = []
     for found in records_of(subject):
@@ -95,6 +103,8 @@ def _records(subject: Subject) -> list[dict[str, Any]]:
             continue
         meta = declaration.model._meta
         related = [name for name in declaration.details if meta.get_field(name).is_relation]
+        # And what those name themselves by: a practitioner's user (one query, not one a row).
+        related += [f"{name}__user" for name in related if _has_user(meta.get_field(name).related_model)]
         rows = found.queryset.select_related(*related) if related else found.queryset
         keyed = {name: key_labels(declaration.model, name) for name in declaration.fields}
         for row in rows.order_by("pk"):

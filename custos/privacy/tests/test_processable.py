@@ -102,3 +102,18 @@ def test_the_contact_list_its_export_and_the_api_filter_by_consent(cast, ledger)
     page = web_client(cast.alice).post("/contacts/", {"consent": "newsletter"}).content.decode()
     assert 'name="consent"' in page and ">Newsletter</option>" in page
     assert "Confirmed" in page and "Withdrawn" not in page and "Objected" not in page
+
+
+def test_only_a_role_that_may_read_consents_filters_by_them(cast, ledger):
+    """Who consented, objected or is restricted is the ledger's to tell, not every contact list's."""
+    from custos.accounts.tests.helpers import add_member
+    from custos.testing import enable_two_factor
+
+    accountant = add_member(cast, "acc@acme.example", "accountant")
+    enable_two_factor(accountant)
+
+    refused = problem(api_client(cast, accountant, "read").get("/api/v1/contacts", {"consent": "newsletter"}), 422)
+    page = web_client(accountant).post("/contacts/", {"consent": "newsletter"}).content.decode()
+
+    assert [e["field"] for e in refused["errors"]] == ["consent"]
+    assert 'name="consent"' not in page and "Newsletter" not in page

@@ -10,6 +10,7 @@ import pytest
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
+from custos.accounts.models import User
 from custos.crm.models import Contact
 from custos.crm.services.custom_fields import custom_field_create
 from custos.crm.services.people import contact_update
@@ -44,13 +45,14 @@ def _details(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_an_appointment_without_notes_and_a_recall_are_in_the_report(practice):
+    User.objects.filter(pk=practice.cast.olive.pk).update(full_name="Dr. Olive Weber")
     report = access_report(Contact.objects.get(pk=practice.greta.pk).subject, language="en")
 
     [appointment] = _of(report, "scheduling.Appointment")
     assert appointment["fields"] == []
     details = _details(appointment)
     assert details["service"] == ("service", "Check-up")
-    assert details["practitioner"] == ("practitioner", str(practice.cast.olive))
+    assert details["practitioner"] == ("practitioner", "Dr. Olive Weber")
     assert details["starts_at"] == ("starts", "2030-01-07T08:00:00+00:00")
     assert details["status"] == ("status", "booked")
     [recall] = _of(report, "scheduling.Recall")
@@ -116,3 +118,25 @@ def test_custom_values_are_named_by_their_labels(practice):
     # A value whose field was deleted (its removal still to run) is shown, under its key.
     assert values["custom_fields.gone"] == ("weitere Felder (gone)", "free_text", "old value")
     assert "custom_fields" not in values and "custom_special" not in values
+
+
+def test_a_practitioner_is_named_never_by_their_sign_in_address_and_read_once(practice):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for day in range(8, 14):
+        practice.book(starts_at=f"2030-01-{day:02d}T09:00:00+01:00")
+    User.objects.filter(pk=practice.cast.olive.pk).update(full_name="")
+    subject = Contact.objects.get(pk=practice.greta.pk).subject
+
+    with CaptureQueriesContext(connection) as one:
+        report = access_report(subject, language="en")
+    practice.book(starts_at="2030-01-15T09:00:00+01:00")
+    with CaptureQueriesContext(connection) as more:
+        access_report(subject, language="en")
+
+    appointments = _of(report, "scheduling.Appointment")
+    assert len(appointments) == 7
+    assert all("practitioner" not in _details(a) for a in appointments)
+    assert "olive@acme.example" not in str(report)
+    assert len(more.captured_queries) == len(one.captured_queries)

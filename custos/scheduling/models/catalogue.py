@@ -102,6 +102,11 @@ class Practitioner(TenantModel):
     def __str__(self) -> str:
         return str(self.user)
 
+    @property
+    def public_name(self) -> str:
+        """How a patient's access report names them: their name, never their sign-in address."""
+        return self.user.full_name
+
 
 class FeedDetail(models.TextChoices):
     """How much an event in a calendar feed says (see custos.scheduling.services.feeds)."""

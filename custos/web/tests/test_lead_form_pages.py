@@ -148,7 +148,9 @@ def test_submissions_show_no_lead_field_the_role_hides(cast):
     alice = web_client(cast.alice)
     shown = alice.get(f"/settings/web-forms/{form.pk}/submissions/").content.decode()
     assert "Wilhelmina Quast" in shown and ">87<" in shown
-    hide(cast, "admin", "lead.first_name", "lead.last_name", "lead.email", "lead.score")
+    assert ">new</td>" in shown
+    hide(cast, "admin", "lead.first_name", "lead.last_name", "lead.email", "lead.score", "lead.status")
     page = alice.get(f"/settings/web-forms/{form.pk}/submissions/").content.decode()
     assert "Wilhelmina" not in page and "Quast" not in page and "visitor@example.org" not in page
     assert ">87<" not in page and "Score" not in page
+    assert ">new</td>" not in page and "Status" not in page

@@ -229,10 +229,16 @@ def lead_form_submissions_view(request: HttpRequest, lead_form_id: str) -> HttpR
     actor = actor_of(request)
     lead_form = access_lead_form(actor, lead_form_id)
     submissions = lead_form_submissions(actor, lead_form)
+    hidden = actor.hidden_fields_of("lead")
     return render(
         request,
         "web/lead_forms/submissions.html",
-        {"lead_form": lead_form, "submissions": submissions, "hidden": actor.hidden_fields_of("lead")},
+        {
+            "lead_form": lead_form,
+            "submissions": submissions,
+            "hidden": hidden,
+            "columns": 2 + len({"score", "status"} - hidden),
+        },
     )
 
 

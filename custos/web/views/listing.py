@@ -187,7 +187,9 @@ def filtered_list(request: HttpRequest, object_type: str, lister: Any, related: 
         "filter_fields": columns["column_choices"],  # the same: neither special nor hidden from the role
         # Only the whole page shows the filters' choices, not the part a search as you type swaps in.
         "members": SimpleLazyObject(lambda: member_names(actor)),
-        "purposes": SimpleLazyObject(lambda: _purposes() if "consent" in FILTERS[object_type] else []),
+        "purposes": SimpleLazyObject(
+            lambda: _purposes() if "consent" in FILTERS[object_type] and actor.can("consent.view") else []
+        ),
         "orders": [
             ("", _("Oldest first")),
             ("-created", _("Newest first")),
