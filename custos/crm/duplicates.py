@@ -85,7 +85,7 @@ def person_name(data: Mapping[str, Any]) -> str:
     return normalise(f"{data.get('first_name') or ''} {data.get('last_name') or ''}")
 
 
-def _lowered(name: str) -> set[str]:
+def lowered(name: str) -> set[str]:
     """A name as `lower()` of the database gives it back for the name in any of its usual
     cases ("Müller", "MÜLLER", "van der Berg", "Van der Berg"): PostgreSQL lowers every
     letter, SQLite only A to Z, so "MÜLLER" stored there reads "mÜller". Compared through the
@@ -173,8 +173,8 @@ def find_duplicates(actor: Actor, data: Mapping[str, Any], *, exclude: uuid.UUID
         lookups.append(Q(company_id=company_id))
     last_name = str(data.get("last_name") or "")
     if normalise(last_name):
-        last_names = _lowered(last_name)
-        first_names = _lowered(str(data.get("first_name") or ""))
+        last_names = lowered(last_name)
+        first_names = lowered(str(data.get("first_name") or ""))
         lookups.append(Q(last_lower__in=last_names, first_lower__in=first_names))
         lookups.append(Q(pk__in=_named(name)))
         if email and domain not in PUBLIC_MAIL:
@@ -305,8 +305,8 @@ def stored_people(rows: Iterable[Mapping[str, Any]]) -> StoredPeople:
         found.update((c.pk, c) for c in contacts.filter(phone__in=phones))
     named = [row for row in rows if not row.get("email") and person_name(row)]
     if named:
-        last_names = set().union(*(_lowered(str(row.get("last_name") or "")) for row in named))
-        first_names = set().union(*(_lowered(str(row.get("first_name") or "")) for row in named))
+        last_names = set().union(*(lowered(str(row.get("last_name") or "")) for row in named))
+        first_names = set().union(*(lowered(str(row.get("first_name") or "")) for row in named))
         companies = {row["company_id"] for row in named if row.get("company_id")}
         # Only whom `match` could take: namesakes at the rows' companies, or holding nothing more.
         candidates = Q(company__isnull=True, email="", phone="")

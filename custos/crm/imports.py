@@ -50,7 +50,7 @@ from custos.core.errors import Conflict, FieldError, ValidationFailed
 from custos.core.ids import uuid7
 from custos.core.tenancy import tenant_scope
 from custos.core.validation import Cleaner
-from custos.crm.duplicates import _lowered, stored_people
+from custos.crm.duplicates import lowered, stored_people
 from custos.crm.models import (
     Company,
     Contact,
@@ -588,13 +588,13 @@ class _Resolver:
     def prefetch(self, values: Iterable[str]) -> None:
         """Look up the companies these cells name that are not known yet, in one query: the
         first (oldest) with the VAT ID, else the first with the name in any case. The names
-        are asked for in their usual cases as well (`_lowered`): SQLite lowers A to Z only."""
+        are asked for in their usual cases as well (`lowered`): SQLite lowers A to Z only."""
         wanted = {key.lower(): key for key in (value.strip() for value in values) if key}
         wanted = {lower: key for lower, key in wanted.items() if lower not in self.companies and _compact(key)}
         if not wanted:
             return
         vat_ids = {_compact(key) for key in wanted.values()}
-        names = set(wanted).union(*(_lowered(key) for key in wanted.values()))
+        names = set(wanted).union(*(lowered(key) for key in wanted.values()))
         found = list(
             self._visible()
             .annotate(name_lower=Lower("name"))
