@@ -33,6 +33,7 @@ from custos.core.net import client_ip, local_path
 from custos.core.tenancy import tenant_scope
 from custos.privacy.models import PortalLink, PrivacyRequest
 from custos.privacy.services.consent import consent_states, in_language, purpose_text
+from custos.privacy.services.documents import detail_text
 from custos.privacy.services.portal import (
     PORTAL_REQUEST_KINDS,
     LinkProblem,
@@ -279,8 +280,10 @@ def my_data(request: HttpRequest, *, link: PortalLink, actor: Any, organization:
     report = portal_report(link.subject, language=translation.get_language() or "en")
     groups: dict[str, list[dict[str, Any]]] = {}
     for record in report["records"]:
+        # What the record is (a contact's company), then what it holds.
+        details = [{"label": d["label"], "value": detail_text(d["value"])} for d in record["details"]]
         fields = [{"label": f["label"], "value": _display(f["value"])} for f in record["fields"]]
-        groups.setdefault(record["label"], []).append({"fields": fields})
+        groups.setdefault(record["label"], []).append({"fields": details + fields})
     return _render(
         request,
         "portal/data.html",

@@ -423,6 +423,19 @@ def test_an_objection_for_reasons_of_a_particular_situation_waits_for_staff_with
     assert "processing, for reasons of your particular situation" in listed
 
 
+def test_my_data_says_what_each_record_is(cast, greta):
+    from custos.crm.services.people import company_create
+
+    with tenant_scope(cast.org_a):
+        firm = company_create(actor=cast.actor(cast.alice), data={"name": "Praxis Nord GmbH"})
+        Contact.objects.filter(pk=greta.pk).update(company=firm)
+    client, _ = opened(cast, greta, language="de")
+
+    page = client.get(f"{PORTAL}/me/").content.decode()
+
+    assert "<dt>Unternehmen</dt><dd>Praxis Nord GmbH</dd>" in page
+
+
 def test_an_objection_to_marketing_is_honoured_at_once(cast, greta):
     """No weighing of interests for direct marketing (Art. 21(3)): the link proves who objects."""
     from custos.privacy.models import Subject

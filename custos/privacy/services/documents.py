@@ -34,6 +34,7 @@ __all__ = [
     "access_report_html",
     "access_report_pdf",
     "access_report_xlsx",
+    "detail_text",
     "neutralise",
     "offline_url_fetcher",
     "portability_zip",
@@ -109,7 +110,7 @@ def _when(value: str | None) -> str:
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(T|$)")
 
 
-def _detail_text(value: Any) -> str:
+def detail_text(value: Any) -> str:
     """A record's detail as text: its dates and times written as the active language does."""
     if isinstance(value, str) and _ISO_DATE.match(value):
         return _when(value)
@@ -244,7 +245,7 @@ def access_report_xlsx(report: dict[str, Any]) -> bytes:
         _append(details, [_("Record type"), _("Record"), _("Detail"), _("Value")], bold=True)
         for record in report["records"]:
             for detail in record["details"]:
-                _append(details, [record["label"], record["id"], detail["label"], _detail_text(detail["value"])])
+                _append(details, [record["label"], record["id"], detail["label"], detail_text(detail["value"])])
         details.freeze_panes = "A2"
         titles = _sheet_titles()
         for category in CATEGORY_ORDER:
@@ -316,7 +317,7 @@ def access_report_html(report: dict[str, Any]) -> str:
                     "id": record["id"],
                     "created_at": _when(record["created_at"]),
                     "details": [
-                        {"label": detail["label"], "value": _detail_text(detail["value"])}
+                        {"label": detail["label"], "value": detail_text(detail["value"])}
                         for detail in record["details"]
                     ],
                     "fields": [
