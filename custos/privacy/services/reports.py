@@ -9,8 +9,10 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import decimal
+import functools
 import json
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from django.db import models
@@ -70,11 +72,14 @@ def _detail(row: Any, name: str) -> Any:
 
 
 def _values(
-    model: type[models.Model], name: str, value: Any, labels: dict[str, str] | None
+    model: type[models.Model], name: str, value: Any, labels_of: Callable[[type[models.Model], str], Any]
 ) -> list[tuple[str, str, Any]]:
     """A field's value as (name, label, value), or, where it holds values under keys (a
     record's custom fields, the special ones as encrypted JSON text), one per key by its label."""
+    if _is_empty(value):
+        return []
     label = str(model_field(model, name).verbose_name)
+    labels = labels_of(model, name)  # asked only of a value there is: most persons have none
     if labels is not None and isinstance(value, str):
         with contextlib.suppress(ValueError):
             value = json.loads(value)
@@ -93,6 +98,7 @@ def _has_user(model: Any) -> bool:
 
 def _records(subject: Subject) -> list[dict[str, Any]]:
     records = []
+    labels_of = functools.cache(key_labels)  # for this report: the labels as they are now
     for found in records_of(subject):
         declaration = found.declaration
         label = declaration.model._meta.label
@@ -106,12 +112,11 @@ def _records(subject: Subject) -> list[dict[str, Any]]:
         # And what those name themselves by: a practitioner's user (one query, not one a row).
         related += [f"{name}__user" for name in related if _has_user(meta.get_field(name).related_model)]
         rows = found.queryset.select_related(*related) if related else found.queryset
-        keyed = {name: key_labels(declaration.model, name) for name in declaration.fields}
         for row in rows.order_by("pk"):
             fields = []
             for name in names:
                 category = declaration.fields.get(name)
-                for key, field_label, value in _values(declaration.model, name, getattr(row, name), keyed.get(name)):
+                for key, field_label, value in _values(declaration.model, name, getattr(row, name), labels_of):
                     fields.append(
                         {
                             "name": key,
