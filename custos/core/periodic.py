@@ -33,6 +33,7 @@ JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob("crm.expire_imports", "custos.crm.tasks.expire_imports", timedelta(hours=6)),
     # 5 minutes: an import whose worker died goes on at most a quarter of an hour after its last batch.
     PeriodicJob("crm.resume_imports", "custos.crm.tasks.resume_imports", timedelta(minutes=5)),
+    PeriodicJob("crm.finish_value_removals", "custos.crm.tasks.finish_custom_value_removals", timedelta(hours=1)),
     PeriodicJob("crm.reassign_untouched", "custos.crm.tasks.reassign_untouched_leads", timedelta(minutes=15)),
     # 6 hours: points for recent activity go at most this late once it is no longer recent.
     PeriodicJob("crm.rescore_lapsed", "custos.crm.tasks.rescore_lapsed_leads", timedelta(hours=6)),

@@ -59,6 +59,14 @@ def remove_custom_values(org_id: str, object_type: str, key: str, special: bool)
 
 
 @task
+def finish_custom_value_removals() -> int:
+    """Every organisation's removals of a deleted field's values whose task was lost, run again."""
+    from custos.crm.services.custom_fields import finish_removals
+
+    return _in_every_organisation(lambda _org_id: finish_removals())
+
+
+@task
 def send_task_reminders() -> int:
     """Every organisation's task reminders whose time has come: claimed here, each mailed by its own task."""
     from functools import partial

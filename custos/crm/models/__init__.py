@@ -1,7 +1,7 @@
 """The CRM's records. One module per aggregate; Django finds them all here."""
 
 from custos.crm.models.activities import Activity
-from custos.crm.models.custom_fields import CustomField
+from custos.crm.models.custom_fields import CustomField, CustomValueRemoval
 from custos.crm.models.deals import Deal, DealStageChange, Pipeline, Stage
 from custos.crm.models.forms import LeadForm, LeadFormSubmission
 from custos.crm.models.imports import ImportJob, ImportJournalEntry, ImportMapping, ImportRejectedRow
@@ -17,6 +17,7 @@ __all__ = [
     "Contact",
     "ContactPoint",
     "CustomField",
+    "CustomValueRemoval",
     "Deal",
     "DealStageChange",
     "ImportJob",

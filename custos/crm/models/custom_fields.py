@@ -75,3 +75,26 @@ class CustomField(TenantModel):
     @property
     def is_personal(self) -> bool:
         return self.category != self.NOT_PERSONAL
+
+
+class CustomValueRemoval(TenantModel):
+    """A deleted field whose values many records still hold, while a task takes them off: the
+    key cannot be defined again until then (its old values would read as the new field's)."""
+
+    object_type = models.CharField(max_length=8)
+    key = models.CharField(max_length=50)
+    special = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["org", "object_type", "key", "special"], name="custom_value_removal_once"),
+        ]
+
+    class Privacy:
+        subject = None
+        fields: dict[str, str] = {}
+        not_personal = ("id", "org", "object_type", "key", "special", "created_at")
+
+    def __str__(self) -> str:
+        return f"{self.object_type}.{self.key}"

@@ -9,19 +9,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models import F, Func, Value
 from django.db.models.functions import Cast, Length
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from custos.audit.services import audit_record
 from custos.core.actor import Actor
 from custos.core.errors import ValidationFailed
 from custos.core.validation import AMBIGUOUS, FIELD_KEY_PATTERN, Cleaner, is_ambiguous, read_number
-from custos.crm.models import Company, Contact, CustomField, Deal, Lead
+from custos.crm.models import Company, Contact, CustomField, CustomValueRemoval, Deal, Lead
 
 MODELS: dict[str, type[models.Model]] = {"company": Company, "contact": Contact, "lead": Lead, "deal": Deal}
 # Special-category data is about a person: a company record cannot hold it.
@@ -158,6 +160,7 @@ def custom_field_delete(*, actor: Actor, field: CustomField) -> None:
         if holding.values("pk")[: INLINE_REMOVAL + 1].count() <= INLINE_REMOVAL:
             remove_values(object_type, key, special=special)
         else:
+            CustomValueRemoval.objects.get_or_create(object_type=object_type, key=key, special=special)
             transaction.on_commit(lambda: remove_custom_values.enqueue(str(actor.org_id), object_type, key, special))
 
 
@@ -172,16 +175,16 @@ def _holding_special(object_type: str) -> models.QuerySet[Any]:
 
 
 def _values_remain(object_type: str, key: str, *, special: bool) -> bool:
-    """Whether records still hold values under the key of a deleted field: plain ones (left by a
-    deletion before these were removed at once), or, for a special-category field, special
-    ones whose removal is under way (looked for newest first: removal goes oldest first)."""
-    model = MODELS[object_type]
-    if model._default_manager.filter(custom_fields__has_key=key).exists():
-        return True
-    if not special or object_type not in SPECIAL_ALLOWED:
-        return False
-    records = _holding_special(object_type).order_by("-pk").only("pk", "custom_special")
-    return any(key in special_values(record) for record in records.iterator(chunk_size=500))
+    """Whether a deleted field's values under this key are still being taken off records
+    where a field of this category would keep its values (read from the list of removals
+    under way, not by decrypting every record)."""
+    return CustomValueRemoval.objects.filter(object_type=object_type, key=key, special=special).exists()
+
+
+def finish_removals(*, older_than: timedelta = timedelta(minutes=10)) -> int:
+    """Removals whose task was lost (a worker stopped) run again; each is safe to repeat."""
+    pending = CustomValueRemoval.objects.filter(created_at__lt=timezone.now() - older_than)
+    return sum(remove_values(r.object_type, r.key, special=r.special) for r in pending.order_by("created_at"))
 
 
 def _without_key(key: str) -> Func:
@@ -207,10 +210,12 @@ def remove_values(object_type: str, key: str, *, special: bool, batch_size: int 
         return 0
     model = MODELS[object_type]
     removed = 0
+    done = CustomValueRemoval.objects.filter(object_type=object_type, key=key, special=special)
     if not special:
         while batch := list(_holding_plain(object_type, key).values_list("pk", flat=True)[:batch_size]):
             with transaction.atomic():
                 removed += model._default_manager.filter(pk__in=batch).update(custom_fields=_without_key(key))
+        done.delete()
         return removed
     for record in _holding_special(object_type).only("pk").iterator(chunk_size=batch_size):
         with transaction.atomic():
@@ -221,6 +226,7 @@ def remove_values(object_type: str, key: str, *, special: bool, batch_size: int 
                 continue
             model._default_manager.filter(pk=record.pk).update(custom_special=dump_special(values))
         removed += 1
+    done.delete()
     return removed
 
 

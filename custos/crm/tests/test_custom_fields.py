@@ -287,6 +287,30 @@ def test_plain_values_of_many_records_go_in_the_background_in_batches(cast, fiel
     assert _field(admin, "contact", "shoe_size", "text").kind == "text"
 
 
+def test_a_removal_whose_task_was_lost_is_finished_by_the_hourly_job(cast, fields, monkeypatch):
+    """The key waits on the list of removals under way, not on decrypting every record; a
+    removal whose task never ran (a worker stopped) is run again."""
+    from datetime import timedelta
+
+    from custos.core.periodic import JOBS
+    from custos.crm.models import CustomValueRemoval
+    from custos.crm.services import custom_fields
+
+    monkeypatch.setattr(custom_fields, "INLINE_REMOVAL", 0)
+    actor, admin = cast.actor(cast.alice), cast.actor(cast.olive)
+    contact = contact_create(actor=actor, data={"last_name": "Lind", "custom_fields": {"diagnosis": DIAGNOSIS}})
+
+    custom_field_delete(actor=admin, field=fields["diagnosis"])  # its task is never run here
+    assert list(CustomValueRemoval.objects.values_list("key", "special")) == [("diagnosis", True)]
+    assert custom_fields.finish_removals() == 0  # too recent: its task may be on its way
+
+    assert custom_fields.finish_removals(older_than=timedelta(0)) == 1
+    assert Contact.objects.get(pk=contact.pk).custom_special == ""
+    assert not CustomValueRemoval.objects.exists()
+    assert _field(admin, "contact", "diagnosis", "date", "special").kind == "date"
+    assert [j.every for j in JOBS if j.name == "crm.finish_value_removals"] == [timedelta(hours=1)]
+
+
 def test_an_option_no_longer_offered_may_stay_but_not_be_chosen_anew(cast, fields):
     actor = cast.actor(cast.alice)
     contact = contact_create(
