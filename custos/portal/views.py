@@ -33,7 +33,6 @@ from custos.core.net import client_ip, local_path
 from custos.core.tenancy import tenant_scope
 from custos.privacy.models import PortalLink, PrivacyRequest
 from custos.privacy.services.consent import consent_states, in_language, purpose_text
-from custos.privacy.services.documents import detail_text
 from custos.privacy.services.portal import (
     PORTAL_REQUEST_KINDS,
     LinkProblem,
@@ -277,6 +276,8 @@ def _display(value: Any) -> str:
 
 @portal_page
 def my_data(request: HttpRequest, *, link: PortalLink, actor: Any, organization: Organization) -> HttpResponse:
+    from custos.privacy.services.documents import detail_text  # WeasyPrint loads with it: not at start-up
+
     report = portal_report(link.subject, language=translation.get_language() or "en")
     groups: dict[str, list[dict[str, Any]]] = {}
     for record in report["records"]:
