@@ -133,11 +133,13 @@ def in_language(texts: Mapping[str, str], language: str) -> str:
 
 
 def purpose_names(language: str) -> list[tuple[Purpose, str]]:
-    """The purposes in use, each with its name in the language (its key where it has none)."""
-    return [
-        (purpose, in_language(purpose_text(purpose).names, language) or purpose.key)
-        for purpose in Purpose.objects.filter(is_active=True).order_by("key")
-    ]
+    """The purposes in use, each with its name in the language (its key where it has none);
+    their current wordings read in one statement."""
+    purposes = list(Purpose.objects.filter(is_active=True).order_by("key"))
+    names = {
+        (text.purpose_id, text.version): text.names for text in PurposeVersion.objects.filter(purpose__in=purposes)
+    }
+    return [(p, in_language(names.get((p.pk, p.version), {}), language) or p.key) for p in purposes]
 
 
 def shown_text(purpose: Purpose, language: str, version: int | None = None) -> str:
