@@ -12,7 +12,9 @@ scope (on PostgreSQL as the application role, row-level security on):
   scan (`_mentions`: candidates through the mention indexes, confirmed in Python) alone;
 - the retention sweep: a policy on `contact.inactive` (created more than so many days ago,
   anonymise) matching a known slice of the contacts, whose creation is moved into the past;
-  previewed, then run with `retention_run`; persons per second of the run.
+  previewed, then run with `retention_run`; persons per second of the run;
+- a breach of the whole contact list: everyone in it recorded as affected at once
+  (`breach_add_listed`), persons per second.
 
 A few more persons are measured once more with every statement captured: how many statements
 a report and an erasure make, and how much of the time the database takes.
@@ -155,11 +157,15 @@ def _profiles(measured: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def measure(*, samples: int, seed: int = 3) -> dict[str, Any]:
+    from django.utils import timezone
+
     from custos.accounts.access import actor_for
     from custos.core.actor import Via
     from custos.core.tenancy import tenant_scope
     from custos.crm.models import Activity, Contact, Deal, Lead
+    from custos.crm.selectors.people import persons_listed
     from custos.privacy.models import Subject
+    from custos.privacy.services.breaches import breach_add_listed, breach_create
     from custos.privacy.services.erasure import ErasurePlan, _mentions, _own_ids, subject_erase
     from custos.privacy.services.reports import access_report
     from custos.privacy.services.retention import (
@@ -232,6 +238,12 @@ def measure(*, samples: int, seed: int = 3) -> dict[str, Any]:
         # A second run finds nothing: the sweep's fixed cost.
         again_ms, again = _timed(lambda: retention_run(actor=actor, policy=policy))
 
+        # A breach of the whole contact list: everyone in it recorded as affected, in one go.
+        breach = breach_create(actor=actor, data={"title": "Bench: the contact list", "aware_at": timezone.now()})
+        listed_ms, listed = _timed(
+            lambda: breach_add_listed(actor=actor, breach=breach, subjects=[persons_listed(actor, "contact")])
+        )
+
         tenant = {
             "contacts": contacts_before,
             "leads": Lead.objects.count(),
@@ -265,6 +277,11 @@ def measure(*, samples: int, seed: int = 3) -> dict[str, Any]:
             "seconds": round(seconds, 3),
             "persons_per_second": round(counts.persons / seconds) if seconds else None,
             "second_run": {"processed": again.processed, "ms": round(again_ms, 2)},
+        },
+        "breach_list": {
+            "persons": listed,
+            "seconds": round(listed_ms / 1000, 3),
+            "persons_per_second": round(listed / listed_ms * 1000) if listed_ms else None,
         },
     }
 
@@ -432,4 +449,6 @@ def table(report: dict[str, Any]) -> str:
                 "≥ 5,000",
                 _met(retained["persons_per_second"], 5_000, at_most=False),
             )
+            if listed := figures.get("breach_list"):
+                add(f"breach: whole list persons/s ({listed['persons']:,})", database, listed["persons_per_second"], "")
     return "\n".join(lines)

@@ -6,12 +6,18 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from django.db import models, transaction
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
 from ninja import Router, Schema, Status
-from pydantic import ConfigDict, Field, StrictBool, StrictInt
+from pydantic import ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 from custos.api.rendering import Day, Moment, actor_of, choice_filter, moment
+from custos.core.actor import Actor
+from custos.core.errors import FieldError, NotFound, ValidationFailed
 from custos.core.pagination import paginate
+from custos.crm.models import Lead
+from custos.crm.selectors.people import persons_listed
 from custos.privacy.models import Breach, Processor
 from custos.privacy.services import breaches as breach_services
 from custos.privacy.services import processors as processor_services
@@ -76,10 +82,24 @@ class BreachPage(Schema):
     next: str | None
 
 
+LIST_DOC = (
+    "Everyone in the {kind} list with this search and these filters, named as `GET /api/v1/{path}` takes them "
+    "({names}, `custom_fields.<key>`); an empty object is the whole list the caller may see."
+)
+CONTACT_FILTERS = ("q", "tag", "owner", "company", "country", "consent")
+LEAD_FILTERS = ("q", "status", "tag", "owner", "country", "consent")
+
+
 class SubjectsIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    subject_ids: list[str] | None = Field(None, description="Required: ids of the data subjects affected.")
+    subject_ids: list[str] | None = Field(None, description="Ids of the data subjects affected, at most 1,000.")
+    contacts: dict[str, StrictStr] | None = Field(
+        None, description=LIST_DOC.format(kind="contact", path="contacts", names=", ".join(CONTACT_FILTERS))
+    )
+    leads: dict[str, StrictStr] | None = Field(
+        None, description=LIST_DOC.format(kind="lead", path="leads", names=", ".join(LEAD_FILTERS))
+    )
 
 
 class SubjectsOut(Schema):
@@ -158,12 +178,57 @@ def update_breach(request: HttpRequest, breach_id: str, payload: BreachIn) -> di
 
 @router.post("/breaches/{breach_id}/subjects", response=SubjectsOut, summary="Record the persons a breach affects")
 def add_breach_subjects(request: HttpRequest, breach_id: str, payload: SubjectsIn) -> dict[str, Any]:
-    """Persons already recorded are left as they are."""
+    """Send `subject_ids`, `contacts` or `leads`, or several: each whole list is recorded in one
+    transaction. Persons already recorded are left as they are."""
     actor = actor_of(request)
     breach = access_breach(actor, breach_id, write=True)
-    added = breach_services.breach_add_subjects(actor=actor, breach=breach, subject_ids=payload.subject_ids)
+    lists = _lists(actor, payload)
+    if payload.subject_ids is None and not lists:
+        raise ValidationFailed.single("subject_ids", _("Send subject_ids, contacts or leads."))
+    with transaction.atomic():
+        added = 0
+        if payload.subject_ids is not None:
+            added += breach_services.breach_add_subjects(actor=actor, breach=breach, subject_ids=payload.subject_ids)
+        if lists:
+            added += breach_services.breach_add_listed(actor=actor, breach=breach, subjects=lists)
     affected, notified = breach_counts(breach)
     return {"added": added, "affected": affected, "notified": notified}
+
+
+def _lists(actor: Actor, payload: SubjectsIn) -> list[models.QuerySet[Any]]:
+    """The lists' subject ids, every unknown filter name refused before anything is written."""
+    wanted = [
+        ("contact", "contacts", payload.contacts, CONTACT_FILTERS),
+        ("lead", "leads", payload.leads, LEAD_FILTERS),
+    ]
+    errors = [
+        FieldError(field=f"{field}.{name}"[:80], message=_("There is no filter of this name."))
+        for _kind, field, params, names in wanted
+        for name in params or {}
+        if name not in names and not name.startswith("custom_fields.")
+    ]
+    if errors:
+        raise ValidationFailed(errors)
+    lists = []
+    for kind, _field, params, _names in wanted:
+        if params is None:
+            continue
+        status = choice_filter("status", params.get("status", ""), Lead.Status.values) if kind == "lead" else ""
+        filters = {name: value for name, value in params.items() if name not in {"q", "status"}}
+        lists.append(persons_listed(actor, kind, q=params.get("q", ""), status=status, filters=filters))
+    return lists
+
+
+@router.delete(
+    "/breaches/{breach_id}/subjects/{subject_id}", response={204: None}, summary="Take a person off a breach"
+)
+def remove_breach_subject(request: HttpRequest, breach_id: str, subject_id: str) -> HttpResponse:
+    """For a person recorded by mistake; a person told of the breach stays recorded (409)."""
+    actor = actor_of(request)
+    breach = access_breach(actor, breach_id, write=True)
+    if not breach_services.breach_remove_subjects(actor=actor, breach=breach, subject_ids=[subject_id]):
+        raise NotFound()
+    return HttpResponse(status=204)
 
 
 @router.post("/breaches/{breach_id}/notify", response={202: NoticesOut}, summary="Tell the affected persons")

@@ -122,6 +122,9 @@ def test_affected_persons_are_added_and_told_by_mail(cast, smtp_server):
     added = ok(post(client, f"{BREACHES}/{breach['id']}/subjects", {"subject_ids": [anna, ben, anna]}))
     assert added == {"added": 2, "affected": 2, "notified": 0}
     assert field_errors(post(client, f"{BREACHES}/{breach['id']}/subjects", {})) == [
+        {"field": "subject_ids", "message": "Send subject_ids, contacts or leads."}
+    ]
+    assert field_errors(post(client, f"{BREACHES}/{breach['id']}/subjects", {"subject_ids": []})) == [
         {"field": "subject_ids", "message": "Enter a list of data subject ids."}
     ]
     counts = ok(post(client, f"{BREACHES}/{breach['id']}/notify"), 202)
@@ -132,6 +135,87 @@ def test_affected_persons_are_added_and_told_by_mail(cast, smtp_server):
     body = ok(client.get(f"{BREACHES}/{breach['id']}"))
     assert (body["affected"], body["notified"]) == (2, 1)
     assert body["persons_notified_at"] is not None
+
+
+def _tagged_people(cast):
+    """Three contacts (two tagged "fair-2026", one of them also a lead) and a lead of their own."""
+    from custos.crm.services.leads import lead_create
+
+    actor = cast.actor(cast.olive)
+    with tenant_scope(cast.org_a):
+        people = {
+            name: contact_create(actor=actor, data={"first_name": name, "last_name": "Example", "tags": tags})
+            for name, tags in (("Anna", ["fair-2026"]), ("Ben", ["fair-2026", "vip"]), ("Cleo", []))
+        }
+        lena = lead_create(actor=actor, data={"first_name": "Lena", "last_name": "Fairlead", "tags": ["fair-2026"]})
+        ben_as_lead = lead_create(actor=actor, data={"first_name": "Ben", "last_name": "Example"})
+        ben_as_lead.subject_id = people["Ben"].subject_id  # one person known as a contact and a lead
+        ben_as_lead.save(update_fields=["subject"])
+    return {name: str(contact.subject_id) for name, contact in people.items()} | {"Lena": str(lena.subject_id)}
+
+
+def test_everyone_in_a_filtered_list_is_recorded_once(cast):
+    from custos.privacy.models import BreachSubject
+
+    client = api_client(cast, cast.alice)
+    people = _tagged_people(cast)
+    with tenant_scope(cast.org_b):  # the same tag in another organisation is not this breach's
+        contact_create(actor=cast.actor(cast.mallory), data={"first_name": "Mo", "tags": ["fair-2026"]})
+    breach = created(client, BREACHES, title="Fair visitors list on a USB stick", aware_at=timezone.now().isoformat())
+    subjects = f"{BREACHES}/{breach['id']}/subjects"
+
+    added = ok(post(client, subjects, {"contacts": {"tag": "fair-2026"}, "leads": {"tag": "fair-2026"}}))
+    again = ok(post(client, subjects, {"contacts": {"tag": "fair-2026"}, "leads": {"q": "Example"}}))
+
+    assert added == {"added": 3, "affected": 3, "notified": 0}
+    assert again == {"added": 0, "affected": 3, "notified": 0}  # Ben, the lead, is the contact Ben
+    with tenant_scope(cast.org_a):
+        recorded = set(BreachSubject.objects.values_list("subject_id", flat=True))
+    assert {str(pk) for pk in recorded} == {people["Anna"], people["Ben"], people["Lena"]}
+    assert ok(post(client, subjects, {"contacts": {}, "subject_ids": [people["Anna"]]}))["affected"] == 4
+    [entry, *_] = entries(cast.org_a, "breach.add_subjects")
+    assert entry.extra == {"added": 3, "from_list": True}  # counts, never who
+
+
+def test_a_list_of_unknown_filters_or_values_adds_no_one(cast):
+    client = warmed(api_client(cast, cast.alice))
+    _tagged_people(cast)
+    breach = created(client, BREACHES, title="Leak", aware_at=timezone.now().isoformat())
+    subjects = f"{BREACHES}/{breach['id']}/subjects"
+    privacy_only = warmed(api_client(cast, cast.alice, scope="privacy:write"))
+    before = snapshot(cast.org_a)
+
+    assert field_errors(post(client, subjects, {"contacts": {"colour": "red"}, "leads": {"company": "x"}})) == [
+        {"field": "contacts.colour", "message": "There is no filter of this name."},
+        {"field": "leads.company", "message": "There is no filter of this name."},
+    ]
+    assert {e["field"] for e in field_errors(post(client, subjects, {"contacts": {"country": "Narnia"}}))} == {
+        "country"
+    }
+    assert {e["field"] for e in field_errors(post(client, subjects, {"leads": {"status": "sleeping"}}))} == {"status"}
+    assert [e["field"] for e in field_errors(post(client, subjects, {"contacts": {"tag": 7}}))] == ["contacts.tag"]
+    # A token for the privacy registers alone may not read who is in the contact list.
+    assert problem(post(privacy_only, subjects, {"contacts": {"tag": "fair-2026"}}), 403)
+    # A good list with a bad id beside it: all or nothing.
+    assert field_errors(post(client, subjects, {"contacts": {}, "subject_ids": ["not-an-id"]}))
+    assert snapshot(cast.org_a) == before
+
+
+def test_a_person_recorded_by_mistake_is_taken_off_until_told(cast, smtp_server):
+    client = api_client(cast, cast.alice)
+    anna, ben = _subject_id(cast, "Anna", "anna@example.org"), _subject_id(cast, "Ben")
+    breach = created(client, BREACHES, title="Stolen laptop", aware_at=timezone.now().isoformat())
+    ok(post(client, f"{BREACHES}/{breach['id']}/subjects", {"subject_ids": [anna, ben]}))
+    ok(post(client, f"{BREACHES}/{breach['id']}/notify"), 202)
+    run_tasks()
+
+    assert client.delete(f"{BREACHES}/{breach['id']}/subjects/{ben}").status_code == 204
+    assert problem(client.delete(f"{BREACHES}/{breach['id']}/subjects/{ben}"), 404)
+    assert problem(client.delete(f"{BREACHES}/{breach['id']}/subjects/{anna}"), 409)  # told: stays
+    assert field_errors(client.delete(f"{BREACHES}/{breach['id']}/subjects/nobody"))
+    body = ok(client.get(f"{BREACHES}/{breach['id']}"))
+    assert (body["affected"], body["notified"]) == (1, 1)
+    assert [e.extra for e in entries(cast.org_a, "breach.remove_subjects")] == [{"removed": 1}]
 
 
 def test_a_processor_is_added_read_changed_and_removed(cast):

@@ -11,6 +11,7 @@ from custos.core.actor import Actor
 from custos.core.lookup import get_or_not_found
 from custos.crm.models import Affiliation, Company, Contact
 from custos.crm.selectors.filters import filter_list
+from custos.crm.selectors.leads import lead_list
 from custos.crm.selectors.records import scoped, search
 
 
@@ -64,3 +65,15 @@ def people_of(actor: Actor, company: Company) -> list[tuple[Contact, str]]:
         .order_by("contact__last_name", "contact__first_name")[:200]
     ]
     return main + further
+
+
+def persons_listed(
+    actor: Actor, object_type: str, *, q: str = "", status: str = "", filters: Mapping[str, Any] | None = None
+) -> models.QuerySet[Any]:
+    """The subject ids of everyone in a contact or lead list with its search and filters: the
+    persons a breach is recorded against when a whole list was exposed."""
+    if object_type == "contact":
+        records: models.QuerySet[Any] = contact_list(actor, q=q, filters=filters)
+    else:
+        records = lead_list(actor, q=q, status=status, filters=filters)
+    return records.filter(subject__isnull=False).order_by().values("subject_id")

@@ -4,8 +4,9 @@ A breach is written down as soon as someone becomes aware of it; the supervisory
 must hear of it within 72 hours of that moment (Art. 33(1)) unless it is unlikely to put
 anyone at risk. When it is likely to put people at high risk, they are told too (Art. 34):
 one mail per affected person who has an email, in their language, sent by a task that
-carries ids only. Affected persons are data subjects, picked by id: the privacy layer
-knows no contacts or leads. Every step is audited with ids and counts, never values.
+carries ids only. Affected persons are data subjects, picked by id or as everyone in a
+contact or lead list the face narrowed: the privacy layer knows no contacts or leads. Every
+step is audited with ids and counts, never values.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
+from itertools import batched
 from typing import Any
 
 from django.conf import settings
@@ -66,6 +68,7 @@ NEW_BREACH: dict[str, Any] = {
 # A PositiveIntegerField holds this much on every database.
 MAX_COUNT = 2_147_483_647
 MAX_SUBJECTS_PER_CALL = 1000
+LIST_BATCH = 2000  # rows a statement when a whole list is recorded
 LANGUAGES = tuple(code for code, _name in settings.LANGUAGES)
 # The organisation's language when a person never told us theirs: by its country, else English.
 COUNTRY_LANGUAGES = {"DE": "de", "AT": "de", "CH": "de", "LI": "de", "PL": "pl"}
@@ -382,6 +385,61 @@ def breach_add_subjects(*, actor: Actor, breach: Breach, subject_ids: Any) -> in
         if new:
             _audit(actor, breach, "add_subjects", extra={"added": len(new)})
     return len(new)
+
+
+def breach_listed_count(breach: Breach, subjects: Iterable[models.QuerySet[Any]]) -> tuple[int, int]:
+    """How many persons the lists hold that could be recorded, and how many of them are
+    recorded already: what the confirmation before adding a whole list says."""
+    chosen = _listed(subjects)
+    return chosen.count(), chosen.filter(pk__in=BreachSubject.objects.filter(breach=breach).values("subject")).count()
+
+
+def breach_add_listed(*, actor: Actor, breach: Breach, subjects: Iterable[models.QuerySet[Any]]) -> int:
+    """Record as affected everyone in lists the face narrowed with the list's own search and
+    filters (`subjects`: querysets of subject ids); returns how many were new. One transaction
+    in batches: an interrupted add leaves nothing, and a repeat adds only the missing."""
+    actor.require("breach.change")
+    chosen = _listed(subjects).values_list("pk", flat=True)
+    with transaction.atomic():
+        breach = _locked(breach)
+        _require_open(breach)
+        recorded = BreachSubject.objects.filter(breach=breach)
+        before = recorded.count()
+        for batch in batched(chosen.iterator(chunk_size=LIST_BATCH), LIST_BATCH):
+            BreachSubject.objects.bulk_create(
+                [BreachSubject(breach=breach, subject_id=pk) for pk in batch], ignore_conflicts=True
+            )
+        added = recorded.count() - before
+        if added:
+            _audit(actor, breach, "add_subjects", extra={"added": added, "from_list": True})
+    return added
+
+
+def _listed(subjects: Iterable[models.QuerySet[Any]]) -> models.QuerySet[Subject]:
+    condition = models.Q(pk__in=[])
+    for query in subjects:
+        condition |= models.Q(pk__in=query)
+    return Subject.objects.filter(condition).exclude(state=Subject.State.ERASED).order_by()
+
+
+def breach_remove_subjects(*, actor: Actor, breach: Breach, subject_ids: Any) -> int:
+    """Take persons recorded by mistake off the breach; returns how many were removed. A person
+    told already stays: the register keeps that they were told (Art. 34)."""
+    actor.require("breach.change")
+    cleaner = Cleaner()
+    ids = _subject_ids(cleaner, subject_ids)
+    if cleaner.errors:
+        raise ValidationFailed(cleaner.errors)
+    with transaction.atomic():
+        breach = _locked(breach)
+        _require_open(breach)
+        links = BreachSubject.objects.filter(breach=breach, subject_id__in=ids)
+        if links.filter(notified_at__isnull=False).exists():
+            raise Conflict(_("A person who was told of the breach stays recorded as affected."))
+        removed, _kinds = links.delete()
+        if removed:
+            _audit(actor, breach, "remove_subjects", extra={"removed": removed})
+    return removed
 
 
 @dataclass(frozen=True)

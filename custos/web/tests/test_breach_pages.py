@@ -9,7 +9,7 @@ from custos.audit.models import AuditEntry
 from custos.core.tenancy import tenant_scope
 from custos.crm.services.people import contact_create
 from custos.privacy.models import Breach, BreachSubject, Processor
-from custos.privacy.services.breaches import breach_create
+from custos.privacy.services.breaches import breach_close, breach_create
 from custos.testing import run_tasks, web_client
 from custos.web.tests.sales import in_org_a
 
@@ -233,3 +233,99 @@ def test_every_affected_person_is_named_on_the_breach(cast):
     detail = _text(web_client(cast.alice).get(f"/privacy/breaches/{breach.pk}/"))
 
     assert all(f"Person{n:02}" in detail for n in range(60))
+
+
+def test_everyone_in_a_filtered_contact_list_is_recorded_after_a_confirmation(cast):
+    breach = _breach(cast, title="Fair visitors list on a USB stick")
+    with tenant_scope(cast.org_a):
+        actor = cast.actor(cast.olive)
+        for name, tags in (("Anna", ["fair-2026"]), ("Ben", ["fair-2026"]), ("Cleo", [])):
+            contact_create(actor=actor, data={"first_name": name, "last_name": "Visitor", "tags": tags})
+    client = web_client(cast.alice)
+
+    listed = _text(client.post("/contacts/", {"tag": "fair-2026"}))
+    before = _state(cast)
+    confirm = _text(client.post("/privacy/breaches/from-list/", {"breach": breach.pk, "tag": "fair-2026"}))
+    unchanged = _state(cast)
+    done = _text(
+        client.post(
+            "/privacy/breaches/from-list/", {"breach": breach.pk, "tag": "fair-2026", "confirm": "1"}, follow=True
+        )
+    )
+
+    assert 'action="/privacy/breaches/from-list/"' in listed and "Stolen laptop" not in listed
+    assert f'<option value="{breach.pk}">Fair visitors list on a USB stick</option>' in listed
+    assert "holds 2 persons; 0 of them are recorded already." in confirm
+    assert "Anna Visitor" in confirm and "Cleo" not in confirm and "Record 2 persons as affected" in confirm
+    assert unchanged == before  # the count alone records no one
+    assert "2 persons are added to the affected persons." in done and "2 persons recorded, 0 told." in done
+    again = _text(client.post("/privacy/breaches/from-list/", {"breach": breach.pk, "tag": "fair-2026"}))
+    assert "0 of them are recorded already" not in again and "Record 2" not in again
+
+
+def test_a_lead_list_by_status_is_recorded_and_a_bad_filter_records_no_one(cast):
+    from custos.crm.services.leads import lead_create
+
+    breach = _breach(cast)
+    with tenant_scope(cast.org_a):
+        lead_create(actor=cast.actor(cast.olive), data={"first_name": "Lena", "last_name": "Webform"})
+    client = web_client(cast.alice)
+    before = _state(cast)
+
+    bad = _text(
+        client.post(
+            "/privacy/breaches/from-list/", {"breach": breach.pk, "kind": "lead", "country": "Narnia", "confirm": "1"}
+        )
+    )
+    assert _state(cast) == before and "holds 0 persons" in bad and 'class="error"' in bad
+    done = _text(
+        client.post(
+            "/privacy/breaches/from-list/",
+            {"breach": breach.pk, "kind": "lead", "status": "new", "confirm": "1"},
+            follow=True,
+        )
+    )
+    assert "1 person is added to the affected persons." in done and "Lena Webform" in done
+
+
+def test_recording_a_list_needs_the_right_to_change_breaches_and_an_open_one(cast):
+    breach = _breach(cast)
+    with tenant_scope(cast.org_a):
+        contact_create(actor=cast.actor(cast.olive), data={"first_name": "Anna", "tags": ["fair-2026"]})
+    before = _state(cast)
+
+    assert 'action="/privacy/breaches/from-list/"' not in _text(web_client(cast.sam).post("/contacts/", {}))
+    assert (
+        web_client(cast.bob).post("/privacy/breaches/from-list/", {"breach": breach.pk, "confirm": "1"}).status_code
+        == 403
+    )
+    assert (
+        web_client(cast.mallory).post("/privacy/breaches/from-list/", {"breach": breach.pk, "confirm": "1"}).status_code
+        == 404
+    )
+    in_org_a(cast, breach_close, breach=breach)
+    closed = _text(
+        web_client(cast.alice).post("/privacy/breaches/from-list/", {"breach": breach.pk, "confirm": "1"}, follow=True)
+    )
+    assert "This breach is closed." in closed
+    assert 'action="/privacy/breaches/from-list/"' not in _text(web_client(cast.alice).post("/contacts/", {}))
+    assert _state(cast)[1] == before[1]
+
+
+def test_a_person_recorded_by_mistake_is_taken_off_the_breach(cast):
+    from custos.privacy.services.breaches import breach_add_subjects
+
+    breach = _breach(cast)
+    with tenant_scope(cast.org_a):
+        anna = contact_create(actor=cast.actor(cast.olive), data={"first_name": "Anna", "last_name": "Berg"})
+    in_org_a(cast, breach_add_subjects, breach=breach, subject_ids=[str(anna.subject_id)])
+    client = web_client(cast.alice)
+
+    detail = _text(client.get(f"/privacy/breaches/{breach.pk}/"))
+    removed = _text(
+        client.post(f"/privacy/breaches/{breach.pk}/subjects/remove/", {"subject": anna.subject_id}, follow=True)
+    )
+
+    assert f'action="/privacy/breaches/{breach.pk}/subjects/remove/"' in detail
+    assert "The person is no longer recorded as affected." in removed and "0 persons recorded, 0 told." in removed
+    assert "Anna Berg" not in removed

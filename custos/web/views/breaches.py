@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 from custos.core.errors import Conflict, ValidationFailed
 from custos.core.personal_data import CATEGORY_LABELS
 from custos.crm.selectors.leads import lead_list
-from custos.crm.selectors.people import contact_list
+from custos.crm.selectors.people import contact_list, persons_listed
 from custos.privacy.models import Breach, BreachSubject, Processor, Purpose
 from custos.privacy.services import breaches as breach_services
 from custos.privacy.services import processors as processor_services
@@ -28,7 +28,8 @@ from custos.privacy.services.processors import access_processor, is_outside_eea,
 from custos.search.text import query
 from custos.web.forms import attach_errors, country_choices
 from custos.web.shortcuts import actor_of
-from custos.web.views.listing import page, posted
+from custos.web.views.leads import LEAD_STATUSES
+from custos.web.views.listing import filter_value, list_filters, page, posted, search_terms
 
 BREACH_FORM = "web/privacy/breaches/form.html"
 PROCESSOR_FORM = "web/privacy/processors/form.html"
@@ -302,6 +303,80 @@ def breach_subjects_view(request: HttpRequest, breach_id: str) -> HttpResponse:
     )
 
 
+@require_POST
+def breach_from_list_view(request: HttpRequest) -> HttpResponse:
+    """Record everyone in a contact or lead list, with the list's search and filters (posted,
+    like the list's own, for they may hold personal values), as affected by a breach: first
+    how many that is, with a few names, to confirm; then the add."""
+    actor = actor_of(request)
+    kind = "lead" if request.POST.get("kind") == "lead" else "contact"
+    breach = access_breach(actor, request.POST.get("breach", ""), write=True)
+    if breach.status == Breach.Status.CLOSED:
+        messages.info(request, _("This breach is closed."))
+        return redirect("web:breach-detail", breach.pk)
+    q, _cursor = search_terms(request)
+    filters = list_filters(request)
+    filters.pop("order", None)
+    status = filter_value(request, "status", LEAD_STATUSES) if kind == "lead" else ""
+    errors: list[Any] = []
+    listed = recorded = 0
+    examples: list[Any] = []
+    try:
+        persons = persons_listed(actor, kind, q=q, status=status, filters=filters)
+        if "confirm" in request.POST:
+            added = breach_services.breach_add_listed(actor=actor, breach=breach, subjects=[persons])
+            messages.success(
+                request,
+                ngettext(
+                    "%(count)d person is added to the affected persons.",
+                    "%(count)d persons are added to the affected persons.",
+                    added,
+                )
+                % {"count": added},
+            )
+            return redirect("web:breach-detail", breach.pk)
+        listed, recorded = breach_services.breach_listed_count(breach, [persons])
+        lister = lead_list if kind == "lead" else contact_list
+        examples = list(lister(actor, q=q, **({"status": status} if kind == "lead" else {}), filters=filters)[:5])
+    except ValidationFailed as failure:
+        errors = failure.errors
+    return render(
+        request,
+        "web/privacy/breaches/from_list.html",
+        {
+            "breach": breach,
+            "kind": kind,
+            "q": q,
+            "filters": sorted([*filters.items(), *([("status", status)] if status else [])]),
+            "listed": listed,
+            "recorded": recorded,
+            "new": listed - recorded,
+            "examples": examples,
+            "errors": errors,
+            "list_url": reverse(f"web:{kind}-list"),
+        },
+    )
+
+
+@require_POST
+def breach_subject_remove_view(request: HttpRequest, breach_id: str) -> HttpResponse:
+    """Take a person recorded by mistake off the breach (not one told already)."""
+    actor = actor_of(request)
+    breach = access_breach(actor, breach_id, write=True)
+    try:
+        removed = breach_services.breach_remove_subjects(
+            actor=actor, breach=breach, subject_ids=[request.POST.get("subject", "")]
+        )
+    except ValidationFailed as failure:
+        messages.error(request, " ".join(e.message for e in failure.errors))
+    except Conflict as error:
+        messages.error(request, error.detail)
+    else:
+        if removed:
+            messages.success(request, _("The person is no longer recorded as affected."))
+    return redirect("web:breach-detail", breach.pk)
+
+
 def _valid_ids(values: list[str]) -> list[str]:
     valid = []
     for value in values[: breach_services.MAX_SUBJECTS_PER_CALL]:
@@ -463,9 +538,11 @@ def breach_report_view(request: HttpRequest, breach_id: str) -> HttpResponse:
 urlpatterns: list[URLPattern] = [
     path("privacy/breaches/", breach_list_view, name="breach-list"),
     path("privacy/breaches/new/", breach_create_view, name="breach-create"),
+    path("privacy/breaches/from-list/", breach_from_list_view, name="breach-from-list"),
     path("privacy/breaches/<str:breach_id>/", breach_detail_view, name="breach-detail"),
     path("privacy/breaches/<str:breach_id>/edit/", breach_edit_view, name="breach-edit"),
     path("privacy/breaches/<str:breach_id>/subjects/", breach_subjects_view, name="breach-subjects"),
+    path("privacy/breaches/<str:breach_id>/subjects/remove/", breach_subject_remove_view, name="breach-subject-remove"),
     path("privacy/breaches/<str:breach_id>/notify/", breach_notify_view, name="breach-notify"),
     path(
         "privacy/breaches/<str:breach_id>/authority-notified/",

@@ -17,6 +17,8 @@ from custos.core.pagination import ListCount, decode_cursor, paginate
 from custos.crm.selectors.filters import FILTERS, list_order
 from custos.crm.selectors.records import searched_page
 from custos.crm.services.custom_fields import fields_of
+from custos.privacy.models import Breach
+from custos.privacy.services.breaches import breach_list
 from custos.privacy.services.consent import purpose_names
 from custos.search.text import query
 from custos.web.custom_values import shown_value
@@ -197,4 +199,12 @@ def filtered_list(request: HttpRequest, object_type: str, lister: Any, related: 
             ("-name", _("Name Z–A")),
         ],
         "hidden": actor.hidden_fields_of(object_type),
+        # A whole contact or lead list can be recorded as affected by an open breach.
+        "open_breaches": SimpleLazyObject(
+            lambda: (
+                list(breach_list(actor, status=Breach.Status.OPEN))
+                if object_type in {"contact", "lead"} and actor.can("breach.change") and actor.can("breach.view")
+                else []
+            )
+        ),
     }
