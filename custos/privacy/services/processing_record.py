@@ -7,9 +7,12 @@ what the system does, because they are what the system does, read back.
 from __future__ import annotations
 
 import io
+from datetime import date
 from typing import Any
 
 from django.conf import settings
+from django.db.migrations.recorder import MigrationRecorder
+from django.db.models import Max
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.text import capfirst
@@ -18,6 +21,7 @@ from django.utils.translation import ngettext
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
+from custos.audit.models import AuditEntry
 from custos.core.cells import neutralise
 from custos.core.models import Organization
 from custos.core.personal_data import Erasure
@@ -137,6 +141,28 @@ def _processors() -> list[dict[str, Any]]:
     ]
 
 
+# The audited changes to what the record and the notice are made of (a retention run is not one).
+CHANGES = (
+    "organization.create",
+    "organization.change",
+    "privacy_settings.update",
+    *(f"{kind}.{verb}" for kind in ("purpose", "processor", "retention_policy") for verb in ("create", "update")),
+    "processor.delete",
+    "retention_policy.delete",
+)
+CHANGED_TYPES = ("organization", "privacy_settings", "purpose", "processor", "retention_policy")
+
+
+def last_changed() -> date | None:
+    """The day the record last changed: the organisation's last audited change to its parts,
+    or the last upgrade of Custos that changed its data model (declarations come with a
+    migration), whichever is later. Read through the audit log's index of object types."""
+    changed = AuditEntry.objects.filter(object_type__in=CHANGED_TYPES, action__in=CHANGES).aggregate(at=Max("at"))["at"]
+    upgraded = MigrationRecorder.Migration.objects.aggregate(at=Max("applied"))["at"]
+    latest = max((at for at in (changed, upgraded) if at is not None), default=None)
+    return timezone.localdate(latest) if latest is not None else None
+
+
 def processing_record(*, language: str = "en") -> dict[str, Any]:
     """The Art. 30(1) record of the current organisation, in one language."""
     with translation.override(language):
@@ -165,6 +191,7 @@ def processing_record(*, language: str = "en") -> dict[str, Any]:
                 "dpo": current.dpo_contact,
             },
             "generated_at": timezone.now().isoformat(),
+            "last_changed": last_changed(),
             "language": language,
             "activities": activities,
             "record_types": _record_types(),
@@ -205,8 +232,16 @@ def processing_record_xlsx(record: dict[str, Any]) -> bytes:
         sheets = [
             (
                 _("Controller"),
-                [_("Controller"), _("Country"), _("Contact"), _("Data protection officer")],
-                [[controller["name"], controller["country"], controller["contact"], controller["dpo"]]],
+                [_("Controller"), _("Country"), _("Contact"), _("Data protection officer"), _("Last changed")],
+                [
+                    [
+                        controller["name"],
+                        controller["country"],
+                        controller["contact"],
+                        controller["dpo"],
+                        record["last_changed"].isoformat() if record["last_changed"] else "",
+                    ]
+                ],
             ),
             (
                 _("Activities"),

@@ -18,7 +18,7 @@ from custos.privacy.services.processing_record import (
 )
 from custos.privacy.services.processors import processor_create
 from custos.privacy.services.requests import privacy_settings_update
-from custos.testing import web_client
+from custos.testing import sql_as_database_owner, web_client
 
 
 def _configure(cast):
@@ -136,7 +136,7 @@ def test_the_notice_and_the_record_say_who_to_contact_and_the_officer(cast):
     page = alice.get("/privacy/record/").content.decode()
     assert "dsb@datenschutz-nord.example" in page
     controller = load_workbook(io.BytesIO(processing_record_xlsx(record)))["Controller"]
-    assert [cell.value for cell in controller[2]] == ["Acme Praxis", "DE", CONTACT, DPO]
+    assert [cell.value for cell in controller[2]][:4] == ["Acme Praxis", "DE", CONTACT, DPO]
 
 
 def test_a_notice_without_a_contact_reminds_staff_to_add_one(cast):
@@ -176,3 +176,36 @@ def test_the_notice_and_the_record_say_how_long_a_request_names_who_asked(cast):
         "Privacy requests",
         "the requester's details removed 2 years after the answer",
     ]
+
+
+def test_the_notice_and_the_record_say_when_they_last_changed(cast):
+    import datetime as dt
+
+    from django.db.migrations.recorder import MigrationRecorder
+    from django.utils import timezone
+
+    from custos.crm.services.people import contact_create
+
+    def aged(when):
+        return dt.datetime.combine(when, dt.time(12), tzinfo=dt.UTC)
+
+    with tenant_scope(cast.org_a):
+        MigrationRecorder.Migration.objects.update(applied=aged(dt.date(2020, 6, 1)))
+        sql_as_database_owner(cast.org_a, "UPDATE audit_auditentry SET at = %s", [aged(dt.date(2021, 3, 4))])
+        contact_create(actor=cast.actor(cast.olive), data={"first_name": "Anna"})  # not part of the notice
+        before = privacy_notice(language="en")["last_changed"]
+        processor_create(
+            actor=cast.actor(cast.alice),
+            data={"name": "Hoster", "service": "hosting", "location": "DE", "safeguard": "none_needed"},
+        )
+        after = processing_record(language="en")
+        sql_as_database_owner(cast.org_a, "UPDATE audit_auditentry SET at = %s", [aged(dt.date(2019, 1, 1))])
+        upgraded = processing_record(language="en")["last_changed"]  # Custos upgraded since
+
+    assert before == dt.date(2021, 3, 4)
+    assert after["last_changed"] == timezone.localdate()
+    assert upgraded == dt.date(2020, 6, 1)
+    workbook = load_workbook(io.BytesIO(processing_record_xlsx(after)))
+    assert workbook["Controller"]["E2"].value == timezone.localdate().isoformat()
+    page = web_client(cast.alice).get("/privacy/notice/", {"language": "de"}).content.decode()
+    assert "Zuletzt geändert:" in page and 'datetime="2020-06-01"' in page
