@@ -187,6 +187,24 @@ def check_https(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     return errors
 
 
+@checks.register(checks.Tags.security, deploy=True)
+def check_link_address(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """Portal links, invitations and password resets are built on CUSTOS_BASE_URL: on a site
+    that answers beyond this machine, one left at its loopback default reaches no one."""
+    site_host = urlsplit(settings.CUSTOS_BASE_URL).hostname or ""
+    public = [host for host in settings.ALLOWED_HOSTS if not is_loopback(host)]
+    if not public or not is_loopback(site_host):
+        return []
+    return [
+        checks.Error(
+            f"CUSTOS_BASE_URL points at this machine ({site_host}), but Custos answers for {', '.join(public)}: "
+            "the links in mails would lead nowhere",
+            hint="Set CUSTOS_BASE_URL to the address people reach Custos at, such as https://crm.example.org.",
+            id="custos.E014",
+        )
+    ]
+
+
 SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
 
 

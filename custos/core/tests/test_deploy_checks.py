@@ -63,13 +63,30 @@ def test_a_public_http_address_is_an_error_naming_the_setting(db, settings):
 def test_a_public_host_without_https_is_an_error_naming_the_setting(settings, address, hosts, named):
     _configure(settings, CUSTOS_BASE_URL=address, HTTPS=False, ALLOWED_HOSTS=hosts, MAILERS=_mailer(use_tls=True))
 
-    assert _custos_findings() == [
+    assert [f for f in _custos_findings() if f[0] == "custos.E012"] == [
         (
             "custos.E012",
             f"HTTPS is not configured, but Custos answers for {named}",
             "Put a TLS proxy in front and set CUSTOS_HTTPS=1 (HTTPS redirect, HSTS, secure cookies).",
         )
     ]
+
+
+@pytest.mark.parametrize("address", ["http://127.0.0.1:8000", "https://localhost", "http://[::1]:8000"])
+def test_links_in_mails_to_this_machine_on_a_public_site_are_an_error(settings, address):
+    _configure(settings, **{**PUBLIC_HTTPS, "CUSTOS_BASE_URL": address}, MAILERS=_mailer(use_tls=True))
+    host = address.split("//")[1].rsplit(":", 1)[0] if "[" not in address else "::1"
+
+    assert _custos_findings() == [
+        (
+            "custos.E014",
+            f"CUSTOS_BASE_URL points at this machine ({host}), but Custos answers for crm.example.org: "
+            "the links in mails would lead nowhere",
+            "Set CUSTOS_BASE_URL to the address people reach Custos at, such as https://crm.example.org.",
+        )
+    ]
+    with pytest.raises(SystemCheckError, match=r"custos\.E014"):
+        call_command("check", "--deploy", verbosity=0)
 
 
 def test_mail_to_another_machine_without_tls_is_a_warning(db, settings):
