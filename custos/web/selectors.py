@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils import translation
 from django.utils.text import capfirst
 
 from custos.accounts.models import Membership
@@ -14,6 +15,7 @@ from custos.crm.selectors.activities import my_day
 from custos.crm.selectors.deals import deal_list
 from custos.crm.selectors.leads import lead_list
 from custos.crm.selectors.people import company_list, contact_list
+from custos.privacy.services.consent import consent_states, purpose_names
 from custos.web.labels import ACTIVITY_KINDS
 
 
@@ -51,3 +53,12 @@ def member_names(actor: Actor) -> dict[str, str]:
 
 def activity_kinds() -> list[tuple[str, str]]:
     return [(value, str(ACTIVITY_KINDS.get(value, capfirst(str(label))))) for value, label in Activity.Kind.choices]
+
+
+def consents_at_a_glance(actor: Actor, person: Any) -> list[tuple[str, str]]:
+    """A contact's or lead's consent per purpose in use (given, withdrawn…): whoever calls or
+    writes to them should not have to open the ledger on the privacy page first."""
+    if person.subject_id is None or not (actor.can("subject.view") and actor.can("consent.view")):
+        return []
+    names = {purpose.pk: name for purpose, name in purpose_names(translation.get_language() or "en")}
+    return [(names[s.purpose.pk], s.status) for s in consent_states(person.subject) if s.purpose.pk in names]

@@ -1,4 +1,4 @@
-"""A contact's page shows the person's consents and objections at a glance, to those who may see them."""
+"""A contact's or lead's page shows the person's consents and objections at a glance, to those who may see them."""
 
 import html
 
@@ -12,7 +12,7 @@ from custos.testing import web_client
 def test_the_contact_page_says_who_consented_to_what_and_who_objected(cast):
     actor = cast.actor(cast.olive)
     with tenant_scope(cast.org_a):
-        news, survey, retired = (
+        news, _survey, retired = (
             purpose_create(actor=actor, data={"key": key, "legal_basis": "consent", "names": {"en": name, "de": de}})
             for key, name, de in (
                 ("newsletter", "Newsletter", "Rundbrief"),
@@ -41,3 +41,20 @@ def test_the_contact_page_says_who_consented_to_what_and_who_objected(cast):
     # The read-only role is not shown the consent ledger (consent.view).
     accountant = web_client(cast.bob).get(f"/contacts/{contact.pk}/").content.decode()
     assert "Newsletter" not in accountant and "Objected to profiling" not in accountant
+
+
+def test_a_web_form_lead_shows_its_consent_and_links_to_the_privacy_page(cast):
+    from custos.crm.services.leads import lead_create
+
+    actor = cast.actor(cast.olive)
+    with tenant_scope(cast.org_a):
+        data = {"key": "newsletter", "legal_basis": "consent", "names": {"en": "News"}}
+        news = purpose_create(actor=actor, data=data)
+        lead = lead_create(actor=actor, data={"first_name": "Lena", "email": "lena@example.org"})
+        consent_give(actor=actor, subject=lead.subject, purpose=news, proof=Proof(source="web_form"))
+
+    page = html.unescape(web_client(cast.alice).get(f"/leads/{lead.pk}/").content.decode())
+    section = page.split('id="privacy-heading"')[1].split("</section>")[0]
+
+    assert '<dt>News</dt><dd><span class="badge ok">given</span></dd>' in section
+    assert f'href="/privacy/subjects/{lead.subject_id}/"' in section

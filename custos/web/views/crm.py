@@ -8,12 +8,10 @@ from typing import Any
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import translation
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from custos.core.actor import Actor
 from custos.core.errors import ValidationFailed
 from custos.crm.models import Company, Contact, Deal
 from custos.crm.selectors.deals import deal_list
@@ -28,12 +26,12 @@ from custos.crm.selectors.people import (
 )
 from custos.crm.services import people as services
 from custos.crm.services.custom_fields import fields_of
-from custos.privacy.services.consent import consent_states, purpose_names
 from custos.privacy.services.restriction import processing_state
 from custos.web.custom_values import form_setup, shown_values
 from custos.web.forms import CompanyForm, ContactForm, address_initial, attach_errors, points_as_text
 from custos.web.labels import person_name, phone_number
 from custos.web.pickers import company_from_label, company_label, company_options, contact_options, with_company
+from custos.web.selectors import consents_at_a_glance
 from custos.web.shortcuts import actor_of
 from custos.web.views.activities import timeline_context
 from custos.web.views.duplicates import duplicates_of, possible_duplicates
@@ -163,21 +161,12 @@ def contact_detail_view(request: HttpRequest, contact_id: str) -> HttpResponse:
             "deal_hidden": actor.hidden_fields_of("deal"),
             "affiliations": list(affiliations_of(actor, contact)),
             "may_add_affiliation": actor.can("contact.change") and actor.can("company.view") and not state,
-            "consents": _consents_of(actor, contact),
+            "consents": consents_at_a_glance(actor, contact),
             **duplicates_of(actor, contact),
             **contact_appointments_context(actor, contact),
             **timeline_context(actor, contact, state=state),
         },
     )
-
-
-def _consents_of(actor: Actor, contact: Contact) -> list[tuple[str, str]]:
-    """The person's consent per purpose in use, at a glance (given, withdrawn…): whoever calls
-    or writes should not have to open the ledger on the privacy page first."""
-    if contact.subject_id is None or not (actor.can("subject.view") and actor.can("consent.view")):
-        return []
-    names = {purpose.pk: name for purpose, name in purpose_names(translation.get_language() or "en")}
-    return [(names[s.purpose.pk], s.status) for s in consent_states(contact.subject) if s.purpose.pk in names]
 
 
 @require_POST

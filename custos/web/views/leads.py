@@ -24,7 +24,7 @@ from custos.crm.services.deals import pipeline_default
 from custos.privacy.services.restriction import processing_state
 from custos.web.custom_values import CustomSetup, detail_context, form_setup
 from custos.web.forms import LeadConvertForm, LeadDisqualifyForm, LeadForm, address_initial, attach_errors
-from custos.web.selectors import member_names
+from custos.web.selectors import consents_at_a_glance, member_names
 from custos.web.shortcuts import actor_of
 from custos.web.views.activities import timeline_context
 from custos.web.views.listing import detail_urls, filter_value, filtered_list, posted, submitted, wants_partial
@@ -100,6 +100,7 @@ def lead_detail_view(request: HttpRequest, lead_id: str) -> HttpResponse:
             "privacy_state": state,
             "hidden": actor.hidden_fields_of("lead"),
             "members": member_names(actor),
+            "consents": consents_at_a_glance(actor, lead),
             **detail_context(actor, lead, "lead", reveal=request.GET.get("reveal") == "special"),
             **timeline_context(actor, lead, state=state),
         },
