@@ -88,6 +88,9 @@ LIST_DOC = (
 )
 CONTACT_FILTERS = ("q", "tag", "owner", "company", "country", "consent")
 LEAD_FILTERS = ("q", "status", "tag", "owner", "country", "consent")
+# Names a list object may hold: its own filters and as many custom fields as the web list
+# posts (`custos.web.views.listing.list_filters`); more is refused before any is looked at.
+MAX_LIST_NAMES = 56
 
 
 class SubjectsIn(Schema):
@@ -196,26 +199,41 @@ def add_breach_subjects(request: HttpRequest, breach_id: str, payload: SubjectsI
 
 
 def _lists(actor: Actor, payload: SubjectsIn) -> list[models.QuerySet[Any]]:
-    """The lists' subject ids, every unknown filter name refused before anything is written."""
+    """The lists' subject ids, every bad filter of both lists refused (named under its list:
+    `contacts.country`) before anything is written."""
     wanted = [
         ("contact", "contacts", payload.contacts, CONTACT_FILTERS),
         ("lead", "leads", payload.leads, LEAD_FILTERS),
     ]
-    errors = [
-        FieldError(field=f"{field}.{name}"[:80], message=_("There is no filter of this name."))
-        for _kind, field, params, names in wanted
-        for name in params or {}
-        if name not in names and not name.startswith("custom_fields.")
-    ]
+    errors: list[FieldError] = []
+    for _kind, field, params, names in wanted:
+        if params is not None and len(params) > MAX_LIST_NAMES:
+            errors.append(
+                FieldError(field=field, message=_("Send at most %(max)d items per request.") % {"max": MAX_LIST_NAMES})
+            )
+            continue
+        errors += [
+            FieldError(field=f"{field}.{name}"[:80], message=_("There is no filter of this name."))
+            for name in params or {}
+            if name not in names and not name.startswith("custom_fields.")
+        ]
     if errors:
         raise ValidationFailed(errors)
     lists = []
-    for kind, _field, params, _names in wanted:
+    for kind, field, params, _names in wanted:
         if params is None:
             continue
-        status = choice_filter("status", params.get("status", ""), Lead.Status.values) if kind == "lead" else ""
-        filters = {name: value for name, value in params.items() if name not in {"q", "status"}}
-        lists.append(persons_listed(actor, kind, q=params.get("q", ""), status=status, filters=filters))
+        try:
+            status = choice_filter("status", params.get("status", ""), Lead.Status.values) if kind == "lead" else ""
+            filters = {name: value for name, value in params.items() if name not in {"q", "status"}}
+            lists.append(persons_listed(actor, kind, q=params.get("q", ""), status=status, filters=filters))
+        except ValidationFailed as failure:
+            errors += [
+                FieldError(field=f"{field}.{error.field}"[:80] if error.field else field, message=error.message)
+                for error in failure.errors
+            ]
+    if errors:
+        raise ValidationFailed(errors)
     return lists
 
 
@@ -226,7 +244,11 @@ def remove_breach_subject(request: HttpRequest, breach_id: str, subject_id: str)
     """For a person recorded by mistake; a person told of the breach stays recorded (409)."""
     actor = actor_of(request)
     breach = access_breach(actor, breach_id, write=True)
-    if not breach_services.breach_remove_subjects(actor=actor, breach=breach, subject_ids=[subject_id]):
+    try:
+        removed = breach_services.breach_remove_subjects(actor=actor, breach=breach, subject_ids=[subject_id])
+    except ValidationFailed:  # not an id: no such person on the breach, like any other
+        raise NotFound() from None
+    if not removed:
         raise NotFound()
     return HttpResponse(status=204)
 

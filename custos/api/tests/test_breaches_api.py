@@ -190,9 +190,11 @@ def test_a_list_of_unknown_filters_or_values_adds_no_one(cast):
         {"field": "leads.company", "message": "There is no filter of this name."},
     ]
     assert {e["field"] for e in field_errors(post(client, subjects, {"contacts": {"country": "Narnia"}}))} == {
-        "country"
+        "contacts.country"
     }
-    assert {e["field"] for e in field_errors(post(client, subjects, {"leads": {"status": "sleeping"}}))} == {"status"}
+    assert {e["field"] for e in field_errors(post(client, subjects, {"leads": {"status": "sleeping"}}))} == {
+        "leads.status"
+    }
     assert [e["field"] for e in field_errors(post(client, subjects, {"contacts": {"tag": 7}}))] == ["contacts.tag"]
     # A token for the privacy registers alone may not read who is in the contact list.
     assert problem(post(privacy_only, subjects, {"contacts": {"tag": "fair-2026"}}), 403)
@@ -212,10 +214,96 @@ def test_a_person_recorded_by_mistake_is_taken_off_until_told(cast, smtp_server)
     assert client.delete(f"{BREACHES}/{breach['id']}/subjects/{ben}").status_code == 204
     assert problem(client.delete(f"{BREACHES}/{breach['id']}/subjects/{ben}"), 404)
     assert problem(client.delete(f"{BREACHES}/{breach['id']}/subjects/{anna}"), 409)  # told: stays
-    assert field_errors(client.delete(f"{BREACHES}/{breach['id']}/subjects/nobody"))
+    assert problem(client.delete(f"{BREACHES}/{breach['id']}/subjects/nobody"), 404)  # not an id: no one
     body = ok(client.get(f"{BREACHES}/{breach['id']}"))
     assert (body["affected"], body["notified"]) == (1, 1)
     assert [e.extra for e in entries(cast.org_a, "breach.remove_subjects")] == [{"removed": 1}]
+
+
+def test_hostile_lists_are_refused_whole_and_each_error_names_its_list(cast):
+    client = warmed(api_client(cast, cast.alice))
+    _tagged_people(cast)
+    breach = created(client, BREACHES, title="Leak", aware_at=timezone.now().isoformat())
+    subjects = f"{BREACHES}/{breach['id']}/subjects"
+    many = {f"custom_fields.f{n}": "x" for n in range(10_000)}
+    before = snapshot(cast.org_a)
+
+    flooded = field_errors(post(client, subjects, {"contacts": many, "leads": {"colour" * 100: "red"}}))
+    both = field_errors(post(client, subjects, {"contacts": {"country": "Narnia"}, "leads": {"owner": "nobody"}}))
+    long_values = ok(post(client, subjects, {"contacts": {"q": "Anna" + " " * 5000, "tag": "fair-2026" * 1000}}))
+
+    assert flooded == [
+        {"field": "contacts", "message": "Send at most 56 items per request."},
+        {"field": ("leads." + "colour" * 100)[:80], "message": "There is no filter of this name."},
+    ]
+    assert [e["field"] for e in both] == ["contacts.country", "leads.owner"]
+    assert long_values["added"] == 0  # cut as the list cuts them: a tag no one has
+    assert snapshot(cast.org_a) == before
+
+
+def test_a_list_records_what_the_callers_role_sees_and_not_on_a_closed_breach(cast):
+    from custos.accounts.models import Role
+    from custos.accounts.services import role_update
+    from custos.privacy.models import BreachSubject, Subject
+    from custos.privacy.services.breaches import breach_close
+
+    people = _tagged_people(cast)
+    with tenant_scope(cast.org_a):
+        sina = contact_create(
+            actor=cast.actor(cast.olive),
+            data={"first_name": "Sina", "tags": ["fair-2026"], "owner": str(cast.sam.pk)},
+        )
+        Subject.objects.filter(pk=people["Anna"]).update(state=Subject.State.ERASED)
+        sales = Role.objects.get(key="sales")  # own records only
+        role_update(
+            actor=cast.actor(cast.olive),
+            role=sales,
+            name=sales.name,
+            permissions=[*sales.permissions, "breach.view", "breach.change"],
+            record_scope=sales.record_scope,
+            hidden_fields=sales.hidden_fields,
+        )
+    admin = api_client(cast, cast.alice)
+    breach = created(admin, BREACHES, title="Leak", aware_at=timezone.now().isoformat())
+    subjects = f"{BREACHES}/{breach['id']}/subjects"
+
+    own = ok(post(api_client(cast, cast.sam, "read,write"), subjects, {"contacts": {}}))
+    everyone = ok(post(admin, subjects, {"contacts": {"tag": "fair-2026"}}))
+
+    assert own == {"added": 1, "affected": 1, "notified": 0}  # Sina, Sam's own
+    assert everyone == {"added": 1, "affected": 2, "notified": 0}  # Ben; Anna was erased
+    with tenant_scope(cast.org_a):
+        recorded = {str(pk) for pk in BreachSubject.objects.values_list("subject_id", flat=True)}
+        breach_close(actor=cast.actor(cast.olive), breach=BreachSubject.objects.first().breach)
+    assert recorded == {str(sina.subject_id), people["Ben"]}
+    before = snapshot(cast.org_a)
+    assert problem(post(admin, subjects, {"leads": {}}), 409)
+    assert problem(admin.delete(f"{subjects}/{people['Ben']}"), 409)
+    assert snapshot(cast.org_a) == before
+
+
+def test_an_add_of_another_count_than_confirmed_records_no_one(cast):
+    import pytest
+
+    from custos.crm.selectors.people import persons_listed
+    from custos.privacy.models import Breach, BreachSubject
+    from custos.privacy.services.breaches import ListChanged, breach_add_listed, breach_listed_count
+
+    _tagged_people(cast)
+    admin = api_client(cast, cast.alice)
+    breach_id = created(admin, BREACHES, title="Leak", aware_at=timezone.now().isoformat())["id"]
+    before = snapshot(cast.org_a)
+    with tenant_scope(cast.org_a):
+        actor = cast.actor(cast.alice)
+        breach = Breach.objects.get(pk=breach_id)
+        persons = persons_listed(actor, "contact", filters={"tag": "fair-2026"})
+        assert breach_listed_count(breach, [persons]) == (2, 0)
+        with pytest.raises(ListChanged):
+            breach_add_listed(actor=actor, breach=breach, subjects=[persons], expected=1)
+    assert snapshot(cast.org_a) == before
+    with tenant_scope(cast.org_a):
+        assert breach_add_listed(actor=actor, breach=breach, subjects=[persons], expected=2) == 2
+        assert BreachSubject.objects.count() == 2
 
 
 def test_a_processor_is_added_read_changed_and_removed(cast):

@@ -74,6 +74,10 @@ LANGUAGES = tuple(code for code, _name in settings.LANGUAGES)
 COUNTRY_LANGUAGES = {"DE": "de", "AT": "de", "CH": "de", "LI": "de", "PL": "pl"}
 
 
+class ListChanged(Conflict):
+    """The list holds another number of persons than the one confirmed: nothing was recorded."""
+
+
 class BreachNoticeNotSent(RuntimeError):
     """Says which affected person (by link id), never the address: task results keep this text."""
 
@@ -90,6 +94,14 @@ def breach_list(actor: Actor, *, status: str = "") -> models.QuerySet[Breach]:
     if status:
         breaches = breaches.filter(status=status)
     return breaches.order_by("pk")
+
+
+def open_breach_titles(actor: Actor) -> list[tuple[uuid.UUID, str]]:
+    """The open breaches by id and title, oldest first: what a contact or lead list offers to
+    record its persons against (no counts: the list page is drawn at every keystroke)."""
+    actor.require("breach.change")
+    breaches = Breach.objects.filter(status=Breach.Status.OPEN).order_by("pk")
+    return list(breaches.values_list("pk", "title"))
 
 
 def access_breach(actor: Actor, breach_id: Any, *, write: bool = False) -> Breach:
@@ -394,10 +406,16 @@ def breach_listed_count(breach: Breach, subjects: Iterable[models.QuerySet[Any]]
     return chosen.count(), chosen.filter(pk__in=BreachSubject.objects.filter(breach=breach).values("subject")).count()
 
 
-def breach_add_listed(*, actor: Actor, breach: Breach, subjects: Iterable[models.QuerySet[Any]]) -> int:
+def breach_add_listed(
+    *, actor: Actor, breach: Breach, subjects: Iterable[models.QuerySet[Any]], expected: int | None = None
+) -> int:
     """Record as affected everyone in lists the face narrowed with the list's own search and
     filters (`subjects`: querysets of subject ids); returns how many were new. One transaction
-    in batches: an interrupted add leaves nothing, and a repeat adds only the missing."""
+    in batches: an interrupted add leaves nothing, and a repeat adds only the missing.
+
+    `expected`: how many persons the lists held when someone confirmed them
+    (`breach_listed_count`); if the persons read now are not as many, nothing is recorded
+    (ListChanged): a list that grew since would record persons no one saw counted."""
     actor.require("breach.change")
     chosen = _listed(subjects).values_list("pk", flat=True)
     with transaction.atomic():
@@ -405,10 +423,15 @@ def breach_add_listed(*, actor: Actor, breach: Breach, subjects: Iterable[models
         _require_open(breach)
         recorded = BreachSubject.objects.filter(breach=breach)
         before = recorded.count()
+        read = 0
         for batch in batched(chosen.iterator(chunk_size=LIST_BATCH), LIST_BATCH):
+            read += len(batch)
             BreachSubject.objects.bulk_create(
                 [BreachSubject(breach=breach, subject_id=pk) for pk in batch], ignore_conflicts=True
             )
+        if expected is not None and read != expected:
+            # The rows just written go with the transaction.
+            raise ListChanged(_("The list has changed since you saw it: check the new count."))
         added = recorded.count() - before
         if added:
             _audit(actor, breach, "add_subjects", extra={"added": added, "from_list": True})

@@ -249,10 +249,13 @@ def test_everyone_in_a_filtered_contact_list_is_recorded_after_a_confirmation(ca
     unchanged = _state(cast)
     done = _text(
         client.post(
-            "/privacy/breaches/from-list/", {"breach": breach.pk, "tag": "fair-2026", "confirm": "1"}, follow=True
+            "/privacy/breaches/from-list/",
+            {"breach": breach.pk, "tag": "fair-2026", "listed": "2", "confirm": "1"},
+            follow=True,
         )
     )
 
+    assert '<input type="hidden" name="listed" value="2">' in confirm
     assert 'action="/privacy/breaches/from-list/"' in listed and "Stolen laptop" not in listed
     assert f'<option value="{breach.pk}">Fair visitors list on a USB stick</option>' in listed
     assert "holds 2 persons; 0 of them are recorded already." in confirm
@@ -281,7 +284,7 @@ def test_a_lead_list_by_status_is_recorded_and_a_bad_filter_records_no_one(cast)
     done = _text(
         client.post(
             "/privacy/breaches/from-list/",
-            {"breach": breach.pk, "kind": "lead", "status": "new", "confirm": "1"},
+            {"breach": breach.pk, "kind": "lead", "status": "new", "listed": "1", "confirm": "1"},
             follow=True,
         )
     )
@@ -329,3 +332,148 @@ def test_a_person_recorded_by_mistake_is_taken_off_the_breach(cast):
     assert f'action="/privacy/breaches/{breach.pk}/subjects/remove/"' in detail
     assert "The person is no longer recorded as affected." in removed and "0 persons recorded, 0 told." in removed
     assert "Anna Berg" not in removed
+
+
+def _fair_visitors(cast, *names):
+    with tenant_scope(cast.org_a):
+        actor = cast.actor(cast.olive)
+        return [
+            contact_create(actor=actor, data={"first_name": name, "last_name": "Visitor", "tags": ["fair-2026"]})
+            for name in names
+        ]
+
+
+def test_the_list_searched_as_you_type_keeps_the_form_with_its_search_and_filters(cast):
+    breach = _breach(cast, title="Fair visitors list on a USB stick")
+    _fair_visitors(cast, "Anna")
+    client = web_client(cast.alice)
+
+    contacts = _text(client.post("/contacts/", {"q": "Anna", "tag": "fair-2026"}, HTTP_HX_REQUEST="true"))
+    leads = _text(client.post("/leads/", {"status": "new", "tag": "fair-2026"}, HTTP_HX_REQUEST="true"))
+
+    assert contacts.lstrip().startswith('<div id="results"')  # the part swapped in, not the page
+    assert f'<option value="{breach.pk}">Fair visitors list on a USB stick</option>' in contacts
+    form = contacts.split('action="/privacy/breaches/from-list/"')[1].split("</form>")[0]
+    assert '<input type="hidden" name="q" value="Anna">' in form
+    assert '<input type="hidden" name="tag" value="fair-2026">' in form
+    assert '<input type="hidden" name="kind" value="contact">' in form
+    form = leads.split('action="/privacy/breaches/from-list/"')[1].split("</form>")[0]
+    assert '<input type="hidden" name="status" value="new">' in form and 'name="kind" value="lead"' in form
+
+
+def test_the_list_asks_nothing_of_the_breach_register_for_who_may_not_change_it(cast):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    _breach(cast)
+    _fair_visitors(cast, "Anna")
+
+    def statements(user):
+        client = web_client(user)
+        client.post("/contacts/", {"q": "Anna"}, HTTP_HX_REQUEST="true")  # the session's first reads done
+        with CaptureQueriesContext(connection) as captured:
+            page = _text(client.post("/contacts/", {"q": "Anna"}, HTTP_HX_REQUEST="true"))
+        return page, [query["sql"] for query in captured.captured_queries]
+
+    for user in (cast.bob, cast.sam):
+        page, sql = statements(user)
+        assert 'id="results"' in page and 'action="/privacy/breaches/from-list/"' not in page
+        assert not [statement for statement in sql if "privacy_breach" in statement]
+    page, sql = statements(cast.alice)
+    breach_reads = [statement for statement in sql if "privacy_breach" in statement]
+    assert 'action="/privacy/breaches/from-list/"' in page
+    assert len(breach_reads) == 1 and "privacy_breachsubject" not in breach_reads[0]  # no counting per keystroke
+
+
+def test_a_list_that_grew_after_the_confirmation_is_counted_again_and_records_no_one_unseen(cast):
+    breach = _breach(cast)
+    _fair_visitors(cast, "Anna", "Ben")
+    client = web_client(cast.alice)
+    confirm = _text(client.post("/privacy/breaches/from-list/", {"breach": breach.pk, "tag": "fair-2026"}))
+    assert "holds 2 persons" in confirm and 'name="listed" value="2"' in confirm
+    _fair_visitors(cast, "Cleo")  # imported meanwhile
+    before = _state(cast)
+
+    changed = _text(
+        client.post(
+            "/privacy/breaches/from-list/", {"breach": breach.pk, "tag": "fair-2026", "listed": "2", "confirm": "1"}
+        )
+    )
+    unconfirmed = _text(
+        client.post("/privacy/breaches/from-list/", {"breach": breach.pk, "tag": "fair-2026", "confirm": "1"})
+    )
+
+    assert _state(cast) == before  # neither the two seen nor the third: nothing
+    assert "The list has changed since you saw it: check the new count." in changed
+    assert "holds 3 persons" in changed and 'name="listed" value="3"' in changed
+    assert "holds 3 persons" in unconfirmed  # a confirmation without its count is shown first
+    done = _text(
+        client.post(
+            "/privacy/breaches/from-list/",
+            {"breach": breach.pk, "tag": "fair-2026", "listed": "3", "confirm": "1"},
+            follow=True,
+        )
+    )
+    assert "3 persons are added to the affected persons." in done
+
+
+def test_erased_persons_are_neither_counted_nor_recorded_and_a_scope_records_only_its_own(cast):
+    from custos.accounts.models import Role
+    from custos.accounts.services import role_update
+    from custos.privacy.models import Subject
+
+    anna, ben = _fair_visitors(cast, "Anna", "Ben")
+    with tenant_scope(cast.org_a):
+        Subject.objects.filter(pk=ben.subject_id).update(state=Subject.State.ERASED)
+        contact_create(
+            actor=cast.actor(cast.olive),
+            data={"first_name": "Sina", "last_name": "Visitor", "tags": ["fair-2026"], "owner": str(cast.sam.pk)},
+        )
+        sales = Role.objects.get(key="sales")  # sees only their own records
+        role_update(
+            actor=cast.actor(cast.olive),
+            role=sales,
+            name=sales.name,
+            permissions=[*sales.permissions, "breach.view", "breach.change"],
+            record_scope=sales.record_scope,
+            hidden_fields=sales.hidden_fields,
+        )
+    breach = _breach(cast)
+
+    officer = _text(web_client(cast.alice).post("/privacy/breaches/from-list/", {"breach": breach.pk}))
+    own = _text(web_client(cast.sam).post("/privacy/breaches/from-list/", {"breach": breach.pk}))
+    web_client(cast.sam).post("/privacy/breaches/from-list/", {"breach": breach.pk, "listed": "1", "confirm": "1"})
+
+    assert "holds 2 persons" in officer  # Anna and Sina; Ben was erased
+    assert "holds 1 person;" in own and "Sina Visitor" in own and "Anna" not in own
+    with tenant_scope(cast.org_a):
+        recorded = list(BreachSubject.objects.values_list("subject_id", flat=True))
+        sina = Subject.objects.exclude(pk__in=[anna.subject_id, ben.subject_id]).get().pk
+    assert recorded == [sina]
+
+
+def test_a_person_told_of_the_breach_is_not_taken_off(cast):
+    from custos.privacy.services.breaches import breach_add_subjects
+
+    breach = _breach(cast)
+    [anna] = _fair_visitors(cast, "Anna")
+    in_org_a(cast, breach_add_subjects, breach=breach, subject_ids=[str(anna.subject_id)])
+    with tenant_scope(cast.org_a):
+        BreachSubject.objects.update(notified_at=timezone.now())
+    client = web_client(cast.alice)
+    before = _state(cast)
+
+    detail = _text(client.get(f"/privacy/breaches/{breach.pk}/"))
+    kept = _text(
+        client.post(f"/privacy/breaches/{breach.pk}/subjects/remove/", {"subject": anna.subject_id}, follow=True)
+    )
+    bad = client.post(f"/privacy/breaches/{breach.pk}/subjects/remove/", {"subject": "not-an-id"})
+    foreign = web_client(cast.mallory).post(
+        f"/privacy/breaches/{breach.pk}/subjects/remove/", {"subject": anna.subject_id}
+    )
+    denied = web_client(cast.bob).post(f"/privacy/breaches/{breach.pk}/subjects/remove/", {"subject": anna.subject_id})
+
+    assert f'action="/privacy/breaches/{breach.pk}/subjects/remove/"' not in detail  # no button for the told
+    assert "A person who was told of the breach stays recorded as affected." in kept
+    assert bad.status_code == 302 and foreign.status_code == 404 and denied.status_code == 403
+    assert _state(cast) == before

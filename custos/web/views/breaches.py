@@ -307,7 +307,8 @@ def breach_subjects_view(request: HttpRequest, breach_id: str) -> HttpResponse:
 def breach_from_list_view(request: HttpRequest) -> HttpResponse:
     """Record everyone in a contact or lead list, with the list's search and filters (posted,
     like the list's own, for they may hold personal values), as affected by a breach: first
-    how many that is, with a few names, to confirm; then the add."""
+    how many that is, with a few names, to confirm; then the add, of exactly the persons
+    counted (the confirmation carries the count; a list that changed since is counted again)."""
     actor = actor_of(request)
     kind = "lead" if request.POST.get("kind") == "lead" else "contact"
     breach = access_breach(actor, request.POST.get("breach", ""), write=True)
@@ -318,13 +319,20 @@ def breach_from_list_view(request: HttpRequest) -> HttpResponse:
     filters = list_filters(request)
     filters.pop("order", None)
     status = filter_value(request, "status", LEAD_STATUSES) if kind == "lead" else ""
-    errors: list[Any] = []
-    listed = recorded = 0
-    examples: list[Any] = []
+    confirmed = _confirmed_count(request.POST.get("listed", "")) if "confirm" in request.POST else None
     try:
         persons = persons_listed(actor, kind, q=q, status=status, filters=filters)
-        if "confirm" in request.POST:
-            added = breach_services.breach_add_listed(actor=actor, breach=breach, subjects=[persons])
+        if confirmed is not None:
+            try:
+                added = breach_services.breach_add_listed(
+                    actor=actor, breach=breach, subjects=[persons], expected=confirmed
+                )
+            except breach_services.ListChanged as changed:
+                messages.error(request, changed.detail)
+                return _from_list_confirmation(request, actor, breach, kind, q, status, filters, persons)
+            except Conflict as error:  # closed meanwhile
+                messages.error(request, error.detail)
+                return redirect("web:breach-detail", breach.pk)
             messages.success(
                 request,
                 ngettext(
@@ -335,11 +343,47 @@ def breach_from_list_view(request: HttpRequest) -> HttpResponse:
                 % {"count": added},
             )
             return redirect("web:breach-detail", breach.pk)
-        listed, recorded = breach_services.breach_listed_count(breach, [persons])
-        lister = lead_list if kind == "lead" else contact_list
-        examples = list(lister(actor, q=q, **({"status": status} if kind == "lead" else {}), filters=filters)[:5])
     except ValidationFailed as failure:
-        errors = failure.errors
+        return _from_list_page(request, breach, kind, q, status, filters, errors=failure.errors)
+    return _from_list_confirmation(request, actor, breach, kind, q, status, filters, persons)
+
+
+def _confirmed_count(value: str) -> int | None:
+    """The count the confirmation showed; None when there is none (then it is shown first)."""
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 10 else None
+
+
+def _from_list_confirmation(
+    request: HttpRequest,
+    actor: Any,
+    breach: Breach,
+    kind: str,
+    q: str,
+    status: str,
+    filters: dict[str, str],
+    persons: Any,
+) -> HttpResponse:
+    listed, recorded = breach_services.breach_listed_count(breach, [persons])
+    lister = lead_list if kind == "lead" else contact_list
+    examples = list(lister(actor, q=q, **({"status": status} if kind == "lead" else {}), filters=filters)[:5])
+    return _from_list_page(
+        request, breach, kind, q, status, filters, listed=listed, recorded=recorded, examples=examples
+    )
+
+
+def _from_list_page(
+    request: HttpRequest,
+    breach: Breach,
+    kind: str,
+    q: str,
+    status: str,
+    filters: dict[str, str],
+    *,
+    listed: int = 0,
+    recorded: int = 0,
+    examples: list[Any] | None = None,
+    errors: list[Any] | None = None,
+) -> HttpResponse:
     return render(
         request,
         "web/privacy/breaches/from_list.html",
@@ -351,8 +395,8 @@ def breach_from_list_view(request: HttpRequest) -> HttpResponse:
             "listed": listed,
             "recorded": recorded,
             "new": listed - recorded,
-            "examples": examples,
-            "errors": errors,
+            "examples": examples or [],
+            "errors": errors or [],
             "list_url": reverse(f"web:{kind}-list"),
         },
     )

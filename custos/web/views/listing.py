@@ -17,8 +17,7 @@ from custos.core.pagination import ListCount, decode_cursor, paginate
 from custos.crm.selectors.filters import FILTERS, list_order
 from custos.crm.selectors.records import searched_page
 from custos.crm.services.custom_fields import fields_of
-from custos.privacy.models import Breach
-from custos.privacy.services.breaches import breach_list
+from custos.privacy.services.breaches import open_breach_titles
 from custos.privacy.services.consent import purpose_names
 from custos.search.text import query
 from custos.web.custom_values import shown_value
@@ -200,11 +199,10 @@ def filtered_list(request: HttpRequest, object_type: str, lister: Any, related: 
         ],
         "hidden": actor.hidden_fields_of(object_type),
         # A whole contact or lead list can be recorded as affected by an open breach.
+        # Only for who may change breaches: no statement for anyone else.
         "open_breaches": SimpleLazyObject(
             lambda: (
-                list(breach_list(actor, status=Breach.Status.OPEN))
-                if object_type in {"contact", "lead"} and actor.can("breach.change") and actor.can("breach.view")
-                else []
+                open_breach_titles(actor) if object_type in {"contact", "lead"} and actor.can("breach.change") else []
             )
         ),
     }
