@@ -86,11 +86,12 @@ LIST_DOC = (
     "Everyone in the {kind} list with this search and these filters, named as `GET /api/v1/{path}` takes them "
     "({names}, `custom_fields.<key>`); an empty object is the whole list the caller may see."
 )
-CONTACT_FILTERS = ("q", "tag", "owner", "company", "country", "consent")
-LEAD_FILTERS = ("q", "status", "tag", "owner", "country", "consent")
+# As the lists take them; `order` is taken and changes nothing.
+CONTACT_FILTERS = ("q", "tag", "owner", "company", "country", "consent", "order")
+LEAD_FILTERS = ("q", "status", "tag", "owner", "country", "consent", "order")
 # Names a list object may hold: its own filters and as many custom fields as the web list
 # posts (`custos.web.views.listing.list_filters`); more is refused before any is looked at.
-MAX_LIST_NAMES = 56
+MAX_LIST_NAMES = 57
 
 
 class SubjectsIn(Schema):
@@ -225,7 +226,7 @@ def _lists(actor: Actor, payload: SubjectsIn) -> list[models.QuerySet[Any]]:
             continue
         try:
             status = choice_filter("status", params.get("status", ""), Lead.Status.values) if kind == "lead" else ""
-            filters = {name: value for name, value in params.items() if name not in {"q", "status"}}
+            filters = {name: value for name, value in params.items() if name not in {"q", "status", "order"}}
             lists.append(persons_listed(actor, kind, q=params.get("q", ""), status=status, filters=filters))
         except ValidationFailed as failure:
             errors += [

@@ -459,9 +459,12 @@ def breach_remove_subjects(*, actor: Actor, breach: Breach, subject_ids: Any) ->
         links = BreachSubject.objects.filter(breach=breach, subject_id__in=ids)
         if links.filter(notified_at__isnull=False).exists():
             raise Conflict(_("A person who was told of the breach stays recorded as affected."))
+        # Which persons (by their pseudonymous subject id): who was taken off a breach is
+        # what an auditor of the register asks.
+        taken_off = sorted(str(pk) for pk in links.values_list("subject_id", flat=True))
         removed, _kinds = links.delete()
         if removed:
-            _audit(actor, breach, "remove_subjects", extra={"removed": removed})
+            _audit(actor, breach, "remove_subjects", extra={"removed": removed, "subjects": taken_off})
     return removed
 
 
