@@ -108,8 +108,10 @@ class MoveIn(Schema):
 
 
 class StageChangeOut(Schema):
-    from_stage: str | None
-    to_stage: str | None
+    from_stage: str | None = Field(
+        description="null in the first entry (the deal's creation), or for a stage since deleted."
+    )
+    to_stage: str | None = Field(description="null for a stage since deleted.")
     changed_at: datetime
     changed_by: str | None
 

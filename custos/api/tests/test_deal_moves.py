@@ -1,6 +1,6 @@
 """POST /api/v1/deals/{id}/move: won and lost close a deal, moving back reopens it, every move kept."""
 
-from custos.api.tests.helpers import created, entries, field_errors, ok, post, problem, snapshot, warmed
+from custos.api.tests.helpers import created, entries, field_errors, hide, ok, post, problem, snapshot, warmed
 from custos.core.tenancy import tenant_scope
 from custos.crm.models import Deal
 from custos.testing import api_client
@@ -136,3 +136,23 @@ def test_a_sales_member_moves_own_deals(cast):
     body = ok(_move(sam, deal, stage=pipeline["stages"][3]["id"]))
 
     assert (body["status"], body["history"][-1]["changed_by"]) == ("won", str(cast.sam.pk))
+
+
+def test_a_role_that_may_not_see_the_stage_or_the_reason_cannot_move_deals(cast):
+    """A move writes the stage (and the reason for a loss): as for a change, writing a field
+    needs the right to see it, else a role could close deals it cannot tell apart."""
+    sam = api_client(cast, cast.sam, "write")
+    deal = created(sam, "/api/v1/deals", name="Sam's")
+    (pipeline,) = ok(sam.get("/api/v1/pipelines"))["items"]
+    stages = {stage["name"]: stage["id"] for stage in pipeline["stages"]}
+
+    for hidden, move in (
+        ("deal.lost_reason", {"stage": stages["Lost"], "lost_reason": "Too dear"}),
+        ("deal.stage", {"stage": stages["Won"]}),
+    ):
+        hide(cast, "sales", hidden)
+        sam = warmed(api_client(cast, cast.sam, "write"))
+        before = snapshot(cast.org_a)
+
+        assert problem(_move(sam, deal, **move), 403), hidden
+        assert snapshot(cast.org_a) == before

@@ -325,6 +325,20 @@ def test_only_a_lost_deal_takes_a_reason_for_the_loss(cast):
     assert ok(client.get(f"/api/v1/deals/{deal['id']}"))["lost_reason"] == ""
 
 
+def test_a_new_deal_takes_a_reason_for_the_loss_only_when_it_is_lost(cast):
+    """Created open with a reason, a deal could later be moved to lost without anyone saying why."""
+    client = api_client(cast, cast.alice)
+    (pipeline,) = ok(client.get("/api/v1/pipelines"))["items"]
+    lost = next(s["id"] for s in pipeline["stages"] if s["outcome"] == "lost")
+    before = snapshot(cast.org_a)
+
+    errors = field_errors(post(client, "/api/v1/deals", {"name": "Clinic chairs", "lost_reason": "old note"}))
+
+    assert errors == [{"field": "lost_reason", "message": "Only a lost deal has a reason for the loss."}]
+    assert snapshot(cast.org_a) == before
+    assert _deal(client, name="Chairs", stage=lost, lost_reason="Too dear")["lost_reason"] == "Too dear"
+
+
 def test_a_won_deal_is_not_reopened_by_a_change_of_pipeline_alone(cast):
     client = api_client(cast, cast.alice)
     first = _default_pipeline(client)

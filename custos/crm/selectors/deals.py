@@ -77,7 +77,10 @@ def deal_list(
 
 
 def deal_history(deal: Deal) -> models.QuerySet[DealStageChange]:
-    return DealStageChange.objects.filter(deal=deal).select_related("from_stage", "to_stage").order_by("changed_at")
+    """Every move of the deal, oldest first: its creation is the first."""
+    return (
+        DealStageChange.objects.filter(deal=deal).select_related("from_stage", "to_stage").order_by("changed_at", "pk")
+    )
 
 
 @dataclass(frozen=True)

@@ -243,6 +243,13 @@ def _check_outcome(cleaner: Cleaner, stage: Stage, lost_reason: str) -> None:
         cleaner.fail("lost_reason", _("Say why the deal was lost."))
 
 
+def _check_reason_given(cleaner: Cleaner, stage: Stage, given: str | None) -> None:
+    """A reason for the loss given for a deal that is not lost: kept, it would let a later move
+    to "lost" pass without one."""
+    if given and _status_in(stage) != Deal.Status.LOST:
+        cleaner.fail("lost_reason", _("Only a lost deal has a reason for the loss."))
+
+
 def deal_create(*, actor: Actor, data: Mapping[str, Any]) -> Deal:
     actor.require("deal.add")
     check_field_rights(actor, "deal", given_fields(data))
@@ -253,6 +260,7 @@ def deal_create(*, actor: Actor, data: Mapping[str, Any]) -> Deal:
         raise ValidationFailed(cleaner.errors)
     deal = Deal(**cleaned)
     stage = Stage.objects.get(pk=deal.stage_id)
+    _check_reason_given(cleaner, stage, deal.lost_reason)
     _check_outcome(cleaner, stage, deal.lost_reason)
     if cleaner.errors:
         raise ValidationFailed(cleaner.errors)
@@ -276,9 +284,7 @@ def deal_update(*, actor: Actor, deal: Deal, data: Mapping[str, Any]) -> Deal:
     if cleaner.errors:
         raise ValidationFailed(cleaner.errors)
     new_stage = Stage.objects.get(pk=cleaned.pop("stage_id", deal.stage_id))
-    if cleaned.get("lost_reason") and new_stage.outcome != Stage.Outcome.LOST:
-        # Kept on an open deal, it would let a later move to "lost" pass without a reason.
-        cleaner.fail("lost_reason", _("Only a lost deal has a reason for the loss."))
+    _check_reason_given(cleaner, new_stage, cleaned.get("lost_reason"))
     _check_outcome(cleaner, new_stage, cleaned.get("lost_reason", deal.lost_reason))
     if cleaner.errors:
         raise ValidationFailed(cleaner.errors)
@@ -292,6 +298,8 @@ def deal_update(*, actor: Actor, deal: Deal, data: Mapping[str, Any]) -> Deal:
 def deal_move(*, actor: Actor, deal: Deal, stage: Stage, lost_reason: str = "") -> Deal:
     """Move a deal to another stage of its pipeline (the board's drag and drop)."""
     actor.require("deal.change")
+    # A move writes the stage (and the reason given): a role must see them, as for a change.
+    check_field_rights(actor, "deal", ["stage", *(["lost_reason"] if lost_reason else [])])
     if stage.pipeline_id != deal.pipeline_id:
         raise ValidationFailed([FieldError("stage", _("Choose a stage of the deal's pipeline."))])
     if stage.pk == deal.stage_id:
@@ -311,7 +319,17 @@ def _move(actor: Actor, deal: Deal, stage: Stage) -> None:
     """Put the deal into a stage already checked; its status and closing time follow. Every
     move comes here (the board, the form, the API): a restricted person's deal stays put."""
     require_processable(deal)
-    previous = deal.stage_id
+    # Where the deal is now, read under a lock: a move saved since the deal was read (a colleague
+    # dragging the same card) is where this one starts, and its status what this one changes.
+    previous, deal.status, deal.closed_at, stored_reason = (
+        Deal.objects.select_for_update()
+        .filter(pk=deal.pk)
+        .values_list("stage_id", "status", "closed_at", "lost_reason")
+        .get()
+    )
+    if previous == stage.pk:
+        deal.stage, deal.lost_reason = stage, stored_reason  # moved there meanwhile: no second move
+        return
     status = _status_in(stage)
     changed = ["stage", "lost_reason"]
     if status != deal.status:

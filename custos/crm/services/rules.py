@@ -193,8 +193,10 @@ def score(
 
 
 def rescore(leads: Iterable[Lead], now: datetime | None = None) -> None:
-    """Recompute and store these leads' scores; called whenever they or their activities change."""
-    leads = [lead for lead in leads if lead.status in OPEN_LEAD_STATUSES]
+    """Recompute and store these leads' scores; called whenever they or their activities change.
+    A closed lead keeps the score it closed with, unless its person is restricted or objected
+    to profiling: that score is a profile of them too, and goes."""
+    leads = list(leads)
     if not leads:
         return
     rules = list(ScoringRule.objects.filter(is_active=True))
@@ -213,6 +215,8 @@ def rescore(leads: Iterable[Lead], now: datetime | None = None) -> None:
         reasons: list[dict[str, Any]]
         if lead.subject_id in restricted:
             value, reasons = 0, []  # no profiling of a person who is restricted or objected to it
+        elif lead.status not in OPEN_LEAD_STATUSES:
+            continue
         else:
             value, reasons = score(lead, rules, last_activity=last_activity.get(lead.pk), now=now)
         if (value, reasons) != (lead.score, lead.score_reasons):

@@ -128,6 +128,30 @@ def test_a_score_goes_the_moment_the_person_objects_or_is_restricted_and_comes_b
         assert Lead.objects.get(pk=lead.pk).score == 9
 
 
+@pytest.mark.parametrize("status", ["disqualified", "converted"])
+def test_an_objection_to_profiling_takes_the_score_off_a_closed_lead_too(cast, as_tenant, status):
+    """The score a lead closed with is a profile of the person like any other: it goes when
+    they object, whatever the lead's status."""
+    from custos.crm.services.leads import lead_convert
+    from custos.privacy.services.restriction import subject_object
+
+    admin = cast.actor(cast.alice)
+    scoring_rule_create(
+        actor=admin, data={"name": "PL", "condition": "field_equals", "field": "country", "value": "PL", "points": 9}
+    )
+    lead = lead_create(actor=admin, data={"last_name": "Kowalski", "country": "PL"})
+    if status == "disqualified":
+        lead_update(actor=admin, lead=lead, data={"status": "disqualified", "disqualified_reason": "No budget"})
+    else:
+        lead_convert(actor=admin, lead=lead, create_deal=False)
+    assert Lead.objects.get(pk=lead.pk).score == 9
+
+    subject_object(actor=admin, subject=lead.subject, about="profiling")
+
+    stored = Lead.objects.get(pk=lead.pk)
+    assert (stored.status, stored.score, stored.score_reasons) == (status, 0, [])
+
+
 def test_a_scoring_rule_is_checked_as_a_whole(cast, as_tenant):
     admin = cast.actor(cast.alice)
     with pytest.raises(ValidationFailed) as refused:

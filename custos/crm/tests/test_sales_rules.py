@@ -4,7 +4,7 @@ import pytest
 
 from custos.core.actor import Via
 from custos.core.errors import ValidationFailed
-from custos.crm.models import Company, Deal, Stage
+from custos.crm.models import Company, Deal, DealStageChange, Stage
 from custos.crm.services.deals import deal_create, deal_move, deal_update
 from custos.crm.services.leads import lead_convert, lead_create
 from custos.crm.services.people import company_create
@@ -59,3 +59,41 @@ def test_converting_the_lead_of_someone_already_a_contact_joins_their_contact(ca
     assert conversion.contact.pk == ines.pk
     assert Contact.objects.filter(subject_id=ines.subject_id).count() == 1
     assert conversion.deal.contact_id == ines.pk
+
+
+@pytest.mark.parametrize("second", ["move", "update"])
+def test_a_move_starts_from_where_the_deal_is_now_not_where_it_was_read(cast, as_tenant, second):
+    """Two people drag one card at once: the second move read the deal before the first was
+    saved. Its status must follow the stage it ends in, and its history the stage it left."""
+    actor = cast.actor(cast.alice)
+    deal = deal_create(actor=actor, data={"name": "Chairs"})
+    stages = {stage.name: stage for stage in deal.pipeline.stages.all()}
+    read_before = Deal.objects.get(pk=deal.pk)
+    deal_move(actor=actor, deal=Deal.objects.get(pk=deal.pk), stage=stages["Won"])
+
+    if second == "move":
+        deal_move(actor=actor, deal=read_before, stage=stages["Negotiation"])
+    else:
+        deal_update(actor=actor, deal=read_before, data={"stage": str(stages["Negotiation"].pk)})
+
+    stored = Deal.objects.get(pk=deal.pk)
+    assert (stored.stage_id, stored.status, stored.closed_at) == (stages["Negotiation"].pk, "open", None)
+    history = DealStageChange.objects.filter(deal=deal).order_by("changed_at")
+    assert [(c.from_stage_id, c.to_stage_id) for c in history][1:] == [
+        (stages["Qualification"].pk, stages["Won"].pk),
+        (stages["Won"].pk, stages["Negotiation"].pk),
+    ]
+
+
+def test_a_move_to_where_someone_just_moved_the_deal_is_no_second_move(cast, as_tenant):
+    actor = cast.actor(cast.alice)
+    deal = deal_create(actor=actor, data={"name": "Chairs"})
+    won = Stage.objects.get(pipeline=deal.pipeline, outcome="won")
+    read_before = Deal.objects.get(pk=deal.pk)
+    deal_move(actor=actor, deal=Deal.objects.get(pk=deal.pk), stage=won)
+    closed_at = Deal.objects.get(pk=deal.pk).closed_at
+
+    deal_move(actor=actor, deal=read_before, stage=won)
+
+    assert DealStageChange.objects.filter(deal=deal).count() == 2
+    assert (Deal.objects.get(pk=deal.pk).status, Deal.objects.get(pk=deal.pk).closed_at) == ("won", closed_at)

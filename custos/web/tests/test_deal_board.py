@@ -220,3 +220,21 @@ def test_a_full_column_shows_its_newest_cards_and_counts_all_of_them(cast):
     body = web_client(cast.alice).get("/deals/").content.decode()
     assert "several currencies" in body and f"{len(deals)} deals · €530.00" in body
     assert "2 deals · CHF5.00 + €7.00" in body  # sums per currency, never added together
+
+
+def test_a_role_that_may_not_see_the_stage_cannot_move_by_the_form_either(cast):
+    """The board is not shown to such a role; its move page would name the stage, and a move
+    write it: both answer 403, and nothing changes."""
+    from custos.api.tests.helpers import hide
+
+    stages = stages_of(cast)
+    deal = _deal(cast, "Sams Deal", stages["Proposal"], owner=str(cast.sam.pk))
+    hide(cast, "sales", "deal.stage")
+    sam = web_client(cast.sam)
+    before = crm_state(cast)
+
+    page = sam.get(f"/deals/{deal.pk}/move/")
+    for headers in ({}, {"HX-Request": "true"}):
+        assert sam.post(f"/deals/{deal.pk}/move/", {"stage": str(stages["Won"].pk)}, headers=headers).status_code == 403
+    assert page.status_code == 403 and "Proposal" not in page.content.decode()  # the page named the stage
+    assert crm_state(cast) == before

@@ -1,5 +1,7 @@
 """Deal pages: list, detail with history and timeline, create and edit forms."""
 
+import re
+
 from custos.crm.services.deals import deal_create, deal_move
 from custos.crm.services.people import contact_create
 from custos.testing import org_a_objects, web_client
@@ -182,3 +184,22 @@ def test_the_fields_a_role_may_not_see_are_shown_on_no_deal_page(cast):
         assert "Praxis Nord" in body
         for shown in ("Proposal", "2031", "Nordwind", "sam@acme.example", "Stage history", ">Open<"):
             assert shown not in body, shown
+
+
+def test_the_history_names_a_stage_since_deleted_and_only_the_first_row_is_the_creation(cast):
+    """Deleting an emptied stage leaves its moves in the history without it: the page said
+    the deal was "created" again there."""
+    from custos.crm.services.deals import stage_delete
+
+    stages = stages_of(cast)
+    deal = in_org_a(cast, deal_create, data={"name": "Praxis Nord", "stage": str(stages["Qualification"].pk)})
+    in_org_a(cast, deal_move, deal=deal, stage=stages["Proposal"])
+    in_org_a(cast, stage_delete, stage=stages["Qualification"])
+
+    body = web_client(cast.alice).get(f"/deals/{deal.pk}/").content.decode()
+    history = body[body.index('id="history-heading"') :]
+    rows = [re.sub(r"<[^>]+>", "|", row) for row in history[: history.index("</tbody>")].split("<tr>")[2:]]
+
+    assert len(rows) == 2
+    assert "created" in rows[0] and "a stage since deleted" in rows[0]
+    assert "created" not in rows[1] and "a stage since deleted" in rows[1] and "Proposal" in rows[1]

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from custos.core.actor import Actor
-from custos.core.errors import Conflict, ValidationFailed
+from custos.core.errors import Conflict, PermissionDenied, ValidationFailed
 from custos.core.validation import Cleaner
 from custos.crm.models import Company, Contact, CustomField, Deal, Pipeline, Stage
 from custos.crm.selectors.deals import access_deal, access_pipeline, board, deal_history, deal_list, pipeline_list
@@ -346,6 +346,8 @@ def deal_move_view(request: HttpRequest, deal_id: str) -> HttpResponse:
     board) and its keyboard form (a page), asking for a reason when the stage is lost."""
     actor = actor_of(request)
     deal = access_deal(actor, deal_id, write=True)
+    if not actor.may_see_field("deal", "stage"):
+        raise PermissionDenied("deal.stage")  # the page names the stage the deal is in
     stages = list(deal.pipeline.stages.order_by("position"))
     form = DealMoveForm(
         request.POST if request.method == "POST" else None,

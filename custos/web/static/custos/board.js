@@ -47,7 +47,9 @@
       headers: { "HX-Request": "true" },
     })
       .then((response) => response.text().then((html) => {
-        if (!replaceBoard(html)) failed();
+        if (replaceBoard(html)) return;
+        card.classList.remove("moving"); // refused (a 403 or 404 page): the card stays usable
+        failed();
       }))
       .catch(() => {
         card.classList.remove("moving");
