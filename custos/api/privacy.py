@@ -529,7 +529,11 @@ class ReasonIn(Schema):
 
 
 class ExtendIn(ReasonIn):
-    days: int | None = Field(None, description="At most 61 (two further months, Art. 12(3)).")
+    days: int | None = Field(
+        None,
+        description="At most 61, and never past three months after receipt (two further months, Art. 12(3)); "
+        "an extension is possible within the first month only (409 after it).",
+    )
 
 
 @router.post("/requests/{request_id}/verify", response=RequestDetail, summary="Record staff identity confirmation")

@@ -76,8 +76,15 @@ def send_deadline_reminder(org_id: str, request_id: str) -> int:
         link = staff_link(org_id, reverse("web:privacy-request-detail", args=[request.pk]))
         sent = 0
         for user in _handlers(request):
-            with translation.override(user.language or settings.LANGUAGE_CODE):
-                context = {"request": request, "link": link, "kind": request.get_kind_display()}
+            # The deadline as the handler reads it: in their own zone, named, like a breach's clock.
+            time_zone = user.time_zone or settings.TIME_ZONE
+            with translation.override(user.language or settings.LANGUAGE_CODE), timezone.override(time_zone):
+                context = {
+                    "request": request,
+                    "link": link,
+                    "kind": request.get_kind_display(),
+                    "due": _in_zone(request.due_at, time_zone),
+                }
                 subject = render_to_string("privacy/mail/deadline_subject.txt", context).strip()
                 body = render_to_string("privacy/mail/deadline.txt", context)
             try:

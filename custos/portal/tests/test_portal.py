@@ -192,6 +192,27 @@ def test_known_and_unknown_emails_get_the_same_answer_and_only_the_known_one_a_m
     assert page.status_code == 200 and "Lindqvist" in page.content.decode()
 
 
+def test_known_and_unknown_emails_queue_the_same_work_while_the_person_waits(cast, greta, smtp_server):
+    """Found by hunting: only a known address queued a task (an insert) before the answer, so
+    the answer took measurably longer for a known address than for an unknown one."""
+    from django.db import connection
+    from django_tasks_db.models import DBTaskResult
+
+    start = f"{PORTAL}/{cast.org_a.slug}/"
+    queued = []
+    for email in ("greta@example.org", "nobody@example.org"):
+        before = DBTaskResult.objects.count()
+        Client().post(start, {"email": email})
+        while connection.run_on_commit:  # what the answer's own commit runs
+            connection.run_on_commit.pop(0)[1]()
+        queued.append(list(DBTaskResult.objects.order_by("enqueued_at").values_list("args_kwargs", flat=True)[before:]))
+
+    assert [len(rows) for rows in queued] == [1, 1]
+    assert "example.org" not in json.dumps(queued)
+    run_tasks()
+    assert [m["To"] for m in smtp_server.wait_for(1)] == ["greta@example.org"]
+
+
 def test_an_invalid_address_is_told_and_nothing_is_sent(cast, greta, smtp_server):
     response = Client().post(f"{PORTAL}/{cast.org_a.slug}/", {"email": "not an address"})
     assert response.status_code == 422

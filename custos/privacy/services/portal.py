@@ -305,12 +305,22 @@ def portal_request_link(*, org: Organization, email: Any, language: Any, ip: str
         return
     with tenant_scope(org):
         subject_ids = [str(s.pk) for s in subjects_with_email(email)]
-    for subject_id in subject_ids:
-        _enqueue_mail(str(org.pk), subject_id, language, "")
+    # One task whether or not the address is known (for an unknown one it does nothing), so
+    # the answer takes as long either way: its time must not tell a known address either.
+    transaction.on_commit(lambda: send_portal_links.enqueue(str(org.pk), subject_ids, language))
 
 
 def _enqueue_mail(org_id: str, subject_id: str, language: str, created_by: str, days: int | None = None) -> None:
     transaction.on_commit(lambda: send_portal_link.enqueue(org_id, subject_id, language, created_by, days))
+
+
+@task
+def send_portal_links(org_id: str, subject_ids: list[str], language: str) -> int:
+    """The start page's links: one mail per person holding the typed address, each its own
+    task (retried on its own); none for an address nobody holds."""
+    for subject_id in subject_ids:
+        send_portal_link.enqueue(org_id, subject_id, language, "")
+    return len(subject_ids)
 
 
 class PortalLinkNotSent(RuntimeError):

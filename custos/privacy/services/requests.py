@@ -6,6 +6,7 @@ whether or not its email is known, so the API and the portal reveal nothing.
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import hashlib
 import secrets
@@ -16,6 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from custos.audit.services import audit_record
@@ -64,6 +66,22 @@ MAX_KEEP_YEARS = 10
 # Art. 12(3): a request is answered within one month.
 MAX_REQUEST_DAYS = 31
 MAX_PORTAL_LINK_DAYS = 90
+
+
+def months_after(moment: dt.datetime, months: int) -> dt.datetime:
+    """The same local day and time so many months on; the 31st becomes the month's last day
+    where it has none. Art. 12(3) counts in months: a request received on 31 January is due
+    by 28 (or 29) February, not 30 days on, in March."""
+    local = timezone.localtime(moment)
+    month_index = local.month - 1 + months
+    year, month = local.year + month_index // 12, month_index % 12 + 1
+    return local.replace(year=year, month=month, day=min(local.day, calendar.monthrange(year, month)[1]))
+
+
+def request_due_at(received_at: dt.datetime) -> dt.datetime:
+    """The organisation's days to answer, but never later than the one month the law gives."""
+    days_later = timezone.localtime(received_at) + dt.timedelta(days=privacy_settings().request_days)
+    return min(days_later, months_after(received_at, 1))
 
 
 def privacy_settings() -> PrivacySettings:
@@ -188,13 +206,14 @@ def _clean_details(cleaner: Cleaner, kind: str, value: Any) -> dict[str, Any]:
         return {"about": about, **({"note": note} if note and about == SITUATION else {})}
     if kind == Kind.RECTIFICATION:
         corrections = value.get("corrections", {})
-        if not isinstance(corrections, Mapping) or not all(isinstance(v, str) for v in corrections.values()):
+        if not isinstance(corrections, Mapping):
             cleaner.fail("details.corrections", _("Enter an object of field names and corrected texts."))
             return {}
-        for name, text in corrections.items():
-            cleaner.text(f"details.corrections.{name}", text, max_length=300)
+        # Checked now as completing checks them: a value its field cannot take, recorded as
+        # typed, would leave a request that can never be carried out as received.
+        cleaned = _check_corrections(cleaner, "details.corrections", corrections) if corrections else {}
         note = cleaner.text("details.note", value.get("note", ""), max_length=2000, multiline=True)
-        return {"corrections": dict(corrections), "note": note}
+        return {"corrections": cleaned, "note": note}
     note = cleaner.text("details.note", value.get("note", ""), max_length=2000, multiline=True)
     return {"note": note} if note else {}
 
@@ -235,7 +254,7 @@ def request_create(
             language=language,
             details=cleaned_details,
             received_at=now,
-            due_at=now + dt.timedelta(days=privacy_settings().request_days),
+            due_at=request_due_at(now),
         )
         audit_record(
             actor=actor,
@@ -334,7 +353,9 @@ def request_verify_by_email(*, actor: Actor, secret: str) -> PrivacyRequest:
 
 
 def request_extend(*, actor: Actor, request: PrivacyRequest, days: Any, reason: Any) -> PrivacyRequest:
-    """Extend the deadline once, by at most two months, with the reason documented."""
+    """Extend the deadline once, with the reason documented. Art. 12(3): the person is told
+    within one month of receipt, and the answer is due three months after it at the latest.
+    The reminder is sent again before the new deadline."""
     actor.require("privacy_request.change")
     cleaner = Cleaner()
     days = cleaner.integer("days", days, minimum=1, maximum=MAX_EXTENSION_DAYS, required=True)
@@ -346,9 +367,22 @@ def request_extend(*, actor: Actor, request: PrivacyRequest, days: Any, reason: 
         _require_open(request)
         if request.extended_at is not None:
             raise Conflict(_("The deadline of this request has been extended already."))
-        request.due_at += dt.timedelta(days=days)
-        request.extended_at = timezone.now()
+        now = timezone.now()
+        if now > months_after(request.received_at, 1):
+            raise Conflict(_("An extension must be given within one month of receiving the request (Art. 12(3))."))
+        latest = months_after(request.received_at, 3)
+        # Whole days on the local calendar: the same time of day, across a change of clocks.
+        due_at = timezone.localtime(request.due_at) + dt.timedelta(days=days)
+        if due_at > latest:
+            raise ValidationFailed.single(
+                "days",
+                _("The law allows two further months at most: choose a deadline no later than %(date)s.")
+                % {"date": date_format(latest, "DATE_FORMAT")},
+            )
+        request.due_at = due_at
+        request.extended_at = now
         request.extension_reason = reason
+        request.reminded_at = None
         request.save()
         _step(actor, request, "extend", days=days)
     return request
@@ -490,11 +524,19 @@ def _clean_corrections(value: Any) -> dict[str, str]:
     cleaner = Cleaner()
     if not isinstance(value, Mapping) or not value:
         raise ValidationFailed.single("corrections", _("Enter an object of field names and corrected texts."))
+    cleaned = _check_corrections(cleaner, "corrections", value)
+    if cleaner.errors:
+        raise ValidationFailed(cleaner.errors)
+    return cleaned
+
+
+def _check_corrections(cleaner: Cleaner, prefix: str, value: Mapping[Any, Any]) -> dict[str, str]:
+    """Each correction checked as the field it corrects; errors name `<prefix>.<field>`."""
     country = Organization.objects.get(pk=require_org_id()).country
     known = correctable_fields()
     cleaned: dict[str, str] = {}
-    for name, text in sorted(value.items()):
-        key = f"corrections.{name}"
+    for name, text in sorted(value.items(), key=lambda item: str(item[0])):
+        key = f"{prefix}.{name}"
         field_of = known.get(name)
         if field_of is None:
             cleaner.fail(
@@ -506,8 +548,6 @@ def _clean_corrections(value: Any) -> dict[str, str]:
             cleaner.fail(key, _("Enter text."))
         else:
             cleaned[name] = clean_correction(cleaner, key, field_of, text, country=country)
-    if cleaner.errors:
-        raise ValidationFailed(cleaner.errors)
     return cleaned
 
 

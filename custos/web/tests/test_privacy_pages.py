@@ -162,6 +162,23 @@ def test_the_staff_flow_creates_verifies_completes_and_downloads_an_access_reque
         assert AuditEntry.objects.filter(action="privacy_request.report", object_id=str(found.pk)).count() == 2
 
 
+def test_a_rectification_whose_phone_is_no_phone_is_refused_beside_the_field(cast):
+    """Recorded as typed, it could never be completed from the pages: they take no corrections."""
+    _contact(cast)
+    client = web_client(cast.alice)
+    before = _state(cast)
+
+    response = client.post(
+        "/privacy/requests/new/",
+        {"kind": "rectification", "email": "ada@example.org", "language": "en", "phone": "call me"},
+    )
+
+    assert response.status_code == 200
+    form = response.context["form"]
+    assert list(form.errors) == ["phone"]
+    assert _state(cast) == before
+
+
 def test_a_download_waits_for_completion_and_an_extension_is_limited(cast):
     found = _request(cast)
     client = web_client(cast.alice)
@@ -177,7 +194,8 @@ def test_a_download_waits_for_completion_and_an_extension_is_limited(cast):
     )
     assert "Deadline extended" in _text(response)
     with tenant_scope(cast.org_a):
-        assert PrivacyRequest.objects.get().due_at == due + timedelta(days=30)
+        # Whole days on the local calendar, the same time of day across a change of clocks.
+        assert PrivacyRequest.objects.get().due_at == timezone.localtime(due) + timedelta(days=30)
     response = client.post(
         f"/privacy/requests/{found.pk}/reject/", {"reject-reason": "manifestly unfounded"}, follow=True
     )

@@ -263,6 +263,15 @@ def privacy_requests(request: HttpRequest) -> HttpResponse:
     )
 
 
+# A rectification's corrections as the domain names them, and the form fields they come from.
+CORRECTION_FIELDS = {
+    "details.corrections.first_name": "first_name",
+    "details.corrections.last_name": "last_name",
+    "details.corrections.email": "corrected_email",
+    "details.corrections.phone": "phone",
+}
+
+
 def privacy_request_create_view(request: HttpRequest) -> HttpResponse:
     actor = actor_of(request)
     actor.require("privacy_request.add")
@@ -278,7 +287,9 @@ def privacy_request_create_view(request: HttpRequest) -> HttpResponse:
                 source=PrivacyRequest.Source.STAFF,
             )
         except ValidationFailed as error:
-            attach_domain_errors(form, error, {"details": "note", "details.about": "objection_about"})
+            attach_domain_errors(
+                form, error, {**CORRECTION_FIELDS, "details": "note", "details.about": "objection_about"}
+            )
         else:
             messages.success(request, _("The request is recorded; the deadline runs from now."))
             if actor.can("privacy_request.view"):
