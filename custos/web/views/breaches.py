@@ -279,16 +279,7 @@ def breach_subjects_view(request: HttpRequest, breach_id: str) -> HttpResponse:
             except ValidationFailed as failure:
                 error = " ".join(e.message for e in failure.errors)
             else:
-                messages.success(
-                    request,
-                    ngettext(
-                        "%(count)d person is added to the affected persons.",
-                        "%(count)d persons are added to the affected persons.",
-                        added,
-                    )
-                    % {"count": added},
-                )
-                return redirect("web:breach-detail", breach.pk)
+                return _added(request, breach, added)
     candidates = _records_of(actor, [], q) if q else []
     present = set(BreachSubject.objects.filter(breach=breach).values_list("subject_id", flat=True))
     return render(
@@ -333,19 +324,23 @@ def breach_from_list_view(request: HttpRequest) -> HttpResponse:
             except Conflict as error:  # closed meanwhile
                 messages.error(request, error.detail)
                 return redirect("web:breach-detail", breach.pk)
-            messages.success(
-                request,
-                ngettext(
-                    "%(count)d person is added to the affected persons.",
-                    "%(count)d persons are added to the affected persons.",
-                    added,
-                )
-                % {"count": added},
-            )
-            return redirect("web:breach-detail", breach.pk)
+            return _added(request, breach, added)
     except ValidationFailed as failure:
         return _from_list_page(request, breach, kind, q, status, filters, errors=failure.errors)
     return _from_list_confirmation(request, actor, breach, kind, q, status, filters, persons)
+
+
+def _added(request: HttpRequest, breach: Breach, added: int) -> HttpResponse:
+    messages.success(
+        request,
+        ngettext(
+            "%(count)d person is added to the affected persons.",
+            "%(count)d persons are added to the affected persons.",
+            added,
+        )
+        % {"count": added},
+    )
+    return redirect("web:breach-detail", breach.pk)
 
 
 def _confirmed_count(value: str) -> int | None:
