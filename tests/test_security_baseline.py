@@ -18,6 +18,7 @@ def _production_env(tmp_path, **extra):
         "CUSTOS_HTTPS": "1",
         "CUSTOS_SECRET_KEY": secrets.token_urlsafe(60),
         "CUSTOS_ALLOWED_HOSTS": "crm.example.org",
+        "CUSTOS_BASE_URL": "https://crm.example.org",
         "CUSTOS_SMTP_HOST": "mail.example.org",
         "CUSTOS_SMTP_STARTTLS": "1",
         **extra,
@@ -41,6 +42,14 @@ def test_production_without_an_smtp_server_is_flagged(tmp_path):
     result = subprocess.run([CUSTOS, "check", "--deploy"], env=env, capture_output=True, text=True, check=False)
     assert result.returncode != 0
     assert "mail.E001" in result.stderr
+
+
+def test_production_mailing_links_to_this_machine_is_refused(tmp_path):
+    env = _production_env(tmp_path)
+    del env["CUSTOS_BASE_URL"]  # left at its default, http://127.0.0.1:8000
+    result = subprocess.run([CUSTOS, "check", "--deploy"], env=env, capture_output=True, text=True, check=False)
+    assert result.returncode != 0
+    assert "custos.E014" in result.stderr
 
 
 def test_production_over_plain_http_is_refused(tmp_path):
