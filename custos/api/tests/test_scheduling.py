@@ -319,9 +319,9 @@ def test_status_actions_move_it_on_and_refuse_what_cannot_be(cast, alice, setup)
         "appointment.complete",
         "appointment.cancel",
     ]
-    # The done check-up started the patient's recall, six months on.
+    # The done check-up started the patient's recall, six months on: a day long come, so due.
     (recall,) = ok(alice.get("/api/v1/recalls"))["items"]
-    assert (recall["contact"], recall["due_on"], recall["status"]) == (setup["greta"]["id"], "2020-07-06", "waiting")
+    assert (recall["contact"], recall["due_on"], recall["status"]) == (setup["greta"]["id"], "2020-07-06", "due")
 
 
 def test_a_sales_member_sees_and_changes_only_appointments_of_their_people(cast, alice, setup):

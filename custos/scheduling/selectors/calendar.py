@@ -104,6 +104,8 @@ def week_calendar(
             last = max(last, math.ceil((local_end.hour * 60 + local_end.minute) / SLOT_MINUTES) * SLOT_MINUTES)
         else:
             last = 24 * 60
+            if local_end.time() != time.min and monday <= local_end.date() <= days[-1]:
+                first = 0  # it runs on past midnight into a day shown: its early hours there are taken
     first -= first % SLOT_MINUTES
     rows = []
     for minutes in range(first, last, SLOT_MINUTES):

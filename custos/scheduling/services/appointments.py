@@ -15,7 +15,7 @@ from __future__ import annotations
 import uuid
 import zoneinfo
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -36,6 +36,7 @@ from custos.scheduling.models import ACTIVE_STATUSES, Appointment, Practitioner,
 from custos.scheduling.selectors.appointments import visible_recalls
 from custos.scheduling.services.catalogue import scheduling_settings
 from custos.scheduling.services.common import add_months, delete_audited
+from custos.scheduling.services.recalls import open_status_on
 
 Status = Appointment.Status
 
@@ -131,7 +132,10 @@ def clean_appointment(
                     cleaner, name, value, open_recalls, _("Choose a recall that is not booked or stopped.")
                 )
             case "starts_at" | "ends_at":
-                cleaned[name] = cleaner.moment(name, value, time_required=True)
+                moment = cleaner.moment(name, value, time_required=True)
+                # In UTC: minutes added in a wall-clock zone (as the forms give) would be wall time,
+                # a 90-minute visit at 01:30 the night the clocks change lasting 30 or 150 minutes.
+                cleaned[name] = moment.astimezone(UTC) if moment is not None else None
             case "notes" | "clinical_details":
                 cleaned[name] = cleaner.text(name, value, max_length=20000, multiline=True)
             case "send_reminder":
@@ -332,7 +336,7 @@ def appointment_set_status(
             extra={"from": before, "to": status},
         )
         if status == Status.DONE:
-            _recall_after_done(actor, appointment)
+            _recall_after_done(actor, appointment, now)
         elif status in (Status.CANCELLED, Status.NO_SHOW):
             _recall_reopen(actor, appointment, now)
     return appointment
@@ -375,9 +379,10 @@ def _recall_set(actor: Actor, recall: Recall, **changes: Any) -> None:
     audit_record(actor=actor, action="recall.update", object_type="recall", object_id=recall.pk, fields=changed)
 
 
-def _recall_after_done(actor: Actor, appointment: Appointment) -> None:
-    """The person's next recall of this service moves on from the day it was done; a service
-    with a recall interval starts one for a person who has none."""
+def _recall_after_done(actor: Actor, appointment: Appointment, now: datetime) -> None:
+    """The person's next recall of this service moves on from the day it was done (due at once
+    for a visit recorded that late); a service with a recall interval starts one for a person
+    who has none."""
     service = Service.objects.get(pk=appointment.service_id)
     zone = zoneinfo.ZoneInfo(scheduling_settings(actor.org_id).time_zone)
     done_on = timezone.localtime(appointment.starts_at, zone).date()
@@ -385,11 +390,13 @@ def _recall_after_done(actor: Actor, appointment: Appointment) -> None:
     if recall is None:
         if not service.recall_months:
             return
+        due_on = add_months(done_on, service.recall_months)
         recall = Recall(
             contact_id=appointment.contact_id,
             service=service,
             interval_months=service.recall_months,
-            due_on=add_months(done_on, service.recall_months),
+            due_on=due_on,
+            status=open_status_on(actor.org_id, due_on, now),
             last_done_on=done_on,
         )
         cleaned = {"contact_id": recall.contact_id, "service_id": service.pk, "due_on": recall.due_on}
@@ -404,13 +411,8 @@ def _recall_after_done(actor: Actor, appointment: Appointment) -> None:
         # Another visit (an emergency) was done: the check-up booked from the recall still stands.
         _recall_set(actor, recall, last_done_on=done_on)
         return
-    _recall_set(
-        actor,
-        recall,
-        due_on=add_months(done_on, recall.interval_months),
-        status=Recall.Status.WAITING,
-        last_done_on=done_on,
-    )
+    due_on = add_months(done_on, recall.interval_months)
+    _recall_set(actor, recall, due_on=due_on, status=open_status_on(actor.org_id, due_on, now), last_done_on=done_on)
 
 
 def _recall_reopen(actor: Actor, appointment: Appointment, now: datetime) -> None:
@@ -419,6 +421,4 @@ def _recall_reopen(actor: Actor, appointment: Appointment, now: datetime) -> Non
         return
     recall = Recall.objects.select_for_update().filter(pk=appointment.recall_id, status=Recall.Status.BOOKED).first()
     if recall is not None:
-        zone = zoneinfo.ZoneInfo(scheduling_settings(actor.org_id).time_zone)
-        due = recall.due_on <= timezone.localdate(now, zone)
-        _recall_set(actor, recall, status=Recall.Status.DUE if due else Recall.Status.WAITING)
+        _recall_set(actor, recall, status=open_status_on(actor.org_id, recall.due_on, now))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import zoneinfo
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from django.db import transaction
@@ -91,6 +91,8 @@ def recall_create(*, actor: Actor, data: Mapping[str, Any]) -> Recall:
     """Start recalling a person for a service."""
     actor.require("appointment.add")
     cleaned = clean_recall(actor, data, partial=False)
+    if cleaned["status"] == Recall.Status.WAITING:
+        cleaned["status"] = open_status_on(actor.org_id, cleaned["due_on"])
     recall = Recall(**cleaned)
     with transaction.atomic():
         insert_record(actor, recall, "recall", cleaned)
@@ -100,22 +102,26 @@ def recall_create(*, actor: Actor, data: Mapping[str, Any]) -> Recall:
 def recall_update(*, actor: Actor, recall: Recall, data: Mapping[str, Any]) -> Recall:
     """Change the interval, the day or the status (stop or resume it). A booked recall may
     be stopped, not reopened while its appointment stands; a waiting or due one moved to
-    another day is due or waiting by that day, unless a status is given."""
+    another day is due or waiting by that day, unless a status is given; one resumed (made
+    waiting) whose day has come is due."""
     actor.require("appointment.change")
     with transaction.atomic():
         # As it stands now: a booking since this copy was read has made it booked.
         recall.status = Recall.objects.select_for_update().values_list("status", flat=True).get(pk=recall.pk)
         cleaned = clean_recall(actor, data, partial=True, record=recall)
         if "status" not in cleaned and cleaned.get("due_on") is not None and recall.status in OPEN_STATUSES:
-            cleaned["status"] = _status_on(actor, cleaned["due_on"])
+            cleaned["status"] = open_status_on(actor.org_id, cleaned["due_on"])
+        elif cleaned.get("status") == Recall.Status.WAITING:  # resumed: waiting only until its day
+            cleaned["status"] = open_status_on(actor.org_id, cleaned.get("due_on") or recall.due_on)
         update_record(actor, recall, "recall", cleaned)
     return recall
 
 
-def _status_on(actor: Actor, due_on: date) -> str:
-    """Due once its day has come in the organisation's time zone, else waiting."""
-    today = timezone.localdate(timezone=zoneinfo.ZoneInfo(scheduling_settings(actor.org_id).time_zone))
-    return Recall.Status.DUE if due_on <= today else Recall.Status.WAITING
+def open_status_on(org_id: Any, due_on: date, now: datetime | None = None) -> str:
+    """Due once its day has come in the organisation's time zone, else waiting: what the daily
+    job would make it, so that an overdue recall is in the due list at once."""
+    zone = zoneinfo.ZoneInfo(scheduling_settings(org_id).time_zone)
+    return Recall.Status.DUE if due_on <= timezone.localdate(now or timezone.now(), zone) else Recall.Status.WAITING
 
 
 def recall_delete(*, actor: Actor, recall: Recall) -> None:

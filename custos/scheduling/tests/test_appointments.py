@@ -21,9 +21,10 @@ from custos.scheduling.services.appointments import (
     appointment_set_status,
     appointment_update,
 )
-from custos.scheduling.services.catalogue import practitioner_add
+from custos.scheduling.services.catalogue import practitioner_add, service_create
 from custos.scheduling.tests.helpers import MONDAY_9, audit_actions, last_audit, make_practice, utc
 from custos.testing import api_client, web_client
+from custos.web.pickers import contact_label
 
 CLINICAL = "Pain lower left molar, penicillin allergy"
 AFTER_MONDAY = utc("2030-01-07T12:00:00+01:00")
@@ -473,6 +474,39 @@ def test_editing_the_notes_in_the_form_leaves_a_start_to_the_second_where_it_was
     assert stored.reminder_sent_at is not None
 
 
+def test_a_booking_the_night_the_clocks_change_lasts_as_long_as_its_service(practice):
+    """The form gives times in the member's zone; the service's 90 minutes are real minutes,
+    not wall-clock ones (which made them 30 in spring in Berlin and 150 in autumn in Warsaw)."""
+    cast = practice.cast
+    surgery = service_create(actor=practice.actor, data={"name": "Surgery", "duration_minutes": 90})
+    client = web_client(cast.olive)
+    form = {
+        "contact": contact_label(practice.actor, practice.greta),
+        "service": str(surgery.pk),
+        "practitioner": str(practice.dr_olive.pk),
+        "send_reminder": "on",
+    }
+
+    spring = client.post(reverse("web:appointment-create"), form | {"starts_at": "2026-03-29T01:30"})
+    cast.olive.time_zone = "Europe/Warsaw"
+    cast.olive.save(update_fields=["time_zone"])
+    autumn = client.post(reverse("web:appointment-create"), form | {"starts_at": "2026-10-25T01:30"})
+
+    assert (spring.status_code, autumn.status_code) == (302, 302)
+    booked = list(Appointment.objects.order_by("starts_at").values_list("starts_at", "ends_at"))
+    assert booked == [
+        (utc("2026-03-29T01:30:00+01:00"), utc("2026-03-29T04:00:00+02:00")),
+        (utc("2026-10-25T01:30:00+02:00"), utc("2026-10-25T02:00:00+01:00")),
+    ]
+    # Moved by its start in the form (to Dr Alice), it keeps its real length too.
+    appointment = Appointment.objects.get(starts_at=utc("2026-03-29T01:30:00+01:00"))
+    url, data = _edit_form(client, appointment)
+    moved = client.post(url, data | {"starts_at": "2026-10-25T01:30", "practitioner": str(practice.dr_alice.pk)})
+    assert moved.status_code == 302, moved.context["form"].errors
+    stored = Appointment.objects.get(pk=appointment.pk)
+    assert (stored.starts_at, stored.ends_at) == (utc("2026-10-25T01:30:00+02:00"), utc("2026-10-25T02:00:00+01:00"))
+
+
 def test_deleting_an_appointment_is_audited_and_needs_the_right(practice):
     appointment = practice.book()
 
@@ -522,6 +556,22 @@ def test_the_week_of_a_practitioner_and_of_a_resource(practice):
     # Running past the usual end, the grid grows to show it all.
     assert alice_week.rows[-1].label.strftime("%H:%M") == "20:30"
     assert [slot[1] for slot in taken(alice_week)] == ["19:30", "20:00", "20:30"]
+
+
+def test_the_week_shows_an_appointment_running_past_midnight_on_both_days(practice):
+    """Running into Wednesday, its early hours there are shown taken, not left out of the grid."""
+    late = practice.book(starts_at="2030-01-08T23:30:00+01:00", ends_at="2030-01-09T00:30:00+01:00")
+
+    week = week_calendar(
+        practice.actor, week_of=date(2030, 1, 7), practitioner=practice.dr_olive, now=utc("2030-01-01T00:00:00+01:00")
+    )
+
+    taken = [
+        (cell.day.isoformat(), row.label.strftime("%H:%M")) for row in week.rows for cell in row.cells if cell.busy
+    ]
+    assert taken == [("2030-01-09", "00:00"), ("2030-01-08", "23:30")]
+    assert [a.pk for row in week.rows for cell in row.cells for a in cell.appointments] == [late.pk]
+    assert week.rows[-1].label.strftime("%H:%M") == "23:30"
 
 
 def test_the_week_shows_unseen_appointments_as_busy_without_detail(practice):

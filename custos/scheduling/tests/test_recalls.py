@@ -184,15 +184,17 @@ def test_the_job_marks_recalls_due_once(practice):
 def test_the_periodic_task_walks_every_organisation(cast):
     with tenant_scope(cast.org_a):
         practice = make_practice(cast)
-        _recall(practice, due_on="2020-01-01")
+        _recall(practice, due_on="2099-01-01")
+        Recall.objects.update(due_on=date(2020, 1, 1))  # waiting while its day came
     with tenant_scope(cast.org_b):
         mallory = cast.actor(cast.mallory)
         bravo = service_create(actor=mallory, data={"name": "Check-up", "duration_minutes": 30})
         person = contact_create(actor=mallory, data={"last_name": "Nowak"})
         recall_create(
             actor=mallory,
-            data={"contact": str(person.pk), "service": str(bravo.pk), "interval_months": 12, "due_on": "2020-01-01"},
+            data={"contact": str(person.pk), "service": str(bravo.pk), "interval_months": 12, "due_on": "2099-01-01"},
         )
+        Recall.objects.update(due_on=date(2020, 1, 1))
 
     assert mark_due_recalls.call() == 2
     assert mark_due_recalls.call() == 0
@@ -329,7 +331,7 @@ def test_a_booked_recall_is_not_reopened_while_its_appointment_stands(practice):
     assert audit_actions(practice.cast.org_a) == [*before, "recall.update", "recall.update"]
     appointment_set_status(actor=practice.actor, appointment=appointment, status="cancelled")
     recall_update(actor=practice.actor, recall=recall, data={"status": "waiting"})
-    assert Recall.objects.get(pk=recall.pk).status == "waiting"
+    assert Recall.objects.get(pk=recall.pk).status == "due"  # resumed, and its day (2020) has come
 
 
 def test_a_recall_moved_to_another_day_is_due_or_waiting_by_that_day(practice):
@@ -360,3 +362,19 @@ def test_an_extra_visit_done_leaves_the_check_up_booked_from_the_recall_standing
     after = Recall.objects.get(pk=recall.pk)
     assert (after.status, after.due_on, after.last_done_on) == ("booked", date(2030, 3, 1), date(2030, 1, 7))
     assert Appointment.objects.get(pk=check_up.pk).status == "booked"
+
+
+def test_a_recall_whose_day_has_come_is_due_at_once(practice):
+    """Entered, resumed or moved on by a visit recorded late, a recall whose day has passed is
+    one to book now: in the due list at once, not only after the next nightly run."""
+    overdue = _recall(practice, due_on="2020-01-01")
+    ahead = _recall(practice, contact=practice.jan, due_on="2099-01-01")
+    stopped = _recall(practice, service=str(practice.cleaning.pk), due_on="2020-01-01", status="stopped")
+    recall_update(actor=practice.actor, recall=stopped, data={"status": "waiting"})
+    old_visit = practice.book(contact=str(practice.jan.pk), starts_at="2020-01-06T09:00:00+01:00")
+    _done(practice, old_visit, now=utc("2026-01-05T12:00:00+01:00"))
+
+    statuses = dict(Recall.objects.values_list("pk", "status"))
+    assert (statuses[overdue.pk], statuses[stopped.pk]) == ("due", "due")
+    after = Recall.objects.get(pk=ahead.pk)
+    assert (after.status, after.due_on) == ("due", date(2020, 7, 6))

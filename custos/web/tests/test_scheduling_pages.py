@@ -355,6 +355,26 @@ def test_a_recall_is_started_and_stopped(cast, practice):
     assert fresh(cast, recall).status == "stopped"
 
 
+def test_an_overdue_recall_entered_or_resumed_shows_in_the_due_list(cast, practice):
+    client = web_client(cast.alice)
+    data = {
+        "contact": "Ada Lovelace",
+        "service": str(practice.service.pk),
+        "interval_months": "6",
+        "due_on": "2020-05-01",
+    }
+
+    created = client.post("/appointments/recalls/new/", data)
+    with tenant_scope(cast.org_a):
+        recall = Recall.objects.get()
+    client.post(f"/appointments/recalls/{recall.pk}/status/", {"status": "stopped"})
+    resumed = client.post(f"/appointments/recalls/{recall.pk}/status/", {"status": "waiting"})
+
+    assert (created.url, resumed.url) == ("/appointments/recalls/?status=due", "/appointments/recalls/?status=due")
+    assert fresh(cast, recall).status == "due"
+    assert "Ada Lovelace" in text(client.get("/appointments/recalls/?status=due"))
+
+
 def test_services_resources_practitioners_and_settings_are_set_up_through_the_pages(cast, practice):
     client = web_client(cast.alice)
     response = client.post(

@@ -380,4 +380,5 @@ def recall_status_view(request: HttpRequest, recall_id: str) -> HttpResponse:
         messages.success(
             request, _("The recall is stopped.") if status == Recall.Status.STOPPED else _("The recall is resumed.")
         )
-    return redirect(reverse("web:recall-list") + "?" + urlencode({"status": status}))
+    # Where it is now: resumed past its day, it is due, not waiting.
+    return redirect(reverse("web:recall-list") + "?" + urlencode({"status": recall.status}))
