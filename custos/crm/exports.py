@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import datetime
 import io
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -18,7 +19,7 @@ from typing import Any
 
 from django.db import models, transaction
 from django.db.models import prefetch_related_objects
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from openpyxl import Workbook
@@ -37,6 +38,8 @@ from custos.privacy.services.restriction import without_restricted
 
 FORMATS = ("csv", "xlsx")
 EXPORT_BATCH = 1000
+# An XLSX file is sent from its temporary file in pieces of this size.
+XLSX_CHUNK = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -193,23 +196,27 @@ def export_records(actor: Actor, object_type: str, queryset: models.QuerySet[Any
             fields=list(dict.fromkeys(c.field for c in columns)),
             extra={"format": file_format, "count": count},
         )
-    rows = _rows(actor, columns, queryset)
+    labels = [str(c.label) for c in columns]  # translated now, like the rows' values (`_rows`)
+    rows = _rows(actor, columns, queryset, translation.get_language())
     stamp = timezone.localtime().strftime("%Y-%m-%d")
     if file_format == "csv":
-        return Export(f"{object_type}s-{stamp}.csv", "text/csv; charset=utf-8", _csv(columns, rows))
+        return Export(f"{object_type}s-{stamp}.csv", "text/csv; charset=utf-8", _csv(labels, rows))
     return Export(
         f"{object_type}s-{stamp}.xlsx",
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        [_xlsx(columns, rows)],
+        _xlsx(labels, rows),
     )
 
 
-def _rows(actor: Actor, columns: list[Column], queryset: models.QuerySet[Any]) -> Iterator[list[Any]]:
-    """Rows in batches, each read inside the organisation's scope: a streamed response is
-    consumed after the view has returned, when the request's scope is gone."""
+def _rows(
+    actor: Actor, columns: list[Column], queryset: models.QuerySet[Any], language: str | None
+) -> Iterator[list[Any]]:
+    """Rows in batches, each read inside the organisation's scope and the language of the
+    export: a streamed response is consumed after the view has returned, when the request's
+    scope is gone and its language may be too (or another request's set on the thread)."""
     last = None
     while True:
-        with tenant_scope(actor.org_id):
+        with tenant_scope(actor.org_id), translation.override(language):
             batch = queryset.order_by("pk")
             if last is not None:
                 batch = batch.filter(pk__gt=last)
@@ -223,11 +230,11 @@ def _rows(actor: Actor, columns: list[Column], queryset: models.QuerySet[Any]) -
         last = records[-1].pk
 
 
-def _csv(columns: list[Column], rows: Iterator[list[Any]]) -> Iterator[bytes]:
+def _csv(labels: list[str], rows: Iterator[list[Any]]) -> Iterator[bytes]:
     """Streamed, UTF-8 with a byte-order mark so that spreadsheet programs read the accents."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow([csv_cell(str(c.label)) for c in columns])
+    writer.writerow([csv_cell(label) for label in labels])
     yield ("\ufeff" + buffer.getvalue()).encode()
     for row in rows:
         buffer.seek(0)
@@ -240,15 +247,19 @@ def _csv_cell(value: Any) -> str:
     return _cell(value) if _is_number(value) else csv_cell(_cell(value))
 
 
-def _xlsx(columns: list[Column], rows: Iterator[list[Any]]) -> bytes:
+def _xlsx(labels: list[str], rows: Iterator[list[Any]]) -> Iterator[bytes]:
+    """Written to a temporary file and sent from it in pieces: a long list's file never sits
+    whole in memory (a zip archive is complete only once written to its end)."""
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet()
-    sheet.append([_xlsx_cell(sheet, str(c.label)) for c in columns])
+    sheet.append([_xlsx_cell(sheet, label) for label in labels])
     for row in rows:
         sheet.append([_xlsx_cell(sheet, value) for value in row])
-    out = io.BytesIO()
-    workbook.save(out)
-    return out.getvalue()
+    with tempfile.TemporaryFile() as out:
+        workbook.save(out)
+        out.seek(0)
+        while chunk := out.read(XLSX_CHUNK):
+            yield chunk
 
 
 def _xlsx_cell(sheet: Any, value: Any) -> Any:

@@ -8,6 +8,7 @@ anything is ranked, so its work does not grow with the tenant.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -235,9 +236,12 @@ def _word_starts_first(text: str) -> bool:
 
 
 def _score(best: dict[tuple[str, uuid.UUID], float], text: str, candidates: Candidates) -> None:
-    """Containing the text ranks above any similarity, the shorter value first; else the
-    closest of the value and its words by trigram similarity, if close enough."""
+    """Containing the text ranks above any similarity: as whole words ("meier" in "karl-heinz
+    meier") above inside or at the start of a longer word ("meierling"), the shorter value
+    first within each; else the closest of the value and its words by trigram similarity, if
+    close enough."""
     wanted = _padded_trigrams(text)
+    whole_words = re.compile(rf"(?<![^\W_]){re.escape(text)}(?![^\W_])")
     grams: dict[str, set[str]] = {}  # values and words repeat (names, companies): measured once
 
     def close(other: str) -> float:
@@ -248,7 +252,7 @@ def _score(best: dict[tuple[str, uuid.UUID], float], text: str, candidates: Cand
 
     for object_type, object_id, value in candidates:
         if text in value:
-            score = 1.0 + len(text) / max(len(value), 1)
+            score = (1.5 if whole_words.search(value) else 1.0) + len(text) / max(len(value), 1) / 2
         else:
             score = max([close(value), *(close(word) for word in value.split())])
             if score < SIMILARITY_THRESHOLD and len(text) >= PROBED_FROM and one_slip_apart(text, value):

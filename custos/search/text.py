@@ -5,7 +5,11 @@ from __future__ import annotations
 import re
 import unicodedata
 
-_FOLD = str.maketrans({"ß": "ss", "æ": "ae", "ø": "o", "ł": "l", "đ": "d", "þ": "th"})
+# Apostrophes go, however a keyboard types them (a phone's right single quotation mark, a
+# desktop's ASCII one) or leaves them out: "O'Brien" typed either way and "OBrien" are one name.
+_FOLD = str.maketrans(
+    {"ß": "ss", "æ": "ae", "ø": "o", "ł": "l", "đ": "d", "þ": "th", **dict.fromkeys("'\u2019\u2018\u02bc`\u00b4", "")}
+)
 _SPACE = re.compile(r"\s+")
 _PHONE_LIKE = re.compile(r"^[+()\d\s./-]{4,}$")
 # What `Cleaner.text` refuses in stored text (a tab, a line break are kept), and halves of
@@ -27,7 +31,8 @@ def query(text: str) -> str:
 
 
 def normalise(text: str) -> str:
-    """Case, accents and spacing out of the way: 'Müller ' and 'muller' compare equal."""
+    """Case, accents, apostrophes and spacing out of the way: 'Müller ' and 'muller' compare
+    equal, and so do "O'Brien" and "obrien"."""
     folded = unicodedata.normalize("NFKD", text.casefold().translate(_FOLD))
     stripped = "".join(ch for ch in folded if not unicodedata.combining(ch))
     return _SPACE.sub(" ", stripped).strip()

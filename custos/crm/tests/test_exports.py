@@ -181,3 +181,41 @@ def test_neutralise_leaves_ordinary_text_alone():
     assert neutralise("Müller") == "Müller"
     assert neutralise("-5") == "'-5"
     assert neutralise("+49 30") == "'+49 30"
+
+
+@pytest.mark.parametrize("file_format", ["csv", "xlsx"])
+def test_a_streamed_export_stays_in_the_language_it_was_asked_in(cast, file_format):
+    """A streamed file is written after the view has returned, when the request's language
+    may be gone from the thread (or another request's set there): headers and the lead's
+    status are said in the language of the person exporting all the same."""
+    from custos.crm.models import Lead
+    from custos.crm.services.leads import lead_create
+
+    actor = cast.actor(cast.alice)
+    with tenant_scope(cast.org_a):
+        lead_create(actor=actor, data={"first_name": "Ada", "last_name": "Lovelace"})
+        with translation.override("de"):
+            export = export_records(actor, "lead", Lead.objects.all(), file_format=file_format)
+            expected = [str(Lead._meta.get_field("status").verbose_name), str(Lead.Status.NEW.label)]
+    with translation.override("en"):
+        content = b"".join(export.chunks)
+    if file_format == "csv":
+        header, row = list(csv.reader(io.StringIO(content.decode("utf-8").removeprefix("\ufeff"))))
+    else:
+        sheet = load_workbook(io.BytesIO(content)).active
+        header, row = ([str(cell.value or "") for cell in line] for line in sheet.iter_rows(max_row=2))
+    assert "Vorname" in header and "First name" not in header
+    assert dict(zip(header, row, strict=True))["Status"] == expected[1] != "New"
+
+
+def test_an_xlsx_export_is_sent_in_pieces(cast, contacts, monkeypatch):
+    """Found by the bug hunt: the whole XLSX file was built in memory before the first byte
+    left, however long the list."""
+    from custos.crm import exports
+
+    monkeypatch.setattr(exports, "XLSX_CHUNK", 1024)
+    with tenant_scope(cast.org_a):
+        export = export_records(cast.actor(cast.alice), "contact", Contact.objects.order_by("id"), file_format="xlsx")
+    pieces = list(export.chunks)
+    assert len(pieces) > 1 and max(len(piece) for piece in pieces) <= 1024
+    assert load_workbook(io.BytesIO(b"".join(pieces))).active.cell(row=2, column=1).value == "Ada"

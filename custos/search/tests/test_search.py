@@ -376,3 +376,31 @@ def test_rebuilding_the_index_finds_no_erased_person_again(cast, people):
         found = global_search(cast.actor(cast.alice), people["company"].name, types=["contact"])
 
     assert ada.pk not in {r.object_id for r in found}
+
+
+def test_a_whole_word_ranks_above_a_word_it_only_starts(cast):
+    """ "Meier" is Karl-Heinz Meier's name, and only the start of Jo Meierling's: the longer
+    value matching the whole word comes first."""
+    with tenant_scope(cast.org_a):
+        actor = cast.actor(cast.alice)
+        meierling = contact_create(actor=actor, data={"first_name": "Jo", "last_name": "Meierling"})
+        meier = contact_create(actor=actor, data={"first_name": "Karl-Heinz", "last_name": "Meier"})
+        hits = find(actor, "Meier", fields={"contact": ["name"]})
+
+    assert [hit.object_id for hit in hits] == [meier.pk, meierling.pk]
+
+
+@pytest.mark.parametrize("typed", ["O'Brien", "O\u2019Brien", "OBrien", "obrien"])
+def test_a_name_with_an_apostrophe_is_found_however_the_apostrophe_is_typed(cast, typed):
+    """Found by the bug hunt: a phone's keyboard types a right single quotation mark where a
+    desktop's types ', and many leave it out; "obrien" found nobody on SQLite."""
+    with tenant_scope(cast.org_a):
+        actor = cast.actor(cast.alice)
+        sean = contact_create(actor=actor, data={"first_name": "Seán", "last_name": "O\u2019Brien"})
+        contact_create(actor=actor, data={"first_name": "Brian", "last_name": "Obst"})
+        hits = find(actor, typed, fields={"contact": ["name"]})
+        listed = contact_list(actor, q=typed.split()[0])
+
+    assert [hit.object_id for hit in hits][:1] == [sean.pk]
+    assert hits[0].score > 1  # found as typed, not as a typo
+    assert [c.pk for c in listed] == [sean.pk]
