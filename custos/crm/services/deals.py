@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -61,6 +61,13 @@ def pipeline_default(actor: Actor) -> Pipeline:
     pipeline = Pipeline.objects.filter(is_default=True).first() or Pipeline.objects.order_by("position").first()
     if pipeline is not None:
         return pipeline
+    try:
+        return _default_pipeline_created(actor)
+    except IntegrityError:  # another request's first use created it meanwhile
+        return Pipeline.objects.filter(is_default=True).first() or Pipeline.objects.order_by("position").first()
+
+
+def _default_pipeline_created(actor: Actor) -> Pipeline:
     with transaction.atomic():
         pipeline = Pipeline.objects.create(name=_("Sales"), is_default=True)
         for position, (name, probability, outcome) in enumerate(DEFAULT_STAGES):

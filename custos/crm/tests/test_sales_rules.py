@@ -97,3 +97,24 @@ def test_a_move_to_where_someone_just_moved_the_deal_is_no_second_move(cast, as_
 
     assert DealStageChange.objects.filter(deal=deal).count() == 2
     assert (Deal.objects.get(pk=deal.pk).status, Deal.objects.get(pk=deal.pk).closed_at) == ("won", closed_at)
+
+
+def test_two_first_uses_of_deals_at_once_share_one_default_pipeline(cast):
+    """Another request's first use creates the default pipeline between this one's look and
+    its insert: this one takes that pipeline rather than failing on the name."""
+    from unittest import mock
+
+    from custos.core.tenancy import tenant_scope
+    from custos.crm.models import Pipeline
+    from custos.crm.services import deals
+
+    creating = deals._default_pipeline_created
+
+    def raced(actor):
+        other = creating(actor)  # the other request, committed first
+        assert other.is_default
+        return creating(actor)  # this one: the same name again
+
+    with tenant_scope(cast.org_a), mock.patch.object(deals, "_default_pipeline_created", raced):
+        pipeline = deals.pipeline_default(cast.actor(cast.olive))
+        assert list(Pipeline.objects.values_list("pk", flat=True)) == [pipeline.pk]

@@ -298,7 +298,8 @@ def portal_request_link(*, org: Organization, email: Any, language: Any, ip: str
     language = cleaner.choice("language", language or "en", LANGUAGES)
     if cleaner.errors:
         raise ValidationFailed(cleaner.errors)
-    over_limit = rate_exceeded("portal-link", email.lower(), limit=MAILS_PER_ADDRESS, window=3600) or (
+    # Per organisation: requests to one organisation's portal never use up another's for the address.
+    over_limit = rate_exceeded("portal-link", f"{org.pk}|{email.lower()}", limit=MAILS_PER_ADDRESS, window=3600) or (
         ip is not None and rate_exceeded("portal-link-ip", network_of(ip), limit=MAILS_PER_NETWORK, window=3600)
     )
     if over_limit:
