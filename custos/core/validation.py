@@ -15,7 +15,8 @@ from urllib.parse import urlsplit
 import phonenumbers
 import stdnum
 import stdnum.exceptions
-from babel.numbers import list_currencies
+from babel.core import get_global
+from babel.numbers import get_territory_currencies
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
 from django.utils import timezone
@@ -35,7 +36,13 @@ _BREAKS = ("\n", "\r", "\u2028", "\u2029")
 AMBIGUOUS = gettext_lazy("Write this number without a thousands separator (such as 1500), or with one or two decimals.")
 TAG_PATTERN = re.compile(r"^[^\x00-\x1f\x7f\ud800-\udfff]{1,50}$")
 FIELD_KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
-CURRENCIES = frozenset(list_currencies())
+# Money some country pays with today: not a former one (DEM), a metal (XAU) or a code kept
+# for tests (XTS), which an invoice or a deal cannot be in.
+CURRENCIES = frozenset(
+    code
+    for territory in get_global("territory_currencies")
+    for code in get_territory_currencies(territory, start_date=dt.date.today(), tender=True)  # noqa: DTZ011
+)
 COUNTRIES = frozenset(phonenumbers.SUPPORTED_REGIONS)
 _WEBSITE = URLValidator(schemes=["http", "https"])
 # VAT prefixes that are not the country's code: Greece writes EL; Northern Ireland's traders

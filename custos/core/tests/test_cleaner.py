@@ -33,3 +33,14 @@ def test_a_required_text_of_invisible_characters_only_is_missing():
     assert cleaner.text("name", "\u200b\u200d ", max_length=100, required=True) == "\u200b\u200d"
     assert cleaner.text("title", "Praxis\u200dNord", max_length=100, required=True) == "Praxis\u200dNord"
     assert [(e.field, e.message) for e in cleaner.errors] == [("name", "This field is required.")]
+
+
+def test_a_currency_is_one_some_country_pays_with_today():
+    cleaner = Cleaner()
+
+    taken = [cleaner.currency("currency", code) for code in ("EUR", "pln", " CHF ", "JPY", "")]
+    for code in ("DEM", "XAU", "XTS", "XXX", "EURO", 978):
+        cleaner.currency("currency", code)
+
+    assert taken == ["EUR", "PLN", "CHF", "JPY", "EUR"]
+    assert [e.message for e in cleaner.errors] == ["Use a three-letter currency code such as EUR."] * 6
