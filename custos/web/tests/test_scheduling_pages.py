@@ -484,3 +484,35 @@ def test_an_appointment_in_the_hour_the_clocks_go_back_is_edited_without_moving_
         second_time + timedelta(minutes=30),
         "Night shift",
     )
+
+
+def test_a_role_that_may_not_see_an_appointments_service_or_details_is_not_shown_them(cast, practice):
+    from custos.accounts.services import role_update
+
+    appointment = book(cast, practice, practice.at(1, 9), clinical_details=CLINICAL)
+    with tenant_scope(cast.org_a):
+        admin = Role.objects.get(key="admin")
+        role_update(
+            actor=cast.actor(cast.olive),
+            role=admin,
+            name=admin.name,
+            permissions=admin.permissions,
+            record_scope=admin.record_scope,
+            hidden_fields=["appointment.service", "appointment.resource", "appointment.clinical_details"],
+        )
+    client = web_client(cast.alice)
+
+    detail = text(client.get(f"/appointments/{appointment.pk}/"))
+    revealed = client.get(f"/appointments/{appointment.pk}/?reveal=special").content.decode()
+    from custos.web.views.scheduling import calendar_url
+
+    week = client.get(calendar_url(practitioner=practice.practitioner, week=practice.monday))
+    contact = client.get(f"/contacts/{practice.contact.pk}/").content.decode()
+
+    assert "Check-up" not in detail and "Chair 1" not in detail and "Reason and clinical details" not in detail
+    assert "Ada Lovelace" in detail  # what the role may see stays
+    assert CLINICAL not in revealed
+    assert week.status_code == 200 and "Check-up" not in week.content.decode()
+    assert f"appointment-{appointment.pk}" in week.content.decode()
+    assert f"/appointments/{appointment.pk}/" in contact and "Check-up" not in contact
+    assert not [a for a in audit_actions(cast) if "special" in a]  # nothing was read, nor audited as read

@@ -118,6 +118,7 @@ def calendar_view(request: HttpRequest) -> HttpResponse:
         "web/scheduling/calendar.html",
         {
             "week": week,
+            "appointment_hidden": actor.hidden_fields_of("appointment"),
             "practitioner": practitioner,
             "resource": resource,
             "chosen_key": _calendar_key(practitioner, resource),
@@ -270,7 +271,12 @@ def appointment_detail_view(request: HttpRequest, appointment_id: str) -> HttpRe
     actor = actor_of(request)
     appointment = access_appointment(actor, appointment_id)
     special = None
-    if actor.can("special_category.view") and request.GET.get("reveal") == "special":
+    hidden = actor.hidden_fields_of("appointment")
+    if (
+        actor.can("special_category.view")
+        and "clinical_details" not in hidden
+        and request.GET.get("reveal") == "special"
+    ):
         special = services.appointment_read_special(actor=actor, appointment=appointment)
     started = appointment.starts_at <= timezone.now()
     state = processing_state(appointment)  # a restricted or erased person's appointment stays as it is
@@ -287,7 +293,7 @@ def appointment_detail_view(request: HttpRequest, appointment_id: str) -> HttpRe
             "appointment": appointment,
             "privacy_state": state,
             "special": special,
-            "hidden": actor.hidden_fields_of("appointment"),
+            "hidden": hidden,
             "practitioner": practitioner_name(appointment.practitioner),
             "contact_visible": actor.can("contact.view")
             and scoped(actor, Contact.objects.filter(pk=appointment.contact_id)).exists(),
@@ -320,7 +326,10 @@ def contact_appointments_context(actor: Actor, contact: Contact) -> dict[str, An
     """A contact's latest appointments for their page; None without the right to see them."""
     if not actor.can("appointment.view"):
         return {"contact_appointments": None}
-    return {"contact_appointments": contact_appointments(actor, contact, limit=10)}
+    return {
+        "contact_appointments": contact_appointments(actor, contact, limit=10),
+        "appointment_hidden": actor.hidden_fields_of("appointment"),
+    }
 
 
 # Recalls --------------------------------------------------------------------------------
