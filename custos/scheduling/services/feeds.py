@@ -136,7 +136,7 @@ def _initials(actor: Actor, appointment: Appointment) -> str:
 
 
 def _summary(actor: Actor, appointment: Appointment, detail: str) -> str:
-    if detail == FeedDetail.BUSY:
+    if detail == FeedDetail.BUSY or not actor.may_see_field("appointment", "service"):
         return _("Appointment")
     if detail == FeedDetail.SERVICE_INITIALS and (initials := _initials(actor, appointment)):
         return f"{appointment.service.name} — {initials}"

@@ -187,6 +187,20 @@ def test_no_initials_from_a_name_the_role_may_not_see(cast):
     assert (str(before["summary"]), str(after["summary"])) == ("Check-up — S. S.", "Check-up — S.")
 
 
+def test_no_service_in_the_feed_of_a_role_that_may_not_see_it(cast):
+    with tenant_scope(cast.org_a):
+        practice = make_practice(cast)
+        dr_sam = practitioner_add(actor=practice.actor, data={"user": str(cast.sam.pk)})
+        _soon(practice, 1, practitioner=str(dr_sam.pk))
+        _, token = calendar_feed_create(actor=cast.actor(cast.sam))
+    _, (before,) = _events(_fetch(token).content)
+    hide(cast, "sales", "appointment.service")
+
+    _, (after,) = _events(_fetch(token).content)
+
+    assert (str(before["summary"]), str(after["summary"])) == ("Check-up", "Appointment")
+
+
 def test_no_initials_of_a_restricted_or_erased_person(practice):
     hans = contact_create(actor=practice.actor, data={"first_name": "Hans", "last_name": "Lind"})
     for days, contact in enumerate((practice.greta, practice.jan, hans), start=1):
