@@ -487,19 +487,10 @@ def test_an_appointment_in_the_hour_the_clocks_go_back_is_edited_without_moving_
 
 
 def test_a_role_that_may_not_see_an_appointments_service_or_details_is_not_shown_them(cast, practice):
-    from custos.accounts.services import role_update
+    from custos.api.tests.helpers import hide
 
     appointment = book(cast, practice, practice.at(1, 9), clinical_details=CLINICAL)
-    with tenant_scope(cast.org_a):
-        admin = Role.objects.get(key="admin")
-        role_update(
-            actor=cast.actor(cast.olive),
-            role=admin,
-            name=admin.name,
-            permissions=admin.permissions,
-            record_scope=admin.record_scope,
-            hidden_fields=["appointment.service", "appointment.resource", "appointment.clinical_details"],
-        )
+    hide(cast, "admin", "appointment.service", "appointment.resource", "appointment.clinical_details")
     client = web_client(cast.alice)
 
     detail = text(client.get(f"/appointments/{appointment.pk}/"))
