@@ -64,7 +64,7 @@ def pipeline_default(actor: Actor) -> Pipeline:
     try:
         return _default_pipeline_created(actor)
     except IntegrityError:  # another request's first use created it meanwhile
-        return Pipeline.objects.filter(is_default=True).first() or Pipeline.objects.order_by("position").first()
+        return Pipeline.objects.get(is_default=True)
 
 
 def _default_pipeline_created(actor: Actor) -> Pipeline:
