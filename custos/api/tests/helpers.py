@@ -107,6 +107,20 @@ def hide(cast: Cast, role_key: str, *fields: str) -> None:
         )
 
 
+def grant(cast: Cast, role_key: str, *permissions: str) -> None:
+    """Give a role more rights, as an owner would on the roles page."""
+    with tenant_scope(cast.org_a):
+        target = Role.objects.get(org=cast.org_a, key=role_key)
+        role_update(
+            actor=cast.actor(cast.olive),
+            role=target,
+            name=target.name,
+            permissions=[*target.permissions, *permissions],
+            record_scope=target.record_scope,
+            hidden_fields=target.hidden_fields,
+        )
+
+
 def define_fields(cast: Cast, object_type: str, **kinds: str) -> None:
     """Custom fields of org A that tests write values to (not personal data)."""
     from custos.crm.services.custom_fields import custom_field_create

@@ -8,6 +8,7 @@ from custos.api.tests.helpers import (
     created,
     entries,
     field_errors,
+    grant,
     iso,
     ok,
     patch,
@@ -242,8 +243,6 @@ def test_hostile_lists_are_refused_whole_and_each_error_names_its_list(cast):
 
 
 def test_a_list_records_what_the_callers_role_sees_and_not_on_a_closed_breach(cast):
-    from custos.accounts.models import Role
-    from custos.accounts.services import role_update
     from custos.privacy.models import BreachSubject, Subject
     from custos.privacy.services.breaches import breach_close
 
@@ -254,15 +253,7 @@ def test_a_list_records_what_the_callers_role_sees_and_not_on_a_closed_breach(ca
             data={"first_name": "Sina", "tags": ["fair-2026"], "owner": str(cast.sam.pk)},
         )
         Subject.objects.filter(pk=people["Anna"]).update(state=Subject.State.ERASED)
-        sales = Role.objects.get(key="sales")  # own records only
-        role_update(
-            actor=cast.actor(cast.olive),
-            role=sales,
-            name=sales.name,
-            permissions=[*sales.permissions, "breach.view", "breach.change"],
-            record_scope=sales.record_scope,
-            hidden_fields=sales.hidden_fields,
-        )
+    grant(cast, "sales", "breach.view", "breach.change")  # the sales role sees its own records only
     admin = api_client(cast, cast.alice)
     breach = created(admin, BREACHES, title="Leak", aware_at=timezone.now().isoformat())
     subjects = f"{BREACHES}/{breach['id']}/subjects"

@@ -418,8 +418,7 @@ def test_a_list_that_grew_after_the_confirmation_is_counted_again_and_records_no
 
 
 def test_erased_persons_are_neither_counted_nor_recorded_and_a_scope_records_only_its_own(cast):
-    from custos.accounts.models import Role
-    from custos.accounts.services import role_update
+    from custos.api.tests.helpers import grant
     from custos.privacy.models import Subject
 
     anna, ben = _fair_visitors(cast, "Anna", "Ben")
@@ -429,15 +428,7 @@ def test_erased_persons_are_neither_counted_nor_recorded_and_a_scope_records_onl
             actor=cast.actor(cast.olive),
             data={"first_name": "Sina", "last_name": "Visitor", "tags": ["fair-2026"], "owner": str(cast.sam.pk)},
         )
-        sales = Role.objects.get(key="sales")  # sees only their own records
-        role_update(
-            actor=cast.actor(cast.olive),
-            role=sales,
-            name=sales.name,
-            permissions=[*sales.permissions, "breach.view", "breach.change"],
-            record_scope=sales.record_scope,
-            hidden_fields=sales.hidden_fields,
-        )
+    grant(cast, "sales", "breach.view", "breach.change")  # the sales role sees its own records only
     breach = _breach(cast)
 
     officer = _text(web_client(cast.alice).post("/privacy/breaches/from-list/", {"breach": breach.pk}))
